@@ -1,0 +1,3 @@
+from bedrock_proxy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""The one error type clients see, and the one place Bedrock's errors are mapped to it.
+
+Every failure the gateway reports, whatever layer raised it, reaches the client as
+`{"error": {"message", "type", "param", "code"}}` with an HTTP status that says who must act.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class GatewayError(Exception):
+    """An error written for the user who will read it: status, OpenAI type, message, param and code."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        upstream: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.upstream = upstream  # Bedrock's exception name when the error came from Bedrock
+
+    def to_dict(self) -> dict:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def __repr__(self) -> str:
+        return f"GatewayError({self.status}, {self.message!r}, type={self.type!r}, code={self.code!r})"
+
+
+def invalid_request(message: str, param: str | None = None, code: str | None = None) -> GatewayError:
+    return GatewayError(400, message, type="invalid_request_error", param=param, code=code)
+
+
+@dataclass(frozen=True, slots=True)
+class _Mapping:
+    status: int
+    type: str
+    code: str
+    retryable: bool
+    advice: str
+
+
+# Bedrock exception name -> what the client gets. Statuses follow the gateway issue: validation 400,
+# access denied 403, not found 404, throttling 429, timeouts 408, unavailable 503.
+_BEDROCK_ERRORS: dict[str, _Mapping] = {
+    "ValidationException": _Mapping(400, "invalid_request_error", "bedrock_validation_error", False, ""),
+    "ServiceQuotaExceededException": _Mapping(
+        429,
+        "rate_limit_error",
+        "bedrock_quota_exceeded",
+        False,
+        " Ask AWS for a higher Bedrock service quota or lower the request rate.",
+    ),
+    "AccessDeniedException": _Mapping(
+        403,
+        "permission_error",
+        "bedrock_access_denied",
+        False,
+        " Grant the gateway's IAM identity bedrock:InvokeModel on this model and request model access in the"
+        " Bedrock console for this region.",
+    ),
+    "UnrecognizedClientException": _Mapping(
+        403,
+        "permission_error",
+        "bedrock_invalid_credentials",
+        False,
+        " The gateway's AWS credentials were rejected: check the instance profile or the aws_* keys.",
+    ),
+    "InvalidSignatureException": _Mapping(
+        403,
+        "permission_error",
+        "bedrock_invalid_credentials",
+        False,
+        " The gateway's AWS request signature was rejected: check the secret key and the host clock.",
+    ),
+    "ExpiredTokenException": _Mapping(
+        403,
+        "permission_error",
+        "bedrock_expired_credentials",
+        False,
+        " The gateway's AWS session token expired: refresh the credentials.",
+    ),
+    "ResourceNotFoundException": _Mapping(
+        404,
+        "not_found_error",
+        "bedrock_model_not_found",
+        False,
+        " Check the Bedrock model id in config.yaml and that the model is offered in this region.",
+    ),
+    "ModelTimeoutException": _Mapping(
+        408, "timeout_error", "bedrock_model_timeout", True, " Retry, or send a shorter request."
+    ),
+    "ThrottlingException": _Mapping(
+        429,
+        "rate_limit_error",
+        "bedrock_throttled",
+        True,
+        " Bedrock is throttling this model: retry after a pause, or add deployments or fallbacks.",
+    ),
+    "ModelNotReadyException": _Mapping(
+        429, "rate_limit_error", "bedrock_model_not_ready", True, " The model is warming up: retry shortly."
+    ),
+    "ModelErrorException": _Mapping(424, "api_error", "bedrock_model_error", False, ""),
+    "ModelStreamErrorException": _Mapping(424, "api_error", "bedrock_model_stream_error", True, ""),
+    "InternalServerException": _Mapping(
+        500, "api_error", "bedrock_internal_error", True, " Bedrock failed internally: retry."
+    ),
+    "ServiceUnavailableException": _Mapping(
+        503,
+        "service_unavailable_error",
+        "bedrock_unavailable",
+        True,
+        " Bedrock is unavailable: retry later or configure a fallback.",
+    ),
+}
+
+_FALLBACK_BY_STATUS = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    503: "ServiceUnavailableException",
+}
+
+
+def normalise_exception_name(name: str) -> str:
+    """Event streams say `throttlingException`, headers `ThrottlingException:http://...`: one spelling."""
+    name = name.split(":", 1)[0].split("#")[-1].strip()
+    return name[:1].upper() + name[1:]
+
+
+def from_bedrock(name: str | None, message: str, status: int = 0) -> GatewayError:
+    """Map a Bedrock error (exception name, message, HTTP status) to what the client gets."""
+    exception = normalise_exception_name(name) if name else _FALLBACK_BY_STATUS.get(status, "")
+    mapping = _BEDROCK_ERRORS.get(exception)
+    if mapping is None:
+        mapping = _BEDROCK_ERRORS["InternalServerException"] if status >= 500 or not status else None
+        if mapping is None:
+            mapping = _Mapping(status, "api_error", "bedrock_error", False, "")
+    text = f"Bedrock {exception or 'error'}: {message.rstrip('.')}." + mapping.advice
+    if exception == "ValidationException" and "on-demand throughput" in message:
+        text += (
+            " Use the model's inference profile id in config.yaml (for example the 'eu.' prefixed id"
+            " in eu-west-1)."
+        )
+    if exception == "ValidationException" and _is_context_window_error(message):
+        return GatewayError(
+            400, text, type="invalid_request_error", code="context_length_exceeded", upstream=exception
+        )
+    return GatewayError(
+        mapping.status,
+        text,
+        type=mapping.type,
+        code=mapping.code,
+        retryable=mapping.retryable,
+        upstream=exception or None,
+    )
+
+
+def _is_context_window_error(message: str) -> bool:
+    lowered = message.lower()
+    return any(
+        marker in lowered
+        for marker in ("too long", "context window", "context length", "input token count exceeds")
+    )
+
+
+def timeout_error(seconds: float, what: str = "Bedrock") -> GatewayError:
+    return GatewayError(
+        408,
+        f"{what} did not answer within {seconds:g} s. Retry, raise request_timeout in config.yaml,"
+        " or send a shorter request.",
+        type="timeout_error",
+        code="request_timeout",
+        retryable=True,
+        upstream="Timeout",
+    )
+
+
+def connection_error(detail: str) -> GatewayError:
+    return GatewayError(
+        503,
+        f"Could not reach Bedrock: {detail}. Check the network path and aws_bedrock_runtime_endpoint.",
+        type="service_unavailable_error",
+        code="bedrock_connection_error",
+        retryable=True,
+        upstream="ConnectionError",
+    )

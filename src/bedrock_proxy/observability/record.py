@@ -1,0 +1,78 @@
+"""CallRecord: the one immutable account of a request, built at its end and handed to every sink.
+
+Sinks (Langfuse, OpenTelemetry, webhook, Prometheus, spend ledger) read only this; nothing on the
+request path waits for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One upstream call made for the request: a first try, a retry or a fallback."""
+
+    deployment_id: str
+    model_group: str
+    bedrock_model_id: str
+    region: str
+    start_time: float  # time.time()
+    end_time: float
+    status: int  # HTTP status the attempt ended with (200 on success)
+    error_type: str | None = None  # Bedrock exception name or Timeout / ConnectionError
+    error_message: str | None = None
+    is_fallback: bool = False
+    first_token_time: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    request_id: str
+    kind: str  # "chat" | "embedding"
+    model_group: str  # the public model name the client asked for
+    deployment_id: str  # deployment that produced the final answer (or last tried)
+    bedrock_model_id: str
+    region: str
+    start_time: float  # time.time() when the request was received
+    end_time: float
+    status: int  # HTTP status returned to the client
+    stream: bool = False
+    first_token_time: float | None = None  # time.time() of the first streamed delta
+    upstream_latency: float = 0.0  # seconds spent waiting on Bedrock, all attempts
+    usage: Usage = field(default_factory=Usage)
+    cost: float | None = None  # USD
+    input_cost: float | None = None
+    output_cost: float | None = None
+    input: Any = None  # OpenAI messages (or embedding inputs); None when message logging is off
+    output: Any = None  # assistant message dict (or embedding summary)
+    finish_reason: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # model parameters actually sent
+    metadata: dict[str, Any] = field(default_factory=dict)  # client request metadata
+    user: str | None = None  # OpenAI `user` field
+    api_key_alias: str | None = None  # never the key itself
+    error_type: str | None = None
+    error_message: str | None = None
+    attempts: tuple[Attempt, ...] = ()
+    fallback_used: bool = False
+
+    @property
+    def latency(self) -> float:
+        return self.end_time - self.start_time
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400

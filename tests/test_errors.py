@@ -1,0 +1,49 @@
+import pytest
+
+from bedrock_proxy.errors import from_bedrock, normalise_exception_name
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "expected_status", "expected_type", "retryable"),
+    [
+        ("ValidationException", 400, 400, "invalid_request_error", False),
+        ("AccessDeniedException", 403, 403, "permission_error", False),
+        ("ResourceNotFoundException", 404, 404, "not_found_error", False),
+        ("ModelTimeoutException", 408, 408, "timeout_error", True),
+        ("ThrottlingException", 429, 429, "rate_limit_error", True),
+        ("throttlingException", 0, 429, "rate_limit_error", True),
+        ("ModelNotReadyException", 429, 429, "rate_limit_error", True),
+        ("InternalServerException", 500, 500, "api_error", True),
+        ("ServiceUnavailableException", 503, 503, "service_unavailable_error", True),
+        (None, 503, 503, "service_unavailable_error", True),
+        ("ThrottlingException:http://internal.amazon.com/coral/", 429, 429, "rate_limit_error", True),
+    ],
+)
+def test_bedrock_errors_map_to_openai_status_and_type(
+    name, status, expected_status, expected_type, retryable
+):
+    error = from_bedrock(name, "something happened", status)
+    assert error.status == expected_status
+    assert error.type == expected_type
+    assert error.retryable is retryable
+    assert set(error.to_dict()["error"]) == {"message", "type", "param", "code"}
+    assert "something happened" in error.message
+
+
+def test_on_demand_error_tells_the_user_to_use_an_inference_profile():
+    error = from_bedrock(
+        "ValidationException",
+        "Invocation of model ID anthropic.claude-3-opus-20240229-v1:0 with on-demand throughput"
+        " isn't supported.",
+        400,
+    )
+    assert "inference profile" in error.message
+
+
+def test_context_window_error_has_openai_code():
+    error = from_bedrock("ValidationException", "Input is too long for requested model.", 400)
+    assert error.code == "context_length_exceeded"
+
+
+def test_exception_names_are_normalised():
+    assert normalise_exception_name("modelStreamErrorException") == "ModelStreamErrorException"
