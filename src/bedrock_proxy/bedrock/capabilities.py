@@ -1,0 +1,162 @@
+"""What each Bedrock model family accepts through Converse, so bad requests fail here with a clear 400.
+
+Facts come from AWS's "supported models and model features" table (see shared/reference/bedrock-runtime.md).
+Unknown ids (new models, application inference profiles, provisioned throughput ARNs) get permissive
+defaults: Bedrock then has the last word and its errors are mapped as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Geography prefixes of cross-region (system-defined) inference profile ids.
+_GEO_PREFIXES = frozenset({"us", "eu", "apac", "global", "us-gov", "ca", "jp", "au"})
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCapabilities:
+    family: (
+        str  # claude | titan-text | titan-embed | cohere-embed | llama | mistral | mistral-large | unknown
+    )
+    system_prompt: bool = True
+    tools: bool = True
+    streaming_tools: bool = True
+    images: bool = True
+    tool_choice_any: bool = True  # toolChoice {"any"} / {"tool"} accepted
+    embedding: bool = False
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    documents: bool = True
+    top_k: bool = True  # additionalModelRequestFields {"top_k"} accepted
+
+
+UNKNOWN = ModelCapabilities(family="unknown")
+
+_NO_CHAT_FEATURES = {
+    "system_prompt": False,
+    "tools": False,
+    "streaming_tools": False,
+    "images": False,
+    "tool_choice_any": False,
+    "documents": False,
+}
+
+
+def base_model_id(model_id: str) -> str:
+    """The foundation model id behind a plain id, a geography-prefixed profile id or an ARN."""
+    model_id = model_id.strip()
+    if model_id.startswith("arn:"):
+        model_id = model_id.rsplit("/", 1)[-1]
+    head, dot, rest = model_id.partition(".")
+    if dot and head in _GEO_PREFIXES and "." in rest:
+        model_id = rest
+    return model_id
+
+
+@lru_cache(maxsize=1024)
+def capabilities_for(model_id: str) -> ModelCapabilities:
+    """Capabilities of a Bedrock model id (plain, `eu.`/`us.`/`apac.`/`global.` profile, or ARN)."""
+    mid = base_model_id(model_id).lower()
+    if mid.startswith("anthropic.claude"):
+        return _claude(mid)
+    if mid.startswith("amazon.titan-embed"):
+        return ModelCapabilities(
+            family="titan-embed",
+            embedding=True,
+            context_window=8192,
+            max_output_tokens=0,
+            **_NO_CHAT_FEATURES,
+        )
+    if mid.startswith("cohere.embed"):
+        return ModelCapabilities(
+            family="cohere-embed",
+            embedding=True,
+            context_window=512,
+            max_output_tokens=0,
+            **_NO_CHAT_FEATURES,
+        )
+    if mid.startswith("amazon.titan-text"):
+        window, output = (
+            (4096, 4096) if "lite" in mid else (32000, 3072) if "premier" in mid else (8192, 8192)
+        )
+        return ModelCapabilities(
+            family="titan-text",
+            context_window=window,
+            max_output_tokens=output,
+            **_NO_CHAT_FEATURES,
+            top_k=False,
+        )
+    if mid.startswith("meta.llama"):
+        return _llama(mid)
+    if mid.startswith("mistral."):
+        return _mistral(mid)
+    return UNKNOWN
+
+
+def _claude(mid: str) -> ModelCapabilities:
+    if "claude-v2" in mid or "claude-instant" in mid:
+        return ModelCapabilities(
+            family="claude",
+            tools=False,
+            streaming_tools=False,
+            images=False,
+            tool_choice_any=False,
+            documents=False,
+            context_window=100_000 if "instant" in mid else 200_000,
+            max_output_tokens=4096,
+        )
+    if "claude-3-5" in mid:
+        output = 8192
+    elif "claude-3-7" in mid or "sonnet-4" in mid:
+        output = 64_000
+    elif "opus-4" in mid:
+        output = 32_000
+    elif "claude-3-" in mid:
+        output = 4096
+    else:  # newer Claude generations
+        output = 64_000
+    return ModelCapabilities(family="claude", context_window=200_000, max_output_tokens=output)
+
+
+def _llama(mid: str) -> ModelCapabilities:
+    # Llama 3.1+ takes tools (not while streaming, never forced); Llama 2 / 3.0 take none.
+    tools = not (mid.startswith("meta.llama2") or mid.startswith("meta.llama3-8b") or "llama3-70b" in mid)
+    vision = "llama3-2-11b" in mid or "llama3-2-90b" in mid or mid.startswith("meta.llama4")
+    window = 8192 if not tools else 128_000
+    return ModelCapabilities(
+        family="llama",
+        tools=tools,
+        streaming_tools=False,
+        images=vision,
+        tool_choice_any=False,
+        documents=tools,
+        context_window=window,
+        max_output_tokens=2048,
+        top_k=False,
+    )
+
+
+def _mistral(mid: str) -> ModelCapabilities:
+    if "mistral-7b" in mid or "mixtral" in mid:
+        return ModelCapabilities(
+            family="mistral", context_window=32_000, max_output_tokens=8192, **_NO_CHAT_FEATURES
+        )
+    if "mistral-small" in mid:
+        return ModelCapabilities(
+            family="mistral",
+            streaming_tools=False,
+            images=False,
+            documents=False,
+            context_window=32_000,
+            max_output_tokens=8192,
+        )
+    # mistral-large-2402 (32K), mistral-large-2407 (128K), pixtral-large (vision)
+    return ModelCapabilities(
+        family="mistral-large",
+        streaming_tools=False,
+        images="pixtral" in mid,
+        documents=False,
+        context_window=32_000 if "2402" in mid else 128_000,
+        max_output_tokens=8192,
+    )

@@ -1,0 +1,81 @@
+"""The Bedrock provider: one deployment, one call. Knows which operation to use and where it goes;
+leaves what the body says to `translate` and how bytes travel to `transport`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from bedrock_proxy.bedrock.credentials import CredentialSource, CredentialSpec
+from bedrock_proxy.bedrock.transport import BedrockTransport, EventStream, Target, default_endpoint
+from bedrock_proxy.errors import GatewayError
+
+EMBEDDING_CONCURRENCY = 16
+
+
+class BedrockProvider:
+    def __init__(self, transport: BedrockTransport, environ: Mapping[str, str] = os.environ) -> None:
+        self.transport = transport
+        self._environ = environ
+        self._targets: dict[str, Target] = {}
+        self._sources: dict[CredentialSpec, CredentialSource] = {}
+
+    def target(self, deployment: Any) -> Target:
+        target = self._targets.get(deployment.deployment_id)
+        if target is None:
+            target = self._targets[deployment.deployment_id] = self._build_target(deployment)
+        return target
+
+    def _build_target(self, deployment: Any) -> Target:
+        endpoint = (deployment.endpoint or default_endpoint(deployment.region)).rstrip("/")
+        bearer = getattr(deployment, "aws_bearer_token", None)
+        has_keys = bool(deployment.aws_access_key_id and deployment.aws_secret_access_key)
+        if not bearer and not has_keys and not deployment.aws_role_name:
+            bearer = self._environ.get("AWS_BEARER_TOKEN_BEDROCK") or None
+        if bearer:
+            return Target(deployment.model_id, deployment.region, endpoint, None, bearer)
+        spec = CredentialSpec(
+            access_key_id=deployment.aws_access_key_id,
+            secret_access_key=deployment.aws_secret_access_key,
+            session_token=deployment.aws_session_token,
+            profile_name=deployment.aws_profile_name,
+            role_name=deployment.aws_role_name,
+            session_name=deployment.aws_session_name,
+            region=deployment.region,
+        )
+        source = self._sources.get(spec)
+        if source is None:
+            source = self._sources[spec] = CredentialSource(spec)
+        return Target(deployment.model_id, deployment.region, endpoint, source)
+
+    async def converse(self, deployment: Any, body: dict, timeout: float) -> dict:
+        return await self.transport.call(self.target(deployment), "converse", body, timeout)
+
+    async def converse_stream(
+        self, deployment: Any, body: dict, first_event_timeout: float, timeout: float
+    ) -> EventStream:
+        return await self.transport.stream(
+            self.target(deployment), "converse-stream", body, first_event_timeout, timeout
+        )
+
+    async def invoke(self, deployment: Any, body: dict, timeout: float) -> dict:
+        return await self.transport.call(self.target(deployment), "invoke", body, timeout)
+
+    async def embed(self, deployment: Any, bodies: list[dict], timeout: float) -> list[dict]:
+        """One InvokeModel per body, at most EMBEDDING_CONCURRENCY at once, answers in input order."""
+        if len(bodies) == 1:
+            return [await self.invoke(deployment, bodies[0], timeout)]
+        limit = asyncio.Semaphore(EMBEDDING_CONCURRENCY)
+
+        async def one(body: dict) -> dict:
+            async with limit:
+                return await self.invoke(deployment, body, timeout)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(body)) for body in bodies]
+        except* GatewayError as failures:
+            raise failures.exceptions[0] from None
+        return [task.result() for task in tasks]

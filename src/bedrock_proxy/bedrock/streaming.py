@@ -1,0 +1,260 @@
+"""ConverseStream events -> OpenAI `chat.completion.chunk` dicts, one upstream event at a time.
+
+Runs once per upstream event on the hot path: chunks are built as fresh literal dicts (no copies), and every
+delta is returned at once so the server can forward it without buffering. The one exception is json mode
+(response_format through a forced tool): stray text is held back until the answer's shape is known, because
+text before the JSON would make the content unparseable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from bedrock_proxy.bedrock.translate import completion_id, finish_reason_for, usage_from_converse
+
+
+class StreamTranslator:
+    """Translates one choice's ConverseStream into chunks; keeps what it saw for observability."""
+
+    __slots__ = (
+        "_args_seen",
+        "_blocks",
+        "_content",
+        "_created",
+        "_held_text",
+        "_id",
+        "_include_usage",
+        "_index",
+        "_json_blocks",
+        "_json_tool",
+        "_model",
+        "_reasoning",
+        "_tool_calls",
+        "finish_reason",
+        "started",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        request_id: str,
+        model: str,
+        created: int,
+        include_usage: bool,
+        json_tool: str | None,
+        choice_index: int = 0,
+    ) -> None:
+        self._id = completion_id(request_id)
+        self._model = model
+        self._created = created
+        self._include_usage = include_usage
+        self._json_tool = json_tool
+        self._index = choice_index
+        self._content: list[str] = []
+        self._reasoning: list[str] = []
+        self._tool_calls: list[dict] = []  # OpenAI tool calls, arguments accumulated as a list of pieces
+        self._blocks: dict[int, int] = {}  # contentBlockIndex -> tool call position
+        self._json_blocks: set[int] = set()  # contentBlockIndex of the forced json tool
+        self._args_seen: set[int] = set()  # tool call positions that received argument text
+        self._held_text: list[str] | None = [] if json_tool else None
+        self.usage: dict | None = None
+        self.finish_reason: str | None = None
+        self.started = False
+
+    def _chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
+        chunk = {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+            "system_fingerprint": None,
+            "choices": [
+                {"index": self._index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            ],
+        }
+        if self._include_usage:
+            chunk["usage"] = None
+        self.started = True
+        return chunk
+
+    def feed(self, event_type: str, payload: dict) -> list[dict]:
+        """Chunks for one ConverseStream event (possibly none). Unknown events and fields are ignored."""
+        if event_type == "contentBlockDelta":
+            return self._delta(payload.get("contentBlockIndex", 0), payload.get("delta") or {})
+        if event_type == "contentBlockStart":
+            return self._start(payload.get("contentBlockIndex", 0), payload.get("start") or {})
+        if event_type == "contentBlockStop":
+            return self._stop_block(payload.get("contentBlockIndex", 0))
+        if event_type == "messageStart":
+            return [self._chunk({"role": "assistant", "content": ""})]
+        if event_type == "messageStop":
+            return self._message_stop(payload.get("stopReason"))
+        if event_type == "metadata":
+            self.usage = usage_from_converse(payload.get("usage"))
+            if not self._include_usage:
+                return []
+            self.started = True
+            return [
+                {
+                    "id": self._id,
+                    "object": "chat.completion.chunk",
+                    "created": self._created,
+                    "model": self._model,
+                    "system_fingerprint": None,
+                    "choices": [],
+                    "usage": self.usage,
+                }
+            ]
+        return []
+
+    def _delta(self, block: int, delta: dict) -> list[dict]:
+        text = delta.get("text")
+        if text is not None:
+            if not text:
+                return []
+            if self._held_text is not None:
+                self._held_text.append(text)
+                return []
+            self._content.append(text)
+            return [self._chunk({"content": text})]
+        tool = delta.get("toolUse")
+        if tool is not None:
+            piece = tool.get("input") or ""
+            if not piece:
+                return []
+            if block in self._json_blocks:
+                self._content.append(piece)
+                return [self._chunk({"content": piece})]
+            position = self._blocks.get(block)
+            if position is None:
+                return []
+            self._tool_calls[position]["function"]["arguments"].append(piece)
+            self._args_seen.add(position)
+            return [self._chunk({"tool_calls": [{"index": position, "function": {"arguments": piece}}]})]
+        reasoning = delta.get("reasoningContent")
+        if reasoning is not None:
+            text = reasoning.get("text")
+            if text:
+                self._reasoning.append(text)
+                return [self._chunk({"reasoning_content": text})]
+        return []
+
+    def _start(self, block: int, start: dict) -> list[dict]:
+        tool = start.get("toolUse")
+        if tool is None:
+            return []
+        name = tool.get("name", "")
+        if self._json_tool is not None and name == self._json_tool:
+            self._json_blocks.add(block)
+            self._held_text = None  # text written before the json answer is not part of it
+            return []
+        position = len(self._tool_calls)
+        self._blocks[block] = position
+        call_id = tool.get("toolUseId", "")
+        self._tool_calls.append(
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": []}}
+        )
+        return [
+            self._chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": position,
+                            "id": call_id,
+                            "type": "function",
+                            "function": {"name": name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        ]
+
+    def _stop_block(self, block: int) -> list[dict]:
+        position = self._blocks.get(block)
+        if position is not None and position not in self._args_seen:
+            # A tool called without arguments: clients json.loads the arguments, so send "{}" rather than "".
+            self._args_seen.add(position)
+            self._tool_calls[position]["function"]["arguments"].append("{}")
+            return [self._chunk({"tool_calls": [{"index": position, "function": {"arguments": "{}"}}]})]
+        if block in self._json_blocks and not self._content:
+            self._content.append("{}")
+            return [self._chunk({"content": "{}"})]
+        return []
+
+    def _message_stop(self, stop_reason: str | None) -> list[dict]:
+        chunks = []
+        if self._held_text:
+            text = "".join(self._held_text)
+            self._content.append(text)
+            chunks.append(self._chunk({"content": text}))
+        self._held_text = None
+        finish = finish_reason_for(stop_reason)
+        if finish == "tool_calls" and not self._tool_calls:
+            finish = "stop"  # only the json answer tool was called
+        self.finish_reason = finish
+        chunks.append(self._chunk({}, finish))
+        return chunks
+
+    def output_message(self) -> dict:
+        """The assembled assistant message (OpenAI shape), for observability."""
+        has_text = bool(self._content)
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(self._content) if has_text or not self._tool_calls else None,
+        }
+        if self._tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {
+                        "name": call["function"]["name"],
+                        "arguments": "".join(call["function"]["arguments"]),
+                    },
+                }
+                for call in self._tool_calls
+            ]
+        if self._reasoning:
+            message["reasoning_content"] = "".join(self._reasoning)
+        return message
+
+
+def converse_events(response: dict) -> list[tuple[str, dict]]:
+    """The ConverseStream events equivalent to a Converse response, so a non-streamed answer can be replayed
+    as a stream (models that cannot stream tool use: ConverseCall.buffered_stream)."""
+    events: list[tuple[str, dict]] = [("messageStart", {"role": "assistant"})]
+    blocks = ((response.get("output") or {}).get("message") or {}).get("content") or []
+    for index, block in enumerate(blocks):
+        if "text" in block:
+            events.append(
+                ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": block["text"]}})
+            )
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            start = {"toolUse": {"toolUseId": use.get("toolUseId", ""), "name": use.get("name", "")}}
+            events.append(("contentBlockStart", {"contentBlockIndex": index, "start": start}))
+            arguments = orjson.dumps(use.get("input") or {}).decode()
+            events.append(
+                (
+                    "contentBlockDelta",
+                    {"contentBlockIndex": index, "delta": {"toolUse": {"input": arguments}}},
+                )
+            )
+        else:
+            continue
+        events.append(("contentBlockStop", {"contentBlockIndex": index}))
+    events.append(("messageStop", {"stopReason": response.get("stopReason", "end_turn")}))
+    events.append(
+        ("metadata", {"usage": response.get("usage") or {}, "metrics": response.get("metrics") or {}})
+    )
+    return events
+
+
+def chunks_from_converse(translator: StreamTranslator, response: dict) -> list[dict]:
+    """All chunks for a Converse response, through the same translator a live stream would use."""
+    chunks: list[dict] = []
+    for event_type, payload in converse_events(response):
+        chunks.extend(translator.feed(event_type, payload))
+    return chunks

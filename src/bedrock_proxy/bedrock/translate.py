@@ -1,0 +1,583 @@
+"""OpenAI chat completions <-> Bedrock Converse, as pure functions (dict in, dict out, no I/O).
+
+`parse_chat_request` (in chat_request.py, re-exported here) checks what the client sent;
+`to_converse` shapes the Converse body for one model (its capabilities decide what is allowed);
+`from_converse` turns Converse's answer back into OpenAI's `chat.completion` shape.
+
+Decisions worth knowing (each one is tested):
+- A conversation that starts with an assistant turn gets a one-character user turn "." in front of it:
+  Converse requires the first message to be a user message, and prefilled greetings are common.
+- A request with only system messages sends their text as the user turn (there is nothing else to answer).
+- Empty and whitespace-only text is dropped (Converse rejects blank text blocks); a message left with nothing
+  is dropped, and its neighbours merge when they share a role. Trailing whitespace is removed from a final
+  assistant turn (Claude rejects a prefill ending in whitespace).
+- Neutral values of unsupported parameters (presence_penalty 0, frequency_penalty 0, logprobs false, an empty
+  logit_bias) are accepted silently: OpenAI SDKs and LangChain send them by default.
+- `parallel_tool_calls` is accepted and not forwarded: Converse has no switch for it.
+- Tool history (toolUse / toolResult) without declared tools gets minimal tool specs for the names used,
+  because Converse refuses tool blocks without a toolConfig.
+- Tool call ids outside Converse's alphabet [a-zA-Z0-9_.:-]{1,64} are rewritten the same way on both sides.
+- `cache_control` on a content part or message (LiteLLM's prompt caching convention) adds a cachePoint.
+- response_format json_schema / json_object: on models that accept a forced tool choice (Claude 3+, Mistral
+  Large, unknown models) the schema becomes a tool the model must call (`ConverseCall.json_tool`), whose
+  input `from_converse` / `StreamTranslator` return as the message content; elsewhere, and for non-object
+  schemas, an instruction (with the schema) goes into the system prompt or the first user turn. With client
+  tools too, the choice becomes "any": the model calls one of them or answers through the json tool.
+- A stream with tools on a model that cannot stream tool use (Llama, Mistral) is flagged
+  `ConverseCall.buffered_stream`: call Converse, then replay it with `streaming.chunks_from_converse`.
+- The body of one ChatRequest can be built again for another deployment (retries, fallbacks): to_converse
+  never mutates the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from bedrock_proxy.bedrock.capabilities import ModelCapabilities, capabilities_for
+from bedrock_proxy.bedrock.chat_request import (
+    ChatRequest,
+    Message,
+    ToolCall,
+    ToolDef,
+    parse_chat_request,
+    parse_stop,
+    remote_image_urls,
+    sniff_image,
+)
+from bedrock_proxy.errors import GatewayError, invalid_request
+
+__all__ = [
+    "ChatRequest",
+    "ConverseCall",
+    "Message",
+    "ToolCall",
+    "ToolDef",
+    "from_converse",
+    "merge_choices",
+    "parse_chat_request",
+    "remote_image_urls",
+    "to_converse",
+    "usage_from_converse",
+]
+
+_TOOL_USE_ID = re.compile(r"[a-zA-Z0-9_.:-]{1,64}")
+_TOOL_USE_ID_BAD = re.compile(r"[^a-zA-Z0-9_.:-]")
+_OPENING_USER_TURN = "."
+_FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+    "model_context_window_exceeded": "length",
+    "malformed_model_output": "stop",
+    "malformed_tool_use": "stop",
+}
+_JSON_OBJECT_INSTRUCTION = (
+    "Answer with exactly one JSON object and nothing else: no prose, no code fences, no text around it."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConverseCall:
+    body: dict  # Converse JSON body (modelId goes in the path), ready for orjson
+    json_tool: str | None  # forced tool that carries a response_format answer
+    params: dict  # model parameters actually sent, with OpenAI names, for observability
+    # The request streams tools to a model that cannot stream tool use: call Converse and replay the answer
+    # as chunks (streaming.chunks_from_converse).
+    buffered_stream: bool = False
+
+
+# ----------------------------------------------------------------------------------------------------------
+# to_converse
+
+
+def to_converse(
+    request: ChatRequest,
+    *,
+    model_id: str,
+    defaults: dict,
+    drop_params: bool,
+    images: dict[str, tuple[str, bytes]],
+) -> ConverseCall:
+    """The Converse body for `model_id`; raises a 400 for anything this model cannot take."""
+    caps = capabilities_for(model_id)
+    params: dict[str, Any] = {}
+    system, turns, tool_history_names = _conversation(request, caps, model_id, images)
+    body: dict[str, Any] = {}
+
+    inference = _inference_config(request, caps, defaults, drop_params, params)
+    _reject_unsupported(request, drop_params)
+    additional: dict[str, Any] = {}
+    top_k = request.top_k if request.top_k is not None else defaults.get("top_k")
+    if top_k is not None:
+        if caps.top_k:
+            additional["top_k"] = top_k
+            params["top_k"] = top_k
+        elif not drop_params:
+            raise invalid_request(
+                f"'top_k' is not supported by model {model_id}: remove it or set drop_params: true.", "top_k"
+            )
+
+    tool_config, json_tool = _tool_config(
+        request, caps, model_id, drop_params, tool_history_names, system, params
+    )
+
+    if system and not caps.system_prompt:
+        # This model has no system prompt (Titan Text, Mistral 7B, Mixtral): its text goes first in the
+        # first user turn, which is where these models' own prompt templates put instructions.
+        _fold_system(system, turns)
+        system = []
+    if not turns:
+        if not system:
+            raise invalid_request(
+                "'messages' has no text to answer: send at least one user message with content.", "messages"
+            )
+        turns = [{"role": "user", "content": [b for b in system if "text" in b]}]
+        system = []
+    if turns[0]["role"] != "user":
+        turns.insert(0, {"role": "user", "content": [{"text": _OPENING_USER_TURN}]})
+    _trim_final_assistant(turns)
+
+    body["messages"] = turns
+    if system:
+        body["system"] = system
+    if inference:
+        body["inferenceConfig"] = inference
+    if tool_config:
+        body["toolConfig"] = tool_config
+    if additional:
+        body["additionalModelRequestFields"] = additional
+    buffered = bool(request.stream and tool_config and not caps.streaming_tools)
+    return ConverseCall(body=body, json_tool=json_tool, params=params, buffered_stream=buffered)
+
+
+def _conversation(
+    request: ChatRequest, caps: ModelCapabilities, model_id: str, images: dict[str, tuple[str, bytes]]
+) -> tuple[list[dict], list[dict], list[str]]:
+    """System blocks, merged user/assistant turns, and the tool names used in the history."""
+    system: list[dict] = []
+    turns: list[dict] = []
+    tool_names: list[str] = []
+    last_legacy_id = ""
+    for message in request.parsed_messages:
+        role = message.role
+        if role == "system":
+            for part in message.parts:
+                if part[1].strip():
+                    system.append({"text": part[1]})
+                    if part[2]:
+                        system.append(_cache_point())
+            if message.cache and system and "text" in system[-1]:
+                system.append(_cache_point())
+            continue
+        blocks: list[dict] = []
+        if role == "tool":
+            if not caps.tools:
+                raise _no_tools(model_id, message.param)
+            call_id = message.tool_call_id or last_legacy_id
+            if not call_id:
+                raise invalid_request(
+                    f"'{message.param}' is a function result without a preceding assistant function_call.",
+                    message.param,
+                )
+            blocks.append(_tool_result(call_id, message.parts))
+            role = "user"
+        else:
+            for part in message.parts:
+                _append_part(blocks, part, caps, model_id, images)
+            for call in message.tool_calls:
+                if not caps.tools:
+                    raise _no_tools(model_id, f"{message.param}.tool_calls")
+                if call.id.startswith("call_fn_"):
+                    last_legacy_id = call.id
+                tool_names.append(call.name)
+                blocks.append(
+                    {
+                        "toolUse": {
+                            "toolUseId": _tool_use_id(call.id),
+                            "name": call.name,
+                            "input": call.arguments,
+                        }
+                    }
+                )
+        if not blocks:
+            continue
+        if message.cache:
+            blocks.append(_cache_point())
+        if turns and turns[-1]["role"] == role:
+            content = turns[-1]["content"]
+            content.extend(blocks)
+            if role == "user" and "toolResult" in blocks[0] and "toolResult" not in content[0]:
+                # Claude wants a turn's tool results before any text: keep their order, move them first.
+                content.sort(key=lambda b: "toolResult" not in b)
+        else:
+            turns.append({"role": role, "content": blocks})
+    return system, turns, tool_names
+
+
+def _append_part(
+    blocks: list[dict],
+    part: tuple,
+    caps: ModelCapabilities,
+    model_id: str,
+    images: dict[str, tuple[str, bytes]],
+) -> None:
+    kind = part[0]
+    if kind == "text":
+        if not part[1].strip():
+            return
+        blocks.append({"text": part[1]})
+    else:
+        param = part[3] if kind == "image" else part[2]
+        if not caps.images:
+            raise invalid_request(
+                f"Model {model_id} does not accept images: remove the image part or use a vision model.",
+                param,
+            )
+        if kind == "image":
+            blocks.append({"image": {"format": part[1], "source": {"bytes": part[2]}}})
+        else:
+            blocks.append({"image": _remote_image(part[1], param, images)})
+    if part[-1]:
+        blocks.append(_cache_point())
+
+
+def _remote_image(url: str, param: str, images: dict[str, tuple[str, bytes]]) -> dict:
+    fetched = images.get(url)
+    if fetched is None:
+        raise invalid_request(
+            f"'{param}': the image at {url[:200]} could not be fetched; send it as a data URL.", param
+        )
+    content_type, data = fetched
+    image_format = sniff_image(data)
+    if image_format is None:
+        raise invalid_request(
+            f"'{param}': {url[:200]} is not a png, jpeg, gif or webp image"
+            f" (served as {content_type or 'unknown'}).",
+            param,
+        )
+    return {"format": image_format, "source": {"bytes": base64.b64encode(data).decode("ascii")}}
+
+
+def _tool_result(call_id: str, parts: list[tuple]) -> dict:
+    text = "".join(part[1] for part in parts)
+    content: list[dict]
+    parsed = None
+    if text[:1] == "{":
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            parsed = None
+    if isinstance(parsed, dict):
+        content = [{"json": parsed}]
+    else:
+        content = [{"text": text if text.strip() else "(no output)"}]
+    return {"toolResult": {"toolUseId": _tool_use_id(call_id), "content": content, "status": "success"}}
+
+
+def _cache_point() -> dict:
+    return {"cachePoint": {"type": "default"}}  # a fresh dict each time: bodies never share mutable parts
+
+
+def _tool_use_id(call_id: str) -> str:
+    if _TOOL_USE_ID.fullmatch(call_id):
+        return call_id
+    return _TOOL_USE_ID_BAD.sub("_", call_id)[:64] or "call"
+
+
+def _no_tools(model_id: str, param: str) -> GatewayError:
+    return invalid_request(
+        f"Model {model_id} does not support tool use through Bedrock: remove '{param}' or use a model"
+        " with tools (Claude 3+, Llama 3.1+, Mistral Large).",
+        param,
+    )
+
+
+def _fold_system(system: list[dict], turns: list[dict]) -> None:
+    text = "\n\n".join(b["text"] for b in system if "text" in b)
+    first = turns[0] if turns else None
+    if first is None or first["role"] != "user":
+        turns.insert(0, {"role": "user", "content": [{"text": text}]})
+    elif "text" in first["content"][0]:
+        first["content"][0] = {"text": f"{text}\n\n{first['content'][0]['text']}"}
+    else:
+        first["content"].insert(0, {"text": text})
+
+
+def _trim_final_assistant(turns: list[dict]) -> None:
+    last = turns[-1]
+    if last["role"] != "assistant" or "text" not in last["content"][-1]:
+        return
+    text = last["content"][-1]["text"].rstrip()
+    if text:
+        last["content"][-1] = {"text": text}
+    else:
+        last["content"].pop()
+        if not last["content"]:
+            turns.pop()
+
+
+def _inference_config(
+    request: ChatRequest, caps: ModelCapabilities, defaults: dict, drop_params: bool, params: dict
+) -> dict:
+    config: dict[str, Any] = {}
+    max_tokens = request.max_tokens
+    if max_tokens is None:
+        max_tokens = defaults.get("max_completion_tokens", defaults.get("max_tokens"))
+    if max_tokens is not None:
+        config["maxTokens"] = max_tokens
+        params["max_tokens"] = max_tokens
+    temperature = request.temperature if request.temperature is not None else defaults.get("temperature")
+    if temperature is not None:
+        if temperature > 1:
+            if not drop_params:
+                raise invalid_request(
+                    f"'temperature' {temperature} is above 1, the maximum Bedrock accepts: send a value"
+                    " between 0 and 1, or set drop_params: true to clamp it to 1.",
+                    "temperature",
+                )
+            temperature = 1
+        config["temperature"] = temperature
+        params["temperature"] = temperature
+    top_p = request.top_p if request.top_p is not None else defaults.get("top_p")
+    if top_p is not None:
+        config["topP"] = top_p
+        params["top_p"] = top_p
+    stop = request.stop if request.stop is not None else parse_stop(defaults.get("stop"))
+    if stop:
+        config["stopSequences"] = stop
+        params["stop"] = stop
+    return config
+
+
+def _reject_unsupported(request: ChatRequest, drop_params: bool) -> None:
+    """Parameters Converse cannot carry for these models. Neutral values pass (SDKs send them by default)."""
+    if drop_params:
+        return
+    offending = (
+        ("presence_penalty", bool(request.presence_penalty)),
+        ("frequency_penalty", bool(request.frequency_penalty)),
+        ("logit_bias", bool(request.logit_bias)),
+        ("logprobs", request.logprobs),
+        ("top_logprobs", bool(request.top_logprobs)),
+        ("seed", request.seed is not None),
+    )
+    for name, present in offending:
+        if present:
+            raise invalid_request(
+                f"'{name}' is not supported by Bedrock Converse: remove it, or set drop_params: true"
+                " (litellm_settings) to have the gateway drop it.",
+                name,
+            )
+
+
+def _tool_config(
+    request: ChatRequest,
+    caps: ModelCapabilities,
+    model_id: str,
+    drop_params: bool,
+    history_names: list[str],
+    system: list[dict],
+    params: dict,
+) -> tuple[dict | None, str | None]:
+    tools = request.tools or []
+    if tools and not caps.tools:
+        if request.tool_choice != "none":
+            raise _no_tools(model_id, "tools")
+        tools = []  # tools the client said not to use: nothing to send to a model without tools
+    specs = [_tool_spec(t.name, t.description, t.parameters, t.cache) for t in tools]
+    specs = [s for pair in specs for s in pair]
+    choice = request.tool_choice
+    if choice in ("required", "function") and not caps.tool_choice_any:
+        if not drop_params:
+            raise invalid_request(
+                f"Model {model_id} cannot be forced to call a tool (tool_choice {choice!r}): send tool_choice"
+                " 'auto', or set drop_params: true to fall back to 'auto'.",
+                "tool_choice",
+            )
+        choice = "auto"
+
+    json_tool = None
+    if request.response_format != "text":
+        schema = request.json_schema if request.response_format == "json_schema" else {"type": "object"}
+        forced = (
+            caps.tools and caps.tool_choice_any and isinstance(schema, dict) and _is_object_schema(schema)
+        )
+        if forced:
+            json_tool = request.json_schema_name or "json_object"
+            if any(t.name == json_tool for t in tools):
+                raise invalid_request(
+                    f"'response_format.json_schema.name' {json_tool!r} is also a tool name:"
+                    " rename one of them.",
+                    "response_format.json_schema.name",
+                )
+            specs.extend(
+                _tool_spec(
+                    json_tool, "Give the final answer as this tool's input; it must match the schema.", schema
+                )
+            )
+            if choice not in ("required", "function"):
+                # With the client's own tools the model may call those or answer through the json tool.
+                choice = "required" if tools and choice != "none" else "json"
+        else:
+            instruction = _JSON_OBJECT_INSTRUCTION
+            if request.response_format == "json_schema":
+                instruction += " It must match this JSON Schema: " + orjson.dumps(schema).decode()
+            system.append({"text": instruction})
+        params["response_format"] = request.response_format
+
+    if not specs and history_names:
+        # Converse refuses toolUse/toolResult blocks without a toolConfig: declare the names used.
+        seen = dict.fromkeys(history_names)
+        specs = [{"toolSpec": {"name": n, "inputSchema": {"json": {"type": "object"}}}} for n in seen]
+        choice = None
+    if not specs:
+        return None, None
+    if choice == "none" and not history_names:
+        return None, None
+    config: dict[str, Any] = {"tools": specs}
+    if choice == "auto":
+        config["toolChoice"] = {"auto": {}}
+    elif choice == "required":
+        config["toolChoice"] = {"any": {}}
+    elif choice == "function":
+        config["toolChoice"] = {"tool": {"name": request.tool_choice_name}}
+    elif choice == "json":
+        config["toolChoice"] = {"tool": {"name": json_tool}}
+    if choice and choice != "none":
+        params["tool_choice"] = request.tool_choice_name if choice == "function" else choice
+    return config, json_tool
+
+
+def _tool_spec(name: str, description: str | None, parameters: dict, cache: bool = False) -> list[dict]:
+    spec: dict[str, Any] = {"name": name, "inputSchema": {"json": parameters}}
+    if description:
+        spec["description"] = description
+    return [{"toolSpec": spec}, _cache_point()] if cache else [{"toolSpec": spec}]
+
+
+def _is_object_schema(schema: dict) -> bool:
+    kind = schema.get("type")
+    return kind == "object" or (kind is None and "properties" in schema)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# from_converse
+
+
+def usage_from_converse(usage: dict | None) -> dict:
+    """OpenAI usage from Converse usage; prompt tokens include cache reads and writes (both are input)."""
+    usage = usage or {}
+    cache_read = usage.get("cacheReadInputTokens") or 0
+    prompt = (usage.get("inputTokens") or 0) + cache_read + (usage.get("cacheWriteInputTokens") or 0)
+    completion = usage.get("outputTokens") or 0
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cache_read},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+
+
+def finish_reason_for(stop_reason: str | None) -> str:
+    return _FINISH_REASONS.get(stop_reason or "end_turn", "stop")
+
+
+def completion_id(request_id: str) -> str:
+    return request_id if request_id.startswith("chatcmpl-") else f"chatcmpl-{request_id}"
+
+
+def from_converse(
+    response: dict,
+    *,
+    request_id: str,
+    model: str,
+    created: int,
+    json_tool: str | None,
+    choice_index: int = 0,
+) -> dict:
+    """An OpenAI `chat.completion` for a Converse response; `model` is the public name the client used."""
+    blocks = ((response.get("output") or {}).get("message") or {}).get("content") or []
+    texts: list[str] = []
+    reasoning: list[str] = []
+    tool_calls: list[dict] = []
+    json_answer: str | None = None
+    for block in blocks:
+        if "text" in block:
+            texts.append(block["text"])
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            arguments = orjson.dumps(use.get("input") or {}).decode()
+            if json_tool is not None and use.get("name") == json_tool:
+                json_answer = arguments
+                continue
+            tool_calls.append(
+                {
+                    "id": use.get("toolUseId", ""),
+                    "type": "function",
+                    "function": {"name": use.get("name", ""), "arguments": arguments},
+                }
+            )
+        elif "reasoningContent" in block:
+            text = (block["reasoningContent"].get("reasoningText") or {}).get("text")
+            if text:
+                reasoning.append(text)
+    finish = finish_reason_for(response.get("stopReason"))
+    if json_answer is not None:
+        content: str | None = json_answer
+        if not tool_calls:
+            finish = "stop"
+    elif texts:
+        content = "".join(texts)
+    else:
+        content = None if tool_calls else ""
+    if finish == "tool_calls" and not tool_calls:
+        finish = "stop"
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    if reasoning:
+        message["reasoning_content"] = "".join(reasoning)
+    return {
+        "id": completion_id(request_id),
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": choice_index, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": usage_from_converse(response.get("usage")),
+        "system_fingerprint": None,
+    }
+
+
+def merge_choices(responses: list[dict]) -> dict:
+    """One completion from n single-choice completions (n > 1): choices re-indexed, usage summed."""
+    if not responses:
+        raise ValueError("merge_choices needs at least one response")
+    merged = dict(responses[0])
+    choices = []
+    prompt = completion = cached = reasoning = 0
+    for response in responses:
+        for choice in response["choices"]:
+            choices.append({**choice, "index": len(choices)})
+        usage = response.get("usage") or {}
+        prompt += usage.get("prompt_tokens", 0)
+        completion += usage.get("completion_tokens", 0)
+        cached += (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
+        reasoning += (usage.get("completion_tokens_details") or {}).get("reasoning_tokens", 0)
+    merged["choices"] = choices
+    merged["usage"] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+        "completion_tokens_details": {"reasoning_tokens": reasoning},
+    }
+    return merged

@@ -1,0 +1,205 @@
+"""Transport: how a Bedrock call travels. Signs with SigV4 (or a Bedrock API key), sends it over a pooled
+aiohttp connection, decodes JSON answers, AWS event streams and Bedrock's errors.
+
+The provider decides what to send; this module only moves bytes, so tests point it at the emulator
+by endpoint and never patch it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.eventstream import EventStreamBuffer
+from yarl import URL
+
+from bedrock_proxy.bedrock.credentials import CredentialSource, MissingCredentials
+from bedrock_proxy.errors import GatewayError, connection_error, from_bedrock, timeout_error
+
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one deployment's calls go and who signs them."""
+
+    model_id: str
+    region: str
+    endpoint: str  # base URL, without a trailing slash; may carry a path prefix
+    credentials: CredentialSource | None  # None when a bearer token is used
+    bearer_token: str | None = None
+
+    def url(self, operation: str) -> str:
+        return f"{self.endpoint}/model/{quote(self.model_id, safe='')}/{operation}"
+
+
+def default_endpoint(region: str) -> str:
+    return f"https://bedrock-runtime.{region}.amazonaws.com"
+
+
+class BedrockTransport:
+    """One pooled HTTP client for every deployment of the gateway process."""
+
+    def __init__(self, *, max_connections: int = 1000) -> None:
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
+                json_serialize=lambda obj: orjson.dumps(obj).decode(),
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _headers(self, target: Target, url: str, body: bytes, accept: str) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": accept}
+        if target.bearer_token:
+            headers["Authorization"] = f"Bearer {target.bearer_token}"
+            return headers
+        assert target.credentials is not None
+        try:
+            credentials = await target.credentials.get()
+        except MissingCredentials as exc:
+            raise GatewayError(
+                500, f"The gateway has no AWS credentials: {exc}.", type="api_error", code="aws_credentials"
+            ) from None
+        request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+        SigV4Auth(credentials, "bedrock", target.region).add_auth(request)
+        return dict(request.headers.items())
+
+    async def call(self, target: Target, operation: str, payload: dict, timeout: float) -> dict:
+        """A non-streaming call (converse, invoke, count-tokens): the decoded answer or a GatewayError."""
+        body = orjson.dumps(payload)
+        url = target.url(operation)
+        headers = await self._headers(target, url, body, "application/json")
+        try:
+            async with asyncio.timeout(timeout):
+                async with self.session.post(URL(url, encoded=True), data=body, headers=headers) as response:
+                    data = await response.read()
+                    if response.status >= 400:
+                        raise _error_from_response(response, data)
+                    return orjson.loads(data)
+        except TimeoutError:
+            raise timeout_error(timeout) from None
+        except aiohttp.ClientError as exc:
+            raise connection_error(_describe(exc)) from None
+
+    async def stream(
+        self, target: Target, operation: str, payload: dict, first_event_timeout: float, timeout: float
+    ) -> EventStream:
+        """Open an event stream; returns once the response headers arrived (errors before that are raised)."""
+        body = orjson.dumps(payload)
+        url = target.url(operation)
+        headers = await self._headers(target, url, body, "application/vnd.amazon.eventstream")
+        deadline = time.monotonic() + timeout
+        try:
+            async with asyncio.timeout(min(first_event_timeout, timeout)):
+                response = await self.session.post(URL(url, encoded=True), data=body, headers=headers)
+                if response.status >= 400:
+                    data = await response.read()
+                    response.release()
+                    raise _error_from_response(response, data)
+        except TimeoutError:
+            raise timeout_error(min(first_event_timeout, timeout)) from None
+        except aiohttp.ClientError as exc:
+            raise connection_error(_describe(exc)) from None
+        return EventStream(response, deadline, timeout)
+
+
+class EventStream:
+    """Decoded events of one Bedrock stream, each yielded the moment its frame is complete."""
+
+    def __init__(self, response: aiohttp.ClientResponse, deadline: float, timeout: float) -> None:
+        self._response = response
+        self._deadline = deadline
+        self._timeout = timeout
+        self._buffer = EventStreamBuffer()
+
+    async def __aiter__(self) -> AsyncIterator[tuple[str, dict]]:
+        content = self._response.content
+        buffer = self._buffer
+        try:
+            while True:
+                remaining = self._deadline - time.monotonic()
+                if remaining <= 0:
+                    raise timeout_error(self._timeout)
+                try:
+                    async with asyncio.timeout(remaining):
+                        data = await content.readany()
+                except TimeoutError:
+                    raise timeout_error(self._timeout) from None
+                except aiohttp.ClientError as exc:
+                    raise connection_error(_describe(exc)) from None
+                if not data:
+                    return
+                buffer.add_data(data)
+                for message in buffer:
+                    headers = message.headers
+                    message_type = headers.get(":message-type")
+                    if message_type == "event":
+                        yield headers.get(":event-type", ""), orjson.loads(message.payload or b"{}")
+                    elif message_type in ("exception", "error"):
+                        name = headers.get(":exception-type") or headers.get(":error-code")
+                        raise from_bedrock(name, _message_of(message.payload), 0)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the connection; an unfinished stream is dropped rather than returned to the pool."""
+        if not self._response.closed:
+            if self._response.content.at_eof():
+                self._response.release()
+            else:
+                self._response.close()
+
+
+def _message_of(payload: bytes) -> str:
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return payload.decode("utf-8", "replace")[:500]
+    if isinstance(data, dict):
+        return str(data.get("message") or data.get("Message") or data)
+    return str(data)
+
+
+def _error_from_response(response: aiohttp.ClientResponse, data: bytes) -> GatewayError:
+    name = response.headers.get("x-amzn-ErrorType")
+    message = _message_of(data) if data else response.reason or ""
+    if not name:
+        try:
+            parsed = orjson.loads(data)
+            name = parsed.get("__type") or parsed.get("code") if isinstance(parsed, dict) else None
+        except orjson.JSONDecodeError:
+            name = None
+    error = from_bedrock(name, message, response.status)
+    retry_after = response.headers.get("Retry-After")
+    if retry_after:
+        with contextlib.suppress(ValueError):
+            error.retry_after = float(retry_after)
+    return error
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.split(" [", 1)[0]

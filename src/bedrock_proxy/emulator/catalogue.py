@@ -1,0 +1,261 @@
+"""The emulated model catalogue: every model of the seed's tables plus EU inference profiles.
+
+Each entry carries what Bedrock enforces for it (system prompt, tools, streaming tools, tool choices, images,
+context window, output limit, on-demand or inference-profile only), so the emulator refuses exactly what
+Bedrock refuses and a gateway can be tested against realistic errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ACCOUNT_ID = "123456789012"
+EU_REGIONS = ("eu-central-1", "eu-west-1", "eu-west-3")
+GEO_PREFIXES = ("eu.", "us.", "apac.", "global.", "us-gov.")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """One foundation model and the capabilities Bedrock enforces for it."""
+
+    model_id: str
+    name: str
+    provider: str
+    native: str  # request/response family: anthropic, titan-text, llama, mistral, titan-embed, cohere-embed
+    context_window: int
+    max_output: int = 4096
+    system: bool = True
+    tools: bool = True
+    stream_tools: bool = True
+    tool_choices: frozenset[str] = frozenset({"auto", "any", "tool"})
+    images: bool = False
+    on_demand: bool = True  # False: only reachable through an inference profile
+    embedding_dimensions: tuple[int, ...] = ()
+    lifecycle: str = "ACTIVE"
+    input_modalities: tuple[str, ...] = ("TEXT",)
+
+    @property
+    def is_embedding(self) -> bool:
+        return bool(self.embedding_dimensions)
+
+    @property
+    def output_modalities(self) -> tuple[str, ...]:
+        return ("EMBEDDING",) if self.is_embedding else ("TEXT",)
+
+    @property
+    def streaming(self) -> bool:
+        return not self.is_embedding
+
+
+def _claude(model_id: str, name: str, max_output: int = 4096, on_demand: bool = True) -> ModelSpec:
+    return ModelSpec(
+        model_id,
+        name,
+        "Anthropic",
+        "anthropic",
+        200_000,
+        max_output,
+        images=True,
+        on_demand=on_demand,
+        input_modalities=("TEXT", "IMAGE"),
+    )
+
+
+_NO_TOOLS = {"system": False, "tools": False, "stream_tools": False, "tool_choices": frozenset()}
+_AUTO_ONLY = {"stream_tools": False, "tool_choices": frozenset({"auto"})}
+
+MODELS: dict[str, ModelSpec] = {
+    spec.model_id: spec
+    for spec in (
+        _claude("anthropic.claude-3-5-sonnet-20241022-v2:0", "Claude 3.5 Sonnet v2", 8192, on_demand=False),
+        _claude("anthropic.claude-3-5-sonnet-20240620-v1:0", "Claude 3.5 Sonnet"),
+        _claude("anthropic.claude-3-7-sonnet-20250219-v1:0", "Claude 3.7 Sonnet", 8192, on_demand=False),
+        _claude("anthropic.claude-3-opus-20240229-v1:0", "Claude 3 Opus", on_demand=False),
+        _claude("anthropic.claude-3-sonnet-20240229-v1:0", "Claude 3 Sonnet"),
+        _claude("anthropic.claude-3-haiku-20240307-v1:0", "Claude 3 Haiku"),
+        ModelSpec(
+            "amazon.titan-text-express-v1",
+            "Titan Text G1 - Express",
+            "Amazon",
+            "titan-text",
+            8192,
+            8192,
+            **_NO_TOOLS,
+        ),
+        ModelSpec(
+            "amazon.titan-text-lite-v1",
+            "Titan Text G1 - Lite",
+            "Amazon",
+            "titan-text",
+            4096,
+            4096,
+            **_NO_TOOLS,
+        ),
+        ModelSpec(
+            "amazon.titan-embed-text-v1",
+            "Titan Embeddings G1 - Text",
+            "Amazon",
+            "titan-embed",
+            8192,
+            0,
+            **_NO_TOOLS,
+            embedding_dimensions=(1536,),
+        ),
+        ModelSpec(
+            "amazon.titan-embed-text-v2:0",
+            "Titan Text Embeddings V2",
+            "Amazon",
+            "titan-embed",
+            8192,
+            0,
+            **_NO_TOOLS,
+            embedding_dimensions=(1024, 512, 256),
+        ),
+        ModelSpec(
+            "cohere.embed-english-v3",
+            "Embed English",
+            "Cohere",
+            "cohere-embed",
+            512,
+            0,
+            **_NO_TOOLS,
+            embedding_dimensions=(1024,),
+        ),
+        ModelSpec(
+            "cohere.embed-multilingual-v3",
+            "Embed Multilingual",
+            "Cohere",
+            "cohere-embed",
+            512,
+            0,
+            **_NO_TOOLS,
+            embedding_dimensions=(1024,),
+        ),
+        ModelSpec(
+            "meta.llama3-1-70b-instruct-v1:0",
+            "Llama 3.1 70B Instruct",
+            "Meta",
+            "llama",
+            128_000,
+            2048,
+            **_AUTO_ONLY,
+        ),
+        ModelSpec(
+            "meta.llama3-1-8b-instruct-v1:0",
+            "Llama 3.1 8B Instruct",
+            "Meta",
+            "llama",
+            128_000,
+            2048,
+            **_AUTO_ONLY,
+        ),
+        ModelSpec(
+            "meta.llama3-2-1b-instruct-v1:0",
+            "Llama 3.2 1B Instruct",
+            "Meta",
+            "llama",
+            128_000,
+            2048,
+            **_AUTO_ONLY,
+            on_demand=False,
+        ),
+        ModelSpec(
+            "meta.llama3-2-3b-instruct-v1:0",
+            "Llama 3.2 3B Instruct",
+            "Meta",
+            "llama",
+            128_000,
+            2048,
+            **_AUTO_ONLY,
+            on_demand=False,
+        ),
+        ModelSpec(
+            "mistral.mistral-large-2402-v1:0",
+            "Mistral Large (24.02)",
+            "Mistral AI",
+            "mistral",
+            32_000,
+            8192,
+            **_AUTO_ONLY,
+        ),
+        ModelSpec(
+            "mistral.mixtral-8x7b-instruct-v0:1",
+            "Mixtral 8x7B Instruct",
+            "Mistral AI",
+            "mistral",
+            32_000,
+            4096,
+            **_NO_TOOLS,
+        ),
+        ModelSpec(
+            "mistral.mistral-7b-instruct-v0:2",
+            "Mistral 7B Instruct",
+            "Mistral AI",
+            "mistral",
+            8192,
+            8192,
+            **_NO_TOOLS,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceProfile:
+    """A system-defined cross-region inference profile (id = geography prefix + model id)."""
+
+    profile_id: str
+    model_id: str
+    name: str
+    regions: tuple[str, ...] = field(default=EU_REGIONS)
+
+
+PROFILES: dict[str, InferenceProfile] = {
+    f"eu.{model_id}": InferenceProfile(f"eu.{model_id}", model_id, f"EU {MODELS[model_id].name}")
+    for model_id in (
+        "anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "anthropic.claude-3-7-sonnet-20250219-v1:0",
+        "anthropic.claude-3-opus-20240229-v1:0",
+        "anthropic.claude-3-sonnet-20240229-v1:0",
+        "anthropic.claude-3-haiku-20240307-v1:0",
+        "meta.llama3-2-1b-instruct-v1:0",
+        "meta.llama3-2-3b-instruct-v1:0",
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What a request's model id names: the model, and whether it came through an inference profile."""
+
+    spec: ModelSpec
+    via_profile: bool
+
+
+def foundation_model_arn(model_id: str, region: str) -> str:
+    return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
+
+
+def profile_arn(profile_id: str, region: str) -> str:
+    return f"arn:aws:bedrock:{region}:{ACCOUNT_ID}:inference-profile/{profile_id}"
+
+
+def resolve(model_id: str) -> Resolved | None:
+    """Model id, profile id or either's ARN -> the model; None when Bedrock would not know it."""
+    if model_id.startswith("arn:"):
+        _, _, resource = model_id.partition("/")
+        if ":foundation-model/" in model_id:
+            spec = MODELS.get(resource)
+            return Resolved(spec, False) if spec else None
+        if ":inference-profile/" in model_id:
+            model_id = resource
+        else:
+            return None
+    spec = MODELS.get(model_id)
+    if spec is not None:
+        return Resolved(spec, False)
+    profile = PROFILES.get(model_id)
+    if profile is not None:
+        return Resolved(MODELS[profile.model_id], True)
+    return None

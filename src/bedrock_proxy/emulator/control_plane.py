@@ -1,0 +1,98 @@
+"""Bedrock control plane: ListFoundationModels (with filters), GetFoundationModel, ListInferenceProfiles."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from bedrock_proxy.emulator.catalogue import MODELS, PROFILES, ModelSpec, foundation_model_arn, profile_arn
+from bedrock_proxy.emulator.errors import EmulatorError, constraint
+
+_CREATED = "2024-08-20T00:00:00Z"
+
+
+def model_summary(spec: ModelSpec, region: str) -> dict:
+    return {
+        "modelArn": foundation_model_arn(spec.model_id, region),
+        "modelId": spec.model_id,
+        "modelName": spec.name,
+        "providerName": spec.provider,
+        "inputModalities": list(spec.input_modalities),
+        "outputModalities": list(spec.output_modalities),
+        "responseStreamingSupported": spec.streaming,
+        "customizationsSupported": [],
+        "inferenceTypesSupported": ["ON_DEMAND"] if spec.on_demand else ["INFERENCE_PROFILE"],
+        "modelLifecycle": {"status": spec.lifecycle},
+    }
+
+
+_FILTERS = {
+    "byProvider": None,
+    "byOutputModality": ("TEXT", "IMAGE", "EMBEDDING"),
+    "byInferenceType": ("ON_DEMAND", "PROVISIONED"),
+    "byCustomizationType": ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"),
+}
+
+
+def list_foundation_models(query: str, region: str) -> dict:
+    filters = dict(parse_qsl(query))
+    for key, allowed in _FILTERS.items():
+        value = filters.get(key)
+        if value is not None and allowed is not None and value not in allowed:
+            raise constraint(key, value, f"satisfy enum value set: [{', '.join(allowed)}]")
+    summaries = []
+    for spec in MODELS.values():
+        if "byProvider" in filters and spec.provider.lower().replace(" ", "") != filters[
+            "byProvider"
+        ].lower().replace(" ", ""):
+            continue
+        if "byOutputModality" in filters and filters["byOutputModality"] not in spec.output_modalities:
+            continue
+        if "byInferenceType" in filters and (filters["byInferenceType"] != "ON_DEMAND" or not spec.on_demand):
+            continue
+        if "byCustomizationType" in filters:
+            continue
+        summaries.append(model_summary(spec, region))
+    return {"modelSummaries": summaries}
+
+
+def get_foundation_model(identifier: str, region: str) -> dict:
+    model_id = identifier.rsplit("/", 1)[-1] if identifier.startswith("arn:") else identifier
+    spec = MODELS.get(model_id)
+    if spec is None:
+        raise EmulatorError(
+            404,
+            "ResourceNotFoundException",
+            "Could not resolve the foundation model from the provided model identifier.",
+        )
+    return {"modelDetails": model_summary(spec, region)}
+
+
+def profile_summary(profile_id: str, region: str) -> dict:
+    profile = PROFILES[profile_id]
+    return {
+        "inferenceProfileName": profile.name,
+        "description": f"Routes requests to {MODELS[profile.model_id].name} in {', '.join(profile.regions)}.",
+        "createdAt": _CREATED,
+        "updatedAt": _CREATED,
+        "inferenceProfileArn": profile_arn(profile_id, region),
+        "models": [{"modelArn": foundation_model_arn(profile.model_id, r)} for r in profile.regions],
+        "inferenceProfileId": profile_id,
+        "status": "ACTIVE",
+        "type": "SYSTEM_DEFINED",
+    }
+
+
+def list_inference_profiles(query: str, region: str) -> dict:
+    kind = dict(parse_qsl(query)).get("type", "SYSTEM_DEFINED")
+    if kind not in ("SYSTEM_DEFINED", "APPLICATION"):
+        raise constraint("typeEquals", kind, "satisfy enum value set: [SYSTEM_DEFINED, APPLICATION]")
+    if kind == "APPLICATION":
+        return {"inferenceProfileSummaries": []}
+    return {"inferenceProfileSummaries": [profile_summary(pid, region) for pid in PROFILES]}
+
+
+def get_inference_profile(identifier: str, region: str) -> dict:
+    profile_id = identifier.rsplit("/", 1)[-1] if identifier.startswith("arn:") else identifier
+    if profile_id not in PROFILES:
+        raise EmulatorError(404, "ResourceNotFoundException", "Inference profile not found.")
+    return profile_summary(profile_id, region)

@@ -1,0 +1,220 @@
+"""Builds metrics and sinks from the configuration and routes each CallRecord to the sinks that want it.
+
+Config: litellm_settings.success_callback / failure_callback / callbacks (both). A sink named in both
+lists is built once and gets each record once. Unknown names fail at start-up with the supported list.
+The settings object is duck-typed (attribute or dict access) so this works with `bedrock_proxy.config`'s
+Settings and with a plain dict of `litellm_settings`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from bedrock_proxy.observability.dispatch import RecordDispatcher
+from bedrock_proxy.observability.langfuse import LangfuseLegacySink, LangfuseOptions, LangfuseOtlpSink
+from bedrock_proxy.observability.metrics import GatewayMetrics
+from bedrock_proxy.observability.otel import OtelSink, parse_otlp_headers, traces_url
+from bedrock_proxy.observability.record import CallRecord
+from bedrock_proxy.observability.sink import Sink
+from bedrock_proxy.observability.webhook import WebhookSink, parse_headers
+
+log = logging.getLogger("bedrock_proxy.observability")
+
+DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"
+
+# Callback names that need no sink: Prometheus metrics are always served on /metrics.
+BUILTIN_CALLBACKS = frozenset({"prometheus"})
+
+
+def _get(settings: Any, *names: str, default: Any = None) -> Any:
+    for name in names:
+        value = settings.get(name) if isinstance(settings, Mapping) else getattr(settings, name, None)
+        if value is not None:
+            return value
+    return default
+
+
+def _names(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    return [str(v).strip().lower() for v in value if str(v).strip()]
+
+
+def _langfuse_options(settings: Any, environ: Mapping[str, str]) -> LangfuseOptions:
+    return LangfuseOptions(
+        turn_off_message_logging=bool(_get(settings, "turn_off_message_logging", default=False)),
+        environment=environ.get("LANGFUSE_TRACING_ENVIRONMENT"),
+        release=environ.get("LANGFUSE_RELEASE"),
+    )
+
+
+def _langfuse(settings: Any, environ: Mapping[str, str], *, mode: str | None = None) -> Sink:
+    public_key = environ.get("LANGFUSE_PUBLIC_KEY")
+    secret_key = environ.get("LANGFUSE_SECRET_KEY")
+    if not public_key or not secret_key:
+        raise ValueError(
+            "the langfuse callback needs LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY in the environment "
+            "(and LANGFUSE_HOST for a self-hosted server)"
+        )
+    host = environ.get("LANGFUSE_HOST") or environ.get("LANGFUSE_BASE_URL") or DEFAULT_LANGFUSE_HOST
+    mode = (mode or environ.get("LANGFUSE_INGESTION") or "otlp").strip().lower()
+    options = _langfuse_options(settings, environ)
+    if mode == "legacy":
+        return LangfuseLegacySink(host, public_key, secret_key, options=options)
+    if mode != "otlp":
+        raise ValueError(
+            f"LANGFUSE_INGESTION must be 'otlp' (Langfuse v4, Cloud) or 'legacy' (v2/v3), not {mode!r}"
+        )
+    protocol = (environ.get("LANGFUSE_OTLP_PROTOCOL") or "json").strip().lower()
+    if protocol not in ("json", "protobuf"):
+        raise ValueError(f"LANGFUSE_OTLP_PROTOCOL must be 'json' or 'protobuf', not {protocol!r}")
+    return LangfuseOtlpSink(host, public_key, secret_key, options=options, protobuf=protocol == "protobuf")
+
+
+def _log_messages(settings: Any) -> bool:
+    return not bool(_get(settings, "turn_off_message_logging", default=False))
+
+
+def _otel(settings: Any, environ: Mapping[str, str]) -> Sink:
+    url = traces_url(environ)
+    if not url:
+        raise ValueError("the otel callback needs OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://collector:4318)")
+    protocol = (environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/json").strip().lower()
+    return OtelSink(
+        url,
+        parse_otlp_headers(environ.get("OTEL_EXPORTER_OTLP_HEADERS")),
+        protobuf=protocol == "http/protobuf",
+        service_name=environ.get("OTEL_SERVICE_NAME") or "bedrock-proxy",
+        log_messages=_log_messages(settings),
+    )
+
+
+def _traceloop(settings: Any, environ: Mapping[str, str]) -> Sink:
+    if environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        sink = _otel(settings, environ)
+    else:
+        api_key = environ.get("TRACELOOP_API_KEY")
+        if not api_key:
+            raise ValueError(
+                "the traceloop callback needs TRACELOOP_API_KEY (or OTEL_EXPORTER_OTLP_ENDPOINT)"
+            )
+        base = (environ.get("TRACELOOP_BASE_URL") or "https://api.traceloop.com").rstrip("/")
+        sink = OtelSink(
+            base + "/v1/traces",
+            {"Authorization": f"Bearer {api_key}"},
+            service_name=environ.get("OTEL_SERVICE_NAME") or "bedrock-proxy",
+            log_messages=_log_messages(settings),
+        )
+    sink.name = "traceloop"
+    return sink
+
+
+def _webhook(settings: Any, environ: Mapping[str, str]) -> Sink:
+    url = environ.get("WEBHOOK_URL")
+    if not url:
+        raise ValueError("the webhook callback needs WEBHOOK_URL (and optionally WEBHOOK_HEADERS as JSON)")
+    return WebhookSink(
+        url, parse_headers(environ.get("WEBHOOK_HEADERS")), log_messages=_log_messages(settings)
+    )
+
+
+SinkFactory = Callable[[Any, Mapping[str, str]], Sink]
+
+SINK_FACTORIES: dict[str, SinkFactory] = {
+    "langfuse": _langfuse,
+    "langfuse_otel": lambda s, e: _langfuse(s, e, mode="otlp"),
+    "otel": _otel,
+    "traceloop": _traceloop,
+    "webhook": _webhook,
+}
+SUPPORTED_CALLBACKS = tuple(sorted({*SINK_FACTORIES, *BUILTIN_CALLBACKS}))
+
+
+def _sink_key(name: str) -> str:
+    return "langfuse" if name == "langfuse_otel" else name
+
+
+class Observability:
+    """Metrics plus the record dispatcher, as the server sees them."""
+
+    def __init__(
+        self,
+        metrics: GatewayMetrics,
+        dispatcher: RecordDispatcher,
+        *,
+        success_sinks: tuple[str, ...] = (),
+        failure_sinks: tuple[str, ...] = (),
+        log_raw_request_response: bool = False,
+        turn_off_message_logging: bool = False,
+    ) -> None:
+        self.metrics = metrics
+        self.dispatcher = dispatcher
+        self.success_sinks = success_sinks
+        self.failure_sinks = failure_sinks
+        self.log_raw_request_response = log_raw_request_response
+        self.turn_off_message_logging = turn_off_message_logging
+        metrics.add_sink_stats(dispatcher.stats)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Any,
+        environ: Mapping[str, str] | None = None,
+        *,
+        registry: CollectorRegistry | None = None,
+        queue_size: int | None = None,
+    ) -> Observability:
+        environ = os.environ if environ is None else environ
+        both = _names(_get(settings, "callbacks"))
+        success = _names(_get(settings, "success_callbacks", "success_callback")) + both
+        failure = _names(_get(settings, "failure_callbacks", "failure_callback")) + both
+        unknown = sorted(
+            {n for n in success + failure if n not in SINK_FACTORIES and n not in BUILTIN_CALLBACKS}
+        )
+        if unknown:
+            raise ValueError(
+                f"unknown callback(s) {', '.join(unknown)} in litellm_settings success_callback / "
+                f"failure_callback / callbacks; supported: {', '.join(SUPPORTED_CALLBACKS)}"
+            )
+        sinks: dict[str, Sink] = {}
+        for name in dict.fromkeys(success + failure):
+            if name in BUILTIN_CALLBACKS:
+                continue
+            key = _sink_key(name)
+            if key not in sinks:
+                sinks[key] = SINK_FACTORIES[name](settings, environ)
+
+        def keys(names: list[str]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(_sink_key(n) for n in names if n not in BUILTIN_CALLBACKS))
+
+        size = queue_size or int(environ.get("BEDROCK_PROXY_SINK_QUEUE_SIZE") or 10_000)
+        return cls(
+            GatewayMetrics(registry),
+            RecordDispatcher(sinks.values(), queue_size=size),
+            success_sinks=keys(success),
+            failure_sinks=keys(failure),
+            log_raw_request_response=bool(_get(settings, "log_raw_request_response", default=False)),
+            turn_off_message_logging=bool(_get(settings, "turn_off_message_logging", default=False)),
+        )
+
+    def submit(self, record: CallRecord) -> None:
+        """Hand a finished record to its sinks. Never blocks, never raises for a sink's sake."""
+        names = self.success_sinks if record.status < 400 else self.failure_sinks
+        if names:
+            self.dispatcher.submit(record, names)
+
+    async def start(self) -> None:
+        await self.dispatcher.start()
+
+    async def aclose(self, timeout: float = 10.0) -> None:
+        await self.dispatcher.aclose(timeout)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return self.dispatcher.stats()

@@ -1,0 +1,555 @@
+"""Langfuse export: one trace per request, a generation (or embedding) observation, one span per attempt.
+
+Two transports behind one mapping, chosen at start-up (env LANGFUSE_INGESTION=otlp|legacy, default otlp):
+- LangfuseOtlpSink: OTLP/HTTP to /api/public/otel/v1/traces (Langfuse v4 and Cloud).
+- LangfuseLegacySink: batched events to /api/public/ingestion (self-hosted v2/v3 servers).
+Request metadata keys follow LiteLLM's conventions (see docs/observability.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from bedrock_proxy.observability import otlp
+from bedrock_proxy.observability.record import Attempt, CallRecord
+from bedrock_proxy.observability.sink import HttpSink, RetryableSinkError
+
+log = logging.getLogger("bedrock_proxy.observability")
+
+REDACTED_CONTENT = "redacted-by-bedrock-proxy"
+SCOPE = "bedrock-proxy"
+MAX_METADATA_KEYS = 50
+
+# Metadata keys with a meaning; every other key of the request metadata lands in the trace metadata.
+RESERVED_KEYS = frozenset(
+    {
+        "trace_id",
+        "existing_trace_id",
+        "trace_name",
+        "trace_user_id",
+        "user_id",
+        "session_id",
+        "tags",
+        "environment",
+        "trace_metadata",
+        "trace_version",
+        "trace_release",
+        "generation_name",
+        "generation_id",
+        "parent_observation_id",
+        "version",
+        "mask_input",
+        "mask_output",
+        "turn_off_message_logging",
+    }
+)
+
+
+def _str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() in ("true", "1", "yes"))
+
+
+def iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return dt.datetime.fromtimestamp(t, tz=dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _environment(value: str | None) -> str | None:
+    """Langfuse accepts lower-case [a-z0-9-_], at most 40 chars, not starting with "langfuse"."""
+    if not value:
+        return None
+    env = "".join(c if c.isalnum() or c in "-_" else "-" for c in value.lower())[:40]
+    return None if not env or env.startswith("langfuse") else env
+
+
+@dataclass(frozen=True, slots=True)
+class LangfuseOptions:
+    turn_off_message_logging: bool = False
+    environment: str | None = None  # LANGFUSE_TRACING_ENVIRONMENT, when the request names none
+    release: str | None = None  # LANGFUSE_RELEASE
+
+
+@dataclass(slots=True)
+class TraceFields:
+    """What a record's metadata says about its trace and generation, resolved once for both transports."""
+
+    trace_key: str  # the client's id (or the request id): raw for legacy, hashed for OTLP
+    existing: bool
+    trace_name: str
+    user_id: str | None
+    session_id: str | None
+    tags: list[str]
+    environment: str | None
+    release: str | None
+    trace_version: str | None
+    version: str | None
+    trace_metadata: dict[str, Any]
+    generation_name: str
+    generation_key: str
+    parent_observation_key: str | None
+    input: Any
+    output: Any
+    log_messages: bool
+    observation_metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve(record: CallRecord, options: LangfuseOptions) -> TraceFields:
+    md = record.metadata or {}
+    existing = _str(md.get("existing_trace_id"))
+    default_name = f"{record.kind} {record.model_group}"
+    tags = md.get("tags")
+    if isinstance(tags, str):
+        tags = [tags]
+    tags = [str(t) for t in tags] if isinstance(tags, (list, tuple)) else []
+    trace_metadata: dict[str, Any] = {}
+    extra = md.get("trace_metadata")
+    if isinstance(extra, dict):
+        trace_metadata.update(extra)
+    for key, value in md.items():
+        if (
+            key not in RESERVED_KEYS
+            and not key.startswith("langfuse_")
+            and len(trace_metadata) < MAX_METADATA_KEYS
+        ):
+            trace_metadata.setdefault(key, value)
+    log_messages = not (options.turn_off_message_logging or _truthy(md.get("turn_off_message_logging")))
+    input_: Any = None
+    output: Any = None
+    if log_messages:
+        input_ = REDACTED_CONTENT if _truthy(md.get("mask_input")) else record.input
+        output = REDACTED_CONTENT if _truthy(md.get("mask_output")) else record.output
+    observation_metadata = {
+        "request_id": record.request_id,
+        "model_group": record.model_group,
+        "deployment_id": record.deployment_id,
+        "bedrock_model_id": record.bedrock_model_id,
+        "region": record.region,
+        "status": record.status,
+        "stream": record.stream,
+        "finish_reason": record.finish_reason,
+        "api_key_alias": record.api_key_alias,
+        "attempts": len(record.attempts),
+        "fallback_used": record.fallback_used,
+        "error_type": record.error_type,
+    }
+    return TraceFields(
+        trace_key=existing or _str(md.get("trace_id")) or record.request_id,
+        existing=existing is not None,
+        trace_name=_str(md.get("trace_name")) or default_name,
+        user_id=_str(md.get("trace_user_id")) or _str(md.get("user_id")) or _str(record.user),
+        session_id=_str(md.get("session_id")),
+        tags=tags,
+        environment=_environment(_str(md.get("environment"))) or _environment(options.environment),
+        release=_str(md.get("trace_release")) or options.release,
+        trace_version=_str(md.get("trace_version")),
+        version=_str(md.get("version")),
+        trace_metadata=trace_metadata,
+        generation_name=_str(md.get("generation_name")) or default_name,
+        generation_key=_str(md.get("generation_id")) or f"{record.request_id}:generation",
+        parent_observation_key=_str(md.get("parent_observation_id")),
+        input=input_,
+        output=output,
+        log_messages=log_messages,
+        observation_metadata={k: v for k, v in observation_metadata.items() if v is not None},
+    )
+
+
+def usage_details(record: CallRecord) -> dict[str, int]:
+    u = record.usage
+    out = {"input": u.prompt_tokens, "output": u.completion_tokens, "total": u.total_tokens}
+    if u.cache_read_tokens:
+        out["input_cache_read"] = u.cache_read_tokens
+    if u.cache_write_tokens:
+        out["input_cache_creation"] = u.cache_write_tokens
+    return out
+
+
+def cost_details(record: CallRecord) -> dict[str, float] | None:
+    if record.cost is None and record.input_cost is None and record.output_cost is None:
+        return None
+    input_cost = record.input_cost or 0.0
+    output_cost = record.output_cost or 0.0
+    total = record.cost if record.cost is not None else input_cost + output_cost
+    return {"input": input_cost, "output": output_cost, "total": total}
+
+
+def generation_window(record: CallRecord) -> tuple[float, float]:
+    """The generation spans the upstream calls when we know them, else the whole request."""
+    if record.attempts:
+        return record.attempts[0].start_time, record.attempts[-1].end_time
+    return record.start_time, record.end_time
+
+
+def attempt_label(index: int, attempt: Attempt) -> str:
+    kind = "fallback" if attempt.is_fallback else ("first try" if index == 0 else "retry")
+    return f"attempt {index + 1} ({kind}): {attempt.deployment_id}"
+
+
+def show_attempts(record: CallRecord) -> bool:
+    return len(record.attempts) > 1 or record.fallback_used
+
+
+def _json(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+
+
+# ---------------------------------------------------------------------------------------------- OTLP
+def otlp_spans(record: CallRecord, options: LangfuseOptions) -> list[dict[str, Any]]:
+    """The spans of one record, with Langfuse's attribute names."""
+    f = resolve(record, options)
+    trace_id = otlp.hex_id(f.trace_key, 32)
+    root_id = otlp.hex_id(f"{record.request_id}:root", 16)
+    gen_id = otlp.hex_id(f.generation_key, 16)
+    failed = not record.ok
+    error = (record.error_message or record.error_type or f"HTTP {record.status}") if failed else None
+
+    trace_attrs: dict[str, Any] = {"langfuse.environment": f.environment}
+    if not f.existing:
+        trace_attrs.update(
+            {
+                "langfuse.trace.name": f.trace_name,
+                "user.id": f.user_id,
+                "session.id": f.session_id,
+                "langfuse.trace.tags": f.tags or None,
+                "langfuse.release": f.release,
+                "langfuse.version": f.trace_version,
+            }
+        )
+        for key, value in f.trace_metadata.items():
+            trace_attrs[f"langfuse.trace.metadata.{key}"] = value if isinstance(value, str) else _json(value)
+
+    def level_attrs(is_error: bool, message: str | None) -> dict[str, Any]:
+        if not is_error:
+            return {"langfuse.observation.level": "DEFAULT"}
+        return {"langfuse.observation.level": "ERROR", "langfuse.observation.status_message": message}
+
+    spans: list[dict[str, Any]] = []
+    parent_of_generation: str | None
+    if f.existing:
+        parent_of_generation = otlp.hex_id(f.parent_observation_key, 16) if f.parent_observation_key else None
+    else:
+        parent_of_generation = root_id
+        root_attrs = {
+            **trace_attrs,
+            "langfuse.observation.type": "span",
+            "langfuse.observation.metadata.request_id": record.request_id,
+            **level_attrs(failed, error),
+        }
+        if f.log_messages:
+            root_attrs["langfuse.observation.input"] = root_attrs["langfuse.trace.input"] = (
+                None if f.input is None else _json(f.input)
+            )
+            root_attrs["langfuse.observation.output"] = root_attrs["langfuse.trace.output"] = (
+                None if f.output is None else _json(f.output)
+            )
+        spans.append(
+            otlp.span(
+                trace_id=trace_id,
+                span_id=root_id,
+                name=f.trace_name,
+                start=record.start_time,
+                end=record.end_time,
+                attrs=root_attrs,
+                kind=otlp.SPAN_KIND_INTERNAL,
+                error=error,
+            )
+        )
+
+    gen_start, gen_end = generation_window(record)
+    costs = cost_details(record)
+    gen_attrs: dict[str, Any] = {
+        **trace_attrs,
+        "langfuse.observation.type": "embedding" if record.kind == "embedding" else "generation",
+        "langfuse.observation.model.name": record.bedrock_model_id,
+        "langfuse.observation.model.parameters": _json(record.params or {}),
+        "langfuse.observation.usage_details": _json(usage_details(record)),
+        "langfuse.observation.cost_details": _json(costs) if costs else None,
+        "langfuse.observation.completion_start_time": iso(record.first_token_time),
+        "langfuse.observation.version": f.version,
+        **level_attrs(failed, error),
+        "gen_ai.system": "aws.bedrock",
+        "gen_ai.request.model": record.model_group,
+        "gen_ai.response.model": record.bedrock_model_id,
+        "gen_ai.usage.input_tokens": record.usage.prompt_tokens,
+        "gen_ai.usage.output_tokens": record.usage.completion_tokens,
+    }
+    if f.log_messages:
+        gen_attrs["langfuse.observation.input"] = None if f.input is None else _json(f.input)
+        gen_attrs["langfuse.observation.output"] = None if f.output is None else _json(f.output)
+    for key, value in f.observation_metadata.items():
+        gen_attrs[f"langfuse.observation.metadata.{key}"] = (
+            value if isinstance(value, (str, int, bool)) else _json(value)
+        )
+    spans.append(
+        otlp.span(
+            trace_id=trace_id,
+            span_id=gen_id,
+            parent_span_id=parent_of_generation,
+            name=f.generation_name,
+            start=gen_start,
+            end=gen_end,
+            attrs=gen_attrs,
+            kind=otlp.SPAN_KIND_CLIENT,
+            error=error,
+        )
+    )
+
+    if show_attempts(record):
+        for i, attempt in enumerate(record.attempts):
+            failed_attempt = attempt.status >= 400 or attempt.error_type is not None
+            message = (
+                attempt.error_message
+                or attempt.error_type
+                or (f"HTTP {attempt.status}" if failed_attempt else None)
+            )
+            attrs = {
+                **trace_attrs,
+                "langfuse.observation.type": "span",
+                "langfuse.observation.metadata.deployment_id": attempt.deployment_id,
+                "langfuse.observation.metadata.model_group": attempt.model_group,
+                "langfuse.observation.metadata.bedrock_model_id": attempt.bedrock_model_id,
+                "langfuse.observation.metadata.region": attempt.region,
+                "langfuse.observation.metadata.status": attempt.status,
+                "langfuse.observation.metadata.is_fallback": attempt.is_fallback,
+                "langfuse.observation.metadata.error_type": attempt.error_type,
+                "langfuse.observation.level": "WARNING" if failed_attempt else "DEFAULT",
+                "langfuse.observation.status_message": message if failed_attempt else None,
+            }
+            spans.append(
+                otlp.span(
+                    trace_id=trace_id,
+                    span_id=otlp.hex_id(f"{record.request_id}:attempt:{i}", 16),
+                    parent_span_id=gen_id,
+                    name=attempt_label(i, attempt),
+                    start=attempt.start_time,
+                    end=attempt.end_time,
+                    attrs=attrs,
+                    kind=otlp.SPAN_KIND_CLIENT,
+                    error=message if failed_attempt else None,
+                )
+            )
+    return spans
+
+
+def _basic(public_key: str, secret_key: str) -> str:
+    return "Basic " + base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()
+
+
+class LangfuseOtlpSink(HttpSink):
+    """OTLP/HTTP export to Langfuse v4 / Cloud: JSON by default, protobuf on request."""
+
+    name = "langfuse"
+    max_batch = 100
+
+    def __init__(
+        self,
+        host: str,
+        public_key: str,
+        secret_key: str,
+        *,
+        options: LangfuseOptions | None = None,
+        protobuf: bool = False,
+        timeout: float = 10.0,
+        name: str = "langfuse",
+    ) -> None:
+        super().__init__(timeout=timeout)
+        self.name = name
+        self.url = host.rstrip("/") + "/api/public/otel/v1/traces"
+        self.options = options or LangfuseOptions()
+        self.protobuf = protobuf and otlp.protobuf_available()
+        self.headers = {
+            "Authorization": _basic(public_key, secret_key),
+            "Content-Type": "application/x-protobuf" if self.protobuf else "application/json",
+            "x-langfuse-ingestion-version": "4",
+        }
+        self.resource = {"service.name": "bedrock-proxy", "telemetry.sdk.language": "python"}
+        if self.options.environment:
+            self.resource["deployment.environment"] = _environment(self.options.environment)
+
+    def encode(self, records: list[CallRecord]) -> bytes:
+        spans = [s for record in records for s in otlp_spans(record, self.options)]
+        request = otlp.export_request(spans, resource=self.resource, scope=SCOPE)
+        return otlp.protobuf_body(request) if self.protobuf else otlp.json_body(request)
+
+    async def send_batch(self, records: list[CallRecord]) -> None:
+        await self.post(self.url, self.encode(records), self.headers)
+
+
+# ---------------------------------------------------------------------------------------------- legacy
+_EVENT_NS = uuid.UUID("6f1c1d2e-9b0a-4c57-8a53-6c1e0e6b7a11")
+MAX_INGESTION_BYTES = 3_000_000  # the server refuses batches above about 3.5 MB
+
+
+def legacy_events(record: CallRecord, options: LangfuseOptions) -> list[dict[str, Any]]:
+    """trace-create, generation-create and span-create events; envelope ids are stable across retries."""
+    f = resolve(record, options)
+    now = iso(record.end_time)
+    failed = not record.ok
+    error = (record.error_message or record.error_type or f"HTTP {record.status}") if failed else None
+
+    def envelope(kind: str, index: int, body: dict[str, Any]) -> dict[str, Any]:
+        event_id = str(uuid.uuid5(_EVENT_NS, f"{record.request_id}:{kind}:{index}"))
+        return {
+            "id": event_id,
+            "type": kind,
+            "timestamp": now,
+            "body": {k: v for k, v in body.items() if v is not None},
+        }
+
+    events = []
+    trace_id = f.trace_key
+    if not f.existing:
+        events.append(
+            envelope(
+                "trace-create",
+                0,
+                {
+                    "id": trace_id,
+                    "timestamp": iso(record.start_time),
+                    "name": f.trace_name,
+                    "userId": f.user_id,
+                    "sessionId": f.session_id,
+                    "input": f.input,
+                    "output": f.output,
+                    "metadata": f.trace_metadata or None,
+                    "tags": f.tags or None,
+                    "environment": f.environment,
+                    "release": f.release,
+                    "version": f.trace_version,
+                },
+            )
+        )
+    gen_start, gen_end = generation_window(record)
+    events.append(
+        envelope(
+            "generation-create",
+            0,
+            {
+                "id": f.generation_key,
+                "traceId": trace_id,
+                "parentObservationId": f.parent_observation_key if f.existing else None,
+                "name": f.generation_name,
+                "startTime": iso(gen_start),
+                "endTime": iso(gen_end),
+                "completionStartTime": iso(record.first_token_time),
+                "model": record.bedrock_model_id,
+                "modelParameters": {
+                    k: v for k, v in (record.params or {}).items() if isinstance(v, (str, int, float, bool))
+                }
+                or None,
+                "input": f.input,
+                "output": f.output,
+                "usageDetails": usage_details(record),
+                "costDetails": cost_details(record),
+                "level": "ERROR" if failed else "DEFAULT",
+                "statusMessage": error,
+                "metadata": f.observation_metadata,
+                "version": f.version,
+                "environment": f.environment,
+            },
+        )
+    )
+    if show_attempts(record):
+        for i, attempt in enumerate(record.attempts):
+            failed_attempt = attempt.status >= 400 or attempt.error_type is not None
+            events.append(
+                envelope(
+                    "span-create",
+                    i,
+                    {
+                        "id": f"{record.request_id}:attempt:{i}",
+                        "traceId": trace_id,
+                        "parentObservationId": f.generation_key,
+                        "name": attempt_label(i, attempt),
+                        "startTime": iso(attempt.start_time),
+                        "endTime": iso(attempt.end_time),
+                        "level": "WARNING" if failed_attempt else "DEFAULT",
+                        "statusMessage": (attempt.error_message or attempt.error_type)
+                        if failed_attempt
+                        else None,
+                        "metadata": {
+                            "deployment_id": attempt.deployment_id,
+                            "model_group": attempt.model_group,
+                            "bedrock_model_id": attempt.bedrock_model_id,
+                            "region": attempt.region,
+                            "status": attempt.status,
+                            "is_fallback": attempt.is_fallback,
+                        },
+                        "environment": f.environment,
+                    },
+                )
+            )
+    return events
+
+
+class LangfuseLegacySink(HttpSink):
+    """Batched events to /api/public/ingestion for self-hosted Langfuse v2/v3 (207 multi-status)."""
+
+    name = "langfuse"
+    max_batch = 100
+
+    def __init__(
+        self,
+        host: str,
+        public_key: str,
+        secret_key: str,
+        *,
+        options: LangfuseOptions | None = None,
+        timeout: float = 10.0,
+        name: str = "langfuse",
+    ) -> None:
+        super().__init__(timeout=timeout)
+        self.name = name
+        self.url = host.rstrip("/") + "/api/public/ingestion"
+        self.options = options or LangfuseOptions()
+        self.headers = {"Authorization": _basic(public_key, secret_key), "Content-Type": "application/json"}
+        self.event_errors = 0  # events the server refused one by one inside a 207 answer
+
+    def extra_stats(self) -> dict[str, int]:
+        return {"event_errors": self.event_errors}
+
+    def bodies(self, records: list[CallRecord]) -> list[bytes]:
+        """One or more request bodies, each under the server's batch size limit."""
+        out, chunk, size = [], [], 0
+        for record in records:
+            for event in legacy_events(record, self.options):
+                encoded = orjson.dumps(event, default=str)
+                if chunk and size + len(encoded) > MAX_INGESTION_BYTES:
+                    out.append(b'{"batch":[' + b",".join(chunk) + b"]}")
+                    chunk, size = [], 0
+                chunk.append(encoded)
+                size += len(encoded) + 1
+        if chunk:
+            out.append(b'{"batch":[' + b",".join(chunk) + b"]}")
+        return out
+
+    async def send_batch(self, records: list[CallRecord]) -> None:
+        for body in self.bodies(records):
+            _, payload = await self.post(self.url, body, self.headers)
+            try:
+                answer = orjson.loads(payload) if payload else {}
+            except orjson.JSONDecodeError:
+                continue
+            errors = answer.get("errors") or [] if isinstance(answer, dict) else []
+            if not errors:
+                continue
+            successes = answer.get("successes") or []
+            retryable = [e for e in errors if isinstance(e, dict) and int(e.get("status", 400)) >= 500]
+            if retryable and not successes and len(retryable) == len(errors):
+                raise RetryableSinkError(f"{self.name}: every event failed with a server error: {errors[0]}")
+            self.event_errors += len(errors)
+            log.warning("%s: %d events refused, first: %s", self.name, len(errors), errors[0])

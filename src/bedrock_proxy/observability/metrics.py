@@ -1,0 +1,323 @@
+"""Prometheus metrics: our own bedrock_proxy_* names plus LiteLLM's names, so existing dashboards work.
+
+Labels are bounded: model group, deployment id, Bedrock model id, error type, API key alias, sink name.
+Model group and error type come (indirectly) from clients, so each label keeps at most
+`max_label_values` distinct values and folds the rest into "other". Never a user id, never a prompt.
+Values live in plain dicts keyed by label tuples and are turned into Prometheus families only at scrape
+time: one finished request costs a few microseconds (prometheus_client's locked metric objects cost ~30).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from bedrock_proxy.observability.record import CallRecord
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+_SAFE = re.compile(r"[^A-Za-z0-9_.:/@-]")
+
+HEALTHY, PARTIAL, COOLDOWN = 0, 1, 2
+
+
+class _LabelGuard:
+    """Caps the distinct values one label may take; beyond the cap a value becomes "other"."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen: set[str] = set()
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return ""
+        if value in self.seen:
+            return value
+        clean = _SAFE.sub("_", value)[:100]
+        if len(self.seen) >= self.limit:
+            return "other"
+        self.seen.add(clean)
+        return clean
+
+
+SinkStats = Callable[[], dict[str, dict[str, int]]]
+
+
+class _SinkCollector(Collector):
+    """Reads the dispatcher's counters at scrape time: zero cost on the request path."""
+
+    def __init__(self) -> None:
+        self.sources: list[SinkStats] = []
+
+    def collect(self) -> Iterable[Any]:
+        depth = GaugeMetricFamily(
+            "bedrock_proxy_sink_queue_depth", "Records waiting for a sink", labels=["sink"]
+        )
+        records = CounterMetricFamily(
+            "bedrock_proxy_sink_records", "Records by sink and outcome", labels=["sink", "outcome"]
+        )
+        for source in self.sources:
+            for sink, stats in source().items():
+                depth.add_metric([sink], stats.get("queued", 0))
+                for outcome in ("delivered", "retried", "dropped"):
+                    records.add_metric([sink, outcome], stats.get(outcome, 0))
+        yield depth
+        yield records
+
+
+class _Counter:
+    kind = "counter"
+
+    def __init__(self, name: str, doc: str, labels: list[str]) -> None:
+        self.name, self.doc, self.labels = name, doc, labels
+        self.values: dict[tuple[str, ...], float] = {}
+
+    def inc(self, key: tuple[str, ...], amount: float = 1.0) -> None:
+        values = self.values
+        values[key] = values.get(key, 0.0) + amount
+
+    def family(self) -> Any:
+        family = CounterMetricFamily(self.name, self.doc, labels=self.labels)
+        for key, value in list(self.values.items()):
+            family.add_metric(list(key), value)
+        return family
+
+
+class _Gauge(_Counter):
+    kind = "gauge"
+
+    def set(self, key: tuple[str, ...], value: float) -> None:
+        self.values[key] = value
+
+    def family(self) -> Any:
+        family = GaugeMetricFamily(self.name, self.doc, labels=self.labels)
+        for key, value in list(self.values.items()):
+            family.add_metric(list(key), value)
+        return family
+
+
+class _Histogram:
+    def __init__(self, name: str, doc: str, labels: list[str], buckets: tuple[float, ...]) -> None:
+        self.name, self.doc, self.labels, self.buckets = name, doc, labels, buckets
+        self.values: dict[tuple[str, ...], list[float]] = {}  # per-bucket counts + [sum] at the end
+
+    def observe(self, key: tuple[str, ...], value: float) -> None:
+        entry = self.values.get(key)
+        if entry is None:
+            entry = self.values[key] = [0.0] * (len(self.buckets) + 2)
+        entry[bisect_left(self.buckets, value)] += 1
+        entry[-1] += value
+
+    def family(self) -> Any:
+        family = HistogramMetricFamily(self.name, self.doc, labels=self.labels)
+        bounds = [*(repr(float(b)) for b in self.buckets), "+Inf"]
+        for key, entry in list(self.values.items()):
+            cumulative, buckets = 0.0, []
+            for bound, count in zip(bounds, entry[:-1], strict=True):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            family.add_metric(list(key), buckets, entry[-1])
+        return family
+
+
+class _Families(Collector):
+    def __init__(self) -> None:
+        self.families: list[Any] = []
+
+    def add(self, family: Any) -> Any:
+        self.families.append(family)
+        return family
+
+    def collect(self) -> Iterable[Any]:
+        for family in self.families:
+            yield family.family()
+
+
+class GatewayMetrics:
+    """What the server calls: request_started / request_ended / request_finished / set_deployment_state /
+    retry / fallback; render() for GET /metrics."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, max_label_values: int = 200) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self._group = _LabelGuard(max_label_values)
+        self._deployment = _LabelGuard(max_label_values * 4)
+        self._model = _LabelGuard(max_label_values)
+        self._error = _LabelGuard(64)
+        self._alias = _LabelGuard(max_label_values * 4)
+        self._states: dict[tuple[str, str], int] = {}
+        self._regions: dict[str, str] = {}  # deployment -> region, LiteLLM's api_base label
+        f = _Families()
+        counter = lambda name, doc, labels: f.add(_Counter(name, doc, labels))  # noqa: E731
+        gauge = lambda name, doc, labels: f.add(_Gauge(name, doc, labels))  # noqa: E731
+        hist = lambda name, doc, labels, buckets=LATENCY_BUCKETS: f.add(  # noqa: E731
+            _Histogram(name, doc, labels, buckets)
+        )
+        lite = ["model", "requested_model", "api_key_alias"]
+
+        # --- our own names
+        self.requests = counter("bedrock_proxy_requests", "Requests finished", ["model_group", "status"])
+        self.failures = counter(
+            "bedrock_proxy_request_failures", "Failed requests", ["model_group", "error_type"]
+        )
+        self.latency = hist(
+            "bedrock_proxy_request_duration_seconds", "Request received to response finished", ["model_group"]
+        )
+        self.upstream = hist(
+            "bedrock_proxy_upstream_duration_seconds",
+            "Time spent waiting on Bedrock, all attempts",
+            ["model_group", "deployment"],
+        )
+        self.ttft = hist(
+            "bedrock_proxy_time_to_first_token_seconds",
+            "Streaming: request received to first delta",
+            ["model_group"],
+        )
+        self.overhead = hist(
+            "bedrock_proxy_overhead_seconds",
+            "Time the gateway itself added",
+            ["model_group"],
+            OVERHEAD_BUCKETS,
+        )
+        self.tokens = counter("bedrock_proxy_tokens", "Tokens by direction", ["model_group", "direction"])
+        self.spend = counter("bedrock_proxy_spend_usd", "Spend in USD", ["model_group"])
+        self.in_flight = gauge(
+            "bedrock_proxy_in_flight_requests", "Requests being served, by route", ["route"]
+        )
+        self.deployment_state = gauge(
+            "bedrock_proxy_deployment_state",
+            "0 healthy, 1 partial outage, 2 cooling down",
+            ["deployment", "model_group"],
+        )
+        self.cooldowns = counter(
+            "bedrock_proxy_deployment_cooldowns",
+            "Times a deployment entered cooldown",
+            ["deployment", "model_group"],
+        )
+        self.retries = counter(
+            "bedrock_proxy_retries", "Upstream retries", ["model_group", "deployment", "error_type"]
+        )
+        self.fallbacks = counter(
+            "bedrock_proxy_fallbacks", "Fallbacks to another model group", ["from_group", "to_group"]
+        )
+
+        # --- LiteLLM's names and labels (the unbounded ones such as end_user and user are left out)
+        self.l_total = counter(
+            "litellm_proxy_total_requests_metric",
+            "Total requests made to the proxy",
+            ["requested_model", "api_key_alias", "status_code"],
+        )
+        self.l_failed = counter(
+            "litellm_proxy_failed_requests_metric",
+            "Failed responses from the proxy",
+            ["requested_model", "api_key_alias", "exception_status", "exception_class"],
+        )
+        self.l_latency = hist(
+            "litellm_request_total_latency_metric", "Total latency (seconds) of a request", lite
+        )
+        self.l_api_latency = hist(
+            "litellm_llm_api_latency_metric", "Latency (seconds) of the LLM API call", lite
+        )
+        self.l_ttft = hist(
+            "litellm_llm_api_time_to_first_token_metric", "Time to first token of the LLM call", lite
+        )
+        self.l_overhead = hist(
+            "litellm_overhead_latency_metric",
+            "Latency overhead (seconds) the proxy added",
+            lite,
+            OVERHEAD_BUCKETS,
+        )
+        self.l_in = counter("litellm_input_tokens_metric", "Input tokens", lite)
+        self.l_out = counter("litellm_output_tokens_metric", "Output tokens", lite)
+        self.l_spend = counter("litellm_spend_metric", "Spend on LLM requests (USD)", lite)
+        self.l_deployment_state = gauge(
+            "litellm_deployment_state",
+            "0 healthy, 1 partial outage, 2 complete outage",
+            ["litellm_model_name", "model_id", "api_base", "api_provider"],
+        )
+        self.registry.register(f)
+        self._sinks = _SinkCollector()
+        self.registry.register(self._sinks)
+
+    # ------------------------------------------------------------------ request path
+    def request_started(self, route: str) -> None:
+        """In-flight +1. Pair with request_ended(route) in a `finally` (route: path or model group)."""
+        self.in_flight.inc((self._group(route),))
+
+    def request_ended(self, route: str) -> None:
+        self.in_flight.inc((self._group(route),), -1.0)
+
+    def request_finished(self, record: CallRecord, overhead_seconds: float) -> None:
+        """Counters and histograms of one finished call (in-flight is request_started / request_ended)."""
+        group = (self._group(record.model_group),)
+        lite = (self._model(record.bedrock_model_id), group[0], self._alias(record.api_key_alias))
+        status = str(record.status)
+        self.requests.inc((group[0], status))
+        self.l_total.inc((group[0], lite[2], status))
+        latency = record.latency
+        self.latency.observe(group, latency)
+        self.l_latency.observe(lite, latency)
+        if record.upstream_latency > 0:
+            self.upstream.observe((group[0], self._deployment(record.deployment_id)), record.upstream_latency)
+            self.l_api_latency.observe(lite, record.upstream_latency)
+        if record.first_token_time is not None:
+            ttft = max(record.first_token_time - record.start_time, 0.0)
+            self.ttft.observe(group, ttft)
+            self.l_ttft.observe(lite, ttft)
+        self.overhead.observe(group, overhead_seconds)
+        self.l_overhead.observe(lite, overhead_seconds)
+        usage = record.usage
+        if usage.prompt_tokens:
+            self.tokens.inc((group[0], "input"), usage.prompt_tokens)
+            self.l_in.inc(lite, usage.prompt_tokens)
+        if usage.completion_tokens:
+            self.tokens.inc((group[0], "output"), usage.completion_tokens)
+            self.l_out.inc(lite, usage.completion_tokens)
+        if record.cost:
+            self.spend.inc(group, record.cost)
+            self.l_spend.inc(lite, record.cost)
+        if record.status >= 400:
+            error = self._error(record.error_type or f"http_{record.status}")
+            self.failures.inc((group[0], error))
+            self.l_failed.inc((group[0], lite[2], status, error))
+
+    def set_deployment_state(
+        self,
+        deployment_id: str,
+        model_group: str,
+        state: int,
+        *,
+        bedrock_model_id: str = "",
+        region: str = "",
+    ) -> None:
+        """0 healthy | 1 partial | 2 cooldown. Entering 2 counts one cooldown."""
+        deployment, group = self._deployment(deployment_id), self._group(model_group)
+        region = self._regions.setdefault(deployment, region) if region else self._regions.get(deployment, "")
+        previous = self._states.get((deployment, group))
+        self._states[(deployment, group)] = state
+        if state == COOLDOWN and previous != COOLDOWN:
+            self.cooldowns.inc((deployment, group))
+        self.deployment_state.set((deployment, group), state)
+        self.l_deployment_state.set((group, deployment, region, "bedrock"), state)
+
+    def retry(self, model_group: str, deployment_id: str, error_type: str | None = None) -> None:
+        self.retries.inc(
+            (self._group(model_group), self._deployment(deployment_id), self._error(error_type or ""))
+        )
+
+    def fallback(self, from_group: str, to_group: str) -> None:
+        self.fallbacks.inc((self._group(from_group), self._group(to_group)))
+
+    # ------------------------------------------------------------------ wiring and export
+    def add_sink_stats(self, source: SinkStats) -> None:
+        """Expose a dispatcher's per-sink queue depth and delivered / retried / dropped counts."""
+        self._sinks.sources.append(source)
+
+    def render(self) -> tuple[bytes, str]:
+        """Body and content type for GET /metrics."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,243 @@
+"""Bedrock on-demand prices, so every CallRecord carries a cost without asking anyone at request time.
+
+Prices are USD per token (the AWS page quotes per 1,000 or per 1,000,000 tokens). Cross-region inference
+profiles (`eu.`, `us.`, `apac.`, `jp.`, `au.` prefixes) cost what on-demand costs in the *source* region,
+the one the request was sent to (AWS: "the price is calculated basis the region you made the request in").
+`global.` profiles of the Claude 4.5 generation are 10% cheaper than regional ones, so entries may carry a
+`global_price`. A deployment's `input_cost_per_token` / `output_cost_per_token` override the table.
+
+Where the table is unsure it says so in `note`. Nothing here was re-read from AWS on `as_of` (this machine
+has no internet access): `as_of` is when the figure was recorded here, `source` where it comes from. Check
+https://aws.amazon.com/bedrock/pricing/ before relying on a flagged entry, or override it in config.yaml.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from bedrock_proxy.observability.record import Usage
+
+AWS_PAGE = "https://aws.amazon.com/bedrock/pricing/"
+# Regional figures (and EU profile prices) were cross-checked against the public LiteLLM price map
+# (model_prices_and_context_window.json), which itself transcribes the AWS page.
+AWS_AND_LITELLM = (
+    AWS_PAGE + " (regional figures cross-checked with LiteLLM's model_prices_and_context_window.json)"
+)
+RECORDED = "2026-11-27"
+
+_M = 1e-6  # prices below are written per million tokens, as the AWS page now shows them
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per token. Cache prices are None for models without prompt caching on Bedrock."""
+
+    input: float
+    output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+
+
+def per_million(
+    input: float, output: float, cache_read: float | None = None, cache_write: float | None = None
+) -> Price:
+    return Price(
+        input * _M,
+        output * _M,
+        None if cache_read is None else cache_read * _M,
+        None if cache_write is None else cache_write * _M,
+    )
+
+
+def _claude(input: float, output: float) -> Price:
+    # Anthropic prompt caching on Bedrock: reads at 0.1x input, 5-minute writes at 1.25x input.
+    return per_million(input, output, input * 0.1, input * 1.25)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceEntry:
+    price: Price  # on-demand price in every region not listed in `regions`
+    source: str
+    as_of: str
+    regions: Mapping[str, Price] = field(default_factory=dict)  # exact region, or a prefix such as "eu-*"
+    global_price: Price | None = None  # price of the `global.` profile when it differs
+    note: str = ""  # uncertainty, said plainly
+
+    def for_region(self, region: str, *, global_profile: bool = False) -> Price:
+        if global_profile and self.global_price is not None:
+            return self.global_price
+        exact = self.regions.get(region)
+        if exact is not None:
+            return exact
+        for key, price in self.regions.items():
+            if key.endswith("*") and region.startswith(key[:-1]):
+                return price
+        return self.price
+
+
+def _entry(price: Price, *, source: str = AWS_PAGE, note: str = "", **kwargs) -> PriceEntry:
+    return PriceEntry(price=price, source=source, as_of=RECORDED, note=note, **kwargs)
+
+
+_EU_NOVA_NOTE = "EU figures from LiteLLM's map for the eu. profiles; not re-read from AWS"
+
+PRICING: Mapping[str, PriceEntry] = MappingProxyType(
+    {
+        # --- Anthropic Claude (seed models first). Same price in the US and EU regions for 3.x / 4.0.
+        "anthropic.claude-3-5-sonnet-20241022-v2:0": _entry(_claude(3.0, 15.0), source=AWS_AND_LITELLM),
+        "anthropic.claude-3-5-sonnet-20240620-v1:0": _entry(_claude(3.0, 15.0), source=AWS_AND_LITELLM),
+        "anthropic.claude-3-opus-20240229-v1:0": _entry(_claude(15.0, 75.0), source=AWS_AND_LITELLM),
+        "anthropic.claude-3-sonnet-20240229-v1:0": _entry(_claude(3.0, 15.0), source=AWS_AND_LITELLM),
+        "anthropic.claude-3-haiku-20240307-v1:0": _entry(_claude(0.25, 1.25), source=AWS_AND_LITELLM),
+        "anthropic.claude-3-5-haiku-20241022-v1:0": _entry(
+            _claude(0.8, 4.0),
+            note="LiteLLM's map prices the eu. profile at the Claude 3 Haiku rate (0.25/1.25); we keep the "
+            "AWS model price, which LiteLLM understates",
+        ),
+        "anthropic.claude-3-7-sonnet-20250219-v1:0": _entry(_claude(3.0, 15.0), source=AWS_AND_LITELLM),
+        "anthropic.claude-sonnet-4-20250514-v1:0": _entry(_claude(3.0, 15.0), source=AWS_AND_LITELLM),
+        "anthropic.claude-opus-4-20250514-v1:0": _entry(_claude(15.0, 75.0), source=AWS_AND_LITELLM),
+        "anthropic.claude-opus-4-1-20250805-v1:0": _entry(_claude(15.0, 75.0), source=AWS_AND_LITELLM),
+        # From the 4.5 generation on, regional endpoints and geo profiles cost 10% more than `global.`.
+        "anthropic.claude-sonnet-4-5-20250929-v1:0": _entry(
+            _claude(3.3, 16.5), global_price=_claude(3.0, 15.0), source=AWS_AND_LITELLM
+        ),
+        "anthropic.claude-haiku-4-5-20251001-v1:0": _entry(
+            _claude(1.1, 5.5), global_price=_claude(1.0, 5.0), source=AWS_AND_LITELLM
+        ),
+        "anthropic.claude-opus-4-5-20251101-v1:0": _entry(
+            _claude(5.5, 27.5),
+            global_price=_claude(5.0, 25.0),
+            note="regional price assumed to follow the +10% rule of Sonnet/Haiku 4.5; not verified",
+        ),
+        # --- Amazon Titan / Nova
+        "amazon.titan-text-express-v1": _entry(
+            per_million(0.2, 0.6), note="US price; EU regions may differ (not verified)"
+        ),
+        "amazon.titan-text-lite-v1": _entry(
+            per_million(0.15, 0.2), note="US price; EU regions may differ (not verified)"
+        ),
+        "amazon.titan-embed-text-v1": _entry(per_million(0.1, 0.0), source=AWS_AND_LITELLM),
+        "amazon.titan-embed-text-v2:0": _entry(per_million(0.02, 0.0), source=AWS_AND_LITELLM),
+        "amazon.nova-micro-v1:0": _entry(
+            per_million(0.035, 0.14), regions={"eu-*": per_million(0.046, 0.184)}, note=_EU_NOVA_NOTE
+        ),
+        "amazon.nova-lite-v1:0": _entry(
+            per_million(0.06, 0.24), regions={"eu-*": per_million(0.078, 0.312)}, note=_EU_NOVA_NOTE
+        ),
+        "amazon.nova-pro-v1:0": _entry(
+            per_million(0.8, 3.2), regions={"eu-*": per_million(1.05, 4.2)}, note=_EU_NOVA_NOTE
+        ),
+        # --- Meta Llama: the EU regions that host Llama 3 charge more.
+        "meta.llama3-8b-instruct-v1:0": _entry(
+            per_million(0.3, 0.6),
+            regions={"eu-west-1": per_million(0.32, 0.65), "eu-west-2": per_million(0.39, 0.78)},
+            source=AWS_AND_LITELLM,
+        ),
+        "meta.llama3-70b-instruct-v1:0": _entry(
+            per_million(2.65, 3.5),
+            regions={"eu-west-1": per_million(2.86, 3.78), "eu-west-2": per_million(3.45, 4.55)},
+            source=AWS_AND_LITELLM,
+        ),
+        "meta.llama3-1-8b-instruct-v1:0": _entry(per_million(0.22, 0.22), source=AWS_AND_LITELLM),
+        "meta.llama3-1-70b-instruct-v1:0": _entry(
+            per_million(0.72, 0.72),
+            note="AWS lowered this from 0.99/0.99 (LiteLLM's map still shows 0.99); 0.72 not re-verified",
+        ),
+        "meta.llama3-3-70b-instruct-v1:0": _entry(per_million(0.72, 0.72)),
+        # --- Mistral: Paris (eu-west-3) charges more.
+        "mistral.mistral-7b-instruct-v0:2": _entry(
+            per_million(0.15, 0.2), regions={"eu-west-3": per_million(0.2, 0.26)}, source=AWS_AND_LITELLM
+        ),
+        "mistral.mixtral-8x7b-instruct-v0:1": _entry(
+            per_million(0.45, 0.7), regions={"eu-west-3": per_million(0.59, 0.91)}, source=AWS_AND_LITELLM
+        ),
+        "mistral.mistral-large-2402-v1:0": _entry(
+            per_million(4.0, 12.0),
+            regions={"eu-west-3": per_million(10.4, 31.2)},
+            source=AWS_AND_LITELLM,
+            note="UNSURE: the AWS page shows 4/12 in the US, LiteLLM's map 8/24 (launch price); "
+            "the eu-west-3 figure 10.4/31.2 is 1.3x the launch price and may be outdated. "
+            "Override if it matters.",
+        ),
+        "mistral.mistral-small-2402-v1:0": _entry(per_million(1.0, 3.0), note="not re-verified"),
+        # --- Cohere embeddings
+        "cohere.embed-english-v3": _entry(per_million(0.1, 0.0), source=AWS_AND_LITELLM),
+        "cohere.embed-multilingual-v3": _entry(per_million(0.1, 0.0), source=AWS_AND_LITELLM),
+    }
+)
+
+_PROFILE_PREFIXES = ("us-gov.", "global.", "apac.", "eu.", "us.", "jp.", "au.", "ca.", "apne1.")
+_ROUTE_PREFIXES = ("bedrock/", "converse/", "invoke/")
+
+
+def base_model_id(model_id: str) -> tuple[str, str | None, bool]:
+    """(base model id, region named in an ARN, whether it is a `global.` profile)."""
+    mid = model_id.strip()
+    arn_region = None
+    if mid.startswith("arn:"):
+        parts = mid.split(":", 5)  # arn:partition:bedrock:region:account:resource-type/id
+        if len(parts) == 6:
+            arn_region = parts[3] or None
+            mid = parts[5].split("/", 1)[-1]
+    for prefix in _ROUTE_PREFIXES:
+        if mid.startswith(prefix):
+            mid = mid[len(prefix) :]
+    is_global = mid.startswith("global.")
+    for prefix in _PROFILE_PREFIXES:
+        if mid.startswith(prefix):
+            mid = mid[len(prefix) :]
+            break
+    return mid, arn_region, is_global
+
+
+@functools.lru_cache(maxsize=1024)
+def price_for(model_id: str, region: str) -> Price | None:
+    """The price of a model id (base id, profile id or ARN) called in a region, or None if unknown."""
+    base, arn_region, is_global = base_model_id(model_id)
+    entry = PRICING.get(base)
+    if entry is None:
+        return None
+    return entry.for_region(region or arn_region or "", global_profile=is_global)
+
+
+def cost_for(
+    model_id: str,
+    region: str,
+    usage: Usage,
+    input_cost_per_token: float | None = None,
+    output_cost_per_token: float | None = None,
+) -> tuple[float, float] | None:
+    """(input cost, output cost) in USD; None when the model is unknown and there is no override.
+
+    `usage.prompt_tokens` counts every input token, cached ones included (the OpenAI convention), so
+    cache reads and writes are billed at their own rates and subtracted from the plain input count.
+    An override prices every input token at the override (no cache discount): it is the deployment's
+    own contract price. Embeddings have no output tokens, so they are priced on input only.
+    """
+    price = price_for(model_id, region)
+    if price is None and input_cost_per_token is None and output_cost_per_token is None:
+        return None
+    if input_cost_per_token is not None:
+        input_cost = usage.prompt_tokens * input_cost_per_token
+    elif price is None:
+        input_cost = 0.0
+    else:
+        cached_read = usage.cache_read_tokens if price.cache_read is not None else 0
+        cached_write = usage.cache_write_tokens if price.cache_write is not None else 0
+        plain = max(usage.prompt_tokens - cached_read - cached_write, 0)
+        input_cost = plain * price.input
+        if cached_read:
+            input_cost += cached_read * price.cache_read  # type: ignore[operator]
+        if cached_write:
+            input_cost += cached_write * price.cache_write  # type: ignore[operator]
+    if output_cost_per_token is not None:
+        output_cost = usage.completion_tokens * output_cost_per_token
+    elif price is None:
+        output_cost = 0.0
+    else:
+        output_cost = usage.completion_tokens * price.output
+    return input_cost, output_cost

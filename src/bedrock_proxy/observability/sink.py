@@ -1,0 +1,108 @@
+"""The sink contract the dispatcher drives, and the one HTTP helper every HTTP sink shares.
+
+A sink turns a batch of CallRecords into one delivery. It raises RetryableSinkError when trying again
+later may work (network error, 408/429/5xx) and PermanentSinkError when it cannot (bad keys, 4xx):
+the dispatcher owns retries, backoff and counting, so sinks stay small.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import logging
+import time
+from typing import Protocol, runtime_checkable
+
+import aiohttp
+
+from bedrock_proxy.observability.record import CallRecord
+
+log = logging.getLogger("bedrock_proxy.observability")
+
+
+class SinkError(Exception):
+    pass
+
+
+class RetryableSinkError(SinkError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentSinkError(SinkError):
+    pass
+
+
+@runtime_checkable
+class Sink(Protocol):
+    name: str
+    max_batch: int  # records per send_batch call
+
+    async def send_batch(self, records: list[CallRecord]) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date), capped at 5 minutes."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value).timestamp()
+        except (TypeError, ValueError):
+            return None
+        seconds = when - time.time()
+    return min(max(seconds, 0.0), 300.0)
+
+
+class HttpSink:
+    """Base for sinks that POST: one aiohttp session per sink, created lazily inside the running loop."""
+
+    name = "http"
+    max_batch = 100
+
+    def __init__(self, *, timeout: float = 10.0, gzip_body: bool = True) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._gzip = gzip_body
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        """POST and classify: 2xx returns (status, body); anything else raises a SinkError."""
+        headers = dict(headers)
+        if self._gzip and len(body) > 1024:
+            body = gzip.compress(body, compresslevel=5)
+            headers["Content-Encoding"] = "gzip"
+        try:
+            async with self._http().post(url, data=body, headers=headers) as resp:
+                payload = await resp.read()
+                status = resp.status
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise RetryableSinkError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+        if 200 <= status < 300:
+            return status, payload
+        detail = payload[:300].decode("utf-8", "replace")
+        if status in RETRYABLE_STATUS:
+            raise RetryableSinkError(f"{self.name}: HTTP {status}: {detail}", retry_after)
+        if status in (401, 403):
+            raise PermanentSinkError(
+                f"{self.name}: HTTP {status}: the sink rejected our credentials: {detail}"
+            )
+        raise PermanentSinkError(f"{self.name}: HTTP {status}: {detail}")
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

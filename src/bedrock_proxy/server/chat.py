@@ -1,0 +1,300 @@
+"""POST /v1/chat/completions: OpenAI chat in, Bedrock Converse out, and back, streamed or not."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from bedrock_proxy.bedrock.embeddings import require_chat_model
+from bedrock_proxy.bedrock.streaming import StreamTranslator, converse_events
+from bedrock_proxy.bedrock.translate import (
+    ChatRequest,
+    from_converse,
+    merge_choices,
+    parse_chat_request,
+    remote_image_urls,
+    to_converse,
+)
+from bedrock_proxy.errors import GatewayError, timeout_error
+from bedrock_proxy.router.router import CallTrace
+from bedrock_proxy.server import sse
+from bedrock_proxy.server.auth import require_model_access
+from bedrock_proxy.server.context import RequestContext
+from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
+
+if TYPE_CHECKING:
+    from bedrock_proxy.server.app import Gateway
+
+
+async def chat_completions(
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    ctx.principal = gateway.keys.authenticate(scope)
+    body = await read_json(receive, gateway.max_body_bytes)
+    request = parse_chat_request(body)
+    ctx.model = request.model
+    require_model_access(ctx.principal, request.model)
+    urls = remote_image_urls(request)
+    images = await gateway.images.fetch_all(urls) if urls else {}
+    ctx.trace = CallTrace(request.model)
+    if request.stream:
+        await _stream(gateway, receive, send, ctx, request, images)
+    else:
+        await _complete(gateway, send, ctx, request, images)
+
+
+def _converse_call(gateway: Gateway, request: ChatRequest, deployment: Any, images: dict) -> Any:
+    require_chat_model(deployment.model_name, deployment.model_id)
+    return to_converse(
+        request,
+        model_id=deployment.model_id,
+        defaults=deployment.defaults,
+        drop_params=gateway.drop_params(deployment),
+        images=images,
+    )
+
+
+async def _complete(
+    gateway: Gateway, send: Send, ctx: RequestContext, request: ChatRequest, images: dict
+) -> None:
+    n = request.n or 1
+
+    async def attempt(deployment: Any, timeout: float) -> tuple[Any, list[dict]]:
+        call = _converse_call(gateway, request, deployment, images)
+        if n == 1:
+            return call, [await gateway.provider.converse(deployment, call.body, timeout)]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(gateway.provider.converse(deployment, call.body, timeout))
+                    for _ in range(n)
+                ]
+        except* GatewayError as failures:
+            raise failures.exceptions[0] from None
+        return call, [task.result() for task in tasks]
+
+    assert ctx.trace is not None
+    call, answers = await gateway.router.run(request.model, attempt, ctx.trace)
+    created = int(time.time())
+    response_id = f"chatcmpl-{ctx.request_id}"
+    choices = [
+        from_converse(
+            answer,
+            request_id=response_id,
+            model=request.model,
+            created=created,
+            json_tool=call.json_tool,
+            choice_index=index,
+        )
+        for index, answer in enumerate(answers)
+    ]
+    result = choices[0] if n == 1 else merge_choices(choices)
+    record = gateway.recorder.chat_success(ctx, request, call.params, result, stream=False)
+    headers = ctx.trace_headers() + gateway.recorder.cost_headers(record)
+    await send_json(send, 200, result, headers)
+    gateway.recorder.submit(record)
+
+
+async def _open_stream(
+    gateway: Gateway, ctx: RequestContext, request: ChatRequest, images: dict
+) -> tuple[Any, list[tuple[Any, Any, tuple[str, dict] | None]]]:
+    """Open the upstream stream(s) and wait for a first event, so a failure before any byte reached the
+    client can still be retried or fall back."""
+    n = request.n or 1
+    total_timeout = gateway.request_timeout()
+
+    async def open_one(deployment: Any, call: Any, first_timeout: float) -> tuple[Any, Any, tuple | None]:
+        if call.buffered_stream:
+            # the model cannot stream tool use: one Converse call, replayed as stream events
+            answer = await gateway.provider.converse(deployment, call.body, total_timeout)
+            events = _replay(converse_events(answer))
+        else:
+            stream = await gateway.provider.converse_stream(
+                deployment, call.body, first_timeout, total_timeout
+            )
+            events = stream.__aiter__()
+        try:
+            async with asyncio.timeout(first_timeout):
+                first = await anext(events)
+        except StopAsyncIteration:
+            first = None
+        except TimeoutError:
+            await events.aclose()
+            raise timeout_error(first_timeout, "Bedrock's first token") from None
+        except BaseException:
+            await events.aclose()
+            raise
+        return None, events, first
+
+    async def attempt(deployment: Any, first_timeout: float) -> tuple[Any, list]:
+        call = _converse_call(gateway, request, deployment, images)
+        if n == 1:
+            return call, [await open_one(deployment, call, first_timeout)]
+        opened: list = []
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(open_one(deployment, call, first_timeout)) for _ in range(n)]
+        except* GatewayError as failures:
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    await task.result()[1].aclose()
+            raise failures.exceptions[0] from None
+        opened = [task.result() for task in tasks]
+        return call, opened
+
+    assert ctx.trace is not None
+    return await gateway.router.run(request.model, attempt, ctx.trace, stream=True)
+
+
+async def _stream(
+    gateway: Gateway, receive: Receive, send: Send, ctx: RequestContext, request: ChatRequest, images: dict
+) -> None:
+    call, streams = await _open_stream(gateway, ctx, request, images)
+    created = int(time.time())
+    response_id = f"chatcmpl-{ctx.request_id}"
+    include_usage = request.include_usage
+    several = len(streams) > 1
+    # with n > 1 each choice's usage is summed into one final chunk instead
+    translators = [
+        StreamTranslator(
+            response_id, request.model, created, include_usage and not several, call.json_tool, index
+        )
+        for index in range(len(streams))
+    ]
+    await sse.start_stream(send, ctx.trace_headers())
+    ctx.extra["stream_started"] = True
+    final_usage = (
+        _usage_chunk(response_id, request.model, created, translators) if several and include_usage else None
+    )
+    pump = asyncio.create_task(_pump(send, streams, translators, ctx, final_usage))
+    watcher = asyncio.create_task(_wait_for_disconnect(receive))
+    error: GatewayError | None = None
+    status = 200
+    try:
+        await asyncio.wait((pump, watcher), return_when=asyncio.FIRST_COMPLETED)
+        if pump.done():
+            error = pump.result()
+        else:
+            pump.cancel()
+            status = 499  # the client went away: the upstream call is cancelled with it
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+    finally:
+        watcher.cancel()
+        for _, events, _ in streams:
+            with contextlib.suppress(Exception):
+                await events.aclose()
+    if error is not None:
+        status = error.status
+    record = gateway.recorder.chat_stream_end(ctx, request, call.params, translators, status, error)
+    gateway.recorder.submit(record)
+
+
+async def _pump(
+    send: Send,
+    streams: list[tuple[Any, Any, tuple | None]],
+    translators: list[StreamTranslator],
+    ctx: RequestContext,
+    final_usage: Any = None,
+) -> GatewayError | None:
+    """Forward every upstream event as soon as it is decoded; return the error that ended the stream."""
+    try:
+        if len(streams) == 1:
+            _, events, first = streams[0]
+            translator = translators[0]
+            if first is not None:
+                await _forward(send, translator, first, ctx)
+                async for event in events:
+                    await _forward(send, translator, event, ctx)
+        else:
+            await _merge(send, streams, translators, ctx)
+    except GatewayError as error:
+        await sse.send_error_event(send, error)
+        return error
+    if final_usage is not None:
+        await sse.send_event(send, final_usage())
+    await sse.end_stream(send)
+    return None
+
+
+async def _forward(
+    send: Send, translator: StreamTranslator, event: tuple[str, dict], ctx: RequestContext
+) -> None:
+    chunks = translator.feed(event[0], event[1])
+    if chunks:
+        if "first_token" not in ctx.extra:
+            ctx.extra["first_token"] = time.time()
+        for chunk in chunks:
+            await sse.send_event(send, chunk)
+
+
+async def _merge(
+    send: Send,
+    streams: list[tuple[Any, Any, tuple | None]],
+    translators: list[StreamTranslator],
+    ctx: RequestContext,
+) -> None:
+    """n > 1: several upstream streams interleaved into one, each chunk tagged with its choice index."""
+    queue: asyncio.Queue[tuple[int, tuple[str, dict] | GatewayError | None]] = asyncio.Queue()
+
+    async def read(index: int, events: Any, first: tuple | None) -> None:
+        try:
+            if first is not None:
+                await queue.put((index, first))
+                async for event in events:
+                    await queue.put((index, event))
+        except GatewayError as error:
+            await queue.put((index, error))
+        await queue.put((index, None))
+
+    readers = [asyncio.create_task(read(i, events, first)) for i, (_, events, first) in enumerate(streams)]
+    try:
+        open_streams = len(readers)
+        while open_streams:
+            index, item = await queue.get()
+            if item is None:
+                open_streams -= 1
+            elif isinstance(item, GatewayError):
+                raise item
+            else:
+                await _forward(send, translators[index], item, ctx)
+    finally:
+        for reader in readers:
+            reader.cancel()
+
+
+def _usage_chunk(response_id: str, model: str, created: int, translators: list[StreamTranslator]) -> Any:
+    """The usage of every choice summed, built once all streams ended."""
+
+    def build() -> dict:
+        total = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        for translator in translators:
+            usage = translator.usage or {}
+            for key in total:
+                total[key] += usage.get(key, 0)
+        return {
+            "id": response_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+            "choices": [],
+            "usage": total,
+        }
+
+    return build
+
+
+async def _replay(events: list[tuple[str, dict]]) -> AsyncIterator[tuple[str, dict]]:
+    for event in events:
+        yield event
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return

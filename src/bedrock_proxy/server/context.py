@@ -1,0 +1,33 @@
+"""Per-request state shared by the handlers and the record they leave behind."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bedrock_proxy.router.router import CallTrace
+from bedrock_proxy.server.auth import ANONYMOUS, Principal
+
+
+@dataclass
+class RequestContext:
+    request_id: str
+    started: float = field(default_factory=time.time)
+    timer: float = field(default_factory=time.perf_counter)
+    principal: Principal = ANONYMOUS
+    trace: CallTrace | None = None
+    model: str = ""
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def trace_headers(self) -> list[tuple[bytes, bytes]]:
+        """Tell the client which deployment answered, after how many attempts, and whether by fallback."""
+        headers = [(b"x-request-id", self.request_id.encode())]
+        trace = self.trace
+        if trace is not None and trace.deployment is not None:
+            headers.append((b"x-bedrock-proxy-deployment", trace.deployment.deployment_id.encode()))
+            headers.append((b"x-bedrock-proxy-model-id", trace.deployment.model_id.encode()))
+            headers.append((b"x-bedrock-proxy-attempts", str(len(trace.attempts)).encode()))
+            headers.append((b"x-bedrock-proxy-fallback", b"true" if trace.fallback_used else b"false"))
+        return headers

@@ -1,0 +1,42 @@
+"""POST /v1/embeddings: a string or a list, sent as concurrent InvokeModel calls, in input order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bedrock_proxy.bedrock.embeddings import (
+    embedding_calls,
+    embedding_response,
+    parse_embedding_request,
+    require_embedding_model,
+)
+from bedrock_proxy.router.router import CallTrace
+from bedrock_proxy.server.auth import require_model_access
+from bedrock_proxy.server.context import RequestContext
+from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
+
+if TYPE_CHECKING:
+    from bedrock_proxy.server.app import Gateway
+
+
+async def embeddings(
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    ctx.principal = gateway.keys.authenticate(scope)
+    body = await read_json(receive, gateway.max_body_bytes)
+    request = parse_embedding_request(body)
+    ctx.model = request.model
+    require_model_access(ctx.principal, request.model)
+    ctx.trace = CallTrace(request.model)
+
+    async def attempt(deployment: Any, timeout: float) -> list[dict]:
+        require_embedding_model(deployment.model_name, deployment.model_id)
+        calls = embedding_calls(request, deployment.model_id)
+        return await gateway.provider.embed(deployment, calls, timeout)
+
+    results = await gateway.router.run(request.model, attempt, ctx.trace)
+    deployment = ctx.trace.deployment
+    result = embedding_response(request, request.model, results, deployment.model_id)
+    record = gateway.recorder.embedding_success(ctx, request, result)
+    await send_json(send, 200, result, ctx.trace_headers() + gateway.recorder.cost_headers(record))
+    gateway.recorder.submit(record)

@@ -1,0 +1,155 @@
+"""Fetch http(s) image URLs for Bedrock, which only takes image bytes.
+
+A gateway that fetches URLs for its callers must not become their way into the private network: every
+address a host name resolves to is checked, the connection goes to exactly the checked addresses, and
+redirects are followed by hand through the same check. Size and time are bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+
+from bedrock_proxy.errors import GatewayError
+
+MAX_IMAGE_BYTES = 3_750_000  # Bedrock's per-image limit
+FETCH_TIMEOUT = 10.0
+MAX_REDIRECTS = 3
+_FORMATS = {
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "image/jpg": "jpeg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
+
+
+def _image_error(url: str, reason: str) -> GatewayError:
+    return GatewayError(
+        400, f"Could not use image URL {url[:200]}: {reason}", param="messages", code="invalid_image_url"
+    )
+
+
+def sniff_format(data: bytes) -> str | None:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def is_public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved)
+
+
+class _PinnedResolver(AbstractResolver):
+    """Answers only with the addresses that were already checked."""
+
+    def __init__(self, host: str, infos: list[dict[str, Any]]) -> None:
+        self._host = host
+        self._infos = infos
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
+        if host != self._host:
+            raise OSError(f"unexpected host {host}")
+        return [dict(info, port=port) for info in self._infos]
+
+    async def close(self) -> None:
+        return None
+
+
+class ImageFetcher:
+    def __init__(self, *, allow_private: bool = False, max_bytes: int = MAX_IMAGE_BYTES) -> None:
+        self.allow_private = allow_private
+        self.max_bytes = max_bytes
+
+    async def fetch_all(self, urls: list[str]) -> dict[str, tuple[str, bytes]]:
+        unique = list(dict.fromkeys(urls))
+        results = await asyncio.gather(*(self.fetch(url) for url in unique))
+        return dict(zip(unique, results, strict=True))
+
+    async def fetch(self, url: str) -> tuple[str, bytes]:
+        try:
+            async with asyncio.timeout(FETCH_TIMEOUT):
+                for _ in range(MAX_REDIRECTS + 1):
+                    status, location, content_type, data = await self._get(url)
+                    if status in (301, 302, 303, 307, 308) and location:
+                        url = urljoin(url, location)
+                        continue
+                    if status != 200:
+                        raise _image_error(url, f"the server answered HTTP {status}.")
+                    image_format = sniff_format(data) or _FORMATS.get(content_type)
+                    if image_format is None:
+                        raise _image_error(url, "it is not a png, jpeg, gif or webp image.")
+                    return image_format, data
+                raise _image_error(url, f"more than {MAX_REDIRECTS} redirects.")
+        except TimeoutError:
+            raise _image_error(url, f"no answer within {FETCH_TIMEOUT:g} s.") from None
+
+    async def _resolve(self, url: str) -> tuple[str, int, list[dict[str, Any]]]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise _image_error(url, "only http and https URLs (or data: URLs) are accepted.")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                parts.hostname, port, type=socket.SOCK_STREAM
+            )
+        except OSError:
+            raise _image_error(url, f"the host name {parts.hostname} does not resolve.") from None
+        resolved = []
+        for family, _, proto, _, sockaddr in infos:
+            address = sockaddr[0]
+            if not self.allow_private and not is_public_address(address):
+                raise _image_error(
+                    url,
+                    "it points to a private, loopback or link-local address, which the gateway never fetches."
+                    " Send the image as a data: URL instead.",
+                )
+            resolved.append(
+                {
+                    "hostname": parts.hostname,
+                    "host": address,
+                    "port": port,
+                    "family": family,
+                    "proto": proto,
+                    "flags": socket.AI_NUMERICHOST,
+                }
+            )
+        return parts.hostname, port, resolved
+
+    async def _get(self, url: str) -> tuple[int, str | None, str, bytes]:
+        hostname, _, resolved = await self._resolve(url)
+        connector = aiohttp.TCPConnector(resolver=_PinnedResolver(hostname, resolved), force_close=True)
+        try:
+            async with (
+                aiohttp.ClientSession(connector=connector) as session,
+                session.get(url, allow_redirects=False) as response,
+            ):
+                if response.status in (301, 302, 303, 307, 308):
+                    return response.status, response.headers.get("Location"), "", b""
+                declared = response.content_length
+                if declared is not None and declared > self.max_bytes:
+                    raise _image_error(url, f"it is larger than {self.max_bytes} bytes.")
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(65536):
+                    data.extend(chunk)
+                    if len(data) > self.max_bytes:
+                        raise _image_error(url, f"it is larger than {self.max_bytes} bytes.")
+                content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                return response.status, None, content_type, bytes(data)
+        except aiohttp.ClientError as exc:
+            raise _image_error(url, f"the download failed ({type(exc).__name__}).") from None

@@ -1,0 +1,139 @@
+"""Read-only routes: model lists, model info without secrets, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from bedrock_proxy.bedrock.capabilities import capabilities_for
+from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.server.context import RequestContext
+from bedrock_proxy.server.http import Receive, Scope, Send, send_json
+
+if TYPE_CHECKING:
+    from bedrock_proxy.server.app import Gateway
+
+CREATED = 1_700_000_000  # a fixed `created` for model objects: Bedrock does not say when a model appeared
+
+
+async def models(gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
+    principal = gateway.keys.authenticate_optional(scope)
+    data = [
+        {"id": name, "object": "model", "created": CREATED, "owned_by": "bedrock"}
+        for name in gateway.router.model_names()
+        if principal is None or principal.may_use(name)
+    ]
+    await send_json(send, 200, {"object": "list", "data": data})
+
+
+async def model_info(
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    data = []
+    for deployment in gateway.config.deployments:
+        capabilities = capabilities_for(deployment.model_id)
+        info: dict[str, Any] = {
+            "id": deployment.deployment_id,
+            "mode": deployment.mode,
+            "bedrock_model_id": deployment.model_id,
+            "region": deployment.region,
+            "max_input_tokens": capabilities.context_window,
+            "max_output_tokens": capabilities.max_output_tokens,
+            "supports_function_calling": capabilities.tools,
+            "supports_vision": capabilities.images,
+            "supports_system_messages": capabilities.system_prompt,
+        }
+        info.update(deployment.model_info or {})
+        data.append(
+            {
+                "model_name": deployment.model_name,
+                "litellm_params": deployment.public_params(),
+                "model_info": info,
+            }
+        )
+    await send_json(send, 200, {"data": data})
+
+
+async def health(gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
+    status = 503 if gateway.draining else 200
+    await send_json(send, status, {"status": "draining" if gateway.draining else "healthy"})
+
+
+async def liveliness(
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    await send_json(send, 200, {"status": "alive"})
+
+
+async def readiness(
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    ready = gateway.started and not gateway.draining
+    await send_json(
+        send,
+        200 if ready else 503,
+        {"status": "ready" if ready else "not ready", "models": len(gateway.router.model_names())},
+    )
+
+
+async def deep_health(
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    """Really call every deployment (a 1-token chat or a one-word embedding): costs a little, needs a key."""
+    gateway.keys.authenticate(scope)
+
+    async def check(deployment: Any) -> tuple[Any, str | None]:
+        try:
+            async with asyncio.timeout(30):
+                if deployment.mode == "embedding":
+                    from bedrock_proxy.bedrock.embeddings import embedding_calls, parse_embedding_request
+
+                    request = parse_embedding_request(
+                        {"model": deployment.model_name, "input": "health check"}
+                    )
+                    await gateway.provider.embed(
+                        deployment, embedding_calls(request, deployment.model_id), 30
+                    )
+                else:
+                    body = {
+                        "messages": [{"role": "user", "content": [{"text": "ping"}]}],
+                        "inferenceConfig": {"maxTokens": 1},
+                    }
+                    await gateway.provider.converse(deployment, body, 30)
+            return deployment, None
+        except GatewayError as error:
+            return deployment, error.message
+        except TimeoutError:
+            return deployment, "no answer within 30 s"
+
+    results = await asyncio.gather(*(check(d) for d in gateway.config.deployments))
+    healthy, unhealthy = [], []
+    for deployment, problem in results:
+        entry = {
+            "model_name": deployment.model_name,
+            "deployment_id": deployment.deployment_id,
+            "model": deployment.model_id,
+            "region": deployment.region,
+        }
+        if problem is None:
+            healthy.append(entry)
+        else:
+            unhealthy.append({**entry, "error": problem})
+    await send_json(
+        send,
+        200 if not unhealthy else 503,
+        {
+            "healthy_endpoints": healthy,
+            "unhealthy_endpoints": unhealthy,
+            "healthy_count": len(healthy),
+            "unhealthy_count": len(unhealthy),
+        },
+    )
+
+
+async def metrics(gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
+    body, content_type = gateway.observability.metrics.render()
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type.encode())]}
+    )
+    await send({"type": "http.response.body", "body": body})

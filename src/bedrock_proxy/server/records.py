@@ -1,0 +1,178 @@
+"""Turn a finished request into its CallRecord, price it, and hand it to observability."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.observability.pricing import cost_for
+from bedrock_proxy.observability.record import CallRecord, Usage
+from bedrock_proxy.server.context import RequestContext
+
+
+def usage_from_openai(usage: dict | None) -> Usage:
+    if not usage:
+        return Usage()
+    details = usage.get("prompt_tokens_details") or {}
+    return Usage(
+        prompt_tokens=usage.get("prompt_tokens", 0),
+        completion_tokens=usage.get("completion_tokens", 0),
+        cache_read_tokens=details.get("cached_tokens", 0) or 0,
+    )
+
+
+class Recorder:
+    def __init__(self, observability: Any, *, log_messages: bool) -> None:
+        self.observability = observability
+        self.log_messages = log_messages
+
+    def submit(self, record: CallRecord) -> None:
+        self.observability.submit(record)
+
+    def _price(self, deployment: Any, usage: Usage) -> tuple[float | None, float | None]:
+        if deployment is None:
+            return None, None
+        costs = cost_for(
+            deployment.model_id,
+            deployment.region,
+            usage,
+            deployment.input_cost_per_token,
+            deployment.output_cost_per_token,
+        )
+        return costs if costs is not None else (None, None)
+
+    def _record(
+        self,
+        ctx: RequestContext,
+        kind: str,
+        *,
+        status: int,
+        usage: Usage = Usage(),  # noqa: B008 - Usage is immutable
+        stream: bool = False,
+        input: Any = None,
+        output: Any = None,
+        finish_reason: str | None = None,
+        params: dict | None = None,
+        metadata: dict | None = None,
+        user: str | None = None,
+        error: GatewayError | None = None,
+    ) -> CallRecord:
+        trace = ctx.trace
+        deployment = trace.deployment if trace is not None else None
+        input_cost, output_cost = self._price(deployment, usage) if status < 400 else (None, None)
+        return CallRecord(
+            request_id=ctx.request_id,
+            kind=kind,
+            model_group=ctx.model,
+            deployment_id=deployment.deployment_id if deployment else "",
+            bedrock_model_id=deployment.model_id if deployment else "",
+            region=deployment.region if deployment else "",
+            start_time=ctx.started,
+            end_time=time.time(),
+            status=status,
+            stream=stream,
+            first_token_time=ctx.extra.get("first_token"),
+            upstream_latency=trace.upstream_seconds if trace else 0.0,
+            usage=usage,
+            cost=None if input_cost is None else input_cost + (output_cost or 0.0),
+            input_cost=input_cost,
+            output_cost=output_cost,
+            input=input if self.log_messages else None,
+            output=output if self.log_messages else None,
+            finish_reason=finish_reason,
+            params=params or {},
+            metadata=metadata or {},
+            user=user,
+            api_key_alias=ctx.principal.alias,
+            error_type=(error.upstream or error.code or error.type) if error else None,
+            error_message=error.message if error else None,
+            attempts=tuple(trace.attempts) if trace else (),
+            fallback_used=trace.fallback_used if trace else False,
+        )
+
+    def chat_success(
+        self, ctx: RequestContext, request: Any, params: dict, result: dict, *, stream: bool
+    ) -> CallRecord:
+        choice = result["choices"][0]
+        return self._record(
+            ctx,
+            "chat",
+            status=200,
+            usage=usage_from_openai(result.get("usage")),
+            stream=stream,
+            input=request.messages,
+            output=choice["message"],
+            finish_reason=choice.get("finish_reason"),
+            params=params,
+            metadata=request.metadata,
+            user=request.user,
+        )
+
+    def chat_stream_end(
+        self,
+        ctx: RequestContext,
+        request: Any,
+        params: dict,
+        translators: list,
+        status: int,
+        error: GatewayError | None,
+    ) -> CallRecord:
+        usage = Usage()
+        for translator in translators:
+            part = usage_from_openai(translator.usage)
+            usage = Usage(
+                usage.prompt_tokens + part.prompt_tokens,
+                usage.completion_tokens + part.completion_tokens,
+                usage.cache_read_tokens + part.cache_read_tokens,
+            )
+        return self._record(
+            ctx,
+            "chat",
+            status=status,
+            usage=usage,
+            stream=True,
+            input=request.messages,
+            output=translators[0].output_message() if translators else None,
+            finish_reason=translators[0].finish_reason if translators else None,
+            params=params,
+            metadata=request.metadata,
+            user=request.user,
+            error=error,
+        )
+
+    def embedding_success(self, ctx: RequestContext, request: Any, result: dict) -> CallRecord:
+        usage = result.get("usage") or {}
+        return self._record(
+            ctx,
+            "embedding",
+            status=200,
+            usage=Usage(prompt_tokens=usage.get("prompt_tokens", 0)),
+            input=request.inputs,
+            output={"count": len(result["data"]), "dimensions": len(result["data"][0]["embedding"])}
+            if result["data"]
+            else None,
+            params={"dimensions": request.dimensions, "encoding_format": request.encoding_format},
+            user=request.user,
+        )
+
+    def failure(self, ctx: RequestContext, kind: str, error: GatewayError, body: Any = None) -> CallRecord:
+        messages = body.get("messages") if isinstance(body, dict) else None
+        metadata = body.get("metadata") if isinstance(body, dict) else None
+        user = body.get("user") if isinstance(body, dict) else None
+        return self._record(
+            ctx,
+            kind,
+            status=error.status,
+            input=messages,
+            metadata=metadata if isinstance(metadata, dict) else None,
+            user=user if isinstance(user, str) else None,
+            error=error,
+        )
+
+    @staticmethod
+    def cost_headers(record: CallRecord) -> list[tuple[bytes, bytes]]:
+        if record.cost is None:
+            return []
+        value = f"{record.cost:.10f}".rstrip("0").rstrip(".") or "0"
+        return [(b"x-litellm-response-cost", value.encode()), (b"x-bedrock-proxy-cost-usd", value.encode())]

@@ -1,0 +1,109 @@
+"""Start the gateway under uvicorn (httptools parser, uvloop): `serve` from a config file, `demo` against an
+in-process Bedrock emulator."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import uvicorn
+
+from bedrock_proxy.config import ConfigError, format_report, load_config
+from bedrock_proxy.observability.logs import configure_logging
+from bedrock_proxy.server.app import Gateway
+
+CONFIG_ENV = "BEDROCK_PROXY_CONFIG"
+DEMO_KEY_PAIR = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+
+
+def create_app() -> Gateway:
+    """App factory for worker processes: each worker loads the config named by BEDROCK_PROXY_CONFIG."""
+    config = load_config(os.environ[CONFIG_ENV])
+    _configure_logging(config)
+    return Gateway(config)
+
+
+def _configure_logging(config: object) -> None:
+    settings = config.settings  # type: ignore[attr-defined]
+    level = "DEBUG" if (settings.set_verbose or settings.debug) else "INFO"
+    configure_logging(json_logs=bool(settings.json_logs), level=level)
+
+
+def _uvicorn_options(host: str, port: int) -> dict:
+    return {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "access_log": False,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 30,
+        "timeout_keep_alive": 30,
+    }
+
+
+def serve_from_args(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(format_report(error.issues), file=sys.stderr)
+        print(f"bedrock-proxy: {args.config} has errors; fix them and start again.", file=sys.stderr)
+        return 1
+    except FileNotFoundError:
+        print(f"bedrock-proxy: config file {args.config} not found.", file=sys.stderr)
+        return 1
+    if config.issues:
+        print(format_report(config.issues), file=sys.stderr)
+    workers = args.num_workers or int(os.environ.get("NUM_WORKERS", "1") or 1)
+    if workers > 1:
+        os.environ[CONFIG_ENV] = os.path.abspath(args.config)
+        uvicorn.run(
+            "bedrock_proxy.server.run:create_app",
+            factory=True,
+            workers=workers,
+            **_uvicorn_options(args.host, args.port),
+        )
+        return 0
+    _configure_logging(config)
+    uvicorn.run(Gateway(config), **_uvicorn_options(args.host, args.port))
+    return 0
+
+
+def demo_from_args(args: argparse.Namespace) -> int:
+    from bedrock_proxy.config import demo_config
+    from bedrock_proxy.emulator.server import EmulatorOptions, start_in_thread
+
+    emulator = start_in_thread(EmulatorOptions(ttft=0.05, delta_gap=0.02))
+    # the emulator verifies SigV4 against AWS's documented example key pair
+    os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = DEMO_KEY_PAIR
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_BEARER_TOKEN_BEDROCK", None)
+    config = load_config(args.config) if args.config else demo_config(emulator.url)
+    if args.config:
+        for deployment in config.deployments:
+            deployment.endpoint = deployment.endpoint or emulator.url
+    configure_logging(json_logs=False, level="INFO")
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"""
+Bedrock Proxy demo: the gateway on {base}, Bedrock emulated locally at {emulator.url}.
+Models: {", ".join(config.groups())}
+
+Try:
+  curl {base}/v1/chat/completions \\
+    -H "Content-Type: application/json" -H "Authorization: Bearer sk-1234" \\
+    -d '{{"model": "claude-3-5-sonnet",
+         "messages": [{{"role": "user", "content": "Bonjour, comment vas-tu?"}}]}}'
+
+  curl {base}/health
+Press Ctrl+C to stop.
+""",
+        flush=True,
+    )
+    try:
+        uvicorn.run(Gateway(config), **_uvicorn_options(args.host, args.port))
+    finally:
+        emulator.stop()
+    return 0
