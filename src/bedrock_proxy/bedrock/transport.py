@@ -1,5 +1,5 @@
-"""Transport: how a Bedrock call travels. Signs with SigV4 (or a Bedrock API key), sends it over a pooled
-aiohttp connection, decodes JSON answers, AWS event streams and Bedrock's errors.
+"""Transport: how a Bedrock call travels. Signs with SigV4 (signer.py) or a Bedrock API key, sends it over a
+pooled aiohttp connection, decodes JSON answers, AWS event streams and Bedrock's errors.
 
 The provider decides what to send; this module only moves bytes, so tests point it at the emulator
 by endpoint and never patch it.
@@ -16,12 +16,11 @@ from urllib.parse import quote
 
 import aiohttp
 import orjson
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.eventstream import EventStreamBuffer
 from yarl import URL
 
 from bedrock_proxy.bedrock.credentials import CredentialSource, MissingCredentials
+from bedrock_proxy.bedrock.signer import sign
 from bedrock_proxy.errors import GatewayError, connection_error, from_bedrock, timeout_error
 
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -83,9 +82,7 @@ class BedrockTransport:
             raise GatewayError(
                 500, f"The gateway has no AWS credentials: {exc}.", type="api_error", code="aws_credentials"
             ) from None
-        request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-        SigV4Auth(credentials, "bedrock", target.region).add_auth(request)
-        return dict(request.headers.items())
+        return sign(credentials, target.region, url, body, headers)
 
     async def call(self, target: Target, operation: str, payload: dict, timeout: float) -> dict:
         """A non-streaming call (converse, invoke, count-tokens): the decoded answer or a GatewayError."""
