@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote
 
 import aiohttp
@@ -37,7 +38,12 @@ class Target:
     bearer_token: str | None = None
 
     def url(self, operation: str) -> str:
-        return f"{self.endpoint}/model/{quote(self.model_id, safe='')}/{operation}"
+        return _operation_url(self.endpoint, self.model_id, operation)
+
+
+@lru_cache(maxsize=4096)
+def _operation_url(endpoint: str, model_id: str, operation: str) -> str:
+    return f"{endpoint}/model/{quote(model_id, safe='')}/{operation}"
 
 
 def default_endpoint(region: str) -> str:
