@@ -25,7 +25,7 @@ import orjson
 from bedrock_proxy.emulator import control_plane, errors, native
 from bedrock_proxy.emulator.catalogue import ModelSpec, resolve
 from bedrock_proxy.emulator.controls import NO_CONTROLS, Controls, parse, split_prefix
-from bedrock_proxy.emulator.conversation import Answer, Turn, answer, filtered_answer, validate
+from bedrock_proxy.emulator.conversation import Answer, answer, filtered_answer, validate
 from bedrock_proxy.emulator.converse_wire import converse_body, metadata_event, padding, stream_events
 from bedrock_proxy.emulator.errors import ERROR_FAULTS, EmulatorError
 from bedrock_proxy.emulator.eventstream import encode_event, encode_exception
@@ -234,6 +234,8 @@ class EmulatorApp:
                 raise errors.from_fault(controls.error or "internal")
             result = answer(turn, controls.words)
         stream_fault = controls if fault == "stream-error" else None
+        if fault == "slow" and operation in _STREAMING:
+            await self._pause(controls, slow=True)  # a slow stream: late first byte
         if operation == "Converse":
             await self._pause(controls, slow=fault == "slow")
             await state.json(converse_body(result, _ms(started)))
@@ -535,4 +537,4 @@ def create_app(options: EmulatorOptions | None = None) -> EmulatorApp:
     return EmulatorApp(options)
 
 
-__all__ = ["EmulatorApp", "Turn", "create_app"]
+__all__ = ["EmulatorApp", "create_app"]

@@ -33,6 +33,10 @@ _FILTERS = {
 }
 
 
+def _provider(name: str) -> str:
+    return name.lower().replace(" ", "")
+
+
 def list_foundation_models(query: str, region: str) -> dict:
     filters = dict(parse_qsl(query))
     for key, allowed in _FILTERS.items():
@@ -41,9 +45,9 @@ def list_foundation_models(query: str, region: str) -> dict:
             raise constraint(key, value, f"satisfy enum value set: [{', '.join(allowed)}]")
     summaries = []
     for spec in MODELS.values():
-        if "byProvider" in filters and spec.provider.lower().replace(" ", "") != filters[
-            "byProvider"
-        ].lower().replace(" ", ""):
+        if "byProvider" in filters and not _provider(spec.provider).startswith(
+            _provider(filters["byProvider"])
+        ):
             continue
         if "byOutputModality" in filters and filters["byOutputModality"] not in spec.output_modalities:
             continue
