@@ -159,3 +159,11 @@ def test_llama_calls_tools_without_streaming(runtime):
         modelId="meta.llama3-1-70b-instruct-v1:0", messages=user("météo à Paris"), toolConfig=tools(WEATHER)
     )
     assert tool_uses(response)[0]["input"]["city"] == "Paris"
+
+
+def test_mistral_large_takes_tool_choice_any_but_not_a_named_tool(runtime):
+    config = {**tools(WEATHER), "toolChoice": {"any": {}}}
+    response = runtime.converse(
+        modelId="mistral.mistral-large-2402-v1:0", messages=user("Bonjour"), toolConfig=config
+    )
+    assert tool_uses(response)[0]["name"] == "get_weather"

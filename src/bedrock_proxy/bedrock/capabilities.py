@@ -23,7 +23,10 @@ class ModelCapabilities:
     tools: bool = True
     streaming_tools: bool = True
     images: bool = True
-    tool_choice_any: bool = True  # toolChoice {"any"} / {"tool"} accepted
+    tool_choice_any: bool = True  # toolChoice {"any"} accepted (OpenAI's "required")
+    # toolChoice {"tool": {"name"}} accepted (a named function): Claude 3+ (and Nova), not Mistral Large,
+    # which AWS documents as taking "any" only (ToolChoice in the Bedrock API reference).
+    tool_choice_tool: bool = True
     embedding: bool = False
     context_window: int | None = None
     max_output_tokens: int | None = None
@@ -39,6 +42,7 @@ _NO_CHAT_FEATURES = {
     "streaming_tools": False,
     "images": False,
     "tool_choice_any": False,
+    "tool_choice_tool": False,
     "documents": False,
 }
 
@@ -102,6 +106,7 @@ def _claude(mid: str) -> ModelCapabilities:
             streaming_tools=False,
             images=False,
             tool_choice_any=False,
+            tool_choice_tool=False,
             documents=False,
             context_window=100_000 if "instant" in mid else 200_000,
             max_output_tokens=4096,
@@ -130,6 +135,7 @@ def _llama(mid: str) -> ModelCapabilities:
         streaming_tools=False,
         images=vision,
         tool_choice_any=False,
+        tool_choice_tool=False,
         documents=tools,
         context_window=window,
         max_output_tokens=2048,
@@ -147,6 +153,7 @@ def _mistral(mid: str) -> ModelCapabilities:
             family="mistral",
             streaming_tools=False,
             images=False,
+            tool_choice_tool=False,
             documents=False,
             context_window=32_000,
             max_output_tokens=8192,
@@ -155,6 +162,7 @@ def _mistral(mid: str) -> ModelCapabilities:
     return ModelCapabilities(
         family="mistral-large",
         streaming_tools=False,
+        tool_choice_tool=False,
         images="pixtral" in mid,
         documents=False,
         context_window=32_000 if "2402" in mid else 128_000,

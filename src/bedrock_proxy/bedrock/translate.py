@@ -23,6 +23,8 @@ Decisions worth knowing (each one is tested):
   input `from_converse` / `StreamTranslator` return as the message content; elsewhere, and for non-object
   schemas, an instruction (with the schema) goes into the system prompt or the first user turn. With client
   tools too, the choice becomes "any": the model calls one of them or answers through the json tool.
+- Mistral Large takes toolChoice "any" but not "tool": a named tool_choice (and the json tool) is sent as
+  "any" with only that tool declared, which forces the same call.
 - A stream with tools on a model that cannot stream tool use (Llama, Mistral) is flagged
   `ConverseCall.buffered_stream`: call Converse, then replay it with `streaming.chunks_from_converse`.
 - The body of one ChatRequest can be built again for another deployment (retries, fallbacks): to_converse
@@ -442,18 +444,41 @@ def _tool_config(
         return None, None
     if choice == "none" and not history_names:
         return None, None
+    named = choice == "function"
+    if choice in ("function", "json") and not caps.tool_choice_tool:
+        # This model takes toolChoice "any" but not "tool" (Mistral Large): declaring only the chosen tool
+        # and requiring "any" forces exactly that one, which is what the client asked for.
+        specs = _only_tool(specs, request.tool_choice_name if choice == "function" else json_tool)
+        choice = "required" if choice == "function" else "json-any"
     config: dict[str, Any] = {"tools": specs}
     if choice == "auto":
         config["toolChoice"] = {"auto": {}}
-    elif choice == "required":
+    elif choice in ("required", "json-any"):
         config["toolChoice"] = {"any": {}}
     elif choice == "function":
         config["toolChoice"] = {"tool": {"name": request.tool_choice_name}}
     elif choice == "json":
         config["toolChoice"] = {"tool": {"name": json_tool}}
     if choice and choice != "none":
-        params["tool_choice"] = request.tool_choice_name if choice == "function" else choice
+        if named:
+            params["tool_choice"] = request.tool_choice_name
+        else:
+            params["tool_choice"] = "json" if choice == "json-any" else choice
     return config, json_tool
+
+
+def _only_tool(specs: list[dict], name: str | None) -> list[dict]:
+    """The spec of tool `name`, with the cache point that follows it if any."""
+    kept: list[dict] = []
+    keep = False
+    for spec in specs:
+        if "toolSpec" in spec:
+            keep = spec["toolSpec"]["name"] == name
+            if keep:
+                kept.append(spec)
+        elif keep and "cachePoint" in spec:
+            kept.append(spec)
+    return kept
 
 
 def _tool_spec(name: str, description: str | None, parameters: dict, cache: bool = False) -> list[dict]:
@@ -476,15 +501,19 @@ def usage_from_converse(usage: dict | None) -> dict:
     """OpenAI usage from Converse usage; prompt tokens include cache reads and writes (both are input)."""
     usage = usage or {}
     cache_read = usage.get("cacheReadInputTokens") or 0
-    prompt = (usage.get("inputTokens") or 0) + cache_read + (usage.get("cacheWriteInputTokens") or 0)
+    cache_write = usage.get("cacheWriteInputTokens") or 0
+    prompt = (usage.get("inputTokens") or 0) + cache_read + cache_write
     completion = usage.get("outputTokens") or 0
-    return {
+    out = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": cache_read},
         "completion_tokens_details": {"reasoning_tokens": 0},
     }
+    if cache_write:  # LiteLLM's name; cache writes are billed at their own rate
+        out["cache_creation_input_tokens"] = cache_write
+    return out
 
 
 def finish_reason_for(stop_reason: str | None) -> str:
@@ -563,7 +592,7 @@ def merge_choices(responses: list[dict]) -> dict:
         raise ValueError("merge_choices needs at least one response")
     merged = dict(responses[0])
     choices = []
-    prompt = completion = cached = reasoning = 0
+    prompt = completion = cached = reasoning = written = 0
     for response in responses:
         for choice in response["choices"]:
             choices.append({**choice, "index": len(choices)})
@@ -572,6 +601,7 @@ def merge_choices(responses: list[dict]) -> dict:
         completion += usage.get("completion_tokens", 0)
         cached += (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
         reasoning += (usage.get("completion_tokens_details") or {}).get("reasoning_tokens", 0)
+        written += usage.get("cache_creation_input_tokens", 0)
     merged["choices"] = choices
     merged["usage"] = {
         "prompt_tokens": prompt,
@@ -580,4 +610,6 @@ def merge_choices(responses: list[dict]) -> dict:
         "prompt_tokens_details": {"cached_tokens": cached},
         "completion_tokens_details": {"reasoning_tokens": reasoning},
     }
+    if written:
+        merged["usage"]["cache_creation_input_tokens"] = written
     return merged

@@ -176,7 +176,9 @@ MODELS: dict[str, ModelSpec] = {
             "mistral",
             32_000,
             8192,
-            **_AUTO_ONLY,
+            # AWS: toolChoice `any` works on Claude 3 and Mistral Large; a named `tool` only on Claude 3
+            stream_tools=False,
+            tool_choices=frozenset({"auto", "any"}),
         ),
         ModelSpec(
             "mistral.mixtral-8x7b-instruct-v0:1",

@@ -72,9 +72,12 @@ class _PinnedResolver(AbstractResolver):
 
 
 class ImageFetcher:
-    def __init__(self, *, allow_private: bool = False, max_bytes: int = MAX_IMAGE_BYTES) -> None:
-        self.allow_private = allow_private
+    def __init__(
+        self, *, allow_private: bool = False, max_bytes: int = MAX_IMAGE_BYTES, timeout: float = FETCH_TIMEOUT
+    ) -> None:
+        self.allow_private = allow_private  # tests only: the gateway itself never fetches private addresses
         self.max_bytes = max_bytes
+        self.timeout = timeout  # for the whole fetch, redirects included
 
     async def fetch_all(self, urls: list[str]) -> dict[str, tuple[str, bytes]]:
         unique = list(dict.fromkeys(urls))
@@ -83,7 +86,7 @@ class ImageFetcher:
 
     async def fetch(self, url: str) -> tuple[str, bytes]:
         try:
-            async with asyncio.timeout(FETCH_TIMEOUT):
+            async with asyncio.timeout(self.timeout):
                 for _ in range(MAX_REDIRECTS + 1):
                     status, location, content_type, data = await self._get(url)
                     if status in (301, 302, 303, 307, 308) and location:
@@ -97,7 +100,7 @@ class ImageFetcher:
                     return image_format, data
                 raise _image_error(url, f"more than {MAX_REDIRECTS} redirects.")
         except TimeoutError:
-            raise _image_error(url, f"no answer within {FETCH_TIMEOUT:g} s.") from None
+            raise _image_error(url, f"no answer within {self.timeout:g} s.") from None
 
     async def _resolve(self, url: str) -> tuple[str, int, list[dict[str, Any]]]:
         parts = urlsplit(url)
