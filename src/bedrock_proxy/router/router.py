@@ -1,22 +1,40 @@
 """The router: model name -> deployment group -> one deployment per attempt, with retries and fallbacks.
 
-Every attempt, successful or not, is appended to the request's CallTrace so observability sees what the
-router decided.
+For one request: admit it against the gateway's limits (`admit`), then `run` an attempt function on the
+group's deployments: the strategy picks among those not cooling down and under their own limits; a
+retryable failure is retried (on another deployment when there is one, else after a backoff), every
+deployment failure counts towards its cooldown; when the group cannot answer, the configured fallback groups
+are tried in order. The whole request keeps to one deadline (request_timeout). Every attempt, successful or
+not, is appended to the request's CallTrace so observability sees what the router decided.
 """
 
 from __future__ import annotations
 
-import random
+import asyncio
+import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.errors import GatewayError, timeout_error
 from bedrock_proxy.observability.record import Attempt
+from bedrock_proxy.router import policy
+from bedrock_proxy.router.limits import Admission, Ticket, limit_error
+from bedrock_proxy.router.state import CounterStore, InMemoryCounterStore
+from bedrock_proxy.router.strategies import strategy_for
+from bedrock_proxy.router.tracked import Tracked, shuffle_weights
+
+logger = logging.getLogger("bedrock_proxy.router")
 
 T = TypeVar("T")
 AttemptFn = Callable[[Any, float], Awaitable[T]]  # (deployment, timeout seconds) -> result
+Classify = Callable[[Any], str | None]  # result -> "context_window" | "content_policy" | None
+HEALTHY, PARTIAL, COOLDOWN = 0, 1, 2
+# the router's own guard around an attempt, past the timeout the attempt was given: the transport's
+# timeout normally fires first and says more precisely what was late
+TIMEOUT_GRACE = 0.25
 
 
 @dataclass
@@ -25,87 +43,432 @@ class CallTrace:
 
     model_group: str
     attempts: list[Attempt] = field(default_factory=list)
-    deployment: Any = None  # the deployment of the last attempt
+    deployment: Any = None  # the deployment of the last attempt (the one that answered, on success)
     fallback_used: bool = False
     upstream_seconds: float = 0.0
+    deadline: float = 0.0  # time.monotonic() the request must end by; set by Router.admit / run
+    estimated_tokens: int = 0
+    ticket: Ticket | None = None  # set while the request holds an admission
+    charged: Tracked | None = None  # the answering deployment, charged the token estimate
+
+    def time_left(self) -> float:
+        """Seconds until the request's deadline (a stream must end by then too)."""
+        return max(self.deadline - time.monotonic(), 0.001)
 
 
 class Router:
-    def __init__(self, config: Any) -> None:
+    def __init__(
+        self,
+        config: Any,
+        metrics: Any = None,
+        *,
+        store: CounterStore | None = None,
+        backoff_base: float = 0.5,
+    ) -> None:
         self.config = config
-        self.settings = config.settings
+        self.settings = settings = config.settings
+        self.metrics = metrics
         self.groups: dict[str, list[Any]] = config.groups()
+        self.store = store if store is not None else InMemoryCounterStore()
+        self.strategy = strategy_for(settings.routing_strategy, self.store, settings.routing_strategy_args)
+        self.backoff_base = backoff_base
+        self.request_timeout = float(settings.request_timeout or 600)
+        self._tracked: dict[str, list[Tracked]] = {}
+        usage = self.strategy.counts_usage
+        for name, deployments in self.groups.items():
+            group = [Tracked.of(d) for d in deployments]
+            shuffle_weights(group)
+            for tracked in group:
+                tracked.counts_rpm = bool(tracked.deployment.rpm) or usage
+                tracked.counts_tokens = bool(tracked.deployment.tpm) or usage
+            self._tracked[name] = group
+        self.counts_tokens = bool(settings.tpm) or any(
+            t.counts_tokens for group in self._tracked.values() for t in group
+        )
+        self.admission = Admission(self.store, settings, self._settle)
+        if metrics is not None:
+            for group in self._tracked.values():
+                for tracked in group:
+                    self._report(tracked, HEALTHY, force=True)
 
+    # ------------------------------------------------------------------ groups
     def model_names(self) -> list[str]:
         return list(self.groups)
 
+    def _resolve(self, model_name: str) -> str:
+        if model_name in self._tracked:
+            return model_name
+        alias = (getattr(self.settings, "model_group_alias", None) or {}).get(model_name)
+        if isinstance(alias, dict):
+            alias = alias.get("model")
+        if alias and alias in self._tracked:
+            return alias
+        names = ", ".join(self.groups)
+        raise GatewayError(
+            404,
+            f"The model '{model_name}' does not exist on this gateway. Configured models: {names}.",
+            type="invalid_request_error",
+            param="model",
+            code="model_not_found",
+        )
+
     def group(self, model_name: str) -> list[Any]:
-        deployments = self.groups.get(model_name)
-        if deployments is None:
-            alias = (getattr(self.settings, "model_group_alias", None) or {}).get(model_name)
-            if isinstance(alias, dict):
-                alias = alias.get("model")
-            deployments = self.groups.get(alias) if alias else None
-        if deployments is None:
-            names = ", ".join(self.groups)
-            raise GatewayError(
-                404,
-                f"The model '{model_name}' does not exist on this gateway. Configured models: {names}.",
-                type="invalid_request_error",
-                param="model",
-                code="model_not_found",
-            )
-        return deployments
+        return self.groups[self._resolve(model_name)]
 
-    def _choose(self, deployments: list[Any]) -> Any:
-        if len(deployments) == 1:
-            return deployments[0]
-        weights = [getattr(d, "weight", None) or getattr(d, "rpm", None) or 1 for d in deployments]
-        return random.choices(deployments, weights=weights)[0]
+    # ------------------------------------------------------------------ admission
+    def admit(self, trace: CallTrace, estimated_tokens: int = 0) -> Ticket:
+        """Check the gateway-wide limits and start the request's clock; use as `with router.admit(...)`.
 
-    def _timeout(self, deployment: Any, stream: bool) -> float:
-        if stream:
-            stream_timeout = getattr(deployment, "stream_timeout", None) or self.settings.stream_timeout
-            if stream_timeout:
-                return float(stream_timeout)
-        return float(getattr(deployment, "timeout", None) or self.settings.request_timeout or 600)
+        The ticket holds the request's parallel slot (and the answering deployment's) until the `with` ends,
+        so a stream counts as in flight until its last byte. Call `ticket.record_usage(total_tokens)` once
+        the answer's usage is known.
+        """
+        self._resolve(trace.model_group)  # an unknown model is a 404, not a use of the limits
+        trace.deadline = time.monotonic() + self.request_timeout
+        return self.admission.admit(trace, estimated_tokens)
 
+    def _settle(self, ticket: Ticket, tokens: int) -> None:
+        charged = ticket.trace.charged
+        if charged is not None:
+            ticket.trace.charged = None
+            if ticket.estimate or tokens:
+                self.store.add(charged.tpm_key, tokens - ticket.estimate, time.monotonic())
+
+    # ------------------------------------------------------------------ one request
     async def run(
-        self, model_name: str, attempt: AttemptFn[T], trace: CallTrace, *, stream: bool = False
+        self,
+        model_name: str,
+        attempt: AttemptFn[T],
+        trace: CallTrace,
+        *,
+        stream: bool = False,
+        classify: Classify | None = None,
+        discard: Callable[[Any], Awaitable[None]] | None = None,
     ) -> T:
-        deployments = self.group(model_name)
-        deployment = self._choose(deployments)
-        trace.deployment = deployment
-        started = time.time()
-        timer = time.perf_counter()
+        """The first acceptable answer of `attempt` on the model's group or its fallbacks.
+
+        `classify` marks a successful answer that should still fall back (a guardrail intervened, the
+        context window was exceeded); when no fallback of that kind is configured the answer is returned,
+        and when every fallback fails the first such answer is returned rather than an error. `discard`
+        closes an answer that is not used (an opened stream).
+        """
+        origin = self._resolve(model_name)
+        if not trace.deadline:
+            trace.deadline = time.monotonic() + self.request_timeout
+        settings = self.settings
+        pending: tuple[Any, Any, bool] | None = (
+            None  # (answer, deployment, from a fallback) to fall back from
+        )
         try:
-            result = await attempt(deployment, self._timeout(deployment, stream))
+            result, kind = await self._run_group(origin, origin, attempt, trace, stream, classify, False)
+            if kind is None:
+                return result
+            pending = (result, trace.deployment, False)
+            first_error: GatewayError | None = None
+            table = policy.FALLBACK_TABLES[kind]
         except GatewayError as error:
-            trace.upstream_seconds += time.perf_counter() - timer
+            fallback_table = policy.fallback_table(error)
+            if fallback_table is None:
+                raise
+            table = fallback_table
+            first_error = error
+        names = [name for name in settings.fallbacks_for(origin, table) if name != origin]
+        tried: list[str] = []
+        for name in names[: settings.max_fallbacks]:
+            if name not in self._tracked:
+                continue
+            if time.monotonic() >= trace.deadline:
+                break
+            tried.append(name)
+            trace.fallback_used = True
+            if self.metrics is not None:
+                self.metrics.fallback(origin, name)
+            try:
+                result, kind = await self._run_group(origin, name, attempt, trace, stream, classify, True)
+            except GatewayError:
+                continue
+            if kind is None:
+                if pending is not None and discard is not None:
+                    await discard(pending[0])
+                return result
+            if pending is None:
+                pending = (result, trace.deployment, True)  # a filtered answer still beats an error
+            elif discard is not None:
+                await discard(result)
+        if pending is not None:
+            trace.fallback_used = pending[2]
+            trace.deployment = pending[1]
+            return pending[0]
+        assert first_error is not None
+        if tried:
+            first_error.message += f" Fallbacks tried without success: {', '.join(tried)}."
+        raise first_error
+
+    async def _run_group(
+        self,
+        origin: str,
+        name: str,
+        attempt: AttemptFn[T],
+        trace: CallTrace,
+        stream: bool,
+        classify: Classify | None,
+        is_fallback: bool,
+    ) -> tuple[T, str | None]:
+        """Attempts on one group until an answer, or the error that ends it (retries spent, not retryable)."""
+        store = self.store
+        settings = self.settings
+        group = self._tracked[name]
+        estimate = trace.estimated_tokens
+        tried: list[Tracked] = []
+        retries = 0
+        last_error: GatewayError | None = None
+        while True:
+            now = time.monotonic()
+            candidates = self._available(name, group, tried, now, estimate, last_error)
+            tracked = self.strategy.pick(candidates, now) if len(candidates) > 1 else candidates[0]
+            deployment = tracked.deployment
+            remaining = trace.deadline - now
+            if remaining <= 0:
+                raise last_error if last_error is not None else timeout_error(self.request_timeout)
+            timeout = min(self._timeout(deployment, stream), remaining)
+            store.acquire(tracked.in_flight_key, None)
+            if tracked.counts_rpm:
+                store.add(tracked.rpm_key, 1, now)
+            charged = tracked.counts_tokens and estimate > 0
+            if charged:
+                store.add(tracked.tpm_key, estimate, now)
+            wall = time.time()
+            try:
+                async with asyncio.timeout(timeout + TIMEOUT_GRACE):
+                    result = await attempt(deployment, timeout)
+            except (GatewayError, TimeoutError) as exc:
+                error = exc if isinstance(exc, GatewayError) else timeout_error(timeout)
+                ended = time.monotonic()
+                store.release(tracked.in_flight_key)
+                if charged:
+                    store.add(tracked.tpm_key, -estimate, ended)
+                elapsed = ended - now
+                trace.upstream_seconds += elapsed
+                trace.deployment = deployment
+                trace.attempts.append(
+                    Attempt(
+                        deployment.deployment_id,
+                        deployment.model_name,
+                        deployment.model_id,
+                        deployment.region,
+                        wall,
+                        time.time(),
+                        error.status,
+                        error.upstream or error.code,
+                        error.message,
+                        is_fallback,
+                    )
+                )
+                if error.status == 408 and ended >= trace.deadline - 0.001:
+                    raise timeout_error(self.request_timeout) from None
+                if policy.is_deployment_failure(error):
+                    self._failed(tracked, ended, len(group) > 1)
+                    if self.strategy.observes_latency and error.status == 408:
+                        self.strategy.observe(tracked, elapsed)
+                if tracked not in tried:
+                    tried.append(tracked)
+                delay = self._retry_delay(name, group, tried, tracked, error, retries, ended, estimate)
+                if delay is None or ended + delay >= trace.deadline:
+                    raise error from None
+                retries += 1
+                last_error = error
+                if self.metrics is not None:
+                    self.metrics.retry(name, deployment.deployment_id, error.upstream or error.code)
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                continue
+            except BaseException:  # cancelled (client gone): give back what the attempt took
+                store.release(tracked.in_flight_key)
+                if charged:
+                    store.add(tracked.tpm_key, -estimate, time.monotonic())
+                raise
+            ended = time.monotonic()
+            elapsed = ended - now
+            trace.upstream_seconds += elapsed
+            trace.deployment = deployment
+            end_wall = time.time()
             trace.attempts.append(
                 Attempt(
                     deployment.deployment_id,
                     deployment.model_name,
                     deployment.model_id,
                     deployment.region,
-                    started,
-                    time.time(),
-                    error.status,
-                    error.upstream or error.code,
-                    error.message,
+                    wall,
+                    end_wall,
+                    200,
+                    is_fallback=is_fallback,
+                    first_token_time=end_wall if stream else None,
                 )
             )
-            raise
-        trace.upstream_seconds += time.perf_counter() - timer
-        trace.attempts.append(
-            Attempt(
-                deployment.deployment_id,
-                deployment.model_name,
-                deployment.model_id,
-                deployment.region,
-                started,
-                time.time(),
-                200,
+            if self.strategy.observes_latency:
+                self.strategy.observe(tracked, elapsed)
+            if tracked.state != HEALTHY:
+                self._report(tracked, HEALTHY)
+            kind = classify(result) if classify is not None else None
+            if kind is not None and not settings.fallbacks_for(origin, policy.FALLBACK_TABLES[kind]):
+                kind = None
+            ticket = trace.ticket
+            if ticket is not None and kind is None:
+                if ticket.deployment_slot is not None:
+                    store.release(ticket.deployment_slot)
+                ticket.deployment_slot = tracked.in_flight_key  # held until the request ends
+            else:
+                store.release(tracked.in_flight_key)
+            if charged and kind is None:
+                trace.charged = tracked
+            return result, kind
+
+    def _timeout(self, deployment: Any, stream: bool) -> float:
+        """Seconds one attempt may take: for a stream, until its first token."""
+        if stream:
+            first = deployment.stream_timeout or self.settings.stream_timeout
+            if first:
+                return float(first)
+        return float(deployment.timeout or self.request_timeout)
+
+    def _available(
+        self,
+        name: str,
+        group: list[Tracked],
+        tried: list[Tracked],
+        now: float,
+        estimate: int,
+        last_error: GatewayError | None,
+    ) -> list[Tracked]:
+        """Deployments that may take an attempt now, untried ones first; raises when there is none."""
+        fresh: list[Tracked] = []
+        again: list[Tracked] = []
+        store = self.store
+        soonest = math.inf
+        cooling = 0
+        for tracked in group:
+            until = store.cooling_until(tracked.cooldown_key)
+            if until:
+                if until > now:
+                    cooling += 1
+                    soonest = min(soonest, until - now)
+                    continue
+                if tracked.state == COOLDOWN:
+                    self._report(tracked, PARTIAL)  # back in service, on probation until it answers
+            wait = self._over_limit(tracked, now, estimate)
+            if wait:
+                soonest = min(soonest, wait)
+                continue
+            (again if tracked in tried else fresh).append(tracked)
+        if fresh:
+            return fresh
+        if again:
+            return again
+        if last_error is not None:
+            raise last_error
+        if cooling == len(group):
+            raise limit_error(
+                f"All {cooling} deployment(s) of model '{name}' are cooling down after failing more than"
+                f" allowed_fails ({self.settings.allowed_fails}) times in a minute"
+                f" (cooldown_time {self.settings.cooldown_time:g} s)",
+                soonest,
+                "deployments_cooling_down",
             )
+        raise limit_error(
+            f"Every deployment of model '{name}' is cooling down or at its rpm, tpm or max_parallel_requests"
+            " limit",
+            soonest,
+            "deployment_limit_exceeded",
         )
-        return result
+
+    def _over_limit(self, tracked: Tracked, now: float, estimate: int) -> float:
+        """0 when the deployment is under its own limits, else seconds until it should have room."""
+        deployment = tracked.deployment
+        store = self.store
+        if deployment.max_parallel_requests and (
+            store.in_flight(tracked.in_flight_key) >= deployment.max_parallel_requests
+        ):
+            return 1.0
+        if deployment.rpm and store.total(tracked.rpm_key, now) >= deployment.rpm:
+            return max(store.free_in(tracked.rpm_key, deployment.rpm, 1, now), 0.001)
+        if deployment.tpm and store.total(tracked.tpm_key, now) + max(estimate, 1) > deployment.tpm:
+            return max(store.free_in(tracked.tpm_key, deployment.tpm, max(estimate, 1), now), 0.001)
+        return 0.0
+
+    def _retry_delay(
+        self,
+        name: str,
+        group: list[Tracked],
+        tried: list[Tracked],
+        failed: Tracked,
+        error: GatewayError,
+        retries: int,
+        now: float,
+        estimate: int,
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None when the error must not be retried."""
+        error_class = policy.retry_class(error)
+        if error_class == "BadRequestError":
+            return None
+        deployment = failed.deployment
+        default = deployment.max_retries if deployment.max_retries is not None else self.settings.num_retries
+        allowed = self.settings.retry_policy.get(error_class, default)
+        if retries >= allowed:
+            return None
+        fresh = any(
+            t not in tried
+            and not self._over_limit(t, now, estimate)
+            and self.store.cooling_until(t.cooldown_key) <= now
+            for t in group
+        )
+        if fresh:
+            return 0.0  # another deployment is not affected by this one's trouble: go at once
+        if not error.retryable:
+            return None  # a deployment-specific error (403, 404) and no other deployment left
+        return policy.backoff(retries, self.backoff_base, self.settings.retry_after, error.retry_after)
+
+    # ------------------------------------------------------------------ health
+    def _failed(self, tracked: Tracked, now: float, may_cool_down: bool) -> None:
+        """Count a failure; past allowed_fails in a minute the deployment cools down. The only deployment
+        of a group never does (as in LiteLLM): that would turn one bad minute into refusals, while
+        retries with backoff still have a chance."""
+        settings = self.settings
+        fails = self.store.add(tracked.fails_key, 1, now)
+        if fails > settings.allowed_fails and settings.cooldown_time > 0 and may_cool_down:
+            self.store.cool_down(tracked.cooldown_key, now + settings.cooldown_time)
+            self.store.reset(tracked.fails_key)
+            logger.warning(
+                "deployment %s cooling down for %g s after %d failures in a minute",
+                tracked.deployment.deployment_id,
+                settings.cooldown_time,
+                int(fails),
+            )
+            self._report(tracked, COOLDOWN)
+        elif tracked.state == HEALTHY:
+            self._report(tracked, PARTIAL)
+
+    def _report(self, tracked: Tracked, state: int, *, force: bool = False) -> None:
+        if tracked.state == state and not force:
+            return
+        tracked.state = state
+        if self.metrics is not None:
+            deployment = tracked.deployment
+            self.metrics.set_deployment_state(
+                deployment.deployment_id,
+                tracked.group,
+                state,
+                bedrock_model_id=deployment.model_id,
+                region=deployment.region,
+            )
+
+    def deployment_states(self) -> dict[str, int]:
+        """deployment id -> 0 healthy, 1 partial, 2 cooling down (for health pages and tests)."""
+        now = time.monotonic()
+        states: dict[str, int] = {}
+        for group in self._tracked.values():
+            for tracked in group:
+                cooling = self.store.cooling_until(tracked.cooldown_key) > now
+                states[tracked.deployment.deployment_id] = (
+                    COOLDOWN if cooling else min(tracked.state, PARTIAL)
+                )
+        return states

@@ -16,10 +16,14 @@ from bedrock_proxy.bedrock.translate import (
     merge_choices,
     parse_chat_request,
     remote_image_urls,
+    sum_usage,
     to_converse,
 )
 from bedrock_proxy.errors import GatewayError, timeout_error
+from bedrock_proxy.router.limits import estimate_chat_tokens
+from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
 from bedrock_proxy.router.router import CallTrace
+from bedrock_proxy.router.streams import Prepended
 from bedrock_proxy.server import sse
 from bedrock_proxy.server.auth import require_model_access
 from bedrock_proxy.server.context import RequestContext
@@ -40,10 +44,35 @@ async def chat_completions(
     urls = remote_image_urls(request)
     images = await gateway.images.fetch_all(urls) if urls else {}
     ctx.trace = CallTrace(request.model)
-    if request.stream:
-        await _stream(gateway, receive, send, ctx, request, images)
-    else:
-        await _complete(gateway, send, ctx, request, images)
+    router = gateway.router
+    estimate = estimate_chat_tokens(request.messages) * (request.n or 1) if router.counts_tokens else 0
+    with router.admit(ctx.trace, estimate):
+        if request.stream:
+            await _stream(gateway, receive, send, ctx, request, images)
+        else:
+            await _complete(gateway, send, ctx, request, images)
+
+
+# Converse stop reasons that make an answer worth a fallback, when one of that kind is configured
+_FALLBACK_STOP_REASONS = {
+    "guardrail_intervened": CONTENT_POLICY,
+    "content_filtered": CONTENT_POLICY,
+    "model_context_window_exceeded": CONTEXT_WINDOW,
+}
+
+
+def _classify(result: tuple[Any, list[dict]]) -> str | None:
+    for answer in result[1]:
+        kind = _FALLBACK_STOP_REASONS.get(answer.get("stopReason"))
+        if kind is not None:
+            return kind
+    return None
+
+
+def _record_usage(ctx: RequestContext, total_tokens: int) -> None:
+    ticket = ctx.trace.ticket if ctx.trace is not None else None
+    if ticket is not None:
+        ticket.record_usage(total_tokens)
 
 
 def _converse_call(gateway: Gateway, request: ChatRequest, deployment: Any, images: dict) -> Any:
@@ -77,7 +106,7 @@ async def _complete(
         return call, [task.result() for task in tasks]
 
     assert ctx.trace is not None
-    call, answers = await gateway.router.run(request.model, attempt, ctx.trace)
+    call, answers = await gateway.router.run(request.model, attempt, ctx.trace, classify=_classify)
     created = int(time.time())
     response_id = f"chatcmpl-{ctx.request_id}"
     choices = [
@@ -92,6 +121,7 @@ async def _complete(
         for index, answer in enumerate(answers)
     ]
     result = choices[0] if n == 1 else merge_choices(choices)
+    _record_usage(ctx, (result.get("usage") or {}).get("total_tokens", 0))
     record = gateway.recorder.chat_success(ctx, request, call.params, result, stream=False)
     headers = ctx.trace_headers() + gateway.recorder.cost_headers(record)
     await send_json(send, 200, result, headers)
@@ -104,9 +134,11 @@ async def _open_stream(
     """Open the upstream stream(s) and wait for a first event, so a failure before any byte reached the
     client can still be retried or fall back."""
     n = request.n or 1
-    total_timeout = gateway.request_timeout()
+    trace = ctx.trace
+    assert trace is not None
 
     async def open_one(deployment: Any, call: Any, first_timeout: float) -> tuple[Any, Any, tuple | None]:
+        total_timeout = trace.time_left()
         if call.buffered_stream:
             # the model cannot stream tool use: one Converse call, replayed as stream events
             answer = await gateway.provider.converse(deployment, call.body, total_timeout)
@@ -119,6 +151,11 @@ async def _open_stream(
         try:
             async with asyncio.timeout(first_timeout):
                 first = await anext(events)
+                if first[0] == "messageStart":
+                    # look one event further: an error right after messageStart can still fall back
+                    following = await anext(events, None)
+                    if following is not None:
+                        events = Prepended(following, events)
         except StopAsyncIteration:
             first = None
         except TimeoutError:
@@ -145,8 +182,7 @@ async def _open_stream(
         opened = [task.result() for task in tasks]
         return call, opened
 
-    assert ctx.trace is not None
-    return await gateway.router.run(request.model, attempt, ctx.trace, stream=True)
+    return await gateway.router.run(request.model, attempt, trace, stream=True)
 
 
 async def _stream(
@@ -189,6 +225,7 @@ async def _stream(
                 await events.aclose()
     if error is not None:
         status = error.status
+    _record_usage(ctx, sum((t.usage or {}).get("total_tokens", 0) for t in translators))
     record = gateway.recorder.chat_stream_end(ctx, request, call.params, translators, status, error)
     gateway.recorder.submit(record)
 
@@ -270,11 +307,7 @@ def _usage_chunk(response_id: str, model: str, created: int, translators: list[S
     """The usage of every choice summed, built once all streams ended."""
 
     def build() -> dict:
-        total = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        for translator in translators:
-            usage = translator.usage or {}
-            for key in total:
-                total[key] += usage.get(key, 0)
+        total = sum_usage([translator.usage for translator in translators])
         return {
             "id": response_id,
             "object": "chat.completion.chunk",

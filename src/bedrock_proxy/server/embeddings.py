@@ -10,6 +10,7 @@ from bedrock_proxy.bedrock.embeddings import (
     parse_embedding_request,
     require_embedding_model,
 )
+from bedrock_proxy.router.limits import estimate_text_tokens
 from bedrock_proxy.router.router import CallTrace
 from bedrock_proxy.server.auth import require_model_access
 from bedrock_proxy.server.context import RequestContext
@@ -34,9 +35,13 @@ async def embeddings(
         calls = embedding_calls(request, deployment.model_id)
         return await gateway.provider.embed(deployment, calls, timeout)
 
-    results = await gateway.router.run(request.model, attempt, ctx.trace)
-    deployment = ctx.trace.deployment
-    result = embedding_response(request, request.model, results, deployment.model_id)
-    record = gateway.recorder.embedding_success(ctx, request, result)
-    await send_json(send, 200, result, ctx.trace_headers() + gateway.recorder.cost_headers(record))
+    router = gateway.router
+    estimate = estimate_text_tokens(request.inputs) if router.counts_tokens else 0
+    with router.admit(ctx.trace, estimate) as ticket:
+        results = await router.run(request.model, attempt, ctx.trace)
+        deployment = ctx.trace.deployment
+        result = embedding_response(request, request.model, results, deployment.model_id)
+        ticket.record_usage((result.get("usage") or {}).get("total_tokens", 0))
+        record = gateway.recorder.embedding_success(ctx, request, result)
+        await send_json(send, 200, result, ctx.trace_headers() + gateway.recorder.cost_headers(record))
     gateway.recorder.submit(record)

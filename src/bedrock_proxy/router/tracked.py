@@ -1,0 +1,65 @@
+"""A deployment as the router sees it: its counter keys, its routing weight and price, its recent latency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bedrock_proxy.observability.pricing import cost_for
+from bedrock_proxy.observability.record import Usage
+
+# the request cost-based-routing compares deployments on: 1,000 tokens in, 1,000 out
+_PRICING_SAMPLE = Usage(prompt_tokens=1000, completion_tokens=1000)
+
+
+@dataclass(slots=True, eq=False)
+class Tracked:
+    deployment: Any
+    group: str
+    weight: float = 1.0  # simple-shuffle share
+    price: float = float("inf")  # USD for _PRICING_SAMPLE; inf when unknown (chosen last)
+    latency: float | None = None  # moving average of attempt seconds (time to first token for streams)
+    state: int = 0  # what metrics.set_deployment_state last heard: 0 healthy, 1 partial, 2 cooldown
+    counts_rpm: bool = False  # count its requests per minute (it has an rpm limit, or the strategy reads it)
+    counts_tokens: bool = False  # count its tokens per minute (a tpm limit, or the strategy reads it)
+    in_flight_key: str = ""
+    rpm_key: str = ""
+    tpm_key: str = ""
+    fails_key: str = ""
+    cooldown_key: str = ""
+
+    @classmethod
+    def of(cls, deployment: Any) -> Tracked:
+        ident = deployment.deployment_id
+        costs = cost_for(
+            deployment.model_id,
+            deployment.region,
+            _PRICING_SAMPLE,
+            deployment.input_cost_per_token,
+            deployment.output_cost_per_token,
+        )
+        return cls(
+            deployment,
+            deployment.model_name,
+            price=float("inf") if costs is None else costs[0] + costs[1],
+            in_flight_key=f"inflight:{ident}",
+            rpm_key=f"rpm:{ident}",
+            tpm_key=f"tpm:{ident}",
+            fails_key=f"fails:{ident}",
+            cooldown_key=f"cooldown:{ident}",
+        )
+
+
+def shuffle_weights(group: list[Tracked]) -> None:
+    """simple-shuffle shares: `weight` if any deployment of the group sets one, else rpm, else tpm, else
+    equal. A deployment that leaves the chosen field unset gets the average of those that set it."""
+    for field_name in ("weight", "rpm", "tpm"):
+        values = [getattr(t.deployment, field_name, None) for t in group]
+        given = [float(v) for v in values if v]
+        if given:
+            average = sum(given) / len(given)
+            for tracked, value in zip(group, values, strict=True):
+                tracked.weight = float(value) if value else average
+            return
+    for tracked in group:
+        tracked.weight = 1.0
