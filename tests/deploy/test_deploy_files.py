@@ -55,7 +55,7 @@ def test_compose_rotates_logs_and_gives_the_gateway_time_to_drain() -> None:
     gateway = compose()["services"]["litellm"]
     assert gateway["logging"]["driver"] == "json-file"
     assert {"max-size", "max-file"} <= set(gateway["logging"]["options"])
-    assert gateway["stop_grace_period"] == "30s"
+    assert gateway["stop_grace_period"] == "60s"
 
 
 def test_compose_keeps_the_sqlite_ledger_on_the_writable_volume_of_a_read_only_container() -> None:

@@ -1,5 +1,5 @@
-"""Tool choice on Mistral Large (`any` yes, a named `tool` no, as AWS documents), and gaps still pinned as
-strict xfails with the place to fix."""
+"""Tool choice on Mistral Large (`any` yes, a named `tool` no, as AWS documents), and the usage chunk of
+n > 1 streams."""
 
 from __future__ import annotations
 
@@ -83,12 +83,6 @@ def test_mistral_large_answers_json_object_as_json(client: OpenAI) -> None:
     assert isinstance(json.loads(response.choices[0].message.content), dict)
 
 
-@pytest.mark.xfail(
-    reason="server/chat.py _usage_chunk (n > 1 streams) sums only prompt/completion/total tokens: the usage"
-    " chunk lacks prompt_tokens_details.cached_tokens and completion_tokens_details that n = 1 streams and"
-    " non-stream answers carry; build it like translate.merge_choices does (sum the details too)",
-    strict=True,
-)
 def test_the_usage_chunk_of_an_n_stream_has_the_same_shape_as_for_one_choice(gateway_url: str) -> None:
     def usage(n: int) -> dict:
         _, _, events = sse_events(

@@ -37,18 +37,37 @@ def test_unknown_callback_fails_at_start_up_listing_the_supported_ones(name: str
 
 
 @pytest.mark.parametrize(
-    ("callback", "environ", "missing"),
+    ("callback", "missing"),
     [
-        ("langfuse", {}, "LANGFUSE_PUBLIC_KEY"),
-        ("webhook", {}, "WEBHOOK_URL"),
-        ("otel", {}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
-        ("traceloop", {}, "TRACELOOP_API_KEY"),
+        ("langfuse", "LANGFUSE_PUBLIC_KEY"),
+        ("webhook", "WEBHOOK_URL"),
+        ("otel", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        ("traceloop", "TRACELOOP_API_KEY"),
+    ],
+)
+def test_a_sink_without_its_settings_is_left_out_with_a_warning_naming_them(
+    callback, missing, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="bedrock_proxy.observability"):
+        observability = Observability.from_settings(
+            Settings(success_callbacks=[callback, "webhook"], failure_callbacks=[callback]),
+            {"WEBHOOK_URL": "http://127.0.0.1:9/hook"} if callback != "webhook" else {},
+        )
+    assert missing in caplog.text and "disabled" in caplog.text
+    assert callback not in observability.success_sinks and callback not in observability.failure_sinks
+    if callback != "webhook":
+        assert observability.success_sinks == ("webhook",)
+
+
+@pytest.mark.parametrize(
+    ("callback", "environ", "invalid"),
+    [
         ("webhook", {"WEBHOOK_URL": "http://x", "WEBHOOK_HEADERS": "not json"}, "WEBHOOK_HEADERS"),
         ("langfuse", {**LANGFUSE_ENV, "LANGFUSE_INGESTION": "v9"}, "LANGFUSE_INGESTION"),
     ],
 )
-def test_a_sink_without_its_settings_fails_at_start_up_naming_them(callback, environ, missing) -> None:
-    with pytest.raises(ValueError, match=missing):
+def test_a_sink_with_an_invalid_setting_fails_at_start_up_naming_it(callback, environ, invalid) -> None:
+    with pytest.raises(ValueError, match=invalid):
         Observability.from_settings(Settings(success_callbacks=[callback]), environ)
 
 

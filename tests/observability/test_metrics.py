@@ -119,7 +119,8 @@ def test_sink_queue_depth_and_outcomes_are_read_at_scrape_time() -> None:
 def test_label_values_from_clients_are_bounded() -> None:
     m = GatewayMetrics(max_label_values=3)
     for i in range(10):
-        m.request_finished(record(model_group=f"made-up-{i}", status=404, usage=Usage()), 0.0)
+        # an unknown model never reaches Bedrock: no attempts
+        m.request_finished(record(model_group=f"made-up-{i}", status=404, usage=Usage(), attempts=()), 0.0)
     groups = {dict(ls)["model_group"] for (n, ls) in samples(m) if n == "bedrock_proxy_requests_total"}
     assert groups == {"made-up-0", "made-up-1", "made-up-2", "other"}
 

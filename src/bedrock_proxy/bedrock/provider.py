@@ -12,7 +12,8 @@ from bedrock_proxy.bedrock.credentials import CredentialSource, CredentialSpec
 from bedrock_proxy.bedrock.transport import BedrockTransport, EventStream, Target, default_endpoint
 from bedrock_proxy.errors import GatewayError
 
-EMBEDDING_CONCURRENCY = 16
+# a 100-string list (a typical RAG batch) goes out in one round trip; longer lists in rounds of 100
+EMBEDDING_CONCURRENCY = 100
 
 
 class BedrockProvider:

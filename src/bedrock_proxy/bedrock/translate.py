@@ -592,18 +592,25 @@ def merge_choices(responses: list[dict]) -> dict:
         raise ValueError("merge_choices needs at least one response")
     merged = dict(responses[0])
     choices = []
-    prompt = completion = cached = reasoning = written = 0
     for response in responses:
         for choice in response["choices"]:
             choices.append({**choice, "index": len(choices)})
-        usage = response.get("usage") or {}
+    merged["choices"] = choices
+    merged["usage"] = sum_usage([response.get("usage") for response in responses])
+    return merged
+
+
+def sum_usage(usages: list[dict | None]) -> dict:
+    """OpenAI usage of several choices (n > 1) as one, details included."""
+    prompt = completion = cached = reasoning = written = 0
+    for usage in usages:
+        usage = usage or {}
         prompt += usage.get("prompt_tokens", 0)
         completion += usage.get("completion_tokens", 0)
         cached += (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
         reasoning += (usage.get("completion_tokens_details") or {}).get("reasoning_tokens", 0)
         written += usage.get("cache_creation_input_tokens", 0)
-    merged["choices"] = choices
-    merged["usage"] = {
+    total = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
@@ -611,5 +618,5 @@ def merge_choices(responses: list[dict]) -> dict:
         "completion_tokens_details": {"reasoning_tokens": reasoning},
     }
     if written:
-        merged["usage"]["cache_creation_input_tokens"] = written
-    return merged
+        total["cache_creation_input_tokens"] = written
+    return total

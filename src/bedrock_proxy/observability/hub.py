@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from bedrock_proxy.observability.dispatch import RecordDispatcher
 from bedrock_proxy.observability.langfuse import LangfuseLegacySink, LangfuseOptions, LangfuseOtlpSink
-from bedrock_proxy.observability.metrics import GatewayMetrics
+from bedrock_proxy.observability.metrics import GatewayMetrics, overhead_seconds
 from bedrock_proxy.observability.otel import OtelSink, parse_otlp_headers, traces_url
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.observability.sink import Sink
@@ -26,6 +26,7 @@ from bedrock_proxy.observability.webhook import WebhookSink, parse_headers
 log = logging.getLogger("bedrock_proxy.observability")
 
 DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"
+DEFAULT_FLUSH_SECONDS = 20.0  # what shutdown (SIGTERM) spends at most delivering queued records
 
 # Callback names that need no sink: Prometheus metrics are always served on /metrics.
 BUILTIN_CALLBACKS = frozenset({"prometheus"})
@@ -37,6 +38,19 @@ def _get(settings: Any, *names: str, default: Any = None) -> Any:
         if value is not None:
             return value
     return default
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be more than 0 seconds, not {raw!r}")
+    return value
 
 
 def _names(value: Any) -> list[str]:
@@ -55,11 +69,19 @@ def _langfuse_options(settings: Any, environ: Mapping[str, str]) -> LangfuseOpti
     )
 
 
+class SinkNotConfigured(ValueError):
+    """A callback named in config.yaml whose connection settings are not in the environment.
+
+    The gateway still starts (serving matters more than tracing, and .env.example ships these empty): the
+    sink is left out, said at start-up in the log, by check-config and by doctor.
+    """
+
+
 def _langfuse(settings: Any, environ: Mapping[str, str], *, mode: str | None = None) -> Sink:
     public_key = environ.get("LANGFUSE_PUBLIC_KEY")
     secret_key = environ.get("LANGFUSE_SECRET_KEY")
     if not public_key or not secret_key:
-        raise ValueError(
+        raise SinkNotConfigured(
             "the langfuse callback needs LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY in the environment "
             "(and LANGFUSE_HOST for a self-hosted server)"
         )
@@ -85,7 +107,9 @@ def _log_messages(settings: Any) -> bool:
 def _otel(settings: Any, environ: Mapping[str, str]) -> Sink:
     url = traces_url(environ)
     if not url:
-        raise ValueError("the otel callback needs OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://collector:4318)")
+        raise SinkNotConfigured(
+            "the otel callback needs OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://collector:4318)"
+        )
     protocol = (environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/json").strip().lower()
     return OtelSink(
         url,
@@ -102,7 +126,7 @@ def _traceloop(settings: Any, environ: Mapping[str, str]) -> Sink:
     else:
         api_key = environ.get("TRACELOOP_API_KEY")
         if not api_key:
-            raise ValueError(
+            raise SinkNotConfigured(
                 "the traceloop callback needs TRACELOOP_API_KEY (or OTEL_EXPORTER_OTLP_ENDPOINT)"
             )
         base = (environ.get("TRACELOOP_BASE_URL") or "https://api.traceloop.com").rstrip("/")
@@ -119,7 +143,9 @@ def _traceloop(settings: Any, environ: Mapping[str, str]) -> Sink:
 def _webhook(settings: Any, environ: Mapping[str, str]) -> Sink:
     url = environ.get("WEBHOOK_URL")
     if not url:
-        raise ValueError("the webhook callback needs WEBHOOK_URL (and optionally WEBHOOK_HEADERS as JSON)")
+        raise SinkNotConfigured(
+            "the webhook callback needs WEBHOOK_URL (and optionally WEBHOOK_HEADERS as JSON)"
+        )
     return WebhookSink(
         url, parse_headers(environ.get("WEBHOOK_HEADERS")), log_messages=_log_messages(settings)
     )
@@ -153,6 +179,7 @@ class Observability:
         failure_sinks: tuple[str, ...] = (),
         log_raw_request_response: bool = False,
         turn_off_message_logging: bool = False,
+        flush_seconds: float = DEFAULT_FLUSH_SECONDS,
     ) -> None:
         self.metrics = metrics
         self.dispatcher = dispatcher
@@ -160,6 +187,7 @@ class Observability:
         self.failure_sinks = failure_sinks
         self.log_raw_request_response = log_raw_request_response
         self.turn_off_message_logging = turn_off_message_logging
+        self.flush_seconds = flush_seconds
         metrics.add_sink_stats(dispatcher.stats)
 
     @classmethod
@@ -184,28 +212,46 @@ class Observability:
                 f"failure_callback / callbacks; supported: {', '.join(SUPPORTED_CALLBACKS)}"
             )
         sinks: dict[str, Sink] = {}
+        disabled: set[str] = set()
         for name in dict.fromkeys(success + failure):
             if name in BUILTIN_CALLBACKS:
                 continue
             key = _sink_key(name)
-            if key not in sinks:
-                sinks[key] = SINK_FACTORIES[name](settings, environ)
+            if key not in sinks and key not in disabled:
+                try:
+                    sinks[key] = SINK_FACTORIES[name](settings, environ)
+                except SinkNotConfigured as reason:
+                    disabled.add(key)
+                    log.warning("%s callback disabled: %s", name, reason)
 
         def keys(names: list[str]) -> tuple[str, ...]:
-            return tuple(dict.fromkeys(_sink_key(n) for n in names if n not in BUILTIN_CALLBACKS))
+            return tuple(
+                dict.fromkeys(
+                    _sink_key(n) for n in names if n not in BUILTIN_CALLBACKS and _sink_key(n) not in disabled
+                )
+            )
 
         size = queue_size or int(environ.get("BEDROCK_PROXY_SINK_QUEUE_SIZE") or 10_000)
+        backoff_max = _seconds(environ, "BEDROCK_PROXY_SINK_BACKOFF_MAX_SECONDS", 10.0)
         return cls(
             GatewayMetrics(registry),
-            RecordDispatcher(sinks.values(), queue_size=size),
+            RecordDispatcher(
+                sinks.values(),
+                queue_size=size,
+                backoff_base=min(0.5, backoff_max),
+                backoff_max=backoff_max,
+            ),
             success_sinks=keys(success),
             failure_sinks=keys(failure),
             log_raw_request_response=bool(_get(settings, "log_raw_request_response", default=False)),
             turn_off_message_logging=bool(_get(settings, "turn_off_message_logging", default=False)),
+            flush_seconds=_seconds(environ, "BEDROCK_PROXY_SINK_FLUSH_SECONDS", DEFAULT_FLUSH_SECONDS),
         )
 
     def submit(self, record: CallRecord) -> None:
-        """Hand a finished record to its sinks. Never blocks, never raises for a sink's sake."""
+        """Count a finished record in the metrics and hand it to its sinks. Never blocks, never raises for
+        a sink's sake."""
+        self.metrics.request_finished(record, overhead_seconds(record))
         names = self.success_sinks if record.status < 400 else self.failure_sinks
         if names:
             self.dispatcher.submit(record, names)
@@ -213,8 +259,9 @@ class Observability:
     async def start(self) -> None:
         await self.dispatcher.start()
 
-    async def aclose(self, timeout: float = 10.0) -> None:
-        await self.dispatcher.aclose(timeout)
+    async def aclose(self, timeout: float | None = None) -> None:
+        """Deliver what is queued within `timeout` seconds (default: BEDROCK_PROXY_SINK_FLUSH_SECONDS)."""
+        await self.dispatcher.aclose(self.flush_seconds if timeout is None else timeout)
 
     def stats(self) -> dict[str, dict[str, int]]:
         return self.dispatcher.stats()

@@ -19,7 +19,7 @@ import orjson
 
 from bedrock_proxy.observability import otlp
 from bedrock_proxy.observability.record import Attempt, CallRecord
-from bedrock_proxy.observability.sink import HttpSink, RetryableSinkError
+from bedrock_proxy.observability.sink import HttpSink, RetryableSinkError, map_yielding
 
 log = logging.getLogger("bedrock_proxy.observability")
 
@@ -188,9 +188,15 @@ def cost_details(record: CallRecord) -> dict[str, float] | None:
 
 
 def generation_window(record: CallRecord) -> tuple[float, float]:
-    """The generation spans the upstream calls when we know them, else the whole request."""
+    """The generation spans the upstream calls when we know them, else the whole request. A stream's last
+    attempt ends when its first event arrived; the generation goes on until the stream's end."""
     if record.attempts:
-        return record.attempts[0].start_time, record.attempts[-1].end_time
+        end = (
+            max(record.attempts[-1].end_time, record.end_time)
+            if record.stream
+            else record.attempts[-1].end_time
+        )
+        return record.attempts[0].start_time, end
     return record.start_time, record.end_time
 
 
@@ -381,12 +387,15 @@ class LangfuseOtlpSink(HttpSink):
             self.resource["deployment.environment"] = _environment(self.options.environment)
 
     def encode(self, records: list[CallRecord]) -> bytes:
-        spans = [s for record in records for s in otlp_spans(record, self.options)]
+        return self._body([s for record in records for s in otlp_spans(record, self.options)])
+
+    def _body(self, spans: list[dict[str, Any]]) -> bytes:
         request = otlp.export_request(spans, resource=self.resource, scope=SCOPE)
         return otlp.protobuf_body(request) if self.protobuf else otlp.json_body(request)
 
     async def send_batch(self, records: list[CallRecord]) -> None:
-        await self.post(self.url, self.encode(records), self.headers)
+        per_record = await map_yielding(lambda record: otlp_spans(record, self.options), records)
+        await self.post(self.url, self._body([s for spans in per_record for s in spans]), self.headers)
 
 
 # ---------------------------------------------------------------------------------------------- legacy

@@ -58,7 +58,7 @@ def _is_secret_key(key: str) -> bool:
     k = key.lower().replace("-", "_")
     if k in ("max_tokens", "tokens", "prompt_tokens", "completion_tokens", "total_tokens"):
         return False
-    if k.endswith("_tokens") or k.startswith("max_token"):
+    if k.endswith("tokens") or k.startswith("max_token"):  # counts (inputTokens, cache_read_tokens)
         return False
     return any(part in k for part in _SECRET_KEY_PARTS)
 

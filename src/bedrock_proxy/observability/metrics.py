@@ -22,28 +22,41 @@ from bedrock_proxy.observability.record import CallRecord
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
-_SAFE = re.compile(r"[^A-Za-z0-9_.:/@-]")
+_SAFE = re.compile(r"[^A-Za-z0-9_.:/@#+-]")  # deployment ids look like "claude-3-haiku#0"
 
 HEALTHY, PARTIAL, COOLDOWN = 0, 1, 2
+_DEPLOYMENT_FAULTS = frozenset(
+    {408, 429, 500, 502, 503, 504}
+)  # an attempt that says the deployment is unwell
+
+
+def overhead_seconds(record: CallRecord) -> float:
+    """Time the gateway itself added: total latency minus time spent waiting on Bedrock. For a stream,
+    up to its first delta (the rest of a stream is Bedrock's pace, not ours)."""
+    if record.stream and record.first_token_time is not None:
+        spent = record.first_token_time - record.start_time
+    else:
+        spent = record.end_time - record.start_time
+    return max(spent - record.upstream_latency, 0.0)
 
 
 class _LabelGuard:
-    """Caps the distinct values one label may take; beyond the cap a value becomes "other"."""
+    """Caps the distinct values one label may take; beyond the cap a new value becomes "other"."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.seen: set[str] = set()
+        self.known: dict[str, str] = {}  # value as given -> label value
 
     def __call__(self, value: str | None) -> str:
         if not value:
             return ""
-        if value in self.seen:
-            return value
-        clean = _SAFE.sub("_", value)[:100]
-        if len(self.seen) >= self.limit:
+        label = self.known.get(value)
+        if label is not None:
+            return label
+        if len(self.known) >= self.limit:
             return "other"
-        self.seen.add(clean)
-        return clean
+        label = self.known[value] = _SAFE.sub("_", value)[:100]
+        return label
 
 
 SinkStats = Callable[[], dict[str, dict[str, int]]]

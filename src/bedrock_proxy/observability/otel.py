@@ -16,7 +16,7 @@ import orjson
 
 from bedrock_proxy.observability import otlp
 from bedrock_proxy.observability.record import CallRecord
-from bedrock_proxy.observability.sink import HttpSink
+from bedrock_proxy.observability.sink import HttpSink, map_yielding
 
 PARAM_ATTRS = {
     "temperature": "gen_ai.request.temperature",
@@ -115,7 +115,7 @@ class OtelSink(HttpSink):
         self.log_messages = log_messages
 
     async def send_batch(self, records: list[CallRecord]) -> None:
-        spans = [gen_ai_span(r, log_messages=self.log_messages) for r in records]
+        spans = await map_yielding(lambda r: gen_ai_span(r, log_messages=self.log_messages), records)
         request = otlp.export_request(spans, resource=self.resource, scope="bedrock-proxy")
         body = otlp.protobuf_body(request) if self.protobuf else otlp.json_body(request)
         await self.post(self.url, body, self.headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
@@ -13,11 +14,21 @@ from bedrock_proxy.bedrock.transport import BedrockTransport
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
+from bedrock_proxy.observability.rawlog import RawLoggingProvider
 from bedrock_proxy.router.router import Router
 from bedrock_proxy.server import chat, embeddings, info
 from bedrock_proxy.server.auth import KeyRing
-from bedrock_proxy.server.context import RequestContext
-from bedrock_proxy.server.http import ClientDisconnected, Message, Receive, Scope, Send, header, send_error
+from bedrock_proxy.server.context import RequestContext, current_request
+from bedrock_proxy.server.http import (
+    ClientDisconnected,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    send_error,
+)
 from bedrock_proxy.server.images import ImageFetcher
 from bedrock_proxy.server.records import Recorder
 
@@ -54,12 +65,15 @@ class Gateway:
     ) -> None:
         self.config = config
         self.settings = config.settings
-        self.router = Router(config)
+        self.observability = observability or Observability.from_settings(self.settings, environ)
+        # the router reports retries, fallbacks and deployment state (healthy, partial, cooldown)
+        self.router = Router(config, self.observability.metrics)
         self.transport = BedrockTransport()
-        self.provider = BedrockProvider(self.transport, environ)
+        self.provider: Any = BedrockProvider(self.transport, environ)
         self.keys = KeyRing(self.settings.master_key, self.settings.api_keys)
         self.images = image_fetcher or ImageFetcher()
-        self.observability = observability or Observability.from_settings(self.settings, environ)
+        if self.observability.log_raw_request_response:
+            self.provider = RawLoggingProvider(self.provider)
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
         self.max_body_bytes = MAX_BODY_BYTES
         self.started = False
@@ -78,6 +92,8 @@ class Gateway:
         self.started = True
 
     async def shutdown(self) -> None:
+        """After uvicorn drained the connections: close the Bedrock pool, then deliver every queued record
+        (within BEDROCK_PROXY_SINK_FLUSH_SECONDS; what is left is counted as dropped and logged)."""
         self.draining = True
         await self.transport.aclose()
         await self.observability.aclose()
@@ -111,6 +127,7 @@ class Gateway:
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/")
         route = ROUTES.get((scope["method"], path))
+        kind = route[1] if route is not None else ""
         response_started = False
 
         async def tracked_send(message: Message) -> None:
@@ -119,44 +136,74 @@ class Gateway:
                 response_started = True
             await send(message)
 
+        if kind:  # a model call: in flight until it ends, and exactly one CallRecord whatever happens
+            ctx_token = current_request.set(ctx)
+            self.observability.metrics.request_started(path)
+        failure: GatewayError | None = None
         try:
             if route is None:
                 raise _no_route(scope["method"], path)
-            handler, kind = route
             if kind:
-                self.observability.metrics.request_started(path)
-            try:
-                await handler(self, scope, receive, tracked_send, ctx)
-            except GatewayError as error:
-                if kind and ctx.model:
-                    self.recorder.submit(self.recorder.failure(ctx, kind, error))
-                raise
-            finally:
-                if kind:
-                    self.observability.metrics.request_ended(path)
+                # read here so a failure record can carry the client's metadata; the handler reads it again
+                ctx.body = await read_body(receive, self.max_body_bytes)
+                receive = _replay(ctx.body, receive)
+            await route[0](self, scope, receive, tracked_send, ctx)
         except GatewayError as error:
+            failure = error
             if response_started:
                 logger.warning("error after the response started: %s", error.message)
             else:
                 await send_error(send, error, ctx.trace_headers())
         except ClientDisconnected:
-            pass
+            failure = _client_closed()
+        except asyncio.CancelledError:
+            failure = _client_closed()
+            raise
         except Exception:
             logger.exception("unexpected error while serving %s %s", scope["method"], path)
+            failure = GatewayError(
+                500,
+                f"The gateway failed unexpectedly (request id {request_id}). It has been logged;"
+                " retry, and report the request id if it happens again.",
+                type="api_error",
+                code="internal_error",
+            )
             if not response_started:
-                await send_error(
-                    send,
-                    GatewayError(
-                        500,
-                        f"The gateway failed unexpectedly (request id {request_id}). It has been logged;"
-                        " retry, and report the request id if it happens again.",
-                        type="api_error",
-                        code="internal_error",
-                    ),
-                    ctx.trace_headers(),
-                )
+                await send_error(send, failure, ctx.trace_headers())
         finally:
+            if kind:
+                if not ctx.recorded:
+                    if failure is None:  # a handler that returned without recording: still counted
+                        failure = GatewayError(
+                            500, "The request ended without an outcome.", type="api_error", code="no_outcome"
+                        )
+                    self.recorder.submit(self.recorder.failure(ctx, kind, failure))
+                self.observability.metrics.request_ended(path)
+                current_request.reset(ctx_token)
             request_id_var.reset(token)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the already-read body to the handler, then passes through (disconnects)."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _client_closed() -> GatewayError:
+    return GatewayError(
+        499,
+        "The client closed the connection before the answer was complete.",
+        type="api_error",
+        code="client_closed_request",
+    )
 
 
 def _no_route(method: str, path: str) -> GatewayError:

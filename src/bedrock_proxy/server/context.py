@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,8 @@ class RequestContext:
     model: str = ""
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    body: bytes | None = None  # the raw request body, so a failure record can carry the client's metadata
+    recorded: bool = False  # set when the request's one CallRecord was submitted
 
     def trace_headers(self) -> list[tuple[bytes, bytes]]:
         """Tell the client which deployment answered, after how many attempts, and whether by fallback."""
@@ -30,4 +33,13 @@ class RequestContext:
             headers.append((b"x-bedrock-proxy-model-id", trace.deployment.model_id.encode()))
             headers.append((b"x-bedrock-proxy-attempts", str(len(trace.attempts)).encode()))
             headers.append((b"x-bedrock-proxy-fallback", b"true" if trace.fallback_used else b"false"))
+            # what the gateway itself spent so far: time since the request arrived minus time on Bedrock
+            overhead = max(time.perf_counter() - self.timer - trace.upstream_seconds, 0.0)
+            headers.append((b"x-bedrock-proxy-overhead-ms", f"{overhead * 1000:.3f}".encode()))
         return headers
+
+
+# The request being served, so the recorder can mark it recorded without every handler passing it along.
+current_request: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "current_request", default=None
+)

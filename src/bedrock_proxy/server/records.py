@@ -1,17 +1,27 @@
-"""Turn a finished request into its CallRecord, price it, and hand it to observability."""
+"""Turn a finished request into its CallRecord, price it, and hand it to observability.
+
+Exactly one record per request: `submit` marks the request being served (`current_request`) as recorded
+and ignores a second record, and the app submits a failure record for any request that ends without one.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
+
+import orjson
 
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.pricing import cost_for
 from bedrock_proxy.observability.record import CallRecord, Usage
-from bedrock_proxy.server.context import RequestContext
+from bedrock_proxy.server.context import RequestContext, current_request
+
+logger = logging.getLogger("bedrock_proxy.requests")
 
 
 def usage_from_openai(usage: dict | None) -> Usage:
+    """The record's Usage from an OpenAI usage dict (cache writes ride in `cache_creation_input_tokens`)."""
     if not usage:
         return Usage()
     details = usage.get("prompt_tokens_details") or {}
@@ -19,7 +29,26 @@ def usage_from_openai(usage: dict | None) -> Usage:
         prompt_tokens=usage.get("prompt_tokens", 0),
         completion_tokens=usage.get("completion_tokens", 0),
         cache_read_tokens=details.get("cached_tokens", 0) or 0,
+        cache_write_tokens=usage.get("cache_creation_input_tokens", 0) or 0,
     )
+
+
+def _add(a: Usage, b: Usage) -> Usage:
+    return Usage(
+        a.prompt_tokens + b.prompt_tokens,
+        a.completion_tokens + b.completion_tokens,
+        a.cache_read_tokens + b.cache_read_tokens,
+        a.cache_write_tokens + b.cache_write_tokens,
+    )
+
+
+def _parse_body(raw: bytes | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
 
 
 class Recorder:
@@ -28,7 +57,36 @@ class Recorder:
         self.log_messages = log_messages
 
     def submit(self, record: CallRecord) -> None:
+        """Metrics and sinks for the request's one record; a second record for the same request is ignored."""
+        ctx = current_request.get()
+        if ctx is not None:
+            if ctx.recorded:
+                logger.debug("request already recorded; record with status %d ignored", record.status)
+                return
+            ctx.recorded = True
         self.observability.submit(record)
+        if record.status >= 400:
+            logger.log(
+                logging.WARNING if record.status >= 500 else logging.INFO,
+                "%s %s failed with %d (%s): %s",
+                record.kind,
+                record.model_group or "-",
+                record.status,
+                record.error_type,
+                record.error_message,
+            )
+        elif logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s %d in %.1f ms via %s, %d+%d tokens, cost %s",
+                record.kind,
+                record.model_group,
+                record.status,
+                record.latency * 1000,
+                record.deployment_id,
+                record.usage.prompt_tokens,
+                record.usage.completion_tokens,
+                record.cost,
+            )
 
     def _price(self, deployment: Any, usage: Usage) -> tuple[float | None, float | None]:
         if deployment is None:
@@ -57,6 +115,7 @@ class Recorder:
         metadata: dict | None = None,
         user: str | None = None,
         error: GatewayError | None = None,
+        model_group: str | None = None,
     ) -> CallRecord:
         trace = ctx.trace
         deployment = trace.deployment if trace is not None else None
@@ -64,7 +123,7 @@ class Recorder:
         return CallRecord(
             request_id=ctx.request_id,
             kind=kind,
-            model_group=ctx.model,
+            model_group=ctx.model or model_group or "",
             deployment_id=deployment.deployment_id if deployment else "",
             bedrock_model_id=deployment.model_id if deployment else "",
             region=deployment.region if deployment else "",
@@ -120,12 +179,7 @@ class Recorder:
     ) -> CallRecord:
         usage = Usage()
         for translator in translators:
-            part = usage_from_openai(translator.usage)
-            usage = Usage(
-                usage.prompt_tokens + part.prompt_tokens,
-                usage.completion_tokens + part.completion_tokens,
-                usage.cache_read_tokens + part.cache_read_tokens,
-            )
+            usage = _add(usage, usage_from_openai(translator.usage))
         return self._record(
             ctx,
             "chat",
@@ -157,9 +211,15 @@ class Recorder:
         )
 
     def failure(self, ctx: RequestContext, kind: str, error: GatewayError, body: Any = None) -> CallRecord:
-        messages = body.get("messages") if isinstance(body, dict) else None
-        metadata = body.get("metadata") if isinstance(body, dict) else None
-        user = body.get("user") if isinstance(body, dict) else None
+        """A failed request's record, with what the client sent (read from the raw body) when it parses."""
+        if body is None:
+            body = _parse_body(ctx.body)
+        if not isinstance(body, dict):
+            body = {}
+        messages = body.get("input" if kind == "embedding" else "messages")
+        metadata = body.get("metadata")
+        user = body.get("user")
+        model = body.get("model")
         return self._record(
             ctx,
             kind,
@@ -168,6 +228,7 @@ class Recorder:
             metadata=metadata if isinstance(metadata, dict) else None,
             user=user if isinstance(user, str) else None,
             error=error,
+            model_group=model if isinstance(model, str) else None,
         )
 
     @staticmethod

@@ -10,6 +10,7 @@ import sys
 import uvicorn
 
 from bedrock_proxy.config import ConfigError, format_report, load_config
+from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import configure_logging
 from bedrock_proxy.server.app import Gateway
 
@@ -25,8 +26,13 @@ def create_app() -> Gateway:
 
 
 def _configure_logging(config: object) -> None:
+    """json_logs, set_verbose / debug, or LiteLLM's LITELLM_LOG=DEBUG|INFO|WARNING|ERROR."""
     settings = config.settings  # type: ignore[attr-defined]
-    level = "DEBUG" if (settings.set_verbose or settings.debug) else "INFO"
+    level = os.environ.get("LITELLM_LOG", "").strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        level = "INFO"
+    if settings.set_verbose or settings.debug:
+        level = "DEBUG"
     configure_logging(json_logs=bool(settings.json_logs), level=level)
 
 
@@ -39,6 +45,7 @@ def _uvicorn_options(host: str, port: int) -> dict:
         "lifespan": "on",
         "access_log": False,
         "log_level": "warning",
+        "log_config": None,  # uvicorn's lines go through our handler: same format, request id, redaction
         "timeout_graceful_shutdown": 30,
         "timeout_keep_alive": 30,
     }
@@ -57,6 +64,12 @@ def serve_from_args(args: argparse.Namespace) -> int:
     if config.issues:
         print(format_report(config.issues), file=sys.stderr)
     workers = args.num_workers or int(os.environ.get("NUM_WORKERS", "1") or 1)
+    _configure_logging(config)
+    try:  # sinks are built here so a missing setting stops the start with a message, not a traceback
+        gateway = Gateway(config) if workers == 1 else Observability.from_settings(config.settings)
+    except ValueError as error:
+        print(f"bedrock-proxy: cannot start: {error}.", file=sys.stderr)
+        return 1
     if workers > 1:
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)
         uvicorn.run(
@@ -66,8 +79,7 @@ def serve_from_args(args: argparse.Namespace) -> int:
             **_uvicorn_options(args.host, args.port),
         )
         return 0
-    _configure_logging(config)
-    uvicorn.run(Gateway(config), **_uvicorn_options(args.host, args.port))
+    uvicorn.run(gateway, **_uvicorn_options(args.host, args.port))
     return 0
 
 

@@ -1,0 +1,102 @@
+"""log_raw_request_response: what the gateway sends to Bedrock and what comes back, secrets removed.
+
+A wrapper around the Bedrock provider, installed only when the setting is on, so the request path pays
+nothing when it is off. Embedding vectors are shortened (a few values and a count): they are data, not
+something a person debugging a request reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.observability.logs import log_raw
+
+MAX_VECTOR_VALUES = 4
+
+
+def shorten_vectors(value: Any) -> Any:
+    """A copy with long lists of numbers cut to their first values plus a count."""
+    if isinstance(value, list):
+        if len(value) > MAX_VECTOR_VALUES and all(isinstance(v, (int, float)) for v in value[:8]):
+            return [*value[:MAX_VECTOR_VALUES], f"... {len(value)} values"]
+        return [shorten_vectors(v) for v in value]
+    if isinstance(value, dict):
+        return {k: shorten_vectors(v) for k, v in value.items()}
+    return value
+
+
+def _where(deployment: Any, operation: str) -> str:
+    return f"{operation} {getattr(deployment, 'deployment_id', '?')} {getattr(deployment, 'model_id', '?')}"
+
+
+class RawLoggingProvider:
+    """Same calls as BedrockProvider (converse, converse_stream, invoke, embed), each one logged."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def _call(
+        self, operation: str, deployment: Any, body: Any, call: Any, *, answer: bool = True
+    ) -> Any:
+        where = _where(deployment, operation)
+        log_raw(f"bedrock request {where}", body, enabled=True)
+        try:
+            result = await call
+        except GatewayError as error:
+            log_raw(
+                f"bedrock error {where}",
+                {"status": error.status, "type": error.upstream or error.code, "message": error.message},
+                enabled=True,
+            )
+            raise
+        if answer:
+            log_raw(f"bedrock response {where}", shorten_vectors(result), enabled=True)
+        return result
+
+    async def converse(self, deployment: Any, body: dict, timeout: float) -> dict:
+        return await self._call("converse", deployment, body, self._inner.converse(deployment, body, timeout))
+
+    async def invoke(self, deployment: Any, body: dict, timeout: float) -> dict:
+        return await self._call("invoke", deployment, body, self._inner.invoke(deployment, body, timeout))
+
+    async def embed(self, deployment: Any, bodies: list[dict], timeout: float) -> list[dict]:
+        return await self._call("invoke", deployment, bodies, self._inner.embed(deployment, bodies, timeout))
+
+    async def converse_stream(
+        self, deployment: Any, body: dict, first_event_timeout: float, timeout: float
+    ) -> Any:
+        call = self._inner.converse_stream(deployment, body, first_event_timeout, timeout)
+        stream = await self._call("converse-stream", deployment, body, call, answer=False)
+        return _LoggedStream(stream, _where(deployment, "converse-stream"))
+
+
+class _LoggedStream:
+    """Logs each decoded stream event as it passes through."""
+
+    def __init__(self, stream: Any, where: str) -> None:
+        self._stream = stream
+        self._where = where
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    async def __aiter__(self) -> AsyncIterator[tuple[str, dict]]:
+        events = self._stream.__aiter__()
+        try:
+            async for name, payload in events:
+                log_raw(f"bedrock event {self._where}", {name: payload}, enabled=True)
+                yield name, payload
+        except GatewayError as error:
+            log_raw(
+                f"bedrock stream error {self._where}",
+                {"status": error.status, "type": error.upstream or error.code, "message": error.message},
+                enabled=True,
+            )
+            raise
+        finally:
+            await events.aclose()
