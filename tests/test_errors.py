@@ -47,3 +47,21 @@ def test_context_window_error_has_openai_code():
 
 def test_exception_names_are_normalised():
     assert normalise_exception_name("modelStreamErrorException") == "ModelStreamErrorException"
+
+
+def test_a_signature_error_never_carries_the_canonical_request_to_the_client():
+    message = (
+        "The request signature we calculated does not match the signature you provided.\n\n"
+        "The Canonical String for this request should have been\n'POST\n/model/m/converse\n\n"
+        "x-amz-security-token:FwoGZXIvYXdzEXAMPLETOKEN\n'"
+    )
+    error = from_bedrock("InvalidSignatureException", message, 403)
+    assert "FwoGZXIvYXdzEXAMPLETOKEN" not in error.message
+    assert "signature we calculated" in error.message
+    assert error.status == 403
+
+
+def test_a_bare_401_from_bedrock_is_the_gateway_credentials_not_the_client_key():
+    error = from_bedrock(None, "Unauthorized", 401)
+    assert error.status == 403
+    assert error.code == "bedrock_invalid_credentials"

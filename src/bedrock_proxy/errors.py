@@ -128,8 +128,18 @@ _BEDROCK_ERRORS: dict[str, _Mapping] = {
     ),
 }
 
+_CREDENTIAL_ERRORS = frozenset(
+    {
+        "InvalidSignatureException",
+        "UnrecognizedClientException",
+        "ExpiredTokenException",
+        "AccessDeniedException",
+    }
+)
+
 _FALLBACK_BY_STATUS = {
     400: "ValidationException",
+    401: "UnrecognizedClientException",
     403: "AccessDeniedException",
     404: "ResourceNotFoundException",
     408: "ModelTimeoutException",
@@ -148,6 +158,9 @@ def normalise_exception_name(name: str) -> str:
 def from_bedrock(name: str | None, message: str, status: int = 0) -> GatewayError:
     """Map a Bedrock error (exception name, message, HTTP status) to what the client gets."""
     exception = normalise_exception_name(name) if name else _FALLBACK_BY_STATUS.get(status, "")
+    if exception in _CREDENTIAL_ERRORS:
+        # AWS appends the canonical request to signature errors, and it carries the session token
+        message = message.split("\n", 1)[0]
     mapping = _BEDROCK_ERRORS.get(exception)
     if mapping is None:
         mapping = _BEDROCK_ERRORS["InternalServerException"] if status >= 500 or not status else None

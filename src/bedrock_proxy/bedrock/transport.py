@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 import orjson
-from botocore.eventstream import EventStreamBuffer
+from botocore.eventstream import EventStreamBuffer, ParserError
 from yarl import URL
 
 from bedrock_proxy.bedrock.credentials import CredentialSource, MissingCredentials
@@ -37,13 +37,15 @@ class Target:
     credentials: CredentialSource | None  # None when a bearer token is used
     bearer_token: str | None = None
 
-    def url(self, operation: str) -> str:
+    def url(self, operation: str) -> tuple[str, URL]:
+        """The operation's URL as signed (text) and as sent (already encoded: aiohttp must not re-quote)."""
         return _operation_url(self.endpoint, self.model_id, operation)
 
 
 @lru_cache(maxsize=4096)
-def _operation_url(endpoint: str, model_id: str, operation: str) -> str:
-    return f"{endpoint}/model/{quote(model_id, safe='')}/{operation}"
+def _operation_url(endpoint: str, model_id: str, operation: str) -> tuple[str, URL]:
+    text = f"{endpoint}/model/{quote(model_id, safe='')}/{operation}"
+    return text, URL(text, encoded=True)
 
 
 def default_endpoint(region: str) -> str:
@@ -86,18 +88,30 @@ class BedrockTransport:
             credentials = await target.credentials.get()
         except MissingCredentials as exc:
             raise GatewayError(
-                500, f"The gateway has no AWS credentials: {exc}.", type="api_error", code="aws_credentials"
+                503,
+                f"The gateway has no AWS credentials: {exc}.",
+                type="service_unavailable_error",
+                code="aws_credentials",
+            ) from None
+        except Exception as exc:  # a refresh or an assumed role failed (STS, instance metadata, profile)
+            raise GatewayError(
+                503,
+                f"The gateway could not load its AWS credentials ({type(exc).__name__}). Check the instance"
+                " profile, aws_role_name or aws_profile_name; `bedrock-proxy doctor` shows which.",
+                type="service_unavailable_error",
+                code="aws_credentials",
+                retryable=True,
             ) from None
         return sign(credentials, target.region, url, body, headers)
 
     async def call(self, target: Target, operation: str, payload: dict, timeout: float) -> dict:
         """A non-streaming call (converse, invoke, count-tokens): the decoded answer or a GatewayError."""
         body = orjson.dumps(payload)
-        url = target.url(operation)
+        url, encoded = target.url(operation)
         headers = await self._headers(target, url, body, "application/json")
         try:
             async with asyncio.timeout(timeout):
-                async with self.session.post(URL(url, encoded=True), data=body, headers=headers) as response:
+                async with self.session.post(encoded, data=body, headers=headers) as response:
                     data = await response.read()
                     if response.status >= 400:
                         raise _error_from_response(response, data)
@@ -106,26 +120,31 @@ class BedrockTransport:
             raise timeout_error(timeout) from None
         except aiohttp.ClientError as exc:
             raise connection_error(_describe(exc)) from None
+        except orjson.JSONDecodeError:
+            raise _bad_answer("an answer that is not JSON") from None
 
     async def stream(
         self, target: Target, operation: str, payload: dict, first_event_timeout: float, timeout: float
     ) -> EventStream:
         """Open an event stream; returns once the response headers arrived (errors before that are raised)."""
         body = orjson.dumps(payload)
-        url = target.url(operation)
+        url, encoded = target.url(operation)
         headers = await self._headers(target, url, body, "application/vnd.amazon.eventstream")
         deadline = time.monotonic() + timeout
+        response: aiohttp.ClientResponse | None = None
         try:
             async with asyncio.timeout(min(first_event_timeout, timeout)):
-                response = await self.session.post(URL(url, encoded=True), data=body, headers=headers)
+                response = await self.session.post(encoded, data=body, headers=headers)
                 if response.status >= 400:
-                    data = await response.read()
-                    response.release()
-                    raise _error_from_response(response, data)
-        except TimeoutError:
-            raise timeout_error(min(first_event_timeout, timeout)) from None
-        except aiohttp.ClientError as exc:
-            raise connection_error(_describe(exc)) from None
+                    raise _error_from_response(response, await response.read())
+        except BaseException as exc:
+            if response is not None:
+                response.close()  # never hand a half-read connection back to the pool
+            if isinstance(exc, TimeoutError):
+                raise timeout_error(min(first_event_timeout, timeout)) from None
+            if isinstance(exc, aiohttp.ClientError):
+                raise connection_error(_describe(exc)) from None
+            raise
         return EventStream(response, deadline, timeout)
 
 
@@ -137,34 +156,44 @@ class EventStream:
         self._deadline = deadline
         self._timeout = timeout
         self._buffer = EventStreamBuffer()
+        self._expired = False
+
+    def _expire(self) -> None:
+        self._expired = True
+        self._response.content.set_exception(TimeoutError())
 
     async def __aiter__(self) -> AsyncIterator[tuple[str, dict]]:
         content = self._response.content
         buffer = self._buffer
+        loop = asyncio.get_running_loop()
+        # one watchdog for the whole stream rather than a timer per read
+        watchdog = loop.call_at(loop.time() + max(0.0, self._deadline - time.monotonic()), self._expire)
         try:
             while True:
-                remaining = self._deadline - time.monotonic()
-                if remaining <= 0:
-                    raise timeout_error(self._timeout)
                 try:
-                    async with asyncio.timeout(remaining):
-                        data = await content.readany()
+                    data = await content.readany()
                 except TimeoutError:
                     raise timeout_error(self._timeout) from None
                 except aiohttp.ClientError as exc:
                     raise connection_error(_describe(exc)) from None
                 if not data:
+                    if self._expired:
+                        raise timeout_error(self._timeout)
                     return
-                buffer.add_data(data)
-                for message in buffer:
-                    headers = message.headers
-                    message_type = headers.get(":message-type")
-                    if message_type == "event":
-                        yield headers.get(":event-type", ""), orjson.loads(message.payload or b"{}")
-                    elif message_type in ("exception", "error"):
-                        name = headers.get(":exception-type") or headers.get(":error-code")
-                        raise from_bedrock(name, _message_of(message.payload), 0)
+                try:
+                    buffer.add_data(data)
+                    for message in buffer:
+                        headers = message.headers
+                        message_type = headers.get(":message-type")
+                        if message_type == "event":
+                            yield headers.get(":event-type", ""), orjson.loads(message.payload or b"{}")
+                        elif message_type in ("exception", "error"):
+                            name = headers.get(":exception-type") or headers.get(":error-code")
+                            raise from_bedrock(name, _message_of(message.payload), 0)
+                except (ParserError, orjson.JSONDecodeError) as exc:
+                    raise _bad_answer(f"a stream frame it could not decode ({type(exc).__name__})") from None
         finally:
+            watchdog.cancel()
             self.close()
 
     def close(self) -> None:
@@ -201,6 +230,17 @@ def _error_from_response(response: aiohttp.ClientResponse, data: bytes) -> Gatew
         with contextlib.suppress(ValueError):
             error.retry_after = float(retry_after)
     return error
+
+
+def _bad_answer(what: str) -> GatewayError:
+    return GatewayError(
+        502,
+        f"Bedrock sent {what}. Retry the request.",
+        type="api_error",
+        code="bedrock_bad_response",
+        retryable=True,
+        upstream="BadResponse",
+    )
 
 
 def _describe(exc: BaseException) -> str:

@@ -45,6 +45,7 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(Credential=)[^,\s]+"), r"\1" + REDACTED),
     (re.compile(r"(?i)(Signature=)[0-9a-f]+"), r"\1" + REDACTED),
     (re.compile(r"(?i)(X-Amz-Security-Token=|X-Amz-Signature=)[^&\s]+"), r"\1" + REDACTED),
+    (re.compile(r"(?i)(x-amz-security-token:\s*)[^\s'\"]+"), r"\1" + REDACTED),
     (
         re.compile(
             r"(?i)((?:aws_)?secret_access_key|session_token|api_key|password)(\"?\s*[:=]\s*\"?)[^\"\s,}]+"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
 
 if TYPE_CHECKING:
     from bedrock_proxy.server.app import Gateway
+
+logger = logging.getLogger("bedrock_proxy.server")
 
 
 async def chat_completions(
@@ -142,7 +145,7 @@ async def _open_stream(
         if call.buffered_stream:
             # the model cannot stream tool use: one Converse call, replayed as stream events
             answer = await gateway.provider.converse(deployment, call.body, total_timeout)
-            events = _replay(converse_events(answer))
+            events = _events_from(converse_events(answer))
         else:
             stream = await gateway.provider.converse_stream(
                 deployment, call.body, first_timeout, total_timeout
@@ -157,7 +160,14 @@ async def _open_stream(
                     if following is not None:
                         events = Prepended(following, events)
         except StopAsyncIteration:
-            first = None
+            await events.aclose()
+            raise GatewayError(
+                502,
+                "Bedrock ended the stream without sending a message. Retry the request.",
+                type="api_error",
+                code="bedrock_empty_stream",
+                retryable=True,
+            ) from None
         except TimeoutError:
             await events.aclose()
             raise timeout_error(first_timeout, "Bedrock's first token") from None
@@ -182,7 +192,10 @@ async def _open_stream(
         opened = [task.result() for task in tasks]
         return call, opened
 
-    return await gateway.router.run(request.model, attempt, trace, stream=True)
+    # a model that cannot stream tool use answers in one piece: it gets the whole-answer timeout
+    first = gateway.router.group(request.model)[0]
+    buffered = _converse_call(gateway, request, first, images).buffered_stream
+    return await gateway.router.run(request.model, attempt, trace, stream=not buffered)
 
 
 async def _stream(
@@ -248,7 +261,8 @@ async def _pump(
                     await _forward(send, translator, event, ctx)
         else:
             await _merge(send, streams, translators, ctx)
-    except GatewayError as error:
+    except Exception as exc:  # a Bedrock error, or anything unexpected: the client still gets an error event
+        error = stream_failure(exc)
         await sse.send_error_event(send, error)
         return error
     if final_usage is not None:
@@ -283,9 +297,10 @@ async def _merge(
                 await queue.put((index, first))
                 async for event in events:
                     await queue.put((index, event))
-        except GatewayError as error:
-            await queue.put((index, error))
-        await queue.put((index, None))
+        except Exception as exc:  # every failure reaches the merger, or it would wait forever
+            await queue.put((index, stream_failure(exc)))
+        finally:
+            await queue.put((index, None))
 
     readers = [asyncio.create_task(read(i, events, first)) for i, (_, events, first) in enumerate(streams)]
     try:
@@ -321,7 +336,19 @@ def _usage_chunk(response_id: str, model: str, created: int, translators: list[S
     return build
 
 
-async def _replay(events: list[tuple[str, dict]]) -> AsyncIterator[tuple[str, dict]]:
+def stream_failure(exc: Exception) -> GatewayError:
+    if isinstance(exc, GatewayError):
+        return exc
+    logger.exception("stream failed unexpectedly")
+    return GatewayError(
+        502,
+        f"The Bedrock stream failed unexpectedly ({type(exc).__name__}). Retry the request.",
+        type="api_error",
+        code="bedrock_stream_error",
+    )
+
+
+async def _events_from(events: list[tuple[str, dict]]) -> AsyncIterator[tuple[str, dict]]:
     for event in events:
         yield event
 
