@@ -256,3 +256,30 @@ def test_turn_off_message_logging_keeps_messages_out_of_every_sink(
     assert "langfuse.observation.input" not in attrs and "langfuse.observation.output" not in attrs
     assert "mot de passe" not in json.dumps(fake_langfuse.spans)
     assert "mot de passe" not in json.dumps(webhook.received)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected_input", "expected_output"),
+    [
+        ({"mask_input": True}, "redacted-by-bedrock-proxy", "answer"),
+        ({"mask_output": "true"}, "messages", "redacted-by-bedrock-proxy"),
+        ({"turn_off_message_logging": True}, None, None),
+    ],
+    ids=["mask-input", "mask-output", "per-request-turn-off"],
+)
+def test_per_request_message_opt_outs_hold_for_the_webhook_too(
+    proxy: Gateway, webhook: WebhookReceiver, metadata: dict, expected_input: Any, expected_output: Any
+) -> None:
+    request_id = new_id()
+    secret = "mon numéro de carte 4970"
+    answer = chat(proxy.url, request_id, messages=[{"role": "user", "content": secret}], metadata=metadata)
+    assert answer.status == 200
+    [(_, record)] = eventually(lambda: webhook.for_request(request_id))
+    if expected_input == "messages":
+        assert secret in json.dumps(record["input"], ensure_ascii=False)
+    else:
+        assert record["input"] == expected_input
+    if expected_output == "answer":
+        assert record["output"]["content"] == answer.body["choices"][0]["message"]["content"]
+    else:
+        assert record["output"] == expected_output

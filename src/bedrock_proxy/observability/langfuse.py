@@ -58,7 +58,8 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-def _truthy(value: Any) -> bool:
+def is_true(value: Any) -> bool:
+    """Metadata flags arrive as booleans or as strings from headers and form fields."""
     return value is True or (isinstance(value, str) and value.lower() in ("true", "1", "yes"))
 
 
@@ -126,12 +127,12 @@ def resolve(record: CallRecord, options: LangfuseOptions) -> TraceFields:
             and len(trace_metadata) < MAX_METADATA_KEYS
         ):
             trace_metadata.setdefault(key, value)
-    log_messages = not (options.turn_off_message_logging or _truthy(md.get("turn_off_message_logging")))
+    log_messages = not (options.turn_off_message_logging or is_true(md.get("turn_off_message_logging")))
     input_: Any = None
     output: Any = None
     if log_messages:
-        input_ = REDACTED_CONTENT if _truthy(md.get("mask_input")) else record.input
-        output = REDACTED_CONTENT if _truthy(md.get("mask_output")) else record.output
+        input_ = REDACTED_CONTENT if is_true(md.get("mask_input")) else record.input
+        output = REDACTED_CONTENT if is_true(md.get("mask_output")) else record.output
     observation_metadata = {
         "request_id": record.request_id,
         "model_group": record.model_group,

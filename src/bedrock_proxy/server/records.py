@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.observability.langfuse import REDACTED_CONTENT, is_true
 from bedrock_proxy.observability.pricing import cost_for
 from bedrock_proxy.observability.record import CallRecord, Usage
 from bedrock_proxy.server.context import RequestContext, current_request
@@ -120,6 +121,7 @@ class Recorder:
         trace = ctx.trace
         deployment = trace.deployment if trace is not None else None
         input_cost, output_cost = self._price(deployment, usage) if status < 400 else (None, None)
+        input, output = self._messages(metadata, input, output)
         return CallRecord(
             request_id=ctx.request_id,
             kind=kind,
@@ -137,8 +139,8 @@ class Recorder:
             cost=None if input_cost is None else input_cost + (output_cost or 0.0),
             input_cost=input_cost,
             output_cost=output_cost,
-            input=input if self.log_messages else None,
-            output=output if self.log_messages else None,
+            input=input,
+            output=output,
             finish_reason=finish_reason,
             params=params or {},
             metadata=metadata or {},
@@ -149,6 +151,21 @@ class Recorder:
             attempts=tuple(trace.attempts) if trace else (),
             fallback_used=trace.fallback_used if trace else False,
         )
+
+    def _messages(self, metadata: dict | None, input: Any, output: Any) -> tuple[Any, Any]:
+        """Apply the message-logging opt-outs once, here, so that no sink can export what a client or the
+        config asked to keep out (turn_off_message_logging, and per request mask_input / mask_output)."""
+        if not self.log_messages:
+            return None, None
+        if not metadata:
+            return input, output
+        if is_true(metadata.get("turn_off_message_logging")):
+            return None, None
+        if is_true(metadata.get("mask_input")):
+            input = REDACTED_CONTENT
+        if is_true(metadata.get("mask_output")):
+            output = REDACTED_CONTENT
+        return input, output
 
     def chat_success(
         self, ctx: RequestContext, request: Any, params: dict, result: dict, *, stream: bool
