@@ -5,19 +5,31 @@ Model group and error type come (indirectly) from clients, so each label keeps a
 `max_label_values` distinct values and folds the rest into "other". Never a user id, never a prompt.
 Values live in plain dicts keyed by label tuples and are turned into Prometheus families only at scrape
 time: one finished request costs a few microseconds (prometheus_client's locked metric objects cost ~30).
+With several worker processes each worker also publishes snapshots of these dicts in the background and a
+scrape adds up every worker's (observability/multiprocess.py); with one worker nothing is written.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from bedrock_proxy.observability.multiprocess import (
+    MAX_LIVE,
+    SINK_STATS,
+    SUM,
+    SUM_LIVE,
+    Merged,
+    SnapshotPublisher,
+    publisher_from_env,
+)
 from bedrock_proxy.observability.record import CallRecord
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -67,6 +79,17 @@ class _SinkCollector(Collector):
 
     def __init__(self) -> None:
         self.sources: list[SinkStats] = []
+        self.merged: Merged | None = None  # set by GatewayMetrics.render while it renders every worker's
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """This process's queued / delivered / retried / dropped, per sink."""
+        out: dict[str, dict[str, int]] = {}
+        for source in self.sources:
+            for sink, stats in source().items():
+                total = out.setdefault(sink, dict.fromkeys(SINK_STATS, 0))
+                for stat in SINK_STATS:
+                    total[stat] += stats.get(stat, 0)
+        return out
 
     def collect(self) -> Iterable[Any]:
         depth = GaugeMetricFamily(
@@ -75,17 +98,20 @@ class _SinkCollector(Collector):
         records = CounterMetricFamily(
             "bedrock_proxy_sink_records", "Records by sink and outcome", labels=["sink", "outcome"]
         )
-        for source in self.sources:
-            for sink, stats in source().items():
-                depth.add_metric([sink], stats.get("queued", 0))
-                for outcome in ("delivered", "retried", "dropped"):
-                    records.add_metric([sink, outcome], stats.get(outcome, 0))
+        sinks = self.merged.sinks if self.merged is not None else self.stats()
+        for sink, stats in sinks.items():
+            depth.add_metric([sink], stats.get("queued", 0))
+            for outcome in ("delivered", "retried", "dropped"):
+                records.add_metric([sink, outcome], stats.get(outcome, 0))
         yield depth
         yield records
 
 
+Values = Mapping[tuple[str, ...], Any]
+
+
 class _Counter:
-    kind = "counter"
+    merge = SUM  # how workers' values combine (observability/multiprocess.py)
 
     def __init__(self, name: str, doc: str, labels: list[str]) -> None:
         self.name, self.doc, self.labels = name, doc, labels
@@ -95,27 +121,32 @@ class _Counter:
         values = self.values
         values[key] = values.get(key, 0.0) + amount
 
-    def family(self) -> Any:
+    def family(self, values: Values | None = None) -> Any:
+        """This process's values, or `values` (every worker's, merged)."""
         family = CounterMetricFamily(self.name, self.doc, labels=self.labels)
-        for key, value in list(self.values.items()):
+        for key, value in list((self.values if values is None else values).items()):
             family.add_metric(list(key), value)
         return family
 
 
 class _Gauge(_Counter):
-    kind = "gauge"
+    def __init__(self, name: str, doc: str, labels: list[str], merge: str = SUM_LIVE) -> None:
+        super().__init__(name, doc, labels)
+        self.merge = merge
 
     def set(self, key: tuple[str, ...], value: float) -> None:
         self.values[key] = value
 
-    def family(self) -> Any:
+    def family(self, values: Values | None = None) -> Any:
         family = GaugeMetricFamily(self.name, self.doc, labels=self.labels)
-        for key, value in list(self.values.items()):
+        for key, value in list((self.values if values is None else values).items()):
             family.add_metric(list(key), value)
         return family
 
 
 class _Histogram:
+    merge = SUM
+
     def __init__(self, name: str, doc: str, labels: list[str], buckets: tuple[float, ...]) -> None:
         self.name, self.doc, self.labels, self.buckets = name, doc, labels, buckets
         self.values: dict[tuple[str, ...], list[float]] = {}  # per-bucket counts + [sum] at the end
@@ -127,10 +158,10 @@ class _Histogram:
         entry[bisect_left(self.buckets, value)] += 1
         entry[-1] += value
 
-    def family(self) -> Any:
+    def family(self, values: Values | None = None) -> Any:
         family = HistogramMetricFamily(self.name, self.doc, labels=self.labels)
         bounds = [*(repr(float(b)) for b in self.buckets), "+Inf"]
-        for key, entry in list(self.values.items()):
+        for key, entry in list((self.values if values is None else values).items()):
             cumulative, buckets = 0.0, []
             for bound, count in zip(bounds, entry[:-1], strict=True):
                 cumulative += count
@@ -142,19 +173,34 @@ class _Histogram:
 class _Families(Collector):
     def __init__(self) -> None:
         self.families: list[Any] = []
+        self.merged: Merged | None = None  # set by GatewayMetrics.render while it renders every worker's
 
     def add(self, family: Any) -> Any:
         self.families.append(family)
         return family
 
     def collect(self) -> Iterable[Any]:
+        merged = self.merged
+        if merged is None:
+            for family in self.families:
+                yield family.family()
+            return
         for family in self.families:
-            yield family.family()
+            yield family.family(merged.metrics.get(family.name, {}))
+        workers = GaugeMetricFamily(
+            "bedrock_proxy_metrics_workers",
+            "Worker processes whose metrics this scrape adds up: live, or exited (counters kept)",
+            labels=["state"],
+        )
+        workers.add_metric(["live"], merged.live_workers)
+        workers.add_metric(["exited"], merged.exited_workers)
+        yield workers
 
 
 class GatewayMetrics:
     """What the server calls: request_started / request_ended / request_finished / set_deployment_state /
-    retry / fallback; render() for GET /metrics."""
+    retry / fallback; render() for GET /metrics; start() / aclose() around serving (sharing with sibling
+    worker processes when there are any)."""
 
     def __init__(self, registry: CollectorRegistry | None = None, *, max_label_values: int = 200) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
@@ -167,7 +213,7 @@ class GatewayMetrics:
         self._regions: dict[str, str] = {}  # deployment -> region, LiteLLM's api_base label
         f = _Families()
         counter = lambda name, doc, labels: f.add(_Counter(name, doc, labels))  # noqa: E731
-        gauge = lambda name, doc, labels: f.add(_Gauge(name, doc, labels))  # noqa: E731
+        gauge = lambda name, doc, labels, merge=SUM_LIVE: f.add(_Gauge(name, doc, labels, merge))  # noqa: E731
         hist = lambda name, doc, labels, buckets=LATENCY_BUCKETS: f.add(  # noqa: E731
             _Histogram(name, doc, labels, buckets)
         )
@@ -206,6 +252,7 @@ class GatewayMetrics:
             "bedrock_proxy_deployment_state",
             "0 healthy, 1 partial outage, 2 cooling down",
             ["deployment", "model_group"],
+            MAX_LIVE,
         )
         self.cooldowns = counter(
             "bedrock_proxy_deployment_cooldowns",
@@ -252,10 +299,14 @@ class GatewayMetrics:
             "litellm_deployment_state",
             "0 healthy, 1 partial outage, 2 complete outage",
             ["litellm_model_name", "model_id", "api_base", "api_provider"],
+            MAX_LIVE,
         )
         self.registry.register(f)
+        self._families = f
+        self._rules = {family.name: family.merge for family in f.families}
         self._sinks = _SinkCollector()
         self.registry.register(self._sinks)
+        self._publisher: SnapshotPublisher | None = None
 
     # ------------------------------------------------------------------ request path
     def request_started(self, route: str) -> None:
@@ -332,5 +383,35 @@ class GatewayMetrics:
         self._sinks.sources.append(source)
 
     def render(self) -> tuple[bytes, str]:
-        """Body and content type for GET /metrics."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """Body and content type for GET /metrics: with sibling workers, everyone's values added up."""
+        if self._publisher is None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        merged = self._publisher.gather(self._rules)
+        self._families.merged = self._sinks.merged = merged
+        try:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        finally:
+            self._families.merged = self._sinks.merged = None
+
+    # ------------------------------------------------------------------ several worker processes
+    def snapshot(self) -> dict[str, Any]:
+        """This process's values as plain data (observability/multiprocess.py's Snapshot). It shares the
+        histogram lists with the live dicts: serialise or merge it before the event loop moves on."""
+        return {
+            "pid": os.getpid(),
+            "metrics": {family.name: list(family.values.items()) for family in self._families.families},
+            "sinks": self._sinks.stats(),
+        }
+
+    def start(self, environ: Mapping[str, str] = os.environ) -> None:
+        """Begin sharing with sibling workers when the parent `serve` process named a directory
+        (BEDROCK_PROXY_METRICS_DIR); with one worker there is none and this does nothing."""
+        if self._publisher is None:
+            self._publisher = publisher_from_env(self.snapshot, environ)
+            if self._publisher is not None:
+                self._publisher.start()
+
+    async def aclose(self) -> None:
+        """Publish the final values (call after the sinks flushed, so their counts are final)."""
+        if self._publisher is not None:
+            await self._publisher.aclose()

@@ -12,6 +12,7 @@ import uvicorn
 from bedrock_proxy.config import ConfigError, format_report, load_config
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import configure_logging
+from bedrock_proxy.observability.multiprocess import METRICS_DIR_ENV, shared_metrics_dir
 from bedrock_proxy.server.app import Gateway
 
 CONFIG_ENV = "BEDROCK_PROXY_CONFIG"
@@ -72,13 +73,15 @@ def serve_from_args(args: argparse.Namespace) -> int:
         return 1
     if workers > 1:
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)
-        uvicorn.run(
-            "bedrock_proxy.server.run:create_app",
-            factory=True,
-            workers=workers,
-            **_uvicorn_options(args.host, args.port),
-        )
+        with shared_metrics_dir():  # each worker publishes its metrics there; /metrics adds them all up
+            uvicorn.run(
+                "bedrock_proxy.server.run:create_app",
+                factory=True,
+                workers=workers,
+                **_uvicorn_options(args.host, args.port),
+            )
         return 0
+    os.environ.pop(METRICS_DIR_ENV, None)  # one worker: its own metrics are the whole story, nothing written
     uvicorn.run(gateway, **_uvicorn_options(args.host, args.port))
     return 0
 
