@@ -147,3 +147,24 @@ def test_load_config_reads_a_file_and_reports_a_missing_one(tmp_path):
     with pytest.raises(ConfigError) as raised:
         load_config(tmp_path / "absent.yaml", {})
     assert raised.value.issues[0].path == "<file>" and "cannot read" in raised.value.issues[0].message
+
+
+def test_budgets_with_a_postgresql_database_are_reported_offline_as_kept_in_sqlite() -> None:
+    from bedrock_proxy.config import inspect_text
+
+    text = """
+model_list:
+  - model_name: claude-3-haiku
+    litellm_params:
+      model: bedrock/anthropic.claude-3-haiku-20240307-v1:0
+general_settings:
+  master_key: sk-1234
+  database_url: postgresql://user:pass@db:5432/litellm
+  api_keys:
+    - key: sk-team-a
+      spend_limit: 100
+"""
+    config = inspect_text(text, {})
+    warnings = [issue for issue in config.issues if issue.level == "warning"]
+    assert any("SQLite" in issue.message and "budgets" in issue.message for issue in warnings)
+    assert not [issue for issue in config.issues if issue.level == "error"]

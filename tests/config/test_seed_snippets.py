@@ -290,6 +290,7 @@ general_settings:
         ("warning", "litellm_settings.max_parallel_requests"),
         ("warning", "litellm_settings.alerting"),
         ("warning", "litellm_settings.alerting_threshold"),
+        ("warning", "general_settings.database_url"),  # budgets kept in SQLite until the PostgreSQL store
     }, describe(config)
     assert len(config.groups()) == 13
 

@@ -93,7 +93,11 @@ def gateway(
     config_path = tmp_path / f"config-{port}.yaml"
     config_path.write_text(config)
     log_path = tmp_path / f"gateway-{port}.log"
-    extra = {"AWS_BEDROCK_RUNTIME_ENDPOINT": emulator_url, **(env or {})}
+    extra = {
+        "AWS_BEDROCK_RUNTIME_ENDPOINT": emulator_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/spend-{port}.db",  # never a ledger in the working tree
+        **(env or {}),
+    }
     address = ["--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(

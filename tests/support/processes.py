@@ -85,7 +85,10 @@ def gateway_process(
     port = free_port()
     config_path = tmp_path / f"config-{port}.yaml"
     config_path.write_text(config_text)
-    extra = {"AWS_BEDROCK_RUNTIME_ENDPOINT": emulator_url}
+    extra = {
+        "AWS_BEDROCK_RUNTIME_ENDPOINT": emulator_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/spend-{port}.db",  # never a ledger in the working tree
+    }
     extra.update(env or {})
     url = f"http://127.0.0.1:{port}"
     with running(

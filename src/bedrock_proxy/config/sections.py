@@ -308,8 +308,20 @@ class SettingsReader:
             settings.database_url = (
                 from_env if check_database_url(from_env, "DATABASE_URL (environment)", log) else None
             )
+        self._check_budget_storage(settings, paths)
         self._check_callback_environment(settings, paths)
         self._check_alerting_environment(settings, paths)
+
+    def _check_budget_storage(self, settings: Settings, paths: dict[str, str]) -> None:
+        """Say offline what `serve` will do with spend when the database is PostgreSQL."""
+        url = (settings.database_url or "").lower()
+        budgets = any(key.spend_limit is not None for key in settings.api_keys)
+        if budgets and url.startswith(("postgresql", "postgres:")):
+            self.ctx.log.warning(
+                paths.get("database_url", "general_settings.database_url"),
+                "spend and budgets are kept in a local SQLite file (bedrock-proxy.db in the working "
+                "directory), not in this PostgreSQL database yet: budgets hold per host",
+            )
 
     def _check_callback_environment(self, settings: Settings, paths: dict[str, str]) -> None:
         environ = self.ctx.environ

@@ -22,6 +22,8 @@ from bedrock_proxy.observability.otel import OtelSink, parse_otlp_headers, trace
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.observability.sink import Sink
 from bedrock_proxy.observability.webhook import WebhookSink, parse_headers
+from bedrock_proxy.spend import SpendLedger, key_identities, plan_ledger
+from bedrock_proxy.spend.ledger import DEFAULT_REFRESH_SECONDS
 
 log = logging.getLogger("bedrock_proxy.observability")
 
@@ -167,6 +169,23 @@ def _sink_key(name: str) -> str:
     return "langfuse" if name == "langfuse_otel" else name
 
 
+def _spend_ledger(settings: Any, environ: Mapping[str, str]) -> SpendLedger | None:
+    """The spend sink (docs/budgets.md says when it is on); raises ValueError when budgets cannot be kept."""
+    plan = plan_ledger(settings, environ)
+    if plan is None:
+        return None
+    identities = key_identities(_get(settings, "master_key"), _get(settings, "api_keys", default=[]))
+    refresh = _seconds(environ, "BEDROCK_PROXY_SPEND_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS)
+    budgets = sum(1 for i in identities if i.spend_limit is not None)
+    log.info(
+        "spend ledger on %s (%d keys with a spend_limit%s)",
+        plan.url,
+        budgets,
+        "; totals only: disable_spend_logs" if not plan.keep_logs else "",
+    )
+    return SpendLedger(plan.store, identities, keep_logs=plan.keep_logs, refresh_seconds=refresh)
+
+
 class Observability:
     """Metrics plus the record dispatcher, as the server sees them."""
 
@@ -180,8 +199,12 @@ class Observability:
         log_raw_request_response: bool = False,
         turn_off_message_logging: bool = False,
         flush_seconds: float = DEFAULT_FLUSH_SECONDS,
+        spend: SpendLedger | None = None,
     ) -> None:
         self.metrics = metrics
+        self.spend = spend  # the spend ledger (budgets read its totals), when spend is kept
+        # called with every record as it is submitted, on the request path: must be a few dict operations
+        self.observers: list[Callable[[CallRecord], None]] = [spend.note] if spend is not None else []
         self.dispatcher = dispatcher
         self.success_sinks = success_sinks
         self.failure_sinks = failure_sinks
@@ -231,6 +254,11 @@ class Observability:
                 )
             )
 
+        spend = _spend_ledger(settings, environ)
+        success_keys = keys(success)
+        if spend is not None:
+            sinks[spend.name] = spend
+            success_keys += (spend.name,)  # failed calls cost nothing
         size = queue_size or int(environ.get("BEDROCK_PROXY_SINK_QUEUE_SIZE") or 10_000)
         backoff_max = _seconds(environ, "BEDROCK_PROXY_SINK_BACKOFF_MAX_SECONDS", 10.0)
         return cls(
@@ -241,27 +269,34 @@ class Observability:
                 backoff_base=min(0.5, backoff_max),
                 backoff_max=backoff_max,
             ),
-            success_sinks=keys(success),
+            success_sinks=success_keys,
             failure_sinks=keys(failure),
             log_raw_request_response=bool(_get(settings, "log_raw_request_response", default=False)),
             turn_off_message_logging=bool(_get(settings, "turn_off_message_logging", default=False)),
             flush_seconds=_seconds(environ, "BEDROCK_PROXY_SINK_FLUSH_SECONDS", DEFAULT_FLUSH_SECONDS),
+            spend=spend,
         )
 
     def submit(self, record: CallRecord) -> None:
         """Count a finished record in the metrics and hand it to its sinks. Never blocks, never raises for
         a sink's sake."""
         self.metrics.request_finished(record, overhead_seconds(record))
+        for observe in self.observers:
+            observe(record)
         names = self.success_sinks if record.status < 400 else self.failure_sinks
         if names:
             self.dispatcher.submit(record, names)
 
     async def start(self) -> None:
+        if self.spend is not None:  # every key's total is loaded before the first request
+            await self.spend.start()
         await self.dispatcher.start()
+        self.metrics.start()  # shares values with sibling workers under `serve --num-workers N`
 
     async def aclose(self, timeout: float | None = None) -> None:
         """Deliver what is queued within `timeout` seconds (default: BEDROCK_PROXY_SINK_FLUSH_SECONDS)."""
         await self.dispatcher.aclose(self.flush_seconds if timeout is None else timeout)
+        await self.metrics.aclose()
 
     def stats(self) -> dict[str, dict[str, int]]:
         return self.dispatcher.stats()

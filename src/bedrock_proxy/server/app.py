@@ -31,6 +31,8 @@ from bedrock_proxy.server.http import (
 )
 from bedrock_proxy.server.images import ImageFetcher
 from bedrock_proxy.server.records import Recorder
+from bedrock_proxy.spend import KeyGuard
+from bedrock_proxy.spend import routes as spend_routes
 
 logger = logging.getLogger("bedrock_proxy.server")
 
@@ -49,6 +51,8 @@ ROUTES[("GET", "/health/liveness")] = (info.liveliness, "")
 ROUTES[("GET", "/health/readiness")] = (info.readiness, "")
 ROUTES[("GET", "/health/models")] = (info.deep_health, "")
 ROUTES[("GET", "/metrics")] = (info.metrics, "")
+ROUTES[("GET", "/key/info")] = (spend_routes.key_info, "")
+ROUTES[("GET", "/spend/logs")] = (spend_routes.spend_logs, "")
 _PATHS = {path for _, path in ROUTES}
 
 
@@ -71,6 +75,10 @@ class Gateway:
         self.transport = BedrockTransport()
         self.provider: Any = BedrockProvider(self.transport, environ)
         self.keys = KeyRing(self.settings.master_key, self.settings.api_keys)
+        # per-key spend_limit, rpm and tpm, checked once per model call before the handler runs
+        self.guard = KeyGuard(self.keys.identities, self.observability.spend, self.router.store)
+        if self.guard.counts_tokens:
+            self.observability.observers.append(self.guard.observe)
         self.images = image_fetcher or ImageFetcher()
         if self.observability.log_raw_request_response:
             self.provider = RawLoggingProvider(self.provider)
@@ -147,13 +155,15 @@ class Gateway:
                 # read here so a failure record can carry the client's metadata; the handler reads it again
                 ctx.body = await read_body(receive, self.max_body_bytes)
                 receive = _replay(ctx.body, receive)
+                ctx.principal = self.keys.authenticate(scope)
+                self.guard.admit(ctx.principal)
             await route[0](self, scope, receive, tracked_send, ctx)
         except GatewayError as error:
             failure = error
             if response_started:
                 logger.warning("error after the response started: %s", error.message)
             else:
-                await send_error(send, error, ctx.trace_headers())
+                await send_error(send, error, ctx.trace_headers() + list(getattr(error, "headers", ())))
         except ClientDisconnected:
             failure = _client_closed()
         except asyncio.CancelledError:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.server.http import Scope
+from bedrock_proxy.spend.identity import KeyIdentity, key_identities
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class Principal:
     alias: str  # safe to log: never the key itself
     models: frozenset[str]  # empty: every model
     is_master: bool = False
+    key_id: str = "anonymous"  # what spend is stored under: the key's SHA-256 hex digest
 
     def may_use(self, model: str) -> bool:
         return not self.models or model in self.models
@@ -33,14 +35,18 @@ def _digest(key: str) -> bytes:
 class KeyRing:
     def __init__(self, master_key: str | None, api_keys: list) -> None:
         self._keys: dict[bytes, Principal] = {}
-        for index, api_key in enumerate(api_keys):
-            alias = getattr(api_key, "alias", None) or f"api_keys[{index}]"
-            models = frozenset(getattr(api_key, "models", ()) or ())
-            self._keys[_digest(api_key.key)] = Principal(alias=alias, models=models)
-        if master_key:
-            self._keys[_digest(master_key)] = Principal(
-                alias="master_key", models=frozenset(), is_master=True
+        self.identities: list[KeyIdentity] = key_identities(master_key, api_keys)
+        for identity in self.identities:
+            self._keys[bytes.fromhex(identity.key_id)] = Principal(
+                alias=identity.alias,
+                models=identity.models,
+                is_master=identity.is_master,
+                key_id=identity.key_id,
             )
+        self._by_id = {principal.key_id: principal for principal in self._keys.values()}
+
+    def by_key_id(self, key_id: str) -> Principal | None:
+        return self._by_id.get(key_id)
 
     @property
     def open(self) -> bool:

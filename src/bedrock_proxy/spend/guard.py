@@ -1,0 +1,99 @@
+"""Per-key admission: a key past its spend_limit, rpm or tpm is refused before any upstream call.
+
+Budgets read the ledger's in-memory totals; rpm and tpm count in the router's CounterStore (the same sliding
+minute windows as the gateway-wide limits, so a shared store shares them across processes too). tpm counts
+the real tokens of each answer once it is known: a key is refused while its last minute's tokens reach tpm.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.observability.record import CallRecord
+from bedrock_proxy.router.limits import limit_error
+from bedrock_proxy.router.state import CounterStore
+from bedrock_proxy.spend.identity import KeyIdentity
+from bedrock_proxy.spend.ledger import SpendLedger
+
+# OpenAI's SDKs do not retry a response that says so; an exhausted budget does not heal by retrying.
+NO_RETRY_HEADER = (b"x-should-retry", b"false")
+
+
+def usd(amount: float) -> str:
+    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.6f}".rstrip("0").rstrip(".")
+
+
+class BudgetExceeded(GatewayError):
+    """429 like OpenAI's exhausted quota (code insufficient_quota), type budget_exceeded like LiteLLM."""
+
+    headers = (NO_RETRY_HEADER,)
+
+    def __init__(self, alias: str, spent: float, limit: float) -> None:
+        super().__init__(
+            429,
+            f"Budget has been exceeded! API key '{alias}' has spent {usd(spent)} of its spend_limit of "
+            f"{usd(limit)}. Ask the gateway's administrator to raise spend_limit for this key "
+            "(general_settings.api_keys in config.yaml) or to give you another key.",
+            type="budget_exceeded",
+            code="insufficient_quota",
+        )
+
+
+def _rpm_key(key_id: str) -> str:
+    return f"key-rpm:{key_id}"
+
+
+def _tpm_key(key_id: str) -> str:
+    return f"key-tpm:{key_id}"
+
+
+class KeyGuard:
+    def __init__(
+        self, identities: Iterable[KeyIdentity], ledger: SpendLedger | None, counters: CounterStore
+    ) -> None:
+        self._keys = {i.key_id: i for i in identities if i.spend_limit is not None or i.rpm or i.tpm}
+        self._tpm_ids = {i.alias: i.key_id for i in self._keys.values() if i.tpm}
+        self.ledger = ledger
+        self.counters = counters
+
+    @property
+    def counts_tokens(self) -> bool:
+        return bool(self._tpm_ids)
+
+    def admit(self, principal: Any) -> None:
+        """Raise the error the caller should see, or count the request against its key's rpm."""
+        identity = self._keys.get(principal.key_id)
+        if identity is None:
+            return
+        if identity.spend_limit is not None and self.ledger is not None:
+            spent = self.ledger.spent(identity.key_id)
+            if spent >= identity.spend_limit:
+                raise BudgetExceeded(identity.alias, spent, identity.spend_limit)
+        now = time.monotonic()
+        counters = self.counters
+        if identity.tpm:
+            key = _tpm_key(identity.key_id)
+            if counters.total(key, now) >= identity.tpm:
+                raise limit_error(
+                    f"API key '{identity.alias}' is limited to {identity.tpm} tokens per minute (tpm)",
+                    counters.free_in(key, identity.tpm, 1, now),
+                    "key_tpm_limit_exceeded",
+                )
+        if identity.rpm:
+            key = _rpm_key(identity.key_id)
+            if counters.total(key, now) >= identity.rpm:
+                raise limit_error(
+                    f"API key '{identity.alias}' is limited to {identity.rpm} requests per minute (rpm)",
+                    counters.free_in(key, identity.rpm, 1, now),
+                    "key_rpm_limit_exceeded",
+                )
+            counters.add(key, 1, now)
+
+    def observe(self, record: CallRecord) -> None:
+        """Count an answer's tokens against its key's tpm (called as each record is submitted)."""
+        key_id = self._tpm_ids.get(record.api_key_alias or "")
+        if key_id is not None and record.usage.total_tokens:
+            self.counters.add(_tpm_key(key_id), record.usage.total_tokens, time.monotonic())

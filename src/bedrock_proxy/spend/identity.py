@@ -1,0 +1,54 @@
+"""Who spends: one stable identity per configured key, shared by the key ring and the spend ledger.
+
+Spend is stored under `key_id` (the SHA-256 hex digest of the key, as LiteLLM stores its tokens), never under
+the key, and never under the alias alone: an alias like `api_keys[1]` moves when the config's list is
+reordered, the key does not. Aliases are made unique here so records (which carry the alias) map back to
+one key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+MASTER_ALIAS = "master_key"
+
+
+def key_id(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyIdentity:
+    alias: str  # safe to log and to return from the API
+    key_id: str
+    models: frozenset[str] = frozenset()  # empty: every model
+    spend_limit: float | None = None  # USD, over the key's whole life
+    rpm: int | None = None
+    tpm: int | None = None
+    is_master: bool = False
+
+
+def key_identities(master_key: str | None, api_keys: list[Any]) -> list[KeyIdentity]:
+    """The config's keys, api_keys first in file order, then the master key; aliases unique."""
+    out: list[KeyIdentity] = []
+    seen: set[str] = {MASTER_ALIAS} if master_key else set()
+    for index, api_key in enumerate(api_keys):
+        alias = getattr(api_key, "alias", None) or f"api_keys[{index}]"
+        if alias in seen:
+            alias = f"{alias} (api_keys[{index}])"
+        seen.add(alias)
+        out.append(
+            KeyIdentity(
+                alias=alias,
+                key_id=key_id(api_key.key),
+                models=frozenset(getattr(api_key, "models", ()) or ()),
+                spend_limit=getattr(api_key, "spend_limit", None),
+                rpm=getattr(api_key, "rpm", None) or None,
+                tpm=getattr(api_key, "tpm", None) or None,
+            )
+        )
+    if master_key:
+        out.append(KeyIdentity(alias=MASTER_ALIAS, key_id=key_id(master_key), is_master=True))
+    return out

@@ -1,0 +1,134 @@
+"""LiteLLM's read-only spend routes: GET /key/info (the key itself, or the master key) and GET /spend/logs
+(master key only). Keys are answered by alias and SHA-256 digest; a key itself is never echoed."""
+
+from __future__ import annotations
+
+import datetime
+import urllib.parse
+from typing import TYPE_CHECKING, Any
+
+from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.server.http import Receive, Scope, Send, send_json
+from bedrock_proxy.spend.identity import key_id
+from bedrock_proxy.spend.store import SpendEntry
+
+if TYPE_CHECKING:
+    from bedrock_proxy.server.app import Gateway
+    from bedrock_proxy.server.auth import Principal
+    from bedrock_proxy.server.context import RequestContext
+
+MAX_LOGS = 1000
+
+
+def _query(scope: Scope) -> dict[str, str]:
+    raw = scope.get("query_string", b"").decode("latin-1")
+    return {name: values[-1] for name, values in urllib.parse.parse_qs(raw).items()}
+
+
+def _master_only(principal: Principal | None, route: str) -> None:
+    if principal is not None and not principal.is_master:
+        raise GatewayError(
+            403, f"{route} needs the master key.", type="permission_error", code="master_key_required"
+        )
+
+
+def _find_key(gateway: Gateway, value: str) -> Principal:
+    """A configured key, named by the key itself or by its SHA-256 hex digest (what /spend/logs shows)."""
+    principal = gateway.keys.by_key_id(value) or gateway.keys.by_key_id(key_id(value))
+    if principal is None:
+        raise GatewayError(
+            404, "No such key in general_settings.api_keys.", param="key", code="key_not_found"
+        )
+    return principal
+
+
+async def key_info(gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
+    caller = gateway.keys.authenticate(scope) if not gateway.keys.open else None
+    asked = _query(scope).get("key")
+    if asked is None:
+        if caller is None:
+            raise GatewayError(400, "Name the key: GET /key/info?key=sk-...", param="key", code="missing_key")
+        principal = caller
+    else:
+        principal = _find_key(gateway, asked)
+        if caller is not None and not caller.is_master and caller.key_id != principal.key_id:
+            raise GatewayError(
+                403,
+                "A key may read only its own info; the master key may read any.",
+                type="permission_error",
+                code="not_your_key",
+            )
+    identity = next(i for i in gateway.keys.identities if i.key_id == principal.key_id)
+    ledger = gateway.observability.spend
+    spend = ledger.spent(principal.key_id) if ledger is not None else None
+    info = {
+        "key_alias": identity.alias,
+        "spend": spend,
+        "spend_limit": identity.spend_limit,
+        "max_budget": identity.spend_limit,  # LiteLLM's name
+        "models": sorted(identity.models),
+        "rpm_limit": identity.rpm,
+        "tpm_limit": identity.tpm,
+        "is_master_key": identity.is_master,
+    }
+    await send_json(send, 200, {"key": principal.key_id, "info": info})
+
+
+def _since(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise GatewayError(
+            400,
+            f"start_date {value!r} is not a date: use 2026-01-31 or 2026-01-31T12:00:00Z",
+            param="start_date",
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return when.timestamp()
+
+
+def _iso(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _row(entry: SpendEntry) -> dict[str, Any]:
+    return {
+        "request_id": entry.request_id,
+        "api_key": entry.key_id,
+        "key_alias": entry.key_alias,
+        "call_type": entry.kind,
+        "model": entry.model,
+        "model_id": entry.bedrock_model_id,
+        "spend": entry.spend,
+        "prompt_tokens": entry.prompt_tokens,
+        "completion_tokens": entry.completion_tokens,
+        "total_tokens": entry.prompt_tokens + entry.completion_tokens,
+        "startTime": _iso(entry.start_time),
+        "endTime": _iso(entry.end_time),
+    }
+
+
+async def spend_logs(
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    _master_only(gateway.keys.authenticate(scope) if not gateway.keys.open else None, "GET /spend/logs")
+    ledger = gateway.observability.spend
+    if ledger is None or not ledger.keep_logs:
+        raise GatewayError(
+            404,
+            "Spend logs are off: set general_settings.database_url (or DATABASE_URL) and leave "
+            "disable_spend_logs false to keep them.",
+            code="spend_logs_disabled",
+        )
+    query = _query(scope)
+    try:
+        limit = min(max(int(query.get("limit", "100")), 1), MAX_LOGS)
+    except ValueError:
+        raise GatewayError(400, "limit must be a whole number of rows", param="limit") from None
+    wanted = query.get("api_key")
+    kid = _find_key(gateway, wanted).key_id if wanted else None
+    entries = await ledger.store.logs(key_id=kid, since=_since(query.get("start_date")), limit=limit)
+    await send_json(send, 200, [_row(entry) for entry in entries])

@@ -1,0 +1,54 @@
+"""The spend storage contract: append what a key spent, read each key's total, read recent entries.
+
+SQLite (`SqliteSpendStore`) is the embedded default; a PostgreSQL store for several hosts implements the same
+protocol. Every method is async and the callers never await them on a request's path: the ledger writes
+from its sink task and reads totals in the background.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class SpendEntry:
+    """One successful call's cost, as the ledger stores it."""
+
+    request_id: str
+    key_id: str  # sha256 hex of the key, or the alias for callers without a key ("anonymous")
+    key_alias: str
+    model: str  # the public model name the client asked for
+    bedrock_model_id: str
+    spend: float  # USD
+    prompt_tokens: int
+    completion_tokens: int
+    start_time: float  # time.time()
+    end_time: float
+    kind: str = "chat"
+
+
+class SpendStore(Protocol):
+    async def open(self) -> None:
+        """Create the schema if needed; raise SpendStoreError with advice when the store cannot be used."""
+        ...
+
+    async def record(self, entries: list[SpendEntry], *, keep_logs: bool = True) -> None:
+        """Add the entries to their keys' totals (and to the logs when keep_logs), all or nothing."""
+        ...
+
+    async def totals(self) -> dict[str, float]:
+        """key_id -> USD spent over the key's life."""
+        ...
+
+    async def logs(
+        self, *, key_id: str | None = None, since: float | None = None, limit: int = 100
+    ) -> list[SpendEntry]:
+        """The most recent entries first."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class SpendStoreError(ValueError):
+    """The store cannot be used; the message says what to change (a ValueError: start-up reports it)."""

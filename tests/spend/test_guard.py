@@ -1,0 +1,71 @@
+"""KeyGuard on its own: budgets read the ledger's totals as records are submitted, tpm counts real tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.observability.record import CallRecord, Usage
+from bedrock_proxy.router.state import InMemoryCounterStore
+from bedrock_proxy.spend import BudgetExceeded, KeyGuard, SpendLedger, SqliteSpendStore, key_identities
+
+KEYS = [
+    SimpleNamespace(key="sk-budget", alias="budget", spend_limit=0.01, models=(), rpm=None, tpm=None),
+    SimpleNamespace(key="sk-tpm", alias="tokens", spend_limit=None, models=(), rpm=None, tpm=100),
+]
+IDENTITIES = key_identities("sk-master", KEYS)
+BY_ALIAS = {i.alias: SimpleNamespace(key_id=i.key_id) for i in IDENTITIES}
+
+
+def record(alias: str, cost: float | None, tokens: int = 10, status: int = 200) -> CallRecord:
+    return CallRecord(
+        request_id="r",
+        kind="chat",
+        model_group="m",
+        deployment_id="m#0",
+        bedrock_model_id="x",
+        region="eu-west-1",
+        start_time=1.0,
+        end_time=2.0,
+        status=status,
+        usage=Usage(prompt_tokens=tokens),
+        cost=cost,
+        api_key_alias=alias,
+    )
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> SpendLedger:
+    return SpendLedger(SqliteSpendStore(tmp_path / "spend.db"), IDENTITIES)
+
+
+def test_a_budget_holds_from_the_moment_a_record_is_submitted(ledger: SpendLedger) -> None:
+    guard = KeyGuard(IDENTITIES, ledger, InMemoryCounterStore())
+    guard.admit(BY_ALIAS["budget"])
+    ledger.note(record("budget", 0.006))
+    ledger.note(record("budget", None))  # no price: counts nothing
+    ledger.note(record("budget", 0.5, status=500))  # a failure costs nothing
+    guard.admit(BY_ALIAS["budget"])
+    ledger.note(record("budget", 0.006))
+    with pytest.raises(BudgetExceeded) as refused:
+        guard.admit(BY_ALIAS["budget"])
+    assert "$0.012" in refused.value.message and "$0.01" in refused.value.message
+    guard.admit(BY_ALIAS["master_key"])  # the master key has no budget
+
+
+def test_tpm_refuses_a_key_once_its_answers_used_the_minute_s_tokens(ledger: SpendLedger) -> None:
+    guard = KeyGuard(IDENTITIES, ledger, InMemoryCounterStore())
+    assert guard.counts_tokens
+    guard.admit(BY_ALIAS["tokens"])
+    guard.observe(record("tokens", 0.0, tokens=60))
+    guard.admit(BY_ALIAS["tokens"])
+    guard.observe(record("tokens", 0.0, tokens=60))
+    with pytest.raises(GatewayError) as refused:
+        guard.admit(BY_ALIAS["tokens"])
+    assert (refused.value.status, refused.value.code) == (429, "key_tpm_limit_exceeded")
+    assert refused.value.retry_after is not None and refused.value.retry_after >= 1
+    guard.observe(record("budget", 0.0, tokens=1000))  # another key's tokens are its own
+    guard.admit(BY_ALIAS["budget"])

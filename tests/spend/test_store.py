@@ -1,0 +1,129 @@
+"""The SQLite spend store and the start-up decision of where spend is kept, on real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from bedrock_proxy.spend import SpendEntry, SpendStoreError, SqliteSpendStore, plan_ledger
+from bedrock_proxy.spend.sqlite import sqlite_path
+
+
+def entry(key: str, spend: float, when: float, request_id: str = "r") -> SpendEntry:
+    return SpendEntry(
+        request_id, key, f"alias-{key}", "claude-3-haiku", "anthropic.x", spend, 3, 7, when, when
+    )
+
+
+async def test_totals_add_up_per_key_and_survive_reopening(tmp_path: Path) -> None:
+    store = SqliteSpendStore(tmp_path / "spend.db")
+    await store.open()
+    await store.record([entry("a", 0.5, 1.0), entry("b", 0.25, 2.0)])
+    await store.record([entry("a", 0.125, 3.0)])
+    await store.close()
+    reopened = SqliteSpendStore(tmp_path / "spend.db")
+    await reopened.open()
+    assert await reopened.totals() == {"a": 0.625, "b": 0.25}
+    await reopened.close()
+
+
+async def test_logs_come_newest_first_and_filter_by_key_and_time(tmp_path: Path) -> None:
+    store = SqliteSpendStore(tmp_path / "spend.db")
+    await store.open()
+    await store.record([entry("a", 0.1, 1.0, "r1"), entry("b", 0.1, 2.0, "r2"), entry("a", 0.1, 3.0, "r3")])
+    assert [e.request_id for e in await store.logs()] == ["r3", "r2", "r1"]
+    assert [e.request_id for e in await store.logs(key_id="a")] == ["r3", "r1"]
+    assert [e.request_id for e in await store.logs(since=2.0)] == ["r3", "r2"]
+    assert [e.request_id for e in await store.logs(limit=1)] == ["r3"]
+    await store.close()
+
+
+async def test_disable_spend_logs_keeps_totals_without_rows(tmp_path: Path) -> None:
+    store = SqliteSpendStore(tmp_path / "spend.db")
+    await store.open()
+    await store.record([entry("a", 0.5, 1.0)], keep_logs=False)
+    assert await store.totals() == {"a": 0.5}
+    assert await store.logs() == []
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///bedrock-proxy.db", "bedrock-proxy.db"),
+        ("sqlite:////app/data/bedrock-proxy.db", "/app/data/bedrock-proxy.db"),
+        ("sqlite:///data/x.db?mode=rwc", "data/x.db"),
+    ],
+)
+def test_sqlite_urls_name_relative_and_absolute_files(url: str, path: str) -> None:
+    assert sqlite_path(url) == path
+
+
+def settings(**values: object) -> SimpleNamespace:
+    values.setdefault("api_keys", [])
+    values.setdefault("database_url", None)
+    values.setdefault("disable_spend_logs", False)
+    return SimpleNamespace(**values)
+
+
+BUDGET_KEY = SimpleNamespace(key="sk-a", spend_limit=1.0, models=(), rpm=None, tpm=None, alias=None)
+FREE_KEY = SimpleNamespace(key="sk-b", spend_limit=None, models=(), rpm=None, tpm=None, alias=None)
+
+
+@pytest.mark.parametrize(
+    ("case", "api_keys", "database", "disable_logs", "on", "keeps_logs"),
+    [
+        ("no budget, no database", [FREE_KEY], False, False, False, None),
+        ("a budget, no database: the default file", [BUDGET_KEY], False, False, True, True),
+        ("a database, no budget", [FREE_KEY], True, False, True, True),
+        ("a database with disable_spend_logs", [FREE_KEY], True, True, False, None),
+        ("a budget with disable_spend_logs: totals only", [BUDGET_KEY], True, True, True, False),
+    ],
+)
+def test_the_ledger_is_on_when_budgets_or_a_database_ask_for_it(
+    case: str,
+    api_keys: list,
+    database: bool,
+    disable_logs: bool,
+    on: bool,
+    keeps_logs: bool | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default file lands in the working directory
+    url = f"sqlite:///{tmp_path}/configured.db" if database else None
+    plan = plan_ledger(settings(api_keys=api_keys, database_url=url, disable_spend_logs=disable_logs), {})
+    assert (plan is not None) == on, case
+    if plan is not None:
+        assert plan.keep_logs == keeps_logs
+        expected = tmp_path / ("configured.db" if database else "bedrock-proxy.db")
+        assert expected.exists(), "the file is created at start-up, so a bad path fails before serving"
+
+
+def test_database_url_from_the_environment_is_used(tmp_path: Path) -> None:
+    plan = plan_ledger(settings(api_keys=[BUDGET_KEY]), {"DATABASE_URL": f"sqlite:///{tmp_path}/env.db"})
+    assert plan is not None and (tmp_path / "env.db").exists()
+
+
+def test_budgets_with_postgresql_are_kept_in_the_local_sqlite_file_with_a_warning(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    plan = plan_ledger(settings(api_keys=[BUDGET_KEY], database_url="postgresql://u:p@db:5432/x"), {})
+    assert plan is not None and plan.url == "sqlite:///bedrock-proxy.db"
+    assert "PostgreSQL" in caplog.text and "follow-up" in caplog.text
+    assert "u:p@" not in caplog.text
+
+
+def test_postgresql_without_budgets_starts_without_spend_logs(caplog: pytest.LogCaptureFixture) -> None:
+    assert plan_ledger(settings(api_keys=[FREE_KEY], database_url="postgresql://u:p@db:5432/x"), {}) is None
+    assert "not written" in caplog.text
+
+
+def test_an_unwritable_location_fails_at_start_up_with_advice(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/missing-dir/spend.db"
+    with pytest.raises(SpendStoreError) as raised:
+        plan_ledger(settings(api_keys=[BUDGET_KEY], database_url=url), {})
+    assert "missing-dir/spend.db" in str(raised.value) and "DATABASE_URL" in str(raised.value)
