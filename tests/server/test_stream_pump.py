@@ -51,7 +51,7 @@ async def run(streams) -> tuple[GatewayError | None, list[bytes]]:
 )
 @pytest.mark.parametrize("n", [1, 2], ids=["one-choice", "two-choices"])
 async def test_a_failing_upstream_stream_ends_with_an_sse_error_event(failure, n):
-    streams = [(None, failing(failure), START)] + [(None, healthy(), START) for _ in range(n - 1)]
+    streams = [(None, failing(failure), [START])] + [(None, healthy(), [START]) for _ in range(n - 1)]
     error, sent = await run(streams)
     assert error is not None
     last = sent[-1]

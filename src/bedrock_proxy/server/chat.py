@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.bedrock.embeddings import require_chat_model
@@ -24,7 +24,6 @@ from bedrock_proxy.errors import GatewayError, timeout_error
 from bedrock_proxy.router.limits import estimate_chat_tokens
 from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
 from bedrock_proxy.router.router import CallTrace
-from bedrock_proxy.router.streams import Prepended
 from bedrock_proxy.server import sse
 from bedrock_proxy.server.auth import require_model_access
 from bedrock_proxy.server.context import RequestContext
@@ -133,14 +132,14 @@ async def _complete(
 
 async def _open_stream(
     gateway: Gateway, ctx: RequestContext, request: ChatRequest, images: dict
-) -> tuple[Any, list[tuple[Any, Any, tuple[str, dict] | None]]]:
+) -> tuple[Any, list[tuple[Any, Any, list[tuple[str, dict]]]]]:
     """Open the upstream stream(s) and wait for a first event, so a failure before any byte reached the
     client can still be retried or fall back."""
     n = request.n or 1
     trace = ctx.trace
     assert trace is not None
 
-    async def open_one(deployment: Any, call: Any, first_timeout: float) -> tuple[Any, Any, tuple | None]:
+    async def open_one(deployment: Any, call: Any, first_timeout: float) -> tuple[Any, Any, list]:
         total_timeout = trace.time_left()
         if call.buffered_stream:
             # the model cannot stream tool use: one Converse call, replayed as stream events
@@ -153,12 +152,12 @@ async def _open_stream(
             events = stream.__aiter__()
         try:
             async with asyncio.timeout(first_timeout):
-                first = await anext(events)
-                if first[0] == "messageStart":
+                first = [await anext(events)]
+                if first[0][0] == "messageStart":
                     # look one event further: an error right after messageStart can still fall back
                     following = await anext(events, None)
                     if following is not None:
-                        events = Prepended(following, events)
+                        first.append(following)
         except StopAsyncIteration:
             await events.aclose()
             raise GatewayError(
@@ -245,7 +244,7 @@ async def _stream(
 
 async def _pump(
     send: Send,
-    streams: list[tuple[Any, Any, tuple | None]],
+    streams: list[tuple[Any, Any, list[tuple[str, dict]]]],
     translators: list[StreamTranslator],
     ctx: RequestContext,
     final_usage: Any = None,
@@ -255,10 +254,9 @@ async def _pump(
         if len(streams) == 1:
             _, events, first = streams[0]
             translator = translators[0]
-            if first is not None:
-                await _forward(send, translator, first, ctx)
-                async for event in events:
-                    await _forward(send, translator, event, ctx)
+            await _forward(send, translator, first, ctx)  # the events read ahead, in one write
+            async for event in events:
+                await _forward(send, translator, (event,), ctx)
         else:
             await _merge(send, streams, translators, ctx)
     except Exception as exc:  # a Bedrock error, or anything unexpected: the client still gets an error event
@@ -272,31 +270,31 @@ async def _pump(
 
 
 async def _forward(
-    send: Send, translator: StreamTranslator, event: tuple[str, dict], ctx: RequestContext
+    send: Send, translator: StreamTranslator, events: Sequence[tuple[str, dict]], ctx: RequestContext
 ) -> None:
-    chunks = translator.feed(event[0], event[1])
+    """Send the chunks of events that are already here as one write: no waiting, fewer syscalls."""
+    chunks = [chunk for event_type, payload in events for chunk in translator.feed(event_type, payload)]
     if chunks:
         if "first_token" not in ctx.extra:
             ctx.extra["first_token"] = time.time()
-        for chunk in chunks:
-            await sse.send_event(send, chunk)
+        await sse.send_events(send, chunks)
 
 
 async def _merge(
     send: Send,
-    streams: list[tuple[Any, Any, tuple | None]],
+    streams: list[tuple[Any, Any, list[tuple[str, dict]]]],
     translators: list[StreamTranslator],
     ctx: RequestContext,
 ) -> None:
     """n > 1: several upstream streams interleaved into one, each chunk tagged with its choice index."""
     queue: asyncio.Queue[tuple[int, tuple[str, dict] | GatewayError | None]] = asyncio.Queue()
 
-    async def read(index: int, events: Any, first: tuple | None) -> None:
+    async def read(index: int, events: Any, first: list) -> None:
         try:
-            if first is not None:
-                await queue.put((index, first))
-                async for event in events:
-                    await queue.put((index, event))
+            for event in first:
+                await queue.put((index, event))
+            async for event in events:
+                await queue.put((index, event))
         except Exception as exc:  # every failure reaches the merger, or it would wait forever
             await queue.put((index, stream_failure(exc)))
         finally:
@@ -312,7 +310,7 @@ async def _merge(
             elif isinstance(item, GatewayError):
                 raise item
             else:
-                await _forward(send, translators[index], item, ctx)
+                await _forward(send, translators[index], (item,), ctx)
     finally:
         for reader in readers:
             reader.cancel()

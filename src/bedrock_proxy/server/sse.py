@@ -30,6 +30,11 @@ async def send_event(send: Send, data: dict) -> None:
     await send({"type": "http.response.body", "body": encode_event(data), "more_body": True})
 
 
+async def send_events(send: Send, chunks: list[dict]) -> None:
+    body = encode_event(chunks[0]) if len(chunks) == 1 else b"".join(encode_event(c) for c in chunks)
+    await send({"type": "http.response.body", "body": body, "more_body": True})
+
+
 async def send_error_event(send: Send, error: GatewayError) -> None:
     """A failure after the 200 was sent: the error object as a last event, then the end of the stream."""
     body = encode_event(error.to_dict()) + DONE
