@@ -29,10 +29,10 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
+from bedrock_proxy.bedrock.capabilities import profile_geography
 from bedrock_proxy.config import Config, ConfigError, Deployment, format_report, load_config
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
-GEOGRAPHIES = ("eu.", "us.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca.")
 DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"
 PROBE_TEXT = "ping"
 HOP_LIMIT_FIX = (
@@ -163,7 +163,7 @@ def _caller_identity(clients: AwsClients, region: str) -> str:
 
 def _is_profile(model_id: str) -> bool:
     return (
-        model_id.startswith(GEOGRAPHIES)
+        profile_geography(model_id) is not None
         or ":inference-profile/" in model_id
         or (":application-inference-profile/" in model_id)
     )

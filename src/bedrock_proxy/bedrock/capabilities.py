@@ -10,8 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-# Geography prefixes of cross-region (system-defined) inference profile ids.
-_GEO_PREFIXES = frozenset({"us", "eu", "apac", "global", "us-gov", "ca", "jp", "au"})
+# Geography prefixes of cross-region (system-defined) inference profile ids: the one list of them.
+GEO_PREFIXES = frozenset({"us", "eu", "apac", "global", "us-gov", "ca", "jp", "au", "apne1"})
+
+
+def profile_geography(model_id: str) -> str | None:
+    """`eu` for `eu.anthropic...`, None for a plain foundation model id."""
+    head, dot, rest = model_id.partition(".")
+    return head if dot and head in GEO_PREFIXES and "." in rest else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +58,8 @@ def base_model_id(model_id: str) -> str:
     model_id = model_id.strip()
     if model_id.startswith("arn:"):
         model_id = model_id.rsplit("/", 1)[-1]
-    head, dot, rest = model_id.partition(".")
-    if dot and head in _GEO_PREFIXES and "." in rest:
-        model_id = rest
+    if profile_geography(model_id) is not None:
+        model_id = model_id.partition(".")[2]
     return model_id
 
 

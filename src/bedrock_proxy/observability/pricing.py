@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from bedrock_proxy.bedrock.capabilities import base_model_id as foundation_model_id
+from bedrock_proxy.bedrock.capabilities import profile_geography
 from bedrock_proxy.observability.record import Usage
 
 AWS_PAGE = "https://aws.amazon.com/bedrock/pricing/"
@@ -170,7 +172,6 @@ PRICING: Mapping[str, PriceEntry] = MappingProxyType(
     }
 )
 
-_PROFILE_PREFIXES = ("us-gov.", "global.", "apac.", "eu.", "us.", "jp.", "au.", "ca.", "apne1.")
 _ROUTE_PREFIXES = ("bedrock/", "converse/", "invoke/")
 
 
@@ -186,12 +187,7 @@ def base_model_id(model_id: str) -> tuple[str, str | None, bool]:
     for prefix in _ROUTE_PREFIXES:
         if mid.startswith(prefix):
             mid = mid[len(prefix) :]
-    is_global = mid.startswith("global.")
-    for prefix in _PROFILE_PREFIXES:
-        if mid.startswith(prefix):
-            mid = mid[len(prefix) :]
-            break
-    return mid, arn_region, is_global
+    return foundation_model_id(mid), arn_region, profile_geography(mid) == "global"
 
 
 @functools.lru_cache(maxsize=1024)
