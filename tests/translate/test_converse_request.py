@@ -410,13 +410,6 @@ MODEL_REFUSALS = [
         {},
         "messages[0].content[0].image_url",
     ),
-    (
-        "remote-url-that-is-not-an-image",
-        chat(user([{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}])),
-        CLAUDE,
-        {"images": {"https://example.com/a.png": ("text/html", b"<html>")}},
-        "messages[0].content[0].image_url",
-    ),
     ("temperature-above-1", chat(temperature=1.5), CLAUDE, {}, "temperature"),
     ("default-temperature-above-1", chat(), CLAUDE, {"defaults": {"temperature": 1.2}}, "temperature"),
     ("top-k-to-llama", chat(top_k=40), LLAMA, {}, "top_k"),
@@ -539,7 +532,7 @@ def test_data_url_images_become_image_blocks(raw, declared, expected):
 def test_fetched_remote_images_are_sent_as_base64_bytes():
     url = "https://example.com/cat"
     body = chat(user([{"type": "image_url", "image_url": {"url": url}}]))
-    result = convert(body, images={url: ("image/gif", GIF)})
+    result = convert(body, images={url: ("gif", GIF)})  # (format, bytes), as ImageFetcher returns them
     assert result.body["messages"][0]["content"] == [
         {"image": {"format": "gif", "source": {"bytes": base64.b64encode(GIF).decode()}}}
     ]

@@ -49,7 +49,6 @@ from bedrock_proxy.bedrock.chat_request import (
     parse_chat_request,
     parse_stop,
     remote_image_urls,
-    sniff_image,
 )
 from bedrock_proxy.errors import GatewayError, invalid_request
 
@@ -257,14 +256,7 @@ def _remote_image(url: str, param: str, images: dict[str, tuple[str, bytes]]) ->
         raise invalid_request(
             f"'{param}': the image at {url[:200]} could not be fetched; send it as a data URL.", param
         )
-    content_type, data = fetched
-    image_format = sniff_image(data)
-    if image_format is None:
-        raise invalid_request(
-            f"'{param}': {url[:200]} is not a png, jpeg, gif or webp image"
-            f" (served as {content_type or 'unknown'}).",
-            param,
-        )
+    image_format, data = fetched  # the fetcher already checked the bytes are an image
     return {"format": image_format, "source": {"bytes": base64.b64encode(data).decode("ascii")}}
 
 

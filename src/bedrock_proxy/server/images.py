@@ -16,36 +16,18 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
+from bedrock_proxy.bedrock.chat_request import sniff_image
 from bedrock_proxy.errors import GatewayError
 
 MAX_IMAGE_BYTES = 3_750_000  # Bedrock's per-image limit
 FETCH_TIMEOUT = 10.0
 MAX_REDIRECTS = 3
-_FORMATS = {
-    "image/png": "png",
-    "image/jpeg": "jpeg",
-    "image/jpg": "jpeg",
-    "image/gif": "gif",
-    "image/webp": "webp",
-}
 
 
 def _image_error(url: str, reason: str) -> GatewayError:
     return GatewayError(
         400, f"Could not use image URL {url[:200]}: {reason}", param="messages", code="invalid_image_url"
     )
-
-
-def sniff_format(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
 
 
 def is_public_address(address: str) -> bool:
@@ -94,9 +76,11 @@ class ImageFetcher:
                         continue
                     if status != 200:
                         raise _image_error(url, f"the server answered HTTP {status}.")
-                    image_format = sniff_format(data) or _FORMATS.get(content_type)
+                    # the bytes decide, not the Content-Type: Bedrock rejects a mislabelled image
+                    image_format = sniff_image(data)
                     if image_format is None:
-                        raise _image_error(url, "it is not a png, jpeg, gif or webp image.")
+                        served = f" (served as {content_type})" if content_type else ""
+                        raise _image_error(url, f"it is not a png, jpeg, gif or webp image{served}.")
                     return image_format, data
                 raise _image_error(url, f"more than {MAX_REDIRECTS} redirects.")
         except TimeoutError:
