@@ -8,9 +8,7 @@ blocking the event loop.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import botocore.session
@@ -102,8 +100,3 @@ def _assume_role(base: Credentials, spec: CredentialSpec) -> RefreshableCredenti
         }
 
     return RefreshableCredentials.create_from_metadata(fetch(), refresh_using=fetch, method="assume-role")
-
-
-def bearer_token_from_env(environ: Mapping[str, str] = os.environ) -> str | None:
-    """Bedrock API keys: botocore sends `Authorization: Bearer` when AWS_BEARER_TOKEN_BEDROCK is set."""
-    return environ.get("AWS_BEARER_TOKEN_BEDROCK") or None

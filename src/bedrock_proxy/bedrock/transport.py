@@ -24,8 +24,6 @@ from bedrock_proxy.bedrock.credentials import CredentialSource, MissingCredentia
 from bedrock_proxy.bedrock.signer import sign
 from bedrock_proxy.errors import GatewayError, connection_error, from_bedrock, timeout_error
 
-JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
-
 
 @dataclass(frozen=True, slots=True)
 class Target:

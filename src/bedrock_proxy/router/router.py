@@ -143,14 +143,13 @@ class Router:
         *,
         stream: bool = False,
         classify: Classify | None = None,
-        discard: Callable[[Any], Awaitable[None]] | None = None,
     ) -> T:
         """The first acceptable answer of `attempt` on the model's group or its fallbacks.
 
         `classify` marks a successful answer that should still fall back (a guardrail intervened, the
         context window was exceeded); when no fallback of that kind is configured the answer is returned,
-        and when every fallback fails the first such answer is returned rather than an error. `discard`
-        closes an answer that is not used (an opened stream).
+        and when every fallback fails the first such answer is returned rather than an error. Only
+        non-streamed answers are classified: a stream's outcome is known at its end.
         """
         origin = self._resolve(model_name)
         if not trace.deadline:
@@ -188,13 +187,9 @@ class Router:
             except GatewayError:
                 continue
             if kind is None:
-                if pending is not None and discard is not None:
-                    await discard(pending[0])
                 return result
             if pending is None:
                 pending = (result, trace.deployment, True)  # a filtered answer still beats an error
-            elif discard is not None:
-                await discard(result)
         if pending is not None:
             trace.fallback_used = pending[2]
             trace.deployment = pending[1]

@@ -19,7 +19,6 @@ class RequestContext:
     principal: Principal = ANONYMOUS
     trace: CallTrace | None = None
     model: str = ""
-    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     body: bytes | None = None  # the raw request body, so a failure record can carry the client's metadata
     recorded: bool = False  # set when the request's one CallRecord was submitted

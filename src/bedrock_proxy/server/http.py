@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
@@ -61,10 +61,6 @@ async def read_json(receive: Receive, limit: int) -> Any:
 
 class ClientDisconnected(Exception):
     """The client went away before the request was read."""
-
-
-def encode_headers(pairs: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
 
 
 async def send_json(
