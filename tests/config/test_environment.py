@@ -149,7 +149,7 @@ def test_load_config_reads_a_file_and_reports_a_missing_one(tmp_path):
     assert raised.value.issues[0].path == "<file>" and "cannot read" in raised.value.issues[0].message
 
 
-def test_budgets_with_a_postgresql_database_are_reported_offline_as_kept_in_sqlite() -> None:
+def test_budgets_with_a_postgresql_database_load_without_a_warning() -> None:
     from bedrock_proxy.config import inspect_text
 
     text = """
@@ -165,6 +165,6 @@ general_settings:
       spend_limit: 100
 """
     config = inspect_text(text, {})
-    warnings = [issue for issue in config.issues if issue.level == "warning"]
-    assert any("SQLite" in issue.message and "budgets" in issue.message for issue in warnings)
+    assert config.settings.database_url == "postgresql://user:pass@db:5432/litellm"
+    assert not [issue for issue in config.issues if "database_url" in issue.path], "PostgreSQL keeps budgets"
     assert not [issue for issue in config.issues if issue.level == "error"]

@@ -391,10 +391,10 @@ WARNINGS = [
         ["eu-", "aws_region_name"],
     ),
     (
-        "email alerting",
+        "email alerting without its mail server",
         "general_settings:\n  alerting: [email]\n",
-        "general_settings.alerting[0]",
-        ["email", "slack"],
+        "general_settings.alerting",
+        ["email", "ALERT_EMAIL", "SMTP_HOST", "only be logged"],
     ),
     (
         "slack without its webhook",

@@ -1,13 +1,22 @@
-"""The SQLite spend store and the start-up decision of where spend is kept, on real files."""
+"""The spend stores' contract, on both stores (a real SQLite file, a real PostgreSQL database), and the
+start-up decision of where spend is kept."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from bedrock_proxy.spend import SpendEntry, SpendStoreError, SqliteSpendStore, plan_ledger
+from bedrock_proxy.spend import (
+    SpendEntry,
+    SpendStore,
+    SpendStoreError,
+    SqliteSpendStore,
+    plan_ledger,
+)
+from bedrock_proxy.spend.postgres import PostgresSpendStore
 from bedrock_proxy.spend.sqlite import sqlite_path
 
 
@@ -17,20 +26,32 @@ def entry(key: str, spend: float, when: float, request_id: str = "r") -> SpendEn
     )
 
 
-async def test_totals_add_up_per_key_and_survive_reopening(tmp_path: Path) -> None:
-    store = SqliteSpendStore(tmp_path / "spend.db")
+StoreMaker = Callable[[], SpendStore]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreMaker:
+    """Makes stores on one storage: a second store sees what the first wrote, as after a restart."""
+    if request.param == "sqlite":
+        return lambda: SqliteSpendStore(tmp_path / "spend.db")
+    url = request.getfixturevalue("postgres_url")
+    return lambda: PostgresSpendStore(url)
+
+
+async def test_totals_add_up_per_key_and_survive_reopening(new_store: StoreMaker) -> None:
+    store = new_store()
     await store.open()
     await store.record([entry("a", 0.5, 1.0), entry("b", 0.25, 2.0)])
     await store.record([entry("a", 0.125, 3.0)])
     await store.close()
-    reopened = SqliteSpendStore(tmp_path / "spend.db")
+    reopened = new_store()
     await reopened.open()
     assert await reopened.totals() == {"a": 0.625, "b": 0.25}
     await reopened.close()
 
 
-async def test_logs_come_newest_first_and_filter_by_key_and_time(tmp_path: Path) -> None:
-    store = SqliteSpendStore(tmp_path / "spend.db")
+async def test_logs_come_newest_first_and_filter_by_key_and_time(new_store: StoreMaker) -> None:
+    store = new_store()
     await store.open()
     await store.record([entry("a", 0.1, 1.0, "r1"), entry("b", 0.1, 2.0, "r2"), entry("a", 0.1, 3.0, "r3")])
     assert [e.request_id for e in await store.logs()] == ["r3", "r2", "r1"]
@@ -40,12 +61,28 @@ async def test_logs_come_newest_first_and_filter_by_key_and_time(tmp_path: Path)
     await store.close()
 
 
-async def test_disable_spend_logs_keeps_totals_without_rows(tmp_path: Path) -> None:
-    store = SqliteSpendStore(tmp_path / "spend.db")
+async def test_disable_spend_logs_keeps_totals_without_rows(new_store: StoreMaker) -> None:
+    store = new_store()
     await store.open()
     await store.record([entry("a", 0.5, 1.0)], keep_logs=False)
     assert await store.totals() == {"a": 0.5}
     assert await store.logs() == []
+    await store.close()
+
+
+async def test_an_entry_reads_back_exactly_as_it_was_written(new_store: StoreMaker) -> None:
+    written = SpendEntry("req-1", "k", "team-a", "claude-3-haiku", "anthropic.x", 0.000123, 11, 22, 5.5, 6.25)
+    store = new_store()
+    await store.open()
+    await store.record([written])
+    assert await store.logs() == [written]
+    await store.close()
+
+
+async def test_a_store_that_is_not_open_says_so(new_store: StoreMaker) -> None:
+    store = new_store()
+    with pytest.raises(SpendStoreError, match="not open"):
+        await store.totals()
     await store.close()
 
 
@@ -105,21 +142,6 @@ def test_the_ledger_is_on_when_budgets_or_a_database_ask_for_it(
 def test_database_url_from_the_environment_is_used(tmp_path: Path) -> None:
     plan = plan_ledger(settings(api_keys=[BUDGET_KEY]), {"DATABASE_URL": f"sqlite:///{tmp_path}/env.db"})
     assert plan is not None and (tmp_path / "env.db").exists()
-
-
-def test_budgets_with_postgresql_are_kept_in_the_local_sqlite_file_with_a_warning(
-    caplog: pytest.LogCaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    plan = plan_ledger(settings(api_keys=[BUDGET_KEY], database_url="postgresql://u:p@db:5432/x"), {})
-    assert plan is not None and plan.url == "sqlite:///bedrock-proxy.db"
-    assert "PostgreSQL" in caplog.text and "follow-up" in caplog.text
-    assert "u:p@" not in caplog.text
-
-
-def test_postgresql_without_budgets_starts_without_spend_logs(caplog: pytest.LogCaptureFixture) -> None:
-    assert plan_ledger(settings(api_keys=[FREE_KEY], database_url="postgresql://u:p@db:5432/x"), {}) is None
-    assert "not written" in caplog.text
 
 
 def test_an_unwritable_location_fails_at_start_up_with_advice(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from bedrock_proxy.config.coerce import (
     did_you_mean,
     suggest,
 )
+from bedrock_proxy.config.effects import default_without_effect
 from bedrock_proxy.config.issues import child
 from bedrock_proxy.config.parsers import Context, check_url
 from bedrock_proxy.config.schema import Deployment, strip_userinfo
@@ -167,6 +168,12 @@ def _read_entry(entry: Any, path: str, ctx: Context, per_name: dict[str, int]) -
     )
     _read_params(deployment, params, params_path, ctx)
     _read_model_info(deployment, info, child(path, "model_info"), params, ctx)
+    if api == "invoke" and deployment.mode == "chat":
+        log.warning(
+            child(params_path, "model"),
+            "bedrock/invoke/ has no effect yet for chat models: they are called with the Converse API "
+            "(the same as bedrock/ and bedrock/converse/)",
+        )
     _check_geography(deployment, params_path, ctx)
     return deployment
 
@@ -236,6 +243,9 @@ def _read_params(deployment: Deployment, params: dict, path: str, ctx: Context) 
                     continue
                 deployment.defaults[target] = parsed
                 params[key] = parsed
+                unapplied = default_without_effect(key)
+                if unapplied:
+                    log.warning(key_path, unapplied)
         elif key in LIMIT_PARAMS:
             parsed = _limit_param(key, value, key_path, ctx)
             if parsed is not INVALID:

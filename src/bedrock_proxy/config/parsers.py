@@ -129,12 +129,6 @@ def parse_alerting(value: Any, path: str, ctx: Context) -> Any:
         if name in SUPPORTED_ALERTING:
             if name not in kept:
                 kept.append(name)
-        elif name == "email":
-            ctx.log.warning(
-                item_path,
-                "email alerting is not provided by this gateway, ignored; use slack (set SLACK_WEBHOOK_URL) "
-                "or webhook (set WEBHOOK_URL)",
-            )
         else:
             ctx.log.warning(
                 item_path,

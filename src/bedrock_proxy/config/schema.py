@@ -21,7 +21,7 @@ ROUTING_STRATEGIES = (
     "cost-based-routing",
 )
 SUPPORTED_CALLBACKS = ("langfuse", "langfuse_otel", "otel", "traceloop", "webhook", "prometheus")
-SUPPORTED_ALERTING = ("slack", "webhook")
+SUPPORTED_ALERTING = ("slack", "webhook", "email")
 CACHE_TYPES = ("local", "redis")
 # retry_policy keys: LiteLLM writes `RateLimitErrorRetries`; both that and `RateLimitError` are accepted and
 # normalised to the short name.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bedrock_proxy.config.coerce import INVALID, as_bool, as_int, as_mapping, as_number, as_str, suggest
+from bedrock_proxy.config.effects import check_settings_effects
 from bedrock_proxy.config.fallbacks import parse_fallbacks
 from bedrock_proxy.config.issues import child
 from bedrock_proxy.config.parsers import (
@@ -308,20 +309,9 @@ class SettingsReader:
             settings.database_url = (
                 from_env if check_database_url(from_env, "DATABASE_URL (environment)", log) else None
             )
-        self._check_budget_storage(settings, paths)
         self._check_callback_environment(settings, paths)
         self._check_alerting_environment(settings, paths)
-
-    def _check_budget_storage(self, settings: Settings, paths: dict[str, str]) -> None:
-        """Say offline what `serve` will do with spend when the database is PostgreSQL."""
-        url = (settings.database_url or "").lower()
-        budgets = any(key.spend_limit is not None for key in settings.api_keys)
-        if budgets and url.startswith(("postgresql", "postgres:")):
-            self.ctx.log.warning(
-                paths.get("database_url", "general_settings.database_url"),
-                "spend and budgets are kept in a local SQLite file (bedrock-proxy.db in the working "
-                "directory), not in this PostgreSQL database yet: budgets hold per host",
-            )
+        check_settings_effects(settings, paths, log)
 
     def _check_callback_environment(self, settings: Settings, paths: dict[str, str]) -> None:
         environ = self.ctx.environ
@@ -361,3 +351,11 @@ class SettingsReader:
                 paths["alerting"],
                 "webhook alerting needs WEBHOOK_URL, which is not set: alerts will only be logged",
             )
+        if "email" in settings.alerting:
+            missing = [var for var in ("ALERT_EMAIL", "SMTP_HOST") if not environ.get(var)]
+            if missing:
+                self.ctx.log.warning(
+                    paths["alerting"],
+                    f"email alerting needs {' and '.join(missing)} (and SMTP_PORT, SMTP_USER, SMTP_PASSWORD "
+                    "for your mail server), not set: alerts will only be logged",
+                )

@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from bedrock_proxy.alerting import Alerter, AlertSink, alerter_from_settings, watch_deployment_states
 from bedrock_proxy.observability.dispatch import RecordDispatcher
 from bedrock_proxy.observability.langfuse import LangfuseLegacySink, LangfuseOptions, LangfuseOtlpSink
 from bedrock_proxy.observability.metrics import GatewayMetrics, overhead_seconds
@@ -200,6 +201,7 @@ class Observability:
         turn_off_message_logging: bool = False,
         flush_seconds: float = DEFAULT_FLUSH_SECONDS,
         spend: SpendLedger | None = None,
+        alerter: Alerter | None = None,
     ) -> None:
         self.metrics = metrics
         self.spend = spend  # the spend ledger (budgets read its totals), when spend is kept
@@ -212,6 +214,10 @@ class Observability:
         self.turn_off_message_logging = turn_off_message_logging
         self.flush_seconds = flush_seconds
         metrics.add_sink_stats(dispatcher.stats)
+        self.alerter = alerter  # general_settings.alerting: cooldowns, failure bursts, dropped records
+        if alerter is not None:
+            watch_deployment_states(metrics, alerter)
+            alerter.watch_sinks(dispatcher.stats)
 
     @classmethod
     def from_settings(
@@ -259,6 +265,11 @@ class Observability:
         if spend is not None:
             sinks[spend.name] = spend
             success_keys += (spend.name,)  # failed calls cost nothing
+        failure_keys = keys(failure)
+        alerter = alerter_from_settings(settings, environ)
+        if alerter is not None:
+            sinks[AlertSink.name] = AlertSink(alerter)
+            failure_keys += (AlertSink.name,)
         size = queue_size or int(environ.get("BEDROCK_PROXY_SINK_QUEUE_SIZE") or 10_000)
         backoff_max = _seconds(environ, "BEDROCK_PROXY_SINK_BACKOFF_MAX_SECONDS", 10.0)
         return cls(
@@ -270,11 +281,12 @@ class Observability:
                 backoff_max=backoff_max,
             ),
             success_sinks=success_keys,
-            failure_sinks=keys(failure),
+            failure_sinks=failure_keys,
             log_raw_request_response=bool(_get(settings, "log_raw_request_response", default=False)),
             turn_off_message_logging=bool(_get(settings, "turn_off_message_logging", default=False)),
             flush_seconds=_seconds(environ, "BEDROCK_PROXY_SINK_FLUSH_SECONDS", DEFAULT_FLUSH_SECONDS),
             spend=spend,
+            alerter=alerter,
         )
 
     def submit(self, record: CallRecord) -> None:
@@ -291,11 +303,15 @@ class Observability:
         if self.spend is not None:  # every key's total is loaded before the first request
             await self.spend.start()
         await self.dispatcher.start()
+        if self.alerter is not None:
+            await self.alerter.start()
         self.metrics.start()  # shares values with sibling workers under `serve --num-workers N`
 
     async def aclose(self, timeout: float | None = None) -> None:
         """Deliver what is queued within `timeout` seconds (default: BEDROCK_PROXY_SINK_FLUSH_SECONDS)."""
         await self.dispatcher.aclose(self.flush_seconds if timeout is None else timeout)
+        if self.alerter is not None:  # after the dispatcher, so the last failures and drops are counted
+            await self.alerter.aclose(min(5.0, self.flush_seconds if timeout is None else timeout))
         await self.metrics.aclose()
 
     def stats(self) -> dict[str, dict[str, int]]:

@@ -68,6 +68,7 @@ class CallRecord:
     error_message: str | None = None
     attempts: tuple[Attempt, ...] = ()
     fallback_used: bool = False
+    cache_hit: bool = False  # answered from the response cache: no upstream call, zero cost
 
     @property
     def latency(self) -> float:

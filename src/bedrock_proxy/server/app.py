@@ -11,6 +11,7 @@ from typing import Any
 
 from bedrock_proxy.bedrock.provider import BedrockProvider
 from bedrock_proxy.bedrock.transport import BedrockTransport
+from bedrock_proxy.cache import ResponseCaching
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
@@ -82,6 +83,8 @@ class Gateway:
         self.images = image_fetcher or ImageFetcher()
         if self.observability.log_raw_request_response:
             self.provider = RawLoggingProvider(self.provider)
+        # litellm_settings.cache / router_settings.cache_responses: None when caching is off
+        self.cache = ResponseCaching.from_settings(self.settings, environ)
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
         self.max_body_bytes = MAX_BODY_BYTES
         self.started = False
@@ -95,6 +98,8 @@ class Gateway:
 
     async def startup(self) -> None:
         await self.observability.start()
+        if self.cache is not None:
+            await self.cache.start()  # an unreachable Redis is a warning: serving matters more than caching
         if self.keys.open:
             logger.warning("no master_key or api_keys configured: every caller is accepted")
         self.started = True
@@ -104,6 +109,8 @@ class Gateway:
         (within BEDROCK_PROXY_SINK_FLUSH_SECONDS; what is left is counted as dropped and logged)."""
         self.draining = True
         await self.transport.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
         await self.observability.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -20,6 +20,7 @@ from bedrock_proxy.bedrock.translate import (
     sum_usage,
     to_converse,
 )
+from bedrock_proxy.cache import Lookup, completion_from_stream, stream_chunks
 from bedrock_proxy.errors import GatewayError, timeout_error
 from bedrock_proxy.router.limits import estimate_chat_tokens
 from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
@@ -27,7 +28,7 @@ from bedrock_proxy.router.router import CallTrace
 from bedrock_proxy.server import sse
 from bedrock_proxy.server.auth import require_model_access
 from bedrock_proxy.server.context import RequestContext
-from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
+from bedrock_proxy.server.http import Receive, Scope, Send, header, read_json, send_json
 
 if TYPE_CHECKING:
     from bedrock_proxy.server.app import Gateway
@@ -43,6 +44,10 @@ async def chat_completions(
     request = parse_chat_request(body)
     ctx.model = request.model
     require_model_access(ctx.principal, request.model)
+    lookup = await cache_lookup(gateway, scope, "chat", request.model, request.body)
+    if lookup is not None and lookup.answer is not None:
+        await _serve_cached(gateway, send, ctx, request, lookup)
+        return
     urls = remote_image_urls(request)
     images = await gateway.images.fetch_all(urls) if urls else {}
     ctx.trace = CallTrace(request.model)
@@ -50,9 +55,46 @@ async def chat_completions(
     estimate = estimate_chat_tokens(request.messages) * (request.n or 1) if router.counts_tokens else 0
     with router.admit(ctx.trace, estimate):
         if request.stream:
-            await _stream(gateway, receive, send, ctx, request, images)
+            await _stream(gateway, receive, send, ctx, request, images, lookup)
         else:
-            await _complete(gateway, send, ctx, request, images)
+            await _complete(gateway, send, ctx, request, images, lookup)
+
+
+async def cache_lookup(gateway: Gateway, scope: Scope, kind: str, model: str, body: dict) -> Lookup | None:
+    """The response cache's verdict for this request, or None when caching is off."""
+    if gateway.cache is None:
+        return None
+    return await gateway.cache.lookup(kind, model, body, header(scope, b"cache-control"))
+
+
+async def cache_store(
+    gateway: Gateway, ctx: RequestContext, lookup: Lookup | None, answer: dict | None
+) -> None:
+    """Store an answer once it was sent; not one a fallback model gave in place of the one asked for."""
+    if lookup is None or answer is None or gateway.cache is None:
+        return
+    if ctx.trace is not None and ctx.trace.fallback_used:
+        return
+    await gateway.cache.store(lookup, answer)
+
+
+async def _serve_cached(
+    gateway: Gateway, send: Send, ctx: RequestContext, request: ChatRequest, lookup: Lookup
+) -> None:
+    """A hit: the stored completion under this request's id, as JSON or replayed as a stream."""
+    assert lookup.answer is not None
+    answer = {**lookup.answer, "id": f"chatcmpl-{ctx.request_id}"}  # as a fresh answer would be
+    record = gateway.recorder.cache_hit(ctx, "chat", request, answer, stream=request.stream)
+    headers = ctx.trace_headers() + lookup.headers() + gateway.recorder.cost_headers(record)
+    if request.stream:
+        await sse.start_stream(send, headers)
+        ctx.extra["stream_started"] = True
+        ctx.extra["first_token"] = time.time()
+        await sse.send_events(send, stream_chunks(answer, request.include_usage))
+        await sse.end_stream(send)
+    else:
+        await send_json(send, 200, answer, headers)
+    gateway.recorder.submit(record)
 
 
 # Converse stop reasons that make an answer worth a fallback, when one of that kind is configured
@@ -89,7 +131,12 @@ def _converse_call(gateway: Gateway, request: ChatRequest, deployment: Any, imag
 
 
 async def _complete(
-    gateway: Gateway, send: Send, ctx: RequestContext, request: ChatRequest, images: dict
+    gateway: Gateway,
+    send: Send,
+    ctx: RequestContext,
+    request: ChatRequest,
+    images: dict,
+    lookup: Lookup | None = None,
 ) -> None:
     n = request.n or 1
 
@@ -126,8 +173,11 @@ async def _complete(
     _record_usage(ctx, (result.get("usage") or {}).get("total_tokens", 0))
     record = gateway.recorder.chat_success(ctx, request, call.params, result, stream=False)
     headers = ctx.trace_headers() + gateway.recorder.cost_headers(record)
+    if lookup is not None:
+        headers += lookup.headers()
     await send_json(send, 200, result, headers)
     gateway.recorder.submit(record)
+    await cache_store(gateway, ctx, lookup, result)
 
 
 async def _open_stream(
@@ -198,7 +248,13 @@ async def _open_stream(
 
 
 async def _stream(
-    gateway: Gateway, receive: Receive, send: Send, ctx: RequestContext, request: ChatRequest, images: dict
+    gateway: Gateway,
+    receive: Receive,
+    send: Send,
+    ctx: RequestContext,
+    request: ChatRequest,
+    images: dict,
+    lookup: Lookup | None = None,
 ) -> None:
     call, streams = await _open_stream(gateway, ctx, request, images)
     created = int(time.time())
@@ -212,7 +268,7 @@ async def _stream(
         )
         for index in range(len(streams))
     ]
-    await sse.start_stream(send, ctx.trace_headers())
+    await sse.start_stream(send, ctx.trace_headers() + (lookup.headers() if lookup is not None else []))
     ctx.extra["stream_started"] = True
     final_usage = (
         _usage_chunk(response_id, request.model, created, translators) if several and include_usage else None
@@ -240,6 +296,10 @@ async def _stream(
     _record_usage(ctx, sum((t.usage or {}).get("total_tokens", 0) for t in translators))
     record = gateway.recorder.chat_stream_end(ctx, request, call.params, translators, status, error)
     gateway.recorder.submit(record)
+    if status == 200 and lookup is not None:  # the assembled answer of a stream that ended well
+        await cache_store(
+            gateway, ctx, lookup, completion_from_stream(response_id, request.model, created, translators)
+        )
 
 
 async def _pump(

@@ -13,6 +13,7 @@ from bedrock_proxy.bedrock.embeddings import (
 from bedrock_proxy.router.limits import estimate_text_tokens
 from bedrock_proxy.router.router import CallTrace
 from bedrock_proxy.server.auth import require_model_access
+from bedrock_proxy.server.chat import cache_lookup, cache_store
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
 
@@ -28,6 +29,13 @@ async def embeddings(
     request = parse_embedding_request(body)
     ctx.model = request.model
     require_model_access(ctx.principal, request.model)
+    lookup = await cache_lookup(gateway, scope, "embedding", request.model, request.body)
+    if lookup is not None and lookup.answer is not None:  # a hit: the stored answer, zero cost
+        record = gateway.recorder.cache_hit(ctx, "embedding", request, lookup.answer)
+        headers = ctx.trace_headers() + lookup.headers() + gateway.recorder.cost_headers(record)
+        await send_json(send, 200, lookup.answer, headers)
+        gateway.recorder.submit(record)
+        return
     ctx.trace = CallTrace(request.model)
 
     async def attempt(deployment: Any, timeout: float) -> list[dict]:
@@ -43,5 +51,7 @@ async def embeddings(
         result = embedding_response(request, request.model, results, deployment.model_id)
         ticket.record_usage((result.get("usage") or {}).get("total_tokens", 0))
         record = gateway.recorder.embedding_success(ctx, request, result)
-        await send_json(send, 200, result, ctx.trace_headers() + gateway.recorder.cost_headers(record))
+        headers = ctx.trace_headers() + gateway.recorder.cost_headers(record)
+        await send_json(send, 200, result, headers + (lookup.headers() if lookup is not None else []))
     gateway.recorder.submit(record)
+    await cache_store(gateway, ctx, lookup, result)

@@ -6,6 +6,7 @@ and ignores a second record, and the app submits a failure record for any reques
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -226,6 +227,16 @@ class Recorder:
             params={"dimensions": request.dimensions, "encoding_format": request.encoding_format},
             user=request.user,
         )
+
+    def cache_hit(
+        self, ctx: RequestContext, kind: str, request: Any, answer: dict, *, stream: bool = False
+    ) -> CallRecord:
+        """A request answered from the response cache: the stored usage, no upstream attempt, zero cost."""
+        if kind == "chat":
+            record = self.chat_success(ctx, request, {}, answer, stream=stream)
+        else:
+            record = self.embedding_success(ctx, request, answer)
+        return dataclasses.replace(record, cost=0.0, input_cost=0.0, output_cost=0.0, cache_hit=True)
 
     def failure(self, ctx: RequestContext, kind: str, error: GatewayError, body: Any = None) -> CallRecord:
         """A failed request's record, with what the client sent (read from the raw body) when it parses."""

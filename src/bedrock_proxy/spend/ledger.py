@@ -6,7 +6,8 @@ Totals live in memory so a budget check is a dict lookup. For each key:
           + what this process noted but has not written yet.
 `note` runs on the request path when the record is submitted (two dict operations); `send_batch` runs in the
 dispatcher's background task. Every `refresh_seconds` the totals are re-read from the store, so with several
-workers (or processes sharing one SQLite file) each sees the others' spend within that lag.
+workers, or gateways sharing one SQLite file or PostgreSQL database, each sees the others' spend within that
+lag.
 """
 
 from __future__ import annotations

@@ -5,13 +5,13 @@
 - disable_spend_logs keeps the per-key totals (budgets still hold) but writes no per-request rows.
 - No database configured: SQLite file `bedrock-proxy.db` in the working directory (the systemd unit runs in
   /var/lib/bedrock-proxy; the container sets DATABASE_URL=sqlite:////app/data/bedrock-proxy.db).
-- postgresql:// is not implemented for spend yet: with budgets configured they are kept in the default
-  SQLite file (per host) with a start-up warning; without budgets spend is not recorded, said at start-up.
+- postgresql:// (or postgres://): PostgreSQL, shared by every gateway host that points at it.
+Either store is opened once here, so an unusable file or an unreachable database stops the start-up with
+advice instead of failing on the first request.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,20 +19,14 @@ from typing import Any
 from bedrock_proxy.spend.sqlite import SqliteSpendStore, sqlite_path
 from bedrock_proxy.spend.store import SpendStore, SpendStoreError
 
-log = logging.getLogger("bedrock_proxy.spend")
-
 DEFAULT_DATABASE_URL = "sqlite:///bedrock-proxy.db"
-POSTGRES_FOLLOW_UP = (
-    "spend and budgets are stored in SQLite only for now; PostgreSQL storage is a planned follow-up "
-    "(spend/ PostgresSpendStore)"
-)
 
 
 @dataclass(frozen=True, slots=True)
 class LedgerPlan:
     store: SpendStore
     keep_logs: bool  # False: totals only (disable_spend_logs)
-    url: str  # for the start-up log; a SQLite path carries no secret
+    url: str  # for the start-up log: a SQLite path, or a PostgreSQL URL without its password
 
 
 def _get(settings: Any, name: str) -> Any:
@@ -51,15 +45,16 @@ def plan_ledger(settings: Any, environ: Mapping[str, str]) -> LedgerPlan | None:
     url = url or DEFAULT_DATABASE_URL
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
     if scheme in ("postgresql", "postgres"):
-        if not budgets:
-            log.warning("spend logs are not written: %s", POSTGRES_FOLLOW_UP)
-            return None
-        # the seed's own config pairs budgets with a PostgreSQL URL: keep them, in the local file
-        log.warning("%s: budgets are kept in %s, per host", POSTGRES_FOLLOW_UP, DEFAULT_DATABASE_URL)
-        url = DEFAULT_DATABASE_URL
-        scheme = "sqlite"
+        from bedrock_proxy.spend.postgres import PostgresSpendStore  # psycopg loads only for PostgreSQL
+
+        postgres = PostgresSpendStore(url)
+        postgres.check()
+        return LedgerPlan(postgres, keep_logs, postgres.url)
     if scheme != "sqlite":
-        raise SpendStoreError(f"database_url must be sqlite:///path.db for spend, not a {scheme}:// URL")
+        raise SpendStoreError(
+            f"database_url must be sqlite:///path.db or postgresql://user:password@host:5432/db for spend, "
+            f"not a {scheme}:// URL"
+        )
     store = SqliteSpendStore(sqlite_path(url))
     store.check()
     return LedgerPlan(store, keep_logs, url)

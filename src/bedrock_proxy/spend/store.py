@@ -1,6 +1,6 @@
 """The spend storage contract: append what a key spent, read each key's total, read recent entries.
 
-SQLite (`SqliteSpendStore`) is the embedded default; a PostgreSQL store for several hosts implements the same
+SQLite (`SqliteSpendStore`) is the embedded default; `PostgresSpendStore` serves several hosts with the same
 protocol. Every method is async and the callers never await them on a request's path: the ledger writes
 from its sink task and reads totals in the background.
 """

@@ -1,0 +1,22 @@
+"""Alerting: Slack, webhook or email messages when deployments cool down, model groups keep failing or
+observability sinks drop records. Configured by general_settings.alerting and alerting_threshold.
+
+Public: Alert, Alerter, AlertSink, alerter_from_settings, watch_deployment_states, and the channels.
+"""
+
+from bedrock_proxy.alerting.alert import Alert
+from bedrock_proxy.alerting.alerter import Alerter, counts_as_failure
+from bedrock_proxy.alerting.channels import EmailChannel, SlackChannel, WebhookChannel
+from bedrock_proxy.alerting.wiring import AlertSink, alerter_from_settings, watch_deployment_states
+
+__all__ = [
+    "Alert",
+    "AlertSink",
+    "Alerter",
+    "EmailChannel",
+    "SlackChannel",
+    "WebhookChannel",
+    "alerter_from_settings",
+    "counts_as_failure",
+    "watch_deployment_states",
+]

@@ -1,0 +1,75 @@
+"""Alert: one thing an operator should look at now, with the words for Slack and the fields for a webhook."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+COOLDOWN = "deployment_cooldown"
+FAILURES = "model_group_failures"
+SINK_DROPPED = "sink_dropped_records"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: str  # COOLDOWN | FAILURES | SINK_DROPPED
+    subject: str  # what rate limiting is keyed on, e.g. "model_group_failures:claude-3-haiku"
+    text: str  # one human sentence, what Slack and the log show
+    model_group: str | None = None
+    deployment_id: str | None = None
+    sink: str | None = None
+    count: int | None = None
+    window_seconds: float | None = None
+    time: float = field(default_factory=time.time)
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON a generic webhook receives: the text plus every field set, so a receiver can route it."""
+        body: dict[str, Any] = {
+            "type": "alert",
+            "kind": self.kind,
+            "subject": self.subject,
+            "text": self.text,
+        }
+        for name in ("model_group", "deployment_id", "sink", "count", "window_seconds"):
+            value = getattr(self, name)
+            if value is not None:
+                body[name] = value
+        body["time"] = self.time
+        return body
+
+
+def cooldown_alert(deployment_id: str, model_group: str, model_id: str = "", region: str = "") -> Alert:
+    where = " ".join(part for part in (model_id, region) if part)
+    return Alert(
+        COOLDOWN,
+        f"{COOLDOWN}:{deployment_id}",
+        f"bedrock-proxy: deployment {deployment_id} of model group {model_group}"
+        f"{f' ({where})' if where else ''} entered cooldown after repeated failures",
+        model_group=model_group,
+        deployment_id=deployment_id,
+    )
+
+
+def failures_alert(model_group: str, count: int, window_seconds: float, last_error: str | None) -> Alert:
+    error = f"; last error: {last_error}" if last_error else ""
+    return Alert(
+        FAILURES,
+        f"{FAILURES}:{model_group}",
+        f"bedrock-proxy: model group {model_group} failed {count} requests within "
+        f"{window_seconds:g} seconds{error}",
+        model_group=model_group,
+        count=count,
+        window_seconds=window_seconds,
+    )
+
+
+def dropped_alert(sink: str, count: int, total: int) -> Alert:
+    return Alert(
+        SINK_DROPPED,
+        f"{SINK_DROPPED}:{sink}",
+        f"bedrock-proxy: observability sink {sink} dropped {count} records ({total} since start): "
+        "they will not reach it",
+        sink=sink,
+        count=count,
+    )

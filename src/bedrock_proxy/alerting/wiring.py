@@ -1,0 +1,119 @@
+"""Connects an Alerter to the gateway without touching the request path or the router.
+
+- AlertSink: a dispatcher sink that receives failed CallRecords in the background and counts them.
+- watch_deployment_states: wraps one GatewayMetrics instance's set_deployment_state, which the router
+  already calls on every state change, so cooldowns are seen without a second hook in the router.
+- alerter_from_settings: general_settings.alerting / alerting_threshold plus the environment -> Alerter.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from bedrock_proxy.alerting.alerter import Alerter
+from bedrock_proxy.alerting.channels import Channel, EmailChannel, SlackChannel, WebhookChannel
+from bedrock_proxy.observability.record import CallRecord
+from bedrock_proxy.observability.webhook import parse_headers
+
+log = logging.getLogger("bedrock_proxy.alerting")
+
+DEFAULT_THRESHOLD = 5  # the seed's "alertes après 5 erreurs"
+DEFAULT_REPEAT_SECONDS = 300.0
+DEFAULT_POLL_SECONDS = 10.0
+WINDOW_SECONDS = 60.0
+
+
+class AlertSink:
+    """Failed records reach the Alerter through the dispatcher, batched and off the request path."""
+
+    name = "alerting"
+    max_batch = 500
+
+    def __init__(self, alerter: Alerter) -> None:
+        self.alerter = alerter
+
+    async def send_batch(self, records: list[CallRecord]) -> None:
+        for record in records:
+            self.alerter.note_record(record)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def watch_deployment_states(metrics: Any, alerter: Alerter) -> None:
+    """Make `metrics.set_deployment_state(...)` also tell the alerter (entering cooldown raises an alert)."""
+    original = metrics.set_deployment_state
+    if getattr(original, "_alerting", False):
+        return
+
+    @functools.wraps(original)
+    def set_deployment_state(
+        deployment_id: str, model_group: str, state: int, *, bedrock_model_id: str = "", region: str = ""
+    ) -> None:
+        original(deployment_id, model_group, state, bedrock_model_id=bedrock_model_id, region=region)
+        alerter.note_state(deployment_id, model_group, state, model_id=bedrock_model_id, region=region)
+
+    set_deployment_state._alerting = True  # type: ignore[attr-defined]
+    metrics.set_deployment_state = set_deployment_state
+
+
+def _get(settings: Any, name: str) -> Any:
+    return settings.get(name) if isinstance(settings, Mapping) else getattr(settings, name, None)
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be more than 0 seconds, not {raw!r}")
+    return value
+
+
+def _channels(names: list[str], environ: Mapping[str, str]) -> list[Channel]:
+    channels: list[Channel] = []
+    if "slack" in names and environ.get("SLACK_WEBHOOK_URL"):
+        channels.append(SlackChannel(environ["SLACK_WEBHOOK_URL"]))
+    if "webhook" in names and environ.get("WEBHOOK_URL"):
+        channels.append(WebhookChannel(environ["WEBHOOK_URL"], parse_headers(environ.get("WEBHOOK_HEADERS"))))
+    if "email" in names and environ.get("ALERT_EMAIL") and environ.get("SMTP_HOST"):
+        port = environ.get("SMTP_PORT") or "587"
+        if not port.isdigit():
+            raise ValueError(f"SMTP_PORT must be a port number, not {port!r}")
+        channels.append(
+            EmailChannel(
+                environ["ALERT_EMAIL"],
+                environ["SMTP_HOST"],
+                int(port),
+                user=environ.get("SMTP_USER") or None,
+                password=environ.get("SMTP_PASSWORD") or None,
+                sender=environ.get("SMTP_SENDER") or None,
+            )
+        )
+    return channels
+
+
+def alerter_from_settings(settings: Any, environ: Mapping[str, str]) -> Alerter | None:
+    """None when alerting is off (no general_settings.alerting); channels missing their env only log."""
+    names = [str(name).strip().lower() for name in (_get(settings, "alerting") or [])]
+    if not names:
+        return None
+    channels = _channels(names, environ)
+    missing = sorted(set(names) - {channel.name for channel in channels})
+    if missing:
+        log.warning("alerting: %s not configured in the environment, alerts only logged", ", ".join(missing))
+    threshold = _get(settings, "alerting_threshold")
+    return Alerter(
+        channels,
+        threshold=int(threshold) if threshold else DEFAULT_THRESHOLD,
+        window_seconds=WINDOW_SECONDS,
+        repeat_seconds=_seconds(environ, "BEDROCK_PROXY_ALERT_REPEAT_SECONDS", DEFAULT_REPEAT_SECONDS),
+        poll_seconds=_seconds(environ, "BEDROCK_PROXY_ALERT_POLL_SECONDS", DEFAULT_POLL_SECONDS),
+    )

@@ -1,0 +1,63 @@
+"""Keys the gateway reads but does not act on yet: each is reported at start-up by name, so nobody believes
+a setting works when it does not. When one of them starts to take effect, remove it from here (a test in
+tests/alerting/test_config_effects.py lists them)."""
+
+from __future__ import annotations
+
+from bedrock_proxy.config.issues import IssueLog
+from bedrock_proxy.config.schema import Settings
+
+# Settings field -> why it has no effect and what to use instead. Warned when the key is written in the file.
+SETTINGS_WITHOUT_EFFECT: dict[str, str] = {
+    "enable_pre_call_checks": (
+        "has no effect yet: prompts longer than a model's context window are refused by Bedrock and then "
+        "follow context_window_fallbacks"
+    ),
+    "background_health_checks": (
+        "has no effect yet: nothing probes deployments in the background; GET /health/models checks them on "
+        "demand, and a failing deployment cools down (allowed_fails, cooldown_time)"
+    ),
+    "health_check_interval": "has no effect yet: there are no background health checks to space out",
+    "max_budget": (
+        "has no effect yet: there is no proxy-wide budget; set spend_limit (or max_budget) on each "
+        "general_settings.api_keys entry, or max_budget on a virtual key"
+    ),
+    "redact_user_api_key_info": (
+        "has no effect yet: keys are never logged or traced, but a key's alias still appears in "
+        "Langfuse traces and /metrics labels"
+    ),
+}
+# Deployment default request params (litellm_params) that are accepted but never applied to a request.
+DEFAULTS_WITHOUT_EFFECT = frozenset(
+    {
+        "presence_penalty",
+        "frequency_penalty",
+        "seed",
+        "n",
+        "user",
+        "response_format",
+        "tool_choice",
+        "parallel_tool_calls",
+        "reasoning_effort",
+        "thinking",
+        "dimensions",
+        "encoding_format",
+    }
+)
+
+
+def check_settings_effects(settings: Settings, paths: dict[str, str], log: IssueLog) -> None:
+    """Warn for every key in SETTINGS_WITHOUT_EFFECT that the file sets (to anything but false)."""
+    for field_name, why in SETTINGS_WITHOUT_EFFECT.items():
+        if field_name in paths and getattr(settings, field_name) not in (False, None):
+            log.warning(paths[field_name], why)
+
+
+def default_without_effect(key: str) -> str | None:
+    """The warning for a litellm_params default that is not applied, else None."""
+    if key not in DEFAULTS_WITHOUT_EFFECT:
+        return None
+    return (
+        f"a default {key} has no effect yet: only max_tokens, temperature, top_p, top_k and stop are "
+        f"applied from litellm_params; send {key} in the request instead"
+    )
