@@ -223,6 +223,9 @@ def otlp_spans(record: CallRecord, options: LangfuseOptions) -> list[dict[str, A
     gen_id = otlp.hex_id(f.generation_key, 16)
     failed = not record.ok
     error = (record.error_message or record.error_type or f"HTTP {record.status}") if failed else None
+    # messages are encoded once, shared by the spans that carry them
+    input_json = None if not f.log_messages or f.input is None else _json(f.input)
+    output_json = None if not f.log_messages or f.output is None else _json(f.output)
 
     trace_attrs: dict[str, Any] = {"langfuse.environment": f.environment}
     if not f.existing:
@@ -257,12 +260,8 @@ def otlp_spans(record: CallRecord, options: LangfuseOptions) -> list[dict[str, A
             **level_attrs(failed, error),
         }
         if f.log_messages:
-            root_attrs["langfuse.observation.input"] = root_attrs["langfuse.trace.input"] = (
-                None if f.input is None else _json(f.input)
-            )
-            root_attrs["langfuse.observation.output"] = root_attrs["langfuse.trace.output"] = (
-                None if f.output is None else _json(f.output)
-            )
+            root_attrs["langfuse.observation.input"] = root_attrs["langfuse.trace.input"] = input_json
+            root_attrs["langfuse.observation.output"] = root_attrs["langfuse.trace.output"] = output_json
         spans.append(
             otlp.span(
                 trace_id=trace_id,
@@ -295,8 +294,8 @@ def otlp_spans(record: CallRecord, options: LangfuseOptions) -> list[dict[str, A
         "gen_ai.usage.output_tokens": record.usage.completion_tokens,
     }
     if f.log_messages:
-        gen_attrs["langfuse.observation.input"] = None if f.input is None else _json(f.input)
-        gen_attrs["langfuse.observation.output"] = None if f.output is None else _json(f.output)
+        gen_attrs["langfuse.observation.input"] = input_json
+        gen_attrs["langfuse.observation.output"] = output_json
     for key, value in f.observation_metadata.items():
         gen_attrs[f"langfuse.observation.metadata.{key}"] = (
             value if isinstance(value, (str, int, bool)) else _json(value)

@@ -52,7 +52,16 @@ def any_value(value: Any) -> dict[str, Any]:
 
 
 def attributes(attrs: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": k, "value": any_value(v)} for k, v in attrs.items() if v is not None]
+    # strings are most attributes: test for them first (this runs ~40 times per exported record)
+    out = []
+    for key, value in attrs.items():
+        if value is None:
+            continue
+        if type(value) is str:
+            out.append({"key": key, "value": {"stringValue": value}})
+        else:
+            out.append({"key": key, "value": any_value(value)})
+    return out
 
 
 def span(
