@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -135,7 +136,7 @@ class Gateway:
                 return
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = header(scope, b"x-request-id") or uuid.uuid4().hex
+        request_id = request_id_of(scope)
         token = request_id_var.set(request_id)
         ctx = RequestContext(request_id)
         path = scope["path"]
@@ -144,27 +145,41 @@ class Gateway:
         route = ROUTES.get((scope["method"], path))
         kind = route[1] if route is not None else ""
         response_started = False
+        response_finished = False
 
         async def tracked_send(message: Message) -> None:
-            nonlocal response_started
+            nonlocal response_started, response_finished
             if message["type"] == "http.response.start":
                 response_started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                response_finished = True
             await send(message)
 
         if kind:  # a model call: in flight until it ends, and exactly one CallRecord whatever happens
             ctx_token = current_request.set(ctx)
             self.observability.metrics.request_started(path)
         failure: GatewayError | None = None
+        refused = False  # no valid key: answered from the headers alone, the body never read
+        watch: DisconnectWatch | None = None
         try:
             if route is None:
                 raise _no_route(scope["method"], path)
             if kind:
+                try:
+                    ctx.principal = self.keys.authenticate(scope)
+                except GatewayError:
+                    refused = True
+                    raise
                 # read here so a failure record can carry the client's metadata; the handler reads it again
                 ctx.body = await read_body(receive, self.max_body_bytes)
-                receive = _replay(ctx.body, receive)
-                ctx.principal = self.keys.authenticate(scope)
                 self.guard.admit(ctx.principal)
-            await route[0](self, scope, receive, tracked_send, ctx)
+                watch = DisconnectWatch(receive, lambda: response_finished)
+                try:
+                    await route[0](self, scope, watch.replay(ctx.body), tracked_send, ctx)
+                finally:
+                    watch.stop()  # before any error answer: from here on a disconnect cancels nothing
+            else:
+                await route[0](self, scope, receive, tracked_send, ctx)
         except GatewayError as error:
             failure = error
             if response_started:
@@ -175,7 +190,9 @@ class Gateway:
             failure = _client_closed()
         except asyncio.CancelledError:
             failure = _client_closed()
-            raise
+            if watch is None or not watch.fired:
+                raise  # cancelled from outside (shutdown): let it end the task
+            # the client left: the cancellation was ours, the request ends here with its 499 record
         except Exception:
             logger.exception("unexpected error while serving %s %s", scope["method"], path)
             failure = GatewayError(
@@ -189,7 +206,10 @@ class Gateway:
                 await send_error(send, failure, ctx.trace_headers())
         finally:
             if kind:
-                if not ctx.recorded:
+                if refused:
+                    assert failure is not None
+                    self._count_refusal(ctx, kind, failure)
+                elif not ctx.recorded:
                     if failure is None:  # a handler that returned without recording: still counted
                         failure = GatewayError(
                             500, "The request ended without an outcome.", type="api_error", code="no_outcome"
@@ -199,19 +219,74 @@ class Gateway:
                 current_request.reset(ctx_token)
             request_id_var.reset(token)
 
+    def _count_refusal(self, ctx: RequestContext, kind: str, error: GatewayError) -> None:
+        """A caller without a valid key: counted in /metrics and logged, but not sent to any sink. Its record
+        carries nothing of the body (never read), and a flood of strangers is not traced in Langfuse."""
+        record = self.recorder.failure(ctx, kind, error, body={})
+        self.observability.metrics.request_finished(record, 0.0)
+        logger.info("%s refused with %d (%s), request id %s", kind, error.status, error.code, ctx.request_id)
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that hands the already-read body to the handler, then passes through (disconnects)."""
-    pending = True
 
-    async def replay() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
-    return replay
+
+def request_id_of(scope: Scope) -> str:
+    """The client's x-request-id when it is a plain token (it ends up in logs, headers and traces), else a
+    fresh one."""
+    supplied = header(scope, b"x-request-id")
+    if supplied is not None and _REQUEST_ID.fullmatch(supplied):
+        return supplied
+    return uuid.uuid4().hex
+
+
+class DisconnectWatch:
+    """Cancels the request's task when the client disconnects before its answer is complete, whether the
+    handler waits on Bedrock, on a stream's first token or is sending: the upstream call is cancelled with it
+    (the transport closes, never pools, a connection it did not finish reading).
+
+    One task per model call, created once the body is read; it is the only reader of `receive` from then on.
+    """
+
+    __slots__ = ("_finished", "_task", "_watcher", "fired")
+
+    def __init__(self, receive: Receive, finished: Callable[[], bool]) -> None:
+        self.fired = False
+        self._finished = finished
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(receive))
+
+    async def _watch(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                # uvicorn also says "disconnect" once the response is complete: only a real one cancels
+                if not self._finished():
+                    self.fired = True
+                    self._task.cancel()
+                return
+
+    def stop(self) -> None:
+        """Stop watching, once, when the handler ended. If the client left (`fired`), the cancellation it
+        caused is taken back, so the request's task ends normally, with its 499 record."""
+        self._watcher.cancel()
+        if self.fired:
+            self._task.uncancel()
+
+    def replay(self, body: bytes) -> Receive:
+        """The handler's receive: the body already read, then (if asked again) the disconnect."""
+        pending = True
+
+        async def receive() -> Message:
+            nonlocal pending
+            if pending:
+                pending = False
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.shield(self._watcher)
+            return {"type": "http.disconnect"}
+
+        return receive
 
 
 def _client_closed() -> GatewayError:

@@ -39,7 +39,6 @@ logger = logging.getLogger("bedrock_proxy.server")
 async def chat_completions(
     gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
 ) -> None:
-    ctx.principal = gateway.keys.authenticate(scope)
     body = await read_json(receive, gateway.max_body_bytes)
     request = parse_chat_request(body)
     ctx.model = request.model
@@ -55,7 +54,7 @@ async def chat_completions(
     estimate = estimate_chat_tokens(request.messages) * (request.n or 1) if router.counts_tokens else 0
     with router.admit(ctx.trace, estimate):
         if request.stream:
-            await _stream(gateway, receive, send, ctx, request, images, lookup)
+            await _stream(gateway, send, ctx, request, images, lookup)
         else:
             await _complete(gateway, send, ctx, request, images, lookup)
 
@@ -249,7 +248,6 @@ async def _open_stream(
 
 async def _stream(
     gateway: Gateway,
-    receive: Receive,
     send: Send,
     ctx: RequestContext,
     request: ChatRequest,
@@ -273,33 +271,42 @@ async def _stream(
     final_usage = (
         _usage_chunk(response_id, request.model, created, translators) if several and include_usage else None
     )
-    pump = asyncio.create_task(_pump(send, streams, translators, ctx, final_usage))
-    watcher = asyncio.create_task(_wait_for_disconnect(receive))
     error: GatewayError | None = None
     status = 200
     try:
-        await asyncio.wait((pump, watcher), return_when=asyncio.FIRST_COMPLETED)
-        if pump.done():
-            error = pump.result()
-        else:
-            pump.cancel()
-            status = 499  # the client went away: the upstream call is cancelled with it
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+        error = await _pump(send, streams, translators, ctx, final_usage)
+    except asyncio.CancelledError:
+        # the client went away (the app cancels the request): the upstream call is cancelled with it
+        status = 499
+        _end_stream(gateway, ctx, request, call.params, translators, status, None)
+        raise
     finally:
-        watcher.cancel()
         for _, events, _ in streams:
             with contextlib.suppress(Exception):
                 await events.aclose()
     if error is not None:
         status = error.status
-    _record_usage(ctx, sum((t.usage or {}).get("total_tokens", 0) for t in translators))
-    record = gateway.recorder.chat_stream_end(ctx, request, call.params, translators, status, error)
-    gateway.recorder.submit(record)
+    _end_stream(gateway, ctx, request, call.params, translators, status, error)
     if status == 200 and lookup is not None:  # the assembled answer of a stream that ended well
         await cache_store(
             gateway, ctx, lookup, completion_from_stream(response_id, request.model, created, translators)
         )
+
+
+def _end_stream(
+    gateway: Gateway,
+    ctx: RequestContext,
+    request: ChatRequest,
+    params: dict,
+    translators: list[StreamTranslator],
+    status: int,
+    error: GatewayError | None,
+) -> None:
+    """The stream's one record, with what was forwarded so far when it did not end well."""
+    _record_usage(ctx, sum((t.usage or {}).get("total_tokens", 0) for t in translators))
+    gateway.recorder.submit(
+        gateway.recorder.chat_stream_end(ctx, request, params, translators, status, error)
+    )
 
 
 async def _pump(
@@ -409,10 +416,3 @@ def stream_failure(exc: Exception) -> GatewayError:
 async def _events_from(events: list[tuple[str, dict]]) -> AsyncIterator[tuple[str, dict]]:
     for event in events:
         yield event
-
-
-async def _wait_for_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 async def embeddings(
     gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
 ) -> None:
-    ctx.principal = gateway.keys.authenticate(scope)
     body = await read_json(receive, gateway.max_body_bytes)
     request = parse_embedding_request(body)
     ctx.model = request.model
