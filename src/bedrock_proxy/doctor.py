@@ -14,7 +14,6 @@ import argparse
 import base64
 import os
 import socket
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
@@ -30,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
 from bedrock_proxy.bedrock.capabilities import profile_geography
-from bedrock_proxy.config import Config, ConfigError, Deployment, format_report, load_config
+from bedrock_proxy.config import Config, Deployment, load_or_report
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"
@@ -574,14 +573,8 @@ def format_table(checks: Iterable[Check]) -> str:
 
 def doctor_from_args(args: argparse.Namespace) -> int:
     """What `bedrock-proxy doctor` runs: 0 when nothing blocks serving, 1 otherwise."""
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        print(format_report(error.issues), file=sys.stderr)
-        print(f"bedrock-proxy doctor: {args.config} has errors; fix them first.", file=sys.stderr)
-        return 1
-    except FileNotFoundError:
-        print(f"bedrock-proxy doctor: config file {args.config} not found.", file=sys.stderr)
+    config = load_or_report(args.config, "bedrock-proxy doctor", "fix them first.")
+    if config is None:
         return 1
     checks = run_doctor(config)
     print(f"bedrock-proxy doctor: {args.config}")

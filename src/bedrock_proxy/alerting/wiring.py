@@ -15,6 +15,7 @@ from typing import Any
 
 from bedrock_proxy.alerting.alerter import Alerter
 from bedrock_proxy.alerting.channels import Channel, EmailChannel, SlackChannel, WebhookChannel
+from bedrock_proxy.config.knobs import env_seconds
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.observability.webhook import parse_headers
 
@@ -64,19 +65,6 @@ def _get(settings: Any, name: str) -> Any:
     return settings.get(name) if isinstance(settings, Mapping) else getattr(settings, name, None)
 
 
-def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be more than 0 seconds, not {raw!r}")
-    return value
-
-
 def _channels(names: list[str], environ: Mapping[str, str]) -> list[Channel]:
     channels: list[Channel] = []
     if "slack" in names and environ.get("SLACK_WEBHOOK_URL"):
@@ -114,6 +102,6 @@ def alerter_from_settings(settings: Any, environ: Mapping[str, str]) -> Alerter 
         channels,
         threshold=int(threshold) if threshold else DEFAULT_THRESHOLD,
         window_seconds=WINDOW_SECONDS,
-        repeat_seconds=_seconds(environ, "BEDROCK_PROXY_ALERT_REPEAT_SECONDS", DEFAULT_REPEAT_SECONDS),
-        poll_seconds=_seconds(environ, "BEDROCK_PROXY_ALERT_POLL_SECONDS", DEFAULT_POLL_SECONDS),
+        repeat_seconds=env_seconds(environ, "BEDROCK_PROXY_ALERT_REPEAT_SECONDS", DEFAULT_REPEAT_SECONDS),
+        poll_seconds=env_seconds(environ, "BEDROCK_PROXY_ALERT_POLL_SECONDS", DEFAULT_POLL_SECONDS),
     )

@@ -23,6 +23,7 @@ from bedrock_proxy.cache.base import ResponseCache
 from bedrock_proxy.cache.control import CacheControl, cache_control
 from bedrock_proxy.cache.keys import response_key
 from bedrock_proxy.cache.local import LocalCache
+from bedrock_proxy.config.knobs import env_seconds
 
 logger = logging.getLogger("bedrock_proxy.cache")
 
@@ -68,7 +69,7 @@ class ResponseCaching:
                 password=params.password,
                 url=params.url,
                 namespace=params.namespace or "bedrock-proxy",
-                timeout=_seconds(environ.get(TIMEOUT_ENV), DEFAULT_TIMEOUT),
+                timeout=env_seconds(environ, TIMEOUT_ENV, DEFAULT_TIMEOUT),
             )
         else:
             backend = LocalCache()
@@ -122,12 +123,3 @@ def cacheable(answer: dict) -> bool:
         choices = answer["choices"]
         return bool(choices) and all(c.get("finish_reason") != "content_filter" for c in choices)
     return bool(answer.get("data"))
-
-
-def _seconds(value: str | None, default: float) -> float:
-    try:
-        seconds = float(value) if value else default
-    except ValueError:
-        logger.warning("%s=%r is not a number of seconds; using %s", TIMEOUT_ENV, value, default)
-        return default
-    return seconds if seconds > 0 else default

@@ -12,6 +12,7 @@ from bedrock_proxy.config.loader import (
     inspect_text,
     load_config,
     load_config_text,
+    load_or_report,
 )
 from bedrock_proxy.config.report import format_report
 from bedrock_proxy.config.schema import (
@@ -41,4 +42,5 @@ __all__ = [
     "inspect_text",
     "load_config",
     "load_config_text",
+    "load_or_report",
 ]

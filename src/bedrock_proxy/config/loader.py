@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections import ChainMap
 from collections.abc import Mapping, MutableMapping
 from typing import Any
@@ -22,6 +23,7 @@ from bedrock_proxy.config.envrefs import resolve_env_refs
 from bedrock_proxy.config.issues import ConfigError, ConfigIssue, IssueLog, child
 from bedrock_proxy.config.parsers import Context
 from bedrock_proxy.config.refs import NameRef
+from bedrock_proxy.config.report import format_report
 from bedrock_proxy.config.schema import Config, Deployment, Settings
 from bedrock_proxy.config.sections import SECTIONS, SettingsReader
 from bedrock_proxy.config.yamlsource import parse_yaml
@@ -237,3 +239,15 @@ def _raise_or_apply(config: Config, environ: Mapping[str, str]) -> Config:
         for name, value in config.environment_variables.items():
             environ.setdefault(name, value)
     return config
+
+
+def load_or_report(path: str, command: str, advice: str) -> Config | None:
+    """For commands: the config, or None after printing its errors (or that the file is missing) to stderr."""
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(format_report(error.issues), file=sys.stderr)
+        print(f"{command}: {path} has errors; {advice}", file=sys.stderr)
+    except FileNotFoundError:
+        print(f"{command}: config file {path} not found.", file=sys.stderr)
+    return None

@@ -16,6 +16,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from bedrock_proxy.alerting import Alerter, AlertSink, alerter_from_settings, watch_deployment_states
+from bedrock_proxy.config.knobs import env_seconds
 from bedrock_proxy.observability.dispatch import RecordDispatcher
 from bedrock_proxy.observability.langfuse import LangfuseLegacySink, LangfuseOptions, LangfuseOtlpSink
 from bedrock_proxy.observability.metrics import GatewayMetrics, overhead_seconds
@@ -41,19 +42,6 @@ def _get(settings: Any, *names: str, default: Any = None) -> Any:
         if value is not None:
             return value
     return default
-
-
-def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be more than 0 seconds, not {raw!r}")
-    return value
 
 
 def _names(value: Any) -> list[str]:
@@ -176,7 +164,7 @@ def _spend_ledger(settings: Any, environ: Mapping[str, str]) -> SpendLedger | No
     if plan is None:
         return None
     identities = key_identities(_get(settings, "master_key"), _get(settings, "api_keys", default=[]))
-    refresh = _seconds(environ, "BEDROCK_PROXY_SPEND_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS)
+    refresh = env_seconds(environ, "BEDROCK_PROXY_SPEND_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS)
     budgets = sum(1 for i in identities if i.spend_limit is not None)
     log.info(
         "spend ledger on %s (%d keys with a spend_limit%s)",
@@ -271,7 +259,7 @@ class Observability:
             sinks[AlertSink.name] = AlertSink(alerter)
             failure_keys += (AlertSink.name,)
         size = queue_size or int(environ.get("BEDROCK_PROXY_SINK_QUEUE_SIZE") or 10_000)
-        backoff_max = _seconds(environ, "BEDROCK_PROXY_SINK_BACKOFF_MAX_SECONDS", 10.0)
+        backoff_max = env_seconds(environ, "BEDROCK_PROXY_SINK_BACKOFF_MAX_SECONDS", 10.0)
         return cls(
             GatewayMetrics(registry),
             RecordDispatcher(
@@ -284,7 +272,7 @@ class Observability:
             failure_sinks=failure_keys,
             log_raw_request_response=bool(_get(settings, "log_raw_request_response", default=False)),
             turn_off_message_logging=bool(_get(settings, "turn_off_message_logging", default=False)),
-            flush_seconds=_seconds(environ, "BEDROCK_PROXY_SINK_FLUSH_SECONDS", DEFAULT_FLUSH_SECONDS),
+            flush_seconds=env_seconds(environ, "BEDROCK_PROXY_SINK_FLUSH_SECONDS", DEFAULT_FLUSH_SECONDS),
             spend=spend,
             alerter=alerter,
         )

@@ -30,6 +30,8 @@ from typing import Any
 
 import orjson
 
+from bedrock_proxy.config.knobs import env_seconds
+
 log = logging.getLogger("bedrock_proxy.observability")
 
 METRICS_DIR_ENV = "BEDROCK_PROXY_METRICS_DIR"
@@ -245,13 +247,7 @@ def publisher_from_env(
     path = environ.get(METRICS_DIR_ENV)
     if not path:
         return None
-    raw = environ.get(INTERVAL_ENV)
-    try:
-        interval = float(raw) if raw else DEFAULT_INTERVAL
-    except ValueError:
-        raise ValueError(f"{INTERVAL_ENV} must be a number of seconds, not {raw!r}") from None
-    if interval <= 0:
-        raise ValueError(f"{INTERVAL_ENV} must be more than 0 seconds, not {raw!r}")
+    interval = env_seconds(environ, INTERVAL_ENV, DEFAULT_INTERVAL)
     return SnapshotPublisher(SnapshotDirectory(path), snapshot, interval)
 
 

@@ -9,7 +9,7 @@ import sys
 
 import uvicorn
 
-from bedrock_proxy.config import ConfigError, format_report, load_config
+from bedrock_proxy.config import format_report, load_config, load_or_report
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import configure_logging
 from bedrock_proxy.observability.multiprocess import METRICS_DIR_ENV, shared_metrics_dir
@@ -53,14 +53,8 @@ def _uvicorn_options(host: str, port: int) -> dict:
 
 
 def serve_from_args(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        print(format_report(error.issues), file=sys.stderr)
-        print(f"bedrock-proxy: {args.config} has errors; fix them and start again.", file=sys.stderr)
-        return 1
-    except FileNotFoundError:
-        print(f"bedrock-proxy: config file {args.config} not found.", file=sys.stderr)
+    config = load_or_report(args.config, "bedrock-proxy", "fix them and start again.")
+    if config is None:
         return 1
     if config.issues:
         print(format_report(config.issues), file=sys.stderr)

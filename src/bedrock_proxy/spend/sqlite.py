@@ -140,7 +140,7 @@ class SqliteSpendStore:
         sql += " ORDER BY end_time DESC LIMIT ?"
         args.append(limit)
         rows = await self._call(lambda db: db.execute(sql, args).fetchall())
-        return [_entry(row) for row in rows]
+        return [SpendEntry.from_row(row) for row in rows]
 
 
 def _record(db: sqlite3.Connection, entries: list[SpendEntry], keep_logs: bool) -> None:
@@ -175,20 +175,3 @@ def _record(db: sqlite3.Connection, entries: list[SpendEntry], keep_logs: bool) 
             " key_alias = excluded.key_alias, updated_at = excluded.updated_at",
             [(kid, alias, spent, when) for kid, (alias, spent, when) in per_key.items()],
         )
-
-
-def _entry(row: tuple) -> SpendEntry:
-    (request_id, kid, alias, model, model_id, kind, spend, prompt, completion, start, end) = row
-    return SpendEntry(
-        request_id=request_id,
-        key_id=kid,
-        key_alias=alias,
-        model=model,
-        bedrock_model_id=model_id,
-        spend=spend,
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        start_time=start,
-        end_time=end,
-        kind=kind,
-    )

@@ -27,6 +27,12 @@ class SpendEntry:
     end_time: float
     kind: str = "chat"
 
+    @classmethod
+    def from_row(cls, row: tuple) -> SpendEntry:
+        """A spend_logs row, in the column order both stores select."""
+        (request_id, kid, alias, model, model_id, kind, spend, prompt, completion, start, end) = row
+        return cls(request_id, kid, alias, model, model_id, spend, prompt, completion, start, end, kind)
+
 
 class SpendStore(Protocol):
     async def open(self) -> None:
