@@ -5,22 +5,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.processes import emulator_process, gateway_process
+from tests.support.seed import SEED_TABLE
 
+# the seed's table, with the two ids that need an inference profile in eu-west-1 mapped as config.yaml does
 SEED_MODELS = {
-    # as in the shipped config.yaml: the seed's ids for these two need an inference profile in eu-west-1
+    **SEED_TABLE,
     "claude-3-5-sonnet": "eu.anthropic.claude-3-5-sonnet-20240620-v1:0",
     "claude-3-opus": "eu.anthropic.claude-3-5-sonnet-20240620-v1:0",
-    "claude-3-sonnet": "anthropic.claude-3-sonnet-20240229-v1:0",
-    "claude-3-haiku": "anthropic.claude-3-haiku-20240307-v1:0",
-    "titan-text-express": "amazon.titan-text-express-v1",
-    "titan-text-lite": "amazon.titan-text-lite-v1",
-    "titan-embed-text": "amazon.titan-embed-text-v1",
-    "titan-embed-text-v2": "amazon.titan-embed-text-v2:0",
-    "llama3-1-70b": "meta.llama3-1-70b-instruct-v1:0",
-    "llama3-1-8b": "meta.llama3-1-8b-instruct-v1:0",
-    "mistral-large": "mistral.mistral-large-2402-v1:0",
-    "mixtral-8x7b": "mistral.mixtral-8x7b-instruct-v0:1",
-    "mistral-7b": "mistral.mistral-7b-instruct-v0:2",
 }
 
 
