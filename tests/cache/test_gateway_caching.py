@@ -268,3 +268,27 @@ def test_a_gateway_starts_and_serves_when_its_redis_is_unreachable(emulator_url:
         status, headers, _ = post(gateway + CHAT, question())
         assert status == 200
         assert headers["x-bedrock-proxy-cache"] == "miss"
+
+
+def test_cache_hits_are_counted_in_metrics_under_both_names(local_gateway: str) -> None:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def hits() -> dict[str, float]:
+        with urllib.request.urlopen(local_gateway + "/metrics") as response:
+            families = text_string_to_metric_families(response.read().decode())
+            return {
+                family.name: sum(s.value for s in family.samples if s.name.endswith("_total"))
+                for family in families
+                if family.name in ("bedrock_proxy_cache_hits", "litellm_cache_hits_metric")
+            }
+
+    body = question(temperature=0.3, max_tokens=7)
+    before = hits()
+    for expected in ("miss", "hit", "hit"):
+        status, headers, _ = post(local_gateway + CHAT, body)
+        assert status == 200 and headers["x-bedrock-proxy-cache"] == expected
+    after = hits()
+    for name in ("bedrock_proxy_cache_hits", "litellm_cache_hits_metric"):
+        assert after[name] - before.get(name, 0.0) == 2

@@ -245,6 +245,9 @@ class GatewayMetrics:
         )
         self.tokens = counter("bedrock_proxy_tokens", "Tokens by direction", ["model_group", "direction"])
         self.spend = counter("bedrock_proxy_spend_usd", "Spend in USD", ["model_group"])
+        self.cache_hits = counter(
+            "bedrock_proxy_cache_hits", "Answers served from the response cache", ["model_group"]
+        )
         self.in_flight = gauge(
             "bedrock_proxy_in_flight_requests", "Requests being served, by route", ["route"]
         )
@@ -295,6 +298,7 @@ class GatewayMetrics:
         self.l_in = counter("litellm_input_tokens_metric", "Input tokens", lite)
         self.l_out = counter("litellm_output_tokens_metric", "Output tokens", lite)
         self.l_spend = counter("litellm_spend_metric", "Spend on LLM requests (USD)", lite)
+        self.l_cache_hits = counter("litellm_cache_hits_metric", "Requests answered from the cache", lite)
         self.l_deployment_state = gauge(
             "litellm_deployment_state",
             "0 healthy, 1 partial outage, 2 complete outage",
@@ -345,6 +349,9 @@ class GatewayMetrics:
         if record.cost:
             self.spend.inc(group, record.cost)
             self.l_spend.inc(lite, record.cost)
+        if record.cache_hit:
+            self.cache_hits.inc(group)
+            self.l_cache_hits.inc(lite)
         if record.status >= 400:
             error = self._error(record.error_type or f"http_{record.status}")
             self.failures.inc((group[0], error))
