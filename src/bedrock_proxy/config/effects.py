@@ -9,15 +9,6 @@ from bedrock_proxy.config.schema import Settings
 
 # Settings field -> why it has no effect and what to use instead. Warned when the key is written in the file.
 SETTINGS_WITHOUT_EFFECT: dict[str, str] = {
-    "enable_pre_call_checks": (
-        "has no effect yet: prompts longer than a model's context window are refused by Bedrock and then "
-        "follow context_window_fallbacks"
-    ),
-    "background_health_checks": (
-        "has no effect yet: nothing probes deployments in the background; GET /health/models checks them on "
-        "demand, and a failing deployment cools down (allowed_fails, cooldown_time)"
-    ),
-    "health_check_interval": "has no effect yet: there are no background health checks to space out",
     "max_budget": (
         "has no effect yet: there is no proxy-wide budget; set spend_limit (or max_budget) on each "
         "general_settings.api_keys entry, or max_budget on a virtual key"

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from bedrock_proxy.errors import GatewayError, timeout_error
 from bedrock_proxy.observability.record import Attempt
 from bedrock_proxy.router import policy
+from bedrock_proxy.router.context import context_window, too_long_error
 from bedrock_proxy.router.limits import Admission, Ticket, limit_error
 from bedrock_proxy.router.state import CounterStore, InMemoryCounterStore
 from bedrock_proxy.router.strategies import strategy_for
@@ -48,6 +49,9 @@ class CallTrace:
     upstream_seconds: float = 0.0
     deadline: float = 0.0  # time.monotonic() the request must end by; set by Router.admit / run
     estimated_tokens: int = 0
+    # tokens the request needs in a context window (prompt estimate + max_tokens), for pre-call checks;
+    # 0: estimated_tokens stands in for it
+    context_tokens: int = 0
     ticket: Ticket | None = None  # set while the request holds an admission
     charged: Tracked | None = None  # the answering deployment, charged the token estimate
 
@@ -82,9 +86,18 @@ class Router:
                 tracked.counts_rpm = bool(tracked.deployment.rpm) or usage
                 tracked.counts_tokens = bool(tracked.deployment.tpm) or usage
             self._tracked[name] = group
-        self.counts_tokens = bool(settings.tpm) or any(
-            t.counts_tokens for group in self._tracked.values() for t in group
+        # pre-call checks need the prompt estimate, which request handlers compute when counts_tokens
+        self.pre_call_checks = bool(settings.enable_pre_call_checks)
+        self.counts_tokens = (
+            bool(settings.tpm)
+            or self.pre_call_checks
+            or any(t.counts_tokens for group in self._tracked.values() for t in group)
         )
+        self._windows: dict[str, int | None] = {}  # deployment id -> context window, for pre-call checks
+        if self.pre_call_checks:
+            for group in self._tracked.values():
+                for tracked in group:
+                    self._windows[tracked.deployment.deployment_id] = context_window(tracked.deployment)
         self.admission = Admission(self.store, settings, self._settle)
         if metrics is not None:
             for group in self._tracked.values():
@@ -214,6 +227,8 @@ class Router:
         settings = self.settings
         group = self._tracked[name]
         estimate = trace.estimated_tokens
+        if self.pre_call_checks:
+            group = self._fitting(name, group, trace)
         tried: list[Tracked] = []
         retries = 0
         last_error: GatewayError | None = None
@@ -317,6 +332,19 @@ class Router:
             if charged and kind is None:
                 trace.charged = tracked
             return result, kind
+
+    def _fitting(self, name: str, group: list[Tracked], trace: CallTrace) -> list[Tracked]:
+        """The deployments whose context window holds the request; raises context_length_exceeded (which
+        follows context_window_fallbacks) when none does, before any upstream call."""
+        needed = trace.context_tokens or trace.estimated_tokens
+        if needed <= 0:
+            return group
+        windows = self._windows
+        fitting = [t for t in group if (windows.get(t.deployment.deployment_id) or needed) >= needed]
+        if fitting:
+            return fitting
+        largest = max(windows.get(t.deployment.deployment_id) or 0 for t in group)
+        raise too_long_error(name, needed, largest)
 
     def _timeout(self, deployment: Any, stream: bool) -> float:
         """Seconds one attempt may take: for a stream, until its first token."""
@@ -455,6 +483,18 @@ class Router:
                 bedrock_model_id=deployment.model_id,
                 region=deployment.region,
             )
+
+    def report_probe(self, deployment_id: str, healthy: bool) -> None:
+        """A background health check's verdict: healthy (0) or partial (1) in the state metrics. It never
+        starts a cooldown, and a deployment cooling down stays reported as cooling down."""
+        now = time.monotonic()
+        for group in self._tracked.values():
+            for tracked in group:
+                if tracked.deployment.deployment_id != deployment_id:
+                    continue
+                if self.store.cooling_until(tracked.cooldown_key) > now:
+                    continue
+                self._report(tracked, HEALTHY if healthy else PARTIAL)
 
     def deployment_states(self) -> dict[str, int]:
         """deployment id -> 0 healthy, 1 partial, 2 cooling down (for health pages and tests)."""

@@ -21,6 +21,7 @@ from bedrock_proxy.router.router import Router
 from bedrock_proxy.server import chat, embeddings, info
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
+from bedrock_proxy.server.health import BackgroundHealth
 from bedrock_proxy.server.http import (
     ClientDisconnected,
     Message,
@@ -103,12 +104,15 @@ class Gateway:
             await self.cache.start()  # an unreachable Redis is a warning: serving matters more than caching
         if self.keys.open:
             logger.warning("no master_key or api_keys configured: every caller is accepted")
+        self.health_checks = BackgroundHealth.from_gateway(self)  # None unless background_health_checks
         self.started = True
 
     async def shutdown(self) -> None:
         """After uvicorn drained the connections: close the Bedrock pool, then deliver every queued record
         (within BEDROCK_PROXY_SINK_FLUSH_SECONDS; what is left is counted as dropped and logged)."""
         self.draining = True
+        if getattr(self, "health_checks", None) is not None:
+            await self.health_checks.stop()  # before the transport its probes use closes
         await self.transport.aclose()
         if self.cache is not None:
             await self.cache.aclose()

@@ -51,7 +51,11 @@ async def chat_completions(
     images = await gateway.images.fetch_all(urls) if urls else {}
     ctx.trace = CallTrace(request.model)
     router = gateway.router
-    estimate = estimate_chat_tokens(request.messages) * (request.n or 1) if router.counts_tokens else 0
+    prompt = estimate_chat_tokens(request.messages) if router.counts_tokens else 0
+    estimate = prompt * (request.n or 1)  # n calls each send the prompt
+    if router.pre_call_checks:
+        # what must fit in one call's context window: the prompt and the answer it may grow to
+        ctx.trace.context_tokens = prompt + (request.max_tokens or 0)
     with router.admit(ctx.trace, estimate):
         if request.stream:
             await _stream(gateway, send, ctx, request, images, lookup)

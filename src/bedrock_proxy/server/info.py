@@ -6,8 +6,8 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.bedrock.capabilities import capabilities_for
-from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.server.context import RequestContext
+from bedrock_proxy.server.health import probe
 from bedrock_proxy.server.http import Receive, Scope, Send, send_json
 
 if TYPE_CHECKING:
@@ -83,28 +83,7 @@ async def deep_health(
     gateway.keys.authenticate(scope)
 
     async def check(deployment: Any) -> tuple[Any, str | None]:
-        try:
-            async with asyncio.timeout(30):
-                if deployment.mode == "embedding":
-                    from bedrock_proxy.bedrock.embeddings import embedding_calls, parse_embedding_request
-
-                    request = parse_embedding_request(
-                        {"model": deployment.model_name, "input": "health check"}
-                    )
-                    await gateway.provider.embed(
-                        deployment, embedding_calls(request, deployment.model_id), 30
-                    )
-                else:
-                    body = {
-                        "messages": [{"role": "user", "content": [{"text": "ping"}]}],
-                        "inferenceConfig": {"maxTokens": 1},
-                    }
-                    await gateway.provider.converse(deployment, body, 30)
-            return deployment, None
-        except GatewayError as error:
-            return deployment, error.message
-        except TimeoutError:
-            return deployment, "no answer within 30 s"
+        return deployment, await probe(gateway.provider, deployment)
 
     results = await asyncio.gather(*(check(d) for d in gateway.config.deployments))
     healthy, unhealthy = [], []
