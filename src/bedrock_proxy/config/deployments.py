@@ -20,7 +20,7 @@ from bedrock_proxy.config.coerce import (
     did_you_mean,
     suggest,
 )
-from bedrock_proxy.config.effects import default_without_effect
+from bedrock_proxy.config.effects import UNAPPLIED_DEFAULT_PARAMS, default_without_effect
 from bedrock_proxy.config.issues import child
 from bedrock_proxy.config.parsers import Context, check_url
 from bedrock_proxy.config.schema import Deployment, strip_userinfo
@@ -55,26 +55,8 @@ LIMIT_PARAMS = (
     "output_cost_per_token",
 )
 # OpenAI request fields a deployment may give defaults for; the request's own value always wins.
-DEFAULT_PARAMS = (
-    "max_tokens",
-    "max_completion_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "stop",
-    "presence_penalty",
-    "frequency_penalty",
-    "seed",
-    "n",
-    "user",
-    "response_format",
-    "tool_choice",
-    "parallel_tool_calls",
-    "reasoning_effort",
-    "thinking",
-    "dimensions",
-    "encoding_format",
-)
+APPLIED_DEFAULT_PARAMS = ("max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop")
+DEFAULT_PARAMS = APPLIED_DEFAULT_PARAMS + UNAPPLIED_DEFAULT_PARAMS
 LITELLM_PARAMS = frozenset(CONNECTION_PARAMS + LIMIT_PARAMS + DEFAULT_PARAMS)
 MODEL_INFO_KEYS = (
     "id",

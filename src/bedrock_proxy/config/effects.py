@@ -18,23 +18,23 @@ SETTINGS_WITHOUT_EFFECT: dict[str, str] = {
         "Langfuse traces and /metrics labels"
     ),
 }
-# Deployment default request params (litellm_params) that are accepted but never applied to a request.
-DEFAULTS_WITHOUT_EFFECT = frozenset(
-    {
-        "presence_penalty",
-        "frequency_penalty",
-        "seed",
-        "n",
-        "user",
-        "response_format",
-        "tool_choice",
-        "parallel_tool_calls",
-        "reasoning_effort",
-        "thinking",
-        "dimensions",
-        "encoding_format",
-    }
+# Deployment default request params (litellm_params) that are accepted (LiteLLM configs carry them) but never
+# applied to a request yet; config/deployments.py adds them to the params it knows.
+UNAPPLIED_DEFAULT_PARAMS = (
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "n",
+    "user",
+    "response_format",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning_effort",
+    "thinking",
+    "dimensions",
+    "encoding_format",
 )
+DEFAULTS_WITHOUT_EFFECT = frozenset(UNAPPLIED_DEFAULT_PARAMS)
 
 
 def check_settings_effects(settings: Settings, paths: dict[str, str], log: IssueLog) -> None:

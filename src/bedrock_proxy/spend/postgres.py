@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from bedrock_proxy.spend.store import SpendEntry, SpendStoreError
+from bedrock_proxy.spend.store import LOG_COLUMNS, SpendEntry, SpendStoreError, logs_query
 
 T = TypeVar("T")
 
@@ -64,11 +64,6 @@ CREATE TABLE IF NOT EXISTS bedrock_proxy_migrations (
     applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
 )
 """
-
-_COLUMNS = (
-    "request_id, key_id, key_alias, model, bedrock_model_id, kind, spend, prompt_tokens, completion_tokens,"
-    " start_time, end_time"
-)
 
 
 def is_postgres_url(url: str) -> bool:
@@ -204,19 +199,7 @@ class PostgresSpendStore:
     async def logs(
         self, *, key_id: str | None = None, since: float | None = None, limit: int = 100
     ) -> list[SpendEntry]:
-        where: list[str] = []
-        args: list[Any] = []
-        if key_id is not None:
-            where.append("key_id = %s")
-            args.append(key_id)
-        if since is not None:
-            where.append("end_time >= %s")
-            args.append(since)
-        sql = f"SELECT {_COLUMNS} FROM spend_logs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY end_time DESC LIMIT %s"
-        args.append(limit)
+        sql, args = logs_query("%s", key_id=key_id, since=since, limit=limit)
         rows = await self._call(lambda conn: conn.execute(sql, args).fetchall())
         return [SpendEntry.from_row(row) for row in rows]
 
@@ -259,7 +242,7 @@ def _record(conn: psycopg.Connection, entries: list[SpendEntry], keep_logs: bool
     with conn.transaction(), conn.cursor() as cur:  # one transaction: the logs and the totals move together
         if keep_logs:
             cur.executemany(
-                f"INSERT INTO spend_logs ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                f"INSERT INTO spend_logs ({LOG_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [
                     (
                         e.request_id,

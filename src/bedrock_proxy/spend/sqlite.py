@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bedrock_proxy.spend.store import SpendEntry, SpendStoreError
+from bedrock_proxy.spend.store import LOG_COLUMNS, SpendEntry, SpendStoreError, logs_query
 
 T = TypeVar("T")
 
@@ -43,11 +43,6 @@ CREATE TABLE IF NOT EXISTS key_spend (
     updated_at REAL NOT NULL
 );
 """
-
-_COLUMNS = (
-    "request_id, key_id, key_alias, model, bedrock_model_id, kind, spend, prompt_tokens, completion_tokens,"
-    " start_time, end_time"
-)
 
 
 def sqlite_path(url: str) -> str:
@@ -127,18 +122,7 @@ class SqliteSpendStore:
     async def logs(
         self, *, key_id: str | None = None, since: float | None = None, limit: int = 100
     ) -> list[SpendEntry]:
-        where, args = [], []
-        if key_id is not None:
-            where.append("key_id = ?")
-            args.append(key_id)
-        if since is not None:
-            where.append("end_time >= ?")
-            args.append(since)
-        sql = f"SELECT {_COLUMNS} FROM spend_logs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY end_time DESC LIMIT ?"
-        args.append(limit)
+        sql, args = logs_query("?", key_id=key_id, since=since, limit=limit)
         rows = await self._call(lambda db: db.execute(sql, args).fetchall())
         return [SpendEntry.from_row(row) for row in rows]
 
@@ -151,7 +135,7 @@ def _record(db: sqlite3.Connection, entries: list[SpendEntry], keep_logs: bool) 
     with db:  # one transaction: the logs and the totals move together
         if keep_logs:
             db.executemany(
-                f"INSERT INTO spend_logs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO spend_logs ({LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         e.request_id,

@@ -8,7 +8,7 @@ from its sink task and reads totals in the background.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,31 @@ class SpendEntry:
         """A spend_logs row, in the column order both stores select."""
         (request_id, kid, alias, model, model_id, kind, spend, prompt, completion, start, end) = row
         return cls(request_id, kid, alias, model, model_id, spend, prompt, completion, start, end, kind)
+
+
+LOG_COLUMNS = (
+    "request_id, key_id, key_alias, model, bedrock_model_id, kind, spend, prompt_tokens, completion_tokens,"
+    " start_time, end_time"
+)  # the order SpendEntry.from_row reads
+
+
+def logs_query(
+    placeholder: str, *, key_id: str | None, since: float | None, limit: int
+) -> tuple[str, list[Any]]:
+    """The spend_logs query both stores run, with their driver's parameter placeholder (`?` or `%s`)."""
+    where: list[str] = []
+    args: list[Any] = []
+    if key_id is not None:
+        where.append(f"key_id = {placeholder}")
+        args.append(key_id)
+    if since is not None:
+        where.append(f"end_time >= {placeholder}")
+        args.append(since)
+    sql = f"SELECT {LOG_COLUMNS} FROM spend_logs"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    args.append(limit)
+    return sql + f" ORDER BY end_time DESC LIMIT {placeholder}", args
 
 
 class SpendStore(Protocol):
