@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import re
@@ -105,6 +106,10 @@ class Gateway:
         if self.keys.open:
             logger.warning("no master_key or api_keys configured: every caller is accepted")
         self.health_checks = BackgroundHealth.from_gateway(self)  # None unless background_health_checks
+        # Everything loaded so far (botocore's models, the config, modules) lives as long as the process: move
+        # it out of the collector's reach, so a full collection no longer stalls requests for ~30 ms.
+        gc.collect()
+        gc.freeze()
         self.started = True
 
     async def shutdown(self) -> None:
