@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from bedrock_proxy.spend.store import LOG_COLUMNS, SpendEntry, SpendStoreError, logs_query
+from bedrock_proxy.spend.store import LOG_COLUMNS, SpendEntry, SpendStoreError, logs_query, totals_by_key
 
 T = TypeVar("T")
 
@@ -235,30 +235,12 @@ def _migrate(conn: psycopg.Connection) -> None:
 
 
 def _record(conn: psycopg.Connection, entries: list[SpendEntry], keep_logs: bool) -> None:
-    per_key: dict[str, tuple[str, float, float]] = {}
-    for e in entries:
-        _, spent, _ = per_key.get(e.key_id, (e.key_alias, 0.0, 0.0))
-        per_key[e.key_id] = (e.key_alias, spent + e.spend, e.end_time)
+    per_key = totals_by_key(entries)
     with conn.transaction(), conn.cursor() as cur:  # one transaction: the logs and the totals move together
         if keep_logs:
             cur.executemany(
                 f"INSERT INTO spend_logs ({LOG_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (
-                        e.request_id,
-                        e.key_id,
-                        e.key_alias,
-                        e.model,
-                        e.bedrock_model_id,
-                        e.kind,
-                        e.spend,
-                        e.prompt_tokens,
-                        e.completion_tokens,
-                        e.start_time,
-                        e.end_time,
-                    )
-                    for e in entries
-                ],
+                [entry.as_row() for entry in entries],
             )
         # keys in one order in every process: two writers lock the same rows in the same order, never deadlock
         cur.executemany(

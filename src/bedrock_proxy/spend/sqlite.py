@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bedrock_proxy.spend.store import LOG_COLUMNS, SpendEntry, SpendStoreError, logs_query
+from bedrock_proxy.spend.store import LOG_COLUMNS, SpendEntry, SpendStoreError, logs_query, totals_by_key
 
 T = TypeVar("T")
 
@@ -128,30 +128,12 @@ class SqliteSpendStore:
 
 
 def _record(db: sqlite3.Connection, entries: list[SpendEntry], keep_logs: bool) -> None:
-    per_key: dict[str, tuple[str, float, float]] = {}
-    for e in entries:
-        _, spent, _ = per_key.get(e.key_id, (e.key_alias, 0.0, 0.0))
-        per_key[e.key_id] = (e.key_alias, spent + e.spend, e.end_time)
+    per_key = totals_by_key(entries)
     with db:  # one transaction: the logs and the totals move together
         if keep_logs:
             db.executemany(
                 f"INSERT INTO spend_logs ({LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        e.request_id,
-                        e.key_id,
-                        e.key_alias,
-                        e.model,
-                        e.bedrock_model_id,
-                        e.kind,
-                        e.spend,
-                        e.prompt_tokens,
-                        e.completion_tokens,
-                        e.start_time,
-                        e.end_time,
-                    )
-                    for e in entries
-                ],
+                [entry.as_row() for entry in entries],
             )
         db.executemany(
             "INSERT INTO key_spend (key_id, key_alias, spend, updated_at) VALUES (?, ?, ?, ?)"

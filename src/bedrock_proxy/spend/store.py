@@ -33,6 +33,31 @@ class SpendEntry:
         (request_id, kid, alias, model, model_id, kind, spend, prompt, completion, start, end) = row
         return cls(request_id, kid, alias, model, model_id, spend, prompt, completion, start, end, kind)
 
+    def as_row(self) -> tuple:
+        """The spend_logs row, in LOG_COLUMNS order (the inverse of from_row)."""
+        return (
+            self.request_id,
+            self.key_id,
+            self.key_alias,
+            self.model,
+            self.bedrock_model_id,
+            self.kind,
+            self.spend,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.start_time,
+            self.end_time,
+        )
+
+
+def totals_by_key(entries: list[SpendEntry]) -> dict[str, tuple[str, float, float]]:
+    """key_id -> (alias, spend to add, time of the latest entry): one key_spend upsert per key and batch."""
+    per_key: dict[str, tuple[str, float, float]] = {}
+    for entry in entries:
+        _, spent, _ = per_key.get(entry.key_id, (entry.key_alias, 0.0, 0.0))
+        per_key[entry.key_id] = (entry.key_alias, spent + entry.spend, entry.end_time)
+    return per_key
+
 
 LOG_COLUMNS = (
     "request_id, key_id, key_alias, model, bedrock_model_id, kind, spend, prompt_tokens, completion_tokens,"
