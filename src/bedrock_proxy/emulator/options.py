@@ -28,6 +28,8 @@ class EmulatorOptions:
     slow_latency: float = 1.0  # what `fault=slow` waits when no latency is given
     timeout_cap: float = 300.0  # `fault=timeout` answers 408 after this long if the client is still there
     stream_error_after: int = 2  # deltas before a rate-injected stream-error
+    tls_certfile: str | None = None  # serve HTTPS with this PEM certificate (botocore sends bearer tokens
+    tls_keyfile: str | None = None  # only over HTTPS, as Bedrock itself is only served over HTTPS)
 
     def __post_init__(self) -> None:
         for name, rate in self.fault_rates.items():
@@ -37,6 +39,12 @@ class EmulatorOptions:
                 raise ValueError(f"fault rate for {name!r} must be between 0 and 1, got {rate}")
         if sum(self.fault_rates.values()) > 1.0:
             raise ValueError("fault rates add up to more than 1")
+        if bool(self.tls_certfile) != bool(self.tls_keyfile):
+            raise ValueError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither")
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_certfile else "http"
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> EmulatorOptions:
@@ -51,6 +59,8 @@ class EmulatorOptions:
             latency=args.latency,
             fault_rates=parse_fault_rates(args.fault_rate or []),
             seed=args.seed,
+            tls_certfile=args.tls_cert,
+            tls_keyfile=args.tls_key,
         )
 
 

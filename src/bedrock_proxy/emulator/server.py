@@ -39,6 +39,8 @@ def _config(options: EmulatorOptions, host: str, port: int) -> uvicorn.Config:
         timeout_keep_alive=75,
         backlog=4096,
         timeout_graceful_shutdown=3,
+        ssl_certfile=options.tls_certfile,
+        ssl_keyfile=options.tls_keyfile,
     )
 
 
@@ -50,12 +52,20 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"bedrock-proxy emulator: {exc}", file=sys.stderr)
         return 2
     auth = "off (--no-verify)" if not options.verify else f"SigV4 with access key {options.access_key}"
+    if options.bearer_token and options.verify:
+        auth += " or the bearer token"
+    url = f"{options.scheme}://{args.host}:{args.port}"
     print(
-        f"Bedrock emulator on http://{args.host}:{args.port} (region {options.region}, auth {auth}).\n"
-        f"  boto3: boto3.client('bedrock-runtime', endpoint_url='http://{args.host}:{args.port}',"
-        f" region_name='{options.region}')",
+        f"Bedrock emulator on {url} (region {options.region}, auth {auth}).\n"
+        f"  boto3: boto3.client('bedrock-runtime', endpoint_url='{url}', region_name='{options.region}')",
         flush=True,
     )
+    if options.bearer_token and not options.tls_certfile:
+        print(
+            "  note: botocore sends AWS_BEARER_TOKEN_BEDROCK only over HTTPS; add --tls-cert and --tls-key"
+            " for boto3 clients that use the bearer token",
+            flush=True,
+        )
     _Server(_config(options, args.host, args.port)).run()
     return 0
 
@@ -63,12 +73,14 @@ def run_from_args(args: argparse.Namespace) -> int:
 class RunningEmulator:
     """An emulator served from a background thread; `.url` to call it, `.stop()` (or `with`) to end it."""
 
-    def __init__(self, server: uvicorn.Server, thread: threading.Thread, host: str, port: int) -> None:
+    def __init__(
+        self, server: uvicorn.Server, thread: threading.Thread, host: str, port: int, scheme: str = "http"
+    ) -> None:
         self._server = server
         self._thread = thread
         self.host = host
         self.port = port
-        self.url = f"http://{host}:{port}"
+        self.url = f"{scheme}://{host}:{port}"
 
     @property
     def app(self) -> EmulatorApp:
@@ -96,7 +108,8 @@ def start_in_thread(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(_config(options or EmulatorOptions(), host, bound_port))
+    options = options or EmulatorOptions()
+    server = uvicorn.Server(_config(options, host, bound_port))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="bedrock-emulator", daemon=True
     )
@@ -106,4 +119,4 @@ def start_in_thread(
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the Bedrock emulator did not start")
         time.sleep(0.005)
-    return RunningEmulator(server, thread, host, bound_port)
+    return RunningEmulator(server, thread, host, bound_port, options.scheme)

@@ -76,7 +76,7 @@ class Gateway:
         self.observability = observability or Observability.from_settings(self.settings, environ)
         # the router reports retries, fallbacks and deployment state (healthy, partial, cooldown)
         self.router = Router(config, self.observability.metrics)
-        self.transport = BedrockTransport()
+        self.transport = BedrockTransport(ca_bundle=environ.get("AWS_CA_BUNDLE") or None)
         self.provider: Any = BedrockProvider(self.transport, environ)
         self.keys = KeyRing(self.settings.master_key, self.settings.api_keys)
         # per-key spend_limit, rpm and tpm, checked once per model call before the handler runs
