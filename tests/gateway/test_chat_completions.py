@@ -187,23 +187,50 @@ def test_parameters_bedrock_cannot_take_are_a_clear_400(
     assert "drop_params: true" in error["message"]
 
 
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+}
+
+
 @pytest.mark.parametrize(
-    ("model", "params"),
+    ("model", "params", "dropped"),
     [
-        ("claude-3-haiku", {"presence_penalty": 0.5, "frequency_penalty": 0.5}),
-        ("claude-3-haiku", {"temperature": 1.5}),
-        ("claude-3-haiku", {"seed": 7}),
-        ("llama3-1-8b", {"extra_body": {"top_k": 10}}),
+        (
+            "claude-3-haiku",
+            {"presence_penalty": 0.5, "frequency_penalty": 0.5},
+            "presence_penalty,frequency_penalty",
+        ),
+        ("claude-3-haiku", {"temperature": 1.5}, "temperature"),
+        ("claude-3-haiku", {"seed": 7}, "seed"),
+        ("llama3-1-8b", {"extra_body": {"top_k": 10}}, "top_k"),
+        ("llama3-1-8b", {"tools": [WEATHER_TOOL], "tool_choice": "required"}, "tool_choice"),
     ],
-    ids=["penalties", "temperature-above-1", "seed", "top_k-on-llama"],
+    ids=["penalties", "temperature-above-1", "seed", "top_k-on-llama", "required-tool-on-llama"],
 )
-def test_drop_params_true_drops_what_bedrock_cannot_take(
-    special_client: OpenAI, model: str, params: dict
+def test_drop_params_true_drops_what_bedrock_cannot_take_and_says_what_in_a_header(
+    special_client: OpenAI, model: str, params: dict, dropped: str
 ) -> None:
-    response = special_client.chat.completions.create(
+    raw = special_client.chat.completions.with_raw_response.create(
         model=model, messages=[{"role": "user", "content": "Bonjour"}], **params
     )
-    assert response.choices[0].message.content
+    assert raw.headers["x-bedrock-proxy-dropped-params"] == dropped
+    assert raw.parse().choices[0].message
+
+
+def test_a_stream_names_its_dropped_params_too(special_client: OpenAI) -> None:
+    with special_client.chat.completions.with_streaming_response.create(
+        model="claude-3-haiku", messages=[{"role": "user", "content": "Bonjour"}], seed=7, stream=True
+    ) as response:
+        assert response.headers["x-bedrock-proxy-dropped-params"] == "seed"
+        assert list(response.iter_lines())
+
+
+def test_nothing_dropped_means_no_dropped_params_header(special_client: OpenAI) -> None:
+    raw = special_client.chat.completions.with_raw_response.create(
+        model="claude-3-haiku", messages=[{"role": "user", "content": "Bonjour"}], temperature=0.5
+    )
+    assert "x-bedrock-proxy-dropped-params" not in raw.headers
 
 
 def test_n_runs_that_many_bedrock_calls_and_merges_them(client: OpenAI, emulator_url: str) -> None:

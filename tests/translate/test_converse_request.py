@@ -491,15 +491,29 @@ def test_drop_params_drops_unsupported_params_and_clamps_temperature():
     result = convert(body, drop_params=True)
     assert result.body["inferenceConfig"] == {"temperature": 1}
     assert set(result.body) == {"messages", "inferenceConfig"}
+    assert result.dropped == (
+        "temperature",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "seed",
+    )
 
 
 def test_drop_params_drops_top_k_for_a_model_without_it():
-    assert "additionalModelRequestFields" not in convert(chat(top_k=5), LLAMA, drop_params=True).body
+    result = convert(chat(top_k=5), LLAMA, drop_params=True)
+    assert "additionalModelRequestFields" not in result.body and result.dropped == ("top_k",)
 
 
 def test_drop_params_falls_back_to_auto_when_a_model_cannot_be_forced():
     body = chat(user("q"), tools=[WEATHER], tool_choice="required")
-    assert convert(body, LLAMA, drop_params=True).body["toolConfig"]["toolChoice"] == {"auto": {}}
+    result = convert(body, LLAMA, drop_params=True)
+    assert result.body["toolConfig"]["toolChoice"] == {"auto": {}} and result.dropped == ("tool_choice",)
+
+
+def test_nothing_is_reported_dropped_when_the_model_takes_everything():
+    assert convert(chat(temperature=0.5, top_k=5), drop_params=True).dropped == ()
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -93,6 +93,9 @@ class ConverseCall:
     # The request streams tools to a model that cannot stream tool use: call Converse and replay the answer
     # as chunks (streaming.chunks_from_converse).
     buffered_stream: bool = False
+    # What drop_params removed or changed for this model, in OpenAI names (`temperature` when it was clamped,
+    # `tool_choice` when 'required' became 'auto'): the client sees it in x-bedrock-proxy-dropped-params.
+    dropped: tuple[str, ...] = ()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -110,11 +113,12 @@ def to_converse(
     """The Converse body for `model_id`; raises a 400 for anything this model cannot take."""
     caps = capabilities_for(model_id)
     params: dict[str, Any] = {}
+    dropped: list[str] = []
     system, turns, tool_history_names = _conversation(request, caps, model_id, images)
     body: dict[str, Any] = {}
 
-    inference = _inference_config(request, caps, defaults, drop_params, params)
-    _reject_unsupported(request, drop_params)
+    inference = _inference_config(request, caps, defaults, drop_params, params, dropped)
+    dropped += _unsupported(request, drop_params)
     additional: dict[str, Any] = {}
     top_k = request.top_k if request.top_k is not None else defaults.get("top_k")
     if top_k is not None:
@@ -125,9 +129,11 @@ def to_converse(
             raise invalid_request(
                 f"'top_k' is not supported by model {model_id}: remove it or set drop_params: true.", "top_k"
             )
+        else:
+            dropped.append("top_k")
 
     tool_config, json_tool = _tool_config(
-        request, caps, model_id, drop_params, tool_history_names, system, params
+        request, caps, model_id, drop_params, tool_history_names, system, params, dropped
     )
 
     if system and not caps.system_prompt:
@@ -156,7 +162,9 @@ def to_converse(
     if additional:
         body["additionalModelRequestFields"] = additional
     buffered = bool(request.stream and tool_config and not caps.streaming_tools)
-    return ConverseCall(body=body, json_tool=json_tool, params=params, buffered_stream=buffered)
+    return ConverseCall(
+        body=body, json_tool=json_tool, params=params, buffered_stream=buffered, dropped=tuple(dropped)
+    )
 
 
 def _conversation(
@@ -319,7 +327,12 @@ def _trim_final_assistant(turns: list[dict]) -> None:
 
 
 def _inference_config(
-    request: ChatRequest, caps: ModelCapabilities, defaults: dict, drop_params: bool, params: dict
+    request: ChatRequest,
+    caps: ModelCapabilities,
+    defaults: dict,
+    drop_params: bool,
+    params: dict,
+    dropped: list[str],
 ) -> dict:
     config: dict[str, Any] = {}
     max_tokens = request.max_tokens
@@ -338,6 +351,7 @@ def _inference_config(
                     "temperature",
                 )
             temperature = 1
+            dropped.append("temperature")
         config["temperature"] = temperature
         params["temperature"] = temperature
     top_p = request.top_p if request.top_p is not None else defaults.get("top_p")
@@ -351,10 +365,9 @@ def _inference_config(
     return config
 
 
-def _reject_unsupported(request: ChatRequest, drop_params: bool) -> None:
-    """Parameters Converse cannot carry for these models. Neutral values pass (SDKs send them by default)."""
-    if drop_params:
-        return
+def _unsupported(request: ChatRequest, drop_params: bool) -> list[str]:
+    """Parameters Converse cannot carry for these models: a 400 naming the first, or under drop_params the
+    names dropped. Neutral values pass (SDKs send them by default)."""
     offending = (
         ("presence_penalty", bool(request.presence_penalty)),
         ("frequency_penalty", bool(request.frequency_penalty)),
@@ -363,13 +376,14 @@ def _reject_unsupported(request: ChatRequest, drop_params: bool) -> None:
         ("top_logprobs", bool(request.top_logprobs)),
         ("seed", request.seed is not None),
     )
-    for name, present in offending:
-        if present:
-            raise invalid_request(
-                f"'{name}' is not supported by Bedrock Converse: remove it, or set drop_params: true"
-                " (litellm_settings) to have the gateway drop it.",
-                name,
-            )
+    present = [name for name, sent in offending if sent]
+    if present and not drop_params:
+        raise invalid_request(
+            f"'{present[0]}' is not supported by Bedrock Converse: remove it, or set drop_params: true"
+            " (litellm_settings) to have the gateway drop it.",
+            present[0],
+        )
+    return present
 
 
 def _tool_config(
@@ -380,6 +394,7 @@ def _tool_config(
     history_names: list[str],
     system: list[dict],
     params: dict,
+    dropped: list[str],
 ) -> tuple[dict | None, str | None]:
     tools = request.tools or []
     if tools and not caps.tools:
@@ -397,6 +412,7 @@ def _tool_config(
                 "tool_choice",
             )
         choice = "auto"
+        dropped.append("tool_choice")
 
     json_tool = None
     if request.response_format != "text":

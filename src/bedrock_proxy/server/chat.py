@@ -124,13 +124,26 @@ def _record_usage(ctx: RequestContext, total_tokens: int) -> None:
 
 def _converse_call(gateway: Gateway, request: ChatRequest, deployment: Any, images: dict) -> Any:
     require_chat_model(deployment.model_name, deployment.model_id)
-    return to_converse(
+    call = to_converse(
         request,
         model_id=deployment.model_id,
         defaults=deployment.defaults,
         drop_params=gateway.drop_params(deployment),
         images=images,
     )
+    if call.dropped:
+        logger.debug(
+            "drop_params: %s not sent to %s (%s)",
+            ", ".join(call.dropped),
+            deployment.model_id,
+            deployment.deployment_id,
+        )
+    return call
+
+
+def dropped_headers(call: Any) -> list[tuple[bytes, bytes]]:
+    """x-bedrock-proxy-dropped-params: what drop_params removed or changed, so nothing is dropped unseen."""
+    return [(b"x-bedrock-proxy-dropped-params", ",".join(call.dropped).encode())] if call.dropped else []
 
 
 async def _complete(
@@ -175,7 +188,7 @@ async def _complete(
     result = choices[0] if n == 1 else merge_choices(choices)
     _record_usage(ctx, (result.get("usage") or {}).get("total_tokens", 0))
     record = gateway.recorder.chat_success(ctx, request, call.params, result, stream=False)
-    headers = ctx.trace_headers() + gateway.recorder.cost_headers(record)
+    headers = ctx.trace_headers() + gateway.recorder.cost_headers(record) + dropped_headers(call)
     if lookup is not None:
         headers += lookup.headers()
     await send_json(send, 200, result, headers)
@@ -270,7 +283,10 @@ async def _stream(
         )
         for index in range(len(streams))
     ]
-    await sse.start_stream(send, ctx.trace_headers() + (lookup.headers() if lookup is not None else []))
+    await sse.start_stream(
+        send,
+        ctx.trace_headers() + (lookup.headers() if lookup is not None else []) + dropped_headers(call),
+    )
     ctx.extra["stream_started"] = True
     final_usage = (
         _usage_chunk(response_id, request.model, created, translators) if several and include_usage else None
