@@ -6,6 +6,7 @@ import pytest
 
 from tests.support.processes import emulator_process, gateway_process
 from tests.support.seed import SEED_TABLE
+from tests.support.tls import TlsFiles, make_tls_files
 
 # the seed's table, with the two ids that need an inference profile in eu-west-1 mapped as config.yaml does
 SEED_MODELS = {
@@ -53,3 +54,8 @@ def emulator_url() -> Iterator[str]:
 def gateway_url(emulator_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with gateway_process(seed_config(), tmp_path_factory.mktemp("gateway"), emulator_url=emulator_url) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return make_tls_files(tmp_path_factory.mktemp("tls"))

@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=4002)
     serve.add_argument("--num-workers", "--num_workers", dest="num_workers", type=int, default=None)
+    _env_file_option(serve)
 
     demo = commands.add_parser("demo", help="the gateway wired to an in-process Bedrock emulator")
     demo.add_argument("--config", default=None, help="default: the repository's config.yaml shapes")
@@ -27,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--access-key", default="AKIDEXAMPLE")
     emulator.add_argument("--secret-key", default="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
     emulator.add_argument("--bearer-token", default=None, help="also accept this AWS_BEARER_TOKEN_BEDROCK")
+    emulator.add_argument("--tls-cert", default=None, help="PEM certificate: serve HTTPS (with --tls-key)")
+    emulator.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     emulator.add_argument("--no-verify", action="store_true", help="skip SigV4 verification (benchmarks)")
     emulator.add_argument("--region", default="eu-west-1")
     emulator.add_argument("--ttft", type=float, default=0.0, help="seconds before the first stream event")
@@ -44,7 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("check-config", "doctor"):
         sub = commands.add_parser(name)
         sub.add_argument("--config", default="config.yaml")
+        _env_file_option(sub)
     return parser
+
+
+def _env_file_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--env-file",
+        default=None,
+        help="variables to read before the config (default: .env beside the config, else in the working"
+        " directory; 'none' for no file); the environment wins over the file",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo_from_args(args)
     if args.command == "check-config":
-        from bedrock_proxy.config.check import check_config_from_args
+        from bedrock_proxy.preflight import check_config_from_args
 
         return check_config_from_args(args)
     if args.command == "doctor":

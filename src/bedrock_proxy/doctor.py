@@ -542,6 +542,22 @@ def check_database(
     return [Check("Database", OK, f"{parts.scheme} at {host}:{port} accepts connections")]
 
 
+def check_prices(config: Config) -> list[Check]:
+    """Every model without a price: a failure when a budget can reach it (serve refuses to start), else a
+    warning (its calls report no cost)."""
+    from bedrock_proxy.preflight import PRICE_ADVICE, unpriced_issues
+
+    checks = []
+    for issue in unpriced_issues(config):
+        detail = issue.message.split("; " + PRICE_ADVICE)[0]
+        checks.append(
+            Check(f"price of {issue.path}", FAIL if issue.level == "error" else WARN, detail, PRICE_ADVICE)
+        )
+    if not checks:
+        checks.append(Check("prices", OK, f"all {len(config.deployments)} deployments are priced"))
+    return checks
+
+
 # --- running and reporting ------------------------------------------------------------------------------
 
 
@@ -554,6 +570,7 @@ def run_doctor(config: Config, environ: Mapping[str, str] | None = None) -> list
         checks.append(Check("models", FAIL, "not checked: no AWS credentials", ""))
     else:
         checks += check_models(clients, config)
+    checks += check_prices(config)
     checks += check_langfuse(config, environ)
     checks += check_redis(config)
     checks += check_database(config)
@@ -573,6 +590,11 @@ def format_table(checks: Iterable[Check]) -> str:
 
 def doctor_from_args(args: argparse.Namespace) -> int:
     """What `bedrock-proxy doctor` runs: 0 when nothing blocks serving, 1 otherwise."""
+    from bedrock_proxy.config.dotenv import apply_dotenv, describe
+
+    note = describe(apply_dotenv(args.config, os.environ, getattr(args, "env_file", None)))
+    if note:
+        print(f"bedrock-proxy doctor: {note}")
     config = load_or_report(args.config, "bedrock-proxy doctor", "fix them first.")
     if config is None:
         return 1

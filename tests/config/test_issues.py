@@ -409,18 +409,6 @@ WARNINGS = [
         ["slack, webhook"],
     ),
     (
-        "langfuse without keys",
-        "litellm_settings:\n  success_callback: [langfuse]\n",
-        "litellm_settings.success_callback",
-        ["LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY"],
-    ),
-    (
-        "webhook callback without URL",
-        "litellm_settings:\n  success_callback: [webhook]\n",
-        "litellm_settings.success_callback",
-        ["WEBHOOK_URL"],
-    ),
-    (
         "fallback to itself",
         "litellm_settings:\n  fallbacks: [{claude-3-haiku: [claude-3-haiku]}]\n",
         "litellm_settings.fallbacks[0].claude-3-haiku[0]",

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from bedrock_proxy.config import ConfigError, demo_config, load_config
-from bedrock_proxy.config.check import check_config_from_args
 from bedrock_proxy.config.demo import DEMO_MODELS, EXAMPLE_ACCESS_KEY_ID
+from bedrock_proxy.preflight import check_config_from_args
 
 from .support import SEED_MODELS
 
@@ -134,7 +134,7 @@ def test_check_config_prints_one_line_per_issue_errors_first_then_a_summary(tmp_
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / "config.yaml"
     path.write_text(
-        "model_list:\n  - model_name: a\n    litellm_params: {model: bedrock/a.b}\n"
+        "model_list:\n  - model_name: a\n    litellm_params: {model: bedrock/amazon.nova-micro-v1:0}\n"
         "litellm_settings:\n  retry_after: 5\n  num_retries: -1\n"
         "general_settings:\n  master_key: sk-1\n"
     )

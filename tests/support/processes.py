@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -11,6 +12,8 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.support.tls import TlsFiles
 
 EXAMPLE_KEY_PAIR = {
     "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
@@ -24,14 +27,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 20.0) -> None:
+def wait_until_up(
+    url: str, process: subprocess.Popen, timeout: float = 20.0, ca_file: str | None = None
+) -> None:
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = process.stdout.read().decode(errors="replace") if process.stdout else ""
             raise RuntimeError(f"process exited with {process.returncode} before {url} answered:\n{output}")
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:
+            with urllib.request.urlopen(url, timeout=1, context=context) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -44,13 +50,16 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env.update(EXAMPLE_KEY_PAIR)
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     env["PYTHONUNBUFFERED"] = "1"
+    env["BEDROCK_PROXY_ENV_FILE"] = "none"  # a developer's own .env in the working tree stays out of tests
     if extra:
         env.update(extra)
     return env
 
 
 @contextmanager
-def running(args: list[str], health_url: str, env: Mapping[str, str]) -> Iterator[subprocess.Popen]:
+def running(
+    args: list[str], health_url: str, env: Mapping[str, str], ca_file: str | None = None
+) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(
         [sys.executable, "-m", "bedrock_proxy", *args],
         env=dict(env),
@@ -58,7 +67,7 @@ def running(args: list[str], health_url: str, env: Mapping[str, str]) -> Iterato
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_until_up(health_url, process)
+        wait_until_up(health_url, process, ca_file=ca_file)
         yield process
     finally:
         if process.poll() is None:
@@ -71,10 +80,16 @@ def running(args: list[str], health_url: str, env: Mapping[str, str]) -> Iterato
 
 
 @contextmanager
-def emulator_process(*options: str, env: Mapping[str, str] | None = None) -> Iterator[str]:
+def emulator_process(
+    *options: str, env: Mapping[str, str] | None = None, tls: TlsFiles | None = None
+) -> Iterator[str]:
+    """An emulator process; with `tls`, served over HTTPS with that certificate."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with running(["emulator", "--port", str(port), *options], f"{url}/_emulator/health", clean_env(env)):
+    args = ["emulator", "--port", str(port), *options]
+    if tls is not None:
+        args += ["--tls-cert", tls.cert, "--tls-key", tls.key]
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    with running(args, f"{url}/_emulator/health", clean_env(env), tls.ca if tls else None):
         yield url
 
 

@@ -309,35 +309,8 @@ class SettingsReader:
             settings.database_url = (
                 from_env if check_database_url(from_env, "DATABASE_URL (environment)", log) else None
             )
-        self._check_callback_environment(settings, paths)
         self._check_alerting_environment(settings, paths)
         check_settings_effects(settings, paths, log)
-
-    def _check_callback_environment(self, settings: Settings, paths: dict[str, str]) -> None:
-        environ = self.ctx.environ
-        lists = ("callbacks", "success_callbacks", "failure_callbacks")
-        where = {
-            name: paths[field]
-            for field in reversed(lists)
-            if field in paths
-            for name in getattr(settings, field)
-        }
-        langfuse = next((name for name in ("langfuse", "langfuse_otel") if name in where), None)
-        if langfuse:
-            missing = [var for var in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY") if not environ.get(var)]
-            if missing:
-                self.ctx.log.warning(
-                    where[langfuse],
-                    f"{langfuse} needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
-                    "not set: no trace will reach Langfuse until "
-                    f"{'it is' if len(missing) == 1 else 'they are'} (LANGFUSE_HOST defaults to "
-                    "https://cloud.langfuse.com)",
-                )
-        if "webhook" in where and not environ.get("WEBHOOK_URL"):
-            self.ctx.log.warning(
-                where["webhook"],
-                "the webhook callback needs WEBHOOK_URL, which is not set: nothing will be sent",
-            )
 
     def _check_alerting_environment(self, settings: Settings, paths: dict[str, str]) -> None:
         environ = self.ctx.environ

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -175,6 +176,44 @@ def _spend_ledger(settings: Any, environ: Mapping[str, str]) -> SpendLedger | No
     return SpendLedger(plan.store, identities, keep_logs=plan.keep_logs, refresh_seconds=refresh)
 
 
+@dataclass
+class SinkPlan:
+    """The sinks the callbacks ask for, built but not started; `disabled`: sink -> why it is left out."""
+
+    sinks: dict[str, Sink]
+    disabled: dict[str, str]
+    success: list[str]  # callback names, as configured
+    failure: list[str]
+
+
+def plan_sinks(settings: Any, environ: Mapping[str, str]) -> SinkPlan:
+    """Build every configured sink exactly as the gateway will (nothing is sent or opened). Raises
+    ValueError for a setting that stops the start (an unknown callback, bad WEBHOOK_HEADERS); a sink whose
+    connection settings are missing is listed in `disabled` instead. `check-config` runs this too, so a
+    config that passes the check starts."""
+    both = _names(_get(settings, "callbacks"))
+    success = _names(_get(settings, "success_callbacks", "success_callback")) + both
+    failure = _names(_get(settings, "failure_callbacks", "failure_callback")) + both
+    unknown = sorted({n for n in success + failure if n not in SINK_FACTORIES and n not in BUILTIN_CALLBACKS})
+    if unknown:
+        raise ValueError(
+            f"unknown callback(s) {', '.join(unknown)} in litellm_settings success_callback / "
+            f"failure_callback / callbacks; supported: {', '.join(SUPPORTED_CALLBACKS)}"
+        )
+    sinks: dict[str, Sink] = {}
+    disabled: dict[str, str] = {}
+    for name in dict.fromkeys(success + failure):
+        if name in BUILTIN_CALLBACKS:
+            continue
+        key = _sink_key(name)
+        if key not in sinks and key not in disabled:
+            try:
+                sinks[key] = SINK_FACTORIES[name](settings, environ)
+            except SinkNotConfigured as reason:
+                disabled[key] = str(reason)
+    return SinkPlan(sinks, disabled, success, failure)
+
+
 class Observability:
     """Metrics plus the record dispatcher, as the server sees them."""
 
@@ -217,29 +256,11 @@ class Observability:
         queue_size: int | None = None,
     ) -> Observability:
         environ = os.environ if environ is None else environ
-        both = _names(_get(settings, "callbacks"))
-        success = _names(_get(settings, "success_callbacks", "success_callback")) + both
-        failure = _names(_get(settings, "failure_callbacks", "failure_callback")) + both
-        unknown = sorted(
-            {n for n in success + failure if n not in SINK_FACTORIES and n not in BUILTIN_CALLBACKS}
-        )
-        if unknown:
-            raise ValueError(
-                f"unknown callback(s) {', '.join(unknown)} in litellm_settings success_callback / "
-                f"failure_callback / callbacks; supported: {', '.join(SUPPORTED_CALLBACKS)}"
-            )
-        sinks: dict[str, Sink] = {}
-        disabled: set[str] = set()
-        for name in dict.fromkeys(success + failure):
-            if name in BUILTIN_CALLBACKS:
-                continue
-            key = _sink_key(name)
-            if key not in sinks and key not in disabled:
-                try:
-                    sinks[key] = SINK_FACTORIES[name](settings, environ)
-                except SinkNotConfigured as reason:
-                    disabled.add(key)
-                    log.warning("%s callback disabled: %s", name, reason)
+        plan = plan_sinks(settings, environ)
+        for name, reason in plan.disabled.items():
+            log.warning("%s callback disabled: %s", name, reason)
+        sinks, disabled = plan.sinks, set(plan.disabled)
+        success, failure = plan.success, plan.failure
 
         def keys(names: list[str]) -> tuple[str, ...]:
             return tuple(

@@ -150,6 +150,22 @@ PRICING: Mapping[str, PriceEntry] = MappingProxyType(
             note="AWS lowered this from 0.99/0.99 (LiteLLM's map still shows 0.99); 0.72 not re-verified",
         ),
         "meta.llama3-3-70b-instruct-v1:0": _entry(per_million(0.72, 0.72)),
+        # Llama 3.2 in the EU only through its eu. profile (sources eu-central-1, eu-west-1, eu-west-3),
+        # which costs more than the US on-demand price.
+        "meta.llama3-2-1b-instruct-v1:0": _entry(
+            per_million(0.1, 0.1),
+            regions={"eu-*": per_million(0.13, 0.13)},
+            source=AWS_AND_LITELLM,
+            note="EU figure from LiteLLM's map (eu. profile), not re-verified on the AWS page",
+        ),
+        "meta.llama3-2-3b-instruct-v1:0": _entry(
+            per_million(0.15, 0.15),
+            regions={"eu-*": per_million(0.19, 0.19)},
+            source=AWS_AND_LITELLM,
+            note="EU figure from LiteLLM's map (eu. profile), not re-verified on the AWS page",
+        ),
+        "meta.llama3-2-11b-instruct-v1:0": _entry(per_million(0.16, 0.16), source=AWS_AND_LITELLM),
+        "meta.llama3-2-90b-instruct-v1:0": _entry(per_million(0.72, 0.72), source=AWS_AND_LITELLM),
         # --- Mistral: Paris (eu-west-3) charges more.
         "mistral.mistral-7b-instruct-v0:2": _entry(
             per_million(0.15, 0.2), regions={"eu-west-3": per_million(0.2, 0.26)}, source=AWS_AND_LITELLM
@@ -198,6 +214,21 @@ def price_for(model_id: str, region: str) -> Price | None:
     if entry is None:
         return None
     return entry.for_region(region or arn_region or "", global_profile=is_global)
+
+
+def is_priced(
+    model_id: str,
+    region: str,
+    input_cost_per_token: float | None = None,
+    output_cost_per_token: float | None = None,
+    *,
+    embedding: bool = False,
+) -> bool:
+    """Whether every token of a call can be priced: by the table, or by the deployment's overrides (both of
+    them for a chat model; embeddings have only input tokens). A budget must never meet a free model."""
+    if price_for(model_id, region) is not None:
+        return True
+    return input_cost_per_token is not None and (embedding or output_cost_per_token is not None)
 
 
 def cost_for(

@@ -10,9 +10,11 @@ import sys
 import uvicorn
 
 from bedrock_proxy.config import format_report, load_config, load_or_report
+from bedrock_proxy.config.dotenv import apply_dotenv, describe
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import configure_logging
 from bedrock_proxy.observability.multiprocess import METRICS_DIR_ENV, shared_metrics_dir
+from bedrock_proxy.preflight import full_report
 from bedrock_proxy.server.app import Gateway
 
 CONFIG_ENV = "BEDROCK_PROXY_CONFIG"
@@ -53,11 +55,18 @@ def _uvicorn_options(host: str, port: int) -> dict:
 
 
 def serve_from_args(args: argparse.Namespace) -> int:
+    note = describe(apply_dotenv(args.config, os.environ, getattr(args, "env_file", None)))
+    if note:
+        print(f"bedrock-proxy: {note}", file=sys.stderr)
     config = load_or_report(args.config, "bedrock-proxy", "fix them and start again.")
     if config is None:
         return 1
-    if config.issues:
-        print(format_report(config.issues), file=sys.stderr)
+    issues = full_report(config, os.environ)  # exactly what check-config reports
+    if issues:
+        print(format_report(issues), file=sys.stderr)
+    if any(issue.level == "error" for issue in issues):
+        print(f"bedrock-proxy: {args.config} cannot start; fix the errors above.", file=sys.stderr)
+        return 1
     workers = args.num_workers or int(os.environ.get("NUM_WORKERS", "1") or 1)
     _configure_logging(config)
     try:  # sinks are built here so a missing setting stops the start with a message, not a traceback

@@ -33,9 +33,9 @@ def _get(settings: Any, name: str) -> Any:
     return settings.get(name) if isinstance(settings, Mapping) else getattr(settings, name, None)
 
 
-def plan_ledger(settings: Any, environ: Mapping[str, str]) -> LedgerPlan | None:
-    """The store to use, or None when nothing asks for spend to be kept. Raises SpendStoreError (a
-    ValueError) with advice when budgets are configured but cannot be kept."""
+def ledger_location(settings: Any, environ: Mapping[str, str]) -> tuple[str, str, bool] | None:
+    """(database URL, "sqlite" or "postgresql", keep per-request rows), or None when nothing asks for spend
+    to be kept. Opens nothing; raises SpendStoreError (a ValueError) for a URL no store understands."""
     api_keys = _get(settings, "api_keys") or []
     budgets = [k for k in api_keys if getattr(k, "spend_limit", None) is not None]
     url = _get(settings, "database_url") or environ.get("DATABASE_URL") or None
@@ -45,16 +45,28 @@ def plan_ledger(settings: Any, environ: Mapping[str, str]) -> LedgerPlan | None:
     url = url or DEFAULT_DATABASE_URL
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
     if scheme in ("postgresql", "postgres"):
-        from bedrock_proxy.spend.postgres import PostgresSpendStore  # psycopg loads only for PostgreSQL
-
-        postgres = PostgresSpendStore(url)
-        postgres.check()
-        return LedgerPlan(postgres, keep_logs, postgres.url)
+        return url, "postgresql", keep_logs
     if scheme != "sqlite":
         raise SpendStoreError(
             f"database_url must be sqlite:///path.db or postgresql://user:password@host:5432/db for spend, "
             f"not a {scheme}:// URL"
         )
+    return url, "sqlite", keep_logs
+
+
+def plan_ledger(settings: Any, environ: Mapping[str, str]) -> LedgerPlan | None:
+    """The store to use, opened once, or None when nothing asks for spend to be kept. Raises SpendStoreError
+    (a ValueError) with advice when budgets are configured but cannot be kept."""
+    location = ledger_location(settings, environ)
+    if location is None:
+        return None
+    url, kind, keep_logs = location
+    if kind == "postgresql":
+        from bedrock_proxy.spend.postgres import PostgresSpendStore  # psycopg loads only for PostgreSQL
+
+        postgres = PostgresSpendStore(url)
+        postgres.check()
+        return LedgerPlan(postgres, keep_logs, postgres.url)
     store = SqliteSpendStore(sqlite_path(url))
     store.check()
     return LedgerPlan(store, keep_logs, url)
