@@ -31,7 +31,7 @@ def test_the_advice_for_a_model_not_in_the_eu_names_the_substitute_and_no_eu_id_
 
 def test_the_advice_for_a_profile_only_model_is_its_eu_profile():
     assert advice_for(SONNET_37, "eu-west-1") == (
-        f"use model: bedrock/eu.{SONNET_37} (its eu. inference profile)"
+        f"use model: bedrock/eu.{SONNET_37} in config.yaml (its eu. inference profile)"
     )
 
 

@@ -170,6 +170,9 @@ def test_the_raw_sonnet_v2_id_in_eu_west_1_is_refused_as_bedrock_refuses_it(spec
         )
     message = caught.value.body["message"]
     assert "The provided model identifier is invalid" in message
+    assert "is not offered in the EU" in message
+    assert "use model: bedrock/eu.anthropic.claude-3-5-sonnet-20240620-v1:0 instead" in message
+    assert "eu.anthropic.claude-3-5-sonnet-20241022-v2:0" not in message
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])

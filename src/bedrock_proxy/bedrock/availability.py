@@ -289,16 +289,19 @@ def advice_for(model_id: str, region: str) -> str:
         return ""
     profile = entry.callable_profile(region)
     if profile is not None:
-        return f"use model: bedrock/{profile} (its {profile.partition('.')[0]}. inference profile)"
+        geography = profile.partition(".")[0]
+        return f"use model: bedrock/{profile} in config.yaml (its {geography}. inference profile)"
     geography = geography_of(region)
     nearby = [r for r in entry.on_demand if geography_of(r) == geography]
     if nearby:
         return f"set aws_region_name to {' or '.join(nearby)}, which serve {entry.model_id} on-demand"
     where = "the EU" if geography == "eu" else region
-    text = f"{entry.model_id} is not offered in {where} ({_where_offered(entry)})"
+    text = f"the model {entry.model_id} is not offered in {where} ({_where_offered(entry)})"
     if geography == "eu" and entry.eu_substitute:
-        text += f"; config.yaml maps it to model: bedrock/{entry.eu_substitute} instead"
-    return text
+        return (
+            f"{text}: use model: bedrock/{entry.eu_substitute} instead, the substitute config.yaml ships with"
+        )
+    return f"{text}: pick a model that aws bedrock list-foundation-models --region {region} lists"
 
 
 def _where_offered(entry: Availability) -> str:
