@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bedrock_proxy.config.demo import DEMO_MODELS
 from tests.support.processes import emulator_process, gateway_process
 from tests.support.seed import SEED_TABLE
 from tests.support.tls import TlsFiles, make_tls_files
@@ -14,12 +15,14 @@ SEED_MODELS = {
     "claude-3-5-sonnet": "eu.anthropic.claude-3-5-sonnet-20240620-v1:0",
     "claude-3-opus": "eu.anthropic.claude-3-5-sonnet-20240620-v1:0",
 }
+# the seed's model names mapped exactly as config.yaml maps them: what the (region-faithful) emulator serves
+CONFIG_MODELS = {name: model.removeprefix("bedrock/") for name, model in DEMO_MODELS.items()}
 
 
 def seed_config(extra: str = "") -> str:
     """The seed's config shapes, every model of its tables, master key and team keys."""
     lines = ["model_list:"]
-    for name, model_id in SEED_MODELS.items():
+    for name, model_id in CONFIG_MODELS.items():
         lines += [
             f"  - model_name: {name}",
             "    litellm_params:",

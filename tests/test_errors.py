@@ -40,6 +40,30 @@ def test_on_demand_error_tells_the_user_to_use_an_inference_profile():
     assert "inference profile" in error.message
 
 
+def test_an_invalid_eu_profile_id_is_answered_with_the_substitute_not_another_eu_id():
+    error = from_bedrock(
+        "ValidationException",
+        "The provided model identifier is invalid.",
+        400,
+        model_id="eu.anthropic.claude-3-opus-20240229-v1:0",
+        region="eu-west-1",
+    )
+    assert "is not offered in the EU" in error.message
+    assert "use model: bedrock/eu.anthropic.claude-3-5-sonnet-20240620-v1:0 instead" in error.message
+
+
+def test_a_profile_only_model_is_answered_with_its_eu_profile():
+    error = from_bedrock(
+        "ValidationException",
+        "Invocation of model ID anthropic.claude-3-7-sonnet-20250219-v1:0 with on-demand throughput"
+        " isn't supported.",
+        400,
+        model_id="anthropic.claude-3-7-sonnet-20250219-v1:0",
+        region="eu-west-1",
+    )
+    assert "Use model: bedrock/eu.anthropic.claude-3-7-sonnet-20250219-v1:0 in config.yaml" in error.message
+
+
 def test_context_window_error_has_openai_code():
     error = from_bedrock("ValidationException", "Input is too long for requested model.", 400)
     assert error.code == "context_length_exceeded"

@@ -28,6 +28,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
+from bedrock_proxy.bedrock.availability import advice_for, availability_of, geography_of
 from bedrock_proxy.bedrock.capabilities import profile_geography
 from bedrock_proxy.config import Config, Deployment, load_or_report
 
@@ -168,8 +169,10 @@ def _is_profile(model_id: str) -> bool:
     )
 
 
-def _geography(region: str) -> str:
-    return {"eu": "eu.", "us": "us.", "ap": "apac.", "ca": "ca."}.get(region.split("-", 1)[0], "us.")
+def _table_profile(model_id: str, region: str) -> str | None:
+    """The profile the availability table says `region` may call for this model, if any."""
+    entry = availability_of(model_id)
+    return entry.callable_profile(region) if entry is not None else None
 
 
 @dataclass(slots=True)
@@ -213,13 +216,13 @@ def _profile_for(control: Any, model_id: str, region: str) -> str | None:
     try:
         summaries = control.list_inference_profiles(typeEquals="SYSTEM_DEFINED")["inferenceProfileSummaries"]
     except (ClientError, BotoCoreError):
-        return _geography(region) + model_id
+        return _table_profile(model_id, region)
     candidates = [
         summary["inferenceProfileId"]
         for summary in summaries
         if any(m.get("modelArn", "").endswith(f"/{model_id}") for m in summary.get("models", []))
     ]
-    preferred = [c for c in candidates if c.startswith(_geography(region))]
+    preferred = [c for c in candidates if c.startswith(f"{geography_of(region)}.")]
     return (preferred or candidates or [None])[0]
 
 
@@ -284,7 +287,15 @@ def _diagnose(
     if code == "ValidationException" and (
         "on-demand throughput" in lowered or "inference profile" in lowered
     ):
-        profile = catalogue.profile_for or _geography(region) + deployment.model_id
+        profile = catalogue.profile_for or _table_profile(deployment.model_id, region)
+        if profile is None:
+            return Check(
+                subject,
+                FAIL,
+                f"{where}: not available on-demand, and no inference profile for it here",
+                advice_for(deployment.model_id, region)
+                or f"aws bedrock list-inference-profiles --region {region} lists the profiles callable here",
+            )
         return Check(
             subject,
             FAIL,
@@ -314,7 +325,8 @@ def _diagnose(
             subject,
             FAIL,
             f"{where}: not offered in {region} (or a wrong model id)",
-            f"aws bedrock list-foundation-models --region {region} lists what is; use one of those ids, "
+            advice_for(deployment.model_id, region)
+            or f"aws bedrock list-foundation-models --region {region} lists what is; use one of those ids, "
             f"or another region with aws_region_name",
         )
     if code in ("UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"):

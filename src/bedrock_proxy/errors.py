@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bedrock_proxy.bedrock.availability import advice_for
+
 
 class GatewayError(Exception):
     """An error written for the user who will read it: status, OpenAI type, message, param and code."""
@@ -155,8 +157,13 @@ def normalise_exception_name(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def from_bedrock(name: str | None, message: str, status: int = 0) -> GatewayError:
-    """Map a Bedrock error (exception name, message, HTTP status) to what the client gets."""
+def from_bedrock(
+    name: str | None, message: str, status: int = 0, *, model_id: str = "", region: str = ""
+) -> GatewayError:
+    """Map a Bedrock error (exception name, message, HTTP status) to what the client gets.
+
+    `model_id` and `region` (the deployment's) let a refused model id come with the id to use instead.
+    """
     exception = normalise_exception_name(name) if name else _FALLBACK_BY_STATUS.get(status, "")
     if exception in _CREDENTIAL_ERRORS:
         # AWS appends the canonical request to signature errors, and it carries the session token
@@ -167,11 +174,8 @@ def from_bedrock(name: str | None, message: str, status: int = 0) -> GatewayErro
         if mapping is None:
             mapping = _Mapping(status, "api_error", "bedrock_error", False, "")
     text = f"Bedrock {exception or 'error'}: {message.rstrip('.')}." + mapping.advice
-    if exception == "ValidationException" and "on-demand throughput" in message:
-        text += (
-            " Use the model's inference profile id in config.yaml (for example the 'eu.' prefixed id"
-            " in eu-west-1)."
-        )
+    if exception == "ValidationException":
+        text += _where_to_call(message, model_id, region)
     if exception == "ValidationException" and _is_context_window_error(message):
         return GatewayError(
             400, text, type="invalid_request_error", code="context_length_exceeded", upstream=exception
@@ -184,6 +188,24 @@ def from_bedrock(name: str | None, message: str, status: int = 0) -> GatewayErro
         retryable=mapping.retryable,
         upstream=exception or None,
     )
+
+
+def _where_to_call(message: str, model_id: str, region: str) -> str:
+    """Advice for a model id Bedrock refused in this region, from the availability table when it knows."""
+    lowered = message.lower()
+    on_demand = "on-demand throughput" in lowered
+    if not (on_demand or "model identifier is invalid" in lowered):
+        return ""
+    advice = advice_for(model_id, region) if model_id and region else ""
+    if advice:
+        return f" {advice[:1].upper()}{advice[1:]}."
+    if on_demand:
+        where = f" --region {region}" if region else ""
+        return (
+            " Use an inference profile id that contains this model in config.yaml"
+            f" (aws bedrock list-inference-profiles{where} lists them)."
+        )
+    return ""
 
 
 def _is_context_window_error(message: str) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bedrock_proxy.bedrock.availability import availability_of, callable_from
 from bedrock_proxy.config import ConfigError, demo_config, load_config
 from bedrock_proxy.config.demo import DEMO_MODELS, EXAMPLE_ACCESS_KEY_ID
 from bedrock_proxy.preflight import check_config_from_args
@@ -48,16 +49,45 @@ def test_root_config_calls_every_model_from_eu_west_1_on_demand_or_through_an_eu
     }
 
 
-def test_root_config_says_for_every_model_which_kind_of_mapping_it_is():
+KINDS = ("ON-DEMAND", "EU PROFILE", "SUBSTITUTE")
+
+
+def comment_kinds() -> dict[str, str]:
+    """model_name -> the kind a line of its comment block starts with (`# ON-DEMAND ...`), "" when none."""
     lines = ROOT_CONFIG.read_text().splitlines()
+    kinds = {}
     for index, line in enumerate(lines):
         if line.strip().startswith("- model_name:"):
             start = index
             while lines[start - 1].strip().startswith("#"):
                 start -= 1
-            comment = "\n".join(lines[start:index])  # the comment block right above the entry
-            assert any(kind in comment for kind in ("ON-DEMAND", "EU PROFILE", "SUBSTITUTE")), line
+            block = [text.strip().removeprefix("#").strip() for text in lines[start:index]]
+            name = line.split(":", 1)[1].strip()
+            kinds[name] = next((k for text in block for k in KINDS if text.startswith(k)), "")
+    return kinds
+
+
+def test_root_config_says_for_every_model_which_kind_of_mapping_it_is():
+    assert set(comment_kinds().values()) <= set(KINDS) and "" not in comment_kinds().values()
+    assert list(comment_kinds()) == list(SEED_MODELS)
     assert "bedrock-proxy doctor" in ROOT_CONFIG.read_text()
+
+
+def test_root_config_comments_agree_with_the_availability_table():
+    kinds = comment_kinds()
+    config = load_config(ROOT_CONFIG, dict(FULL_ENV))
+    for deployment in config.deployments:
+        name, model_id, region = deployment.model_name, deployment.model_id, deployment.region
+        seed_id = SEED_MODELS[name]
+        assert callable_from(model_id, region), (name, model_id)
+        if kinds[name] == "ON-DEMAND":
+            assert model_id == seed_id, name
+        elif kinds[name] == "EU PROFILE":
+            assert model_id == f"eu.{seed_id}", name
+        else:  # SUBSTITUTE: the seed's model cannot be called from here, and the table names this one
+            seed = availability_of(seed_id)
+            assert not seed.offered_in(region), name
+            assert model_id == seed.eu_substitute, name
 
 
 def test_root_config_without_the_master_key_variable_names_it():

@@ -24,6 +24,7 @@ EXAMPLE_KEYS = {
 }
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 OPUS = "anthropic.claude-3-opus-20240229-v1:0"
+SONNET_37 = "anthropic.claude-3-7-sonnet-20250219-v1:0"
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def test_doctor_passes_when_every_model_is_invocable_on_demand_or_via_a_profile(
     checks = doctor(
         tmp_path,
         model_entry("claude-3-haiku", HAIKU),
-        model_entry("eu-sonnet", "eu.anthropic.claude-3-5-sonnet-20241022-v2:0"),
+        model_entry("eu-sonnet", "eu.anthropic.claude-3-5-sonnet-20240620-v1:0"),
         model_entry(
             "titan-embed-text-v2", "amazon.titan-embed-text-v2:0", "    model_info:\n      mode: embedding\n"
         ),
@@ -100,11 +101,28 @@ def test_doctor_passes_when_every_model_is_invocable_on_demand_or_via_a_profile(
 def test_doctor_names_the_inference_profile_to_use_for_a_model_that_is_not_on_demand(
     tmp_path: Path, aws_env: dict[str, str]
 ) -> None:
-    checks = doctor(tmp_path, model_entry("claude-3-opus", OPUS))
+    checks = doctor(tmp_path, model_entry("claude-3-7-sonnet", SONNET_37))
+    sonnet = row(checks, "model claude-3-7-sonnet")
+    assert sonnet.status == FAIL
+    assert "needs an inference profile" in sonnet.detail
+    assert f"model: bedrock/eu.{SONNET_37}" in sonnet.fix
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    [f"eu.{OPUS}", "eu.anthropic.claude-3-5-sonnet-20241022-v2:0", OPUS],
+    ids=["eu-opus", "eu-sonnet-v2", "raw-opus"],
+)
+def test_doctor_flags_a_model_the_eu_lacks_and_points_at_config_yamls_substitute(
+    tmp_path: Path, aws_env: dict[str, str], model_id: str
+) -> None:
+    checks = doctor(tmp_path, model_entry("claude-3-opus", model_id))
     opus = row(checks, "model claude-3-opus")
     assert opus.status == FAIL
-    assert "needs an inference profile" in opus.detail
-    assert f"model: bedrock/eu.{OPUS}" in opus.fix
+    assert "not offered in eu-west-1" in opus.detail
+    assert "is not offered in the EU" in opus.fix
+    assert "use model: bedrock/eu.anthropic.claude-3-5-sonnet-20240620-v1:0 instead" in opus.fix
+    assert f"eu.{OPUS}" not in opus.fix.replace(model_id, "")
 
 
 def test_doctor_says_a_model_is_not_offered_in_the_region(tmp_path: Path, aws_env: dict[str, str]) -> None:

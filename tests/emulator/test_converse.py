@@ -88,11 +88,31 @@ def test_text_control_forces_the_number_of_words(runtime):
 
 def test_inference_profiles_and_arns_are_accepted(runtime):
     for model_id in (
-        "eu.anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "eu.anthropic.claude-3-5-sonnet-20240620-v1:0",
         "arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
         "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.claude-3-haiku-20240307-v1:0",
     ):
         assert runtime.converse(modelId=model_id, messages=user("hi"))["stopReason"] == "end_turn"
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        # AWS lists no EU profile for these two: following "use the eu. id" must not work here either
+        "eu.anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "eu.anthropic.claude-3-opus-20240229-v1:0",
+        # nor are they served on-demand in eu-west-1, nor callable through their US profile from it
+        "anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "anthropic.claude-3-opus-20240229-v1:0",
+        "us.anthropic.claude-3-opus-20240229-v1:0",
+        "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.claude-3-opus-20240229-v1:0",
+    ],
+)
+def test_models_and_profiles_not_offered_in_eu_west_1_are_invalid_identifiers(runtime, model_id):
+    error = _refusal(runtime, modelId=model_id, messages=user("hi"))
+    assert error.response["Error"]["Code"] == "ValidationException"
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error.response["Error"]["Message"] == "The provided model identifier is invalid."
 
 
 def _refusal(runtime, **request) -> ClientError:
@@ -110,7 +130,7 @@ def _refusal(runtime, **request) -> ClientError:
             "The provided model identifier is invalid.",
         ),
         (
-            {"modelId": "anthropic.claude-3-5-sonnet-20241022-v2:0"},
+            {"modelId": "anthropic.claude-3-7-sonnet-20250219-v1:0"},
             "with on-demand throughput isn’t supported. Retry your request with the ID or ARN of an",
         ),
         ({"inferenceConfig": {"temperature": 1.5}}, "Member must have value less than or equal to 1"),
@@ -167,7 +187,7 @@ WEATHER_TOOL = {
         ("mistral.mistral-7b-instruct-v0:2", {"system": [{"text": "Be terse."}]}, "doesn't support system"),
         ("mistral.mixtral-8x7b-instruct-v0:1", {"toolConfig": WEATHER_TOOL}, "doesn't support tool use."),
         (
-            "meta.llama3-1-70b-instruct-v1:0",
+            "eu.meta.llama3-2-3b-instruct-v1:0",
             {"toolConfig": {**WEATHER_TOOL, "toolChoice": {"any": {}}}},
             "doesn't support the toolConfig.toolChoice.any field. Remove toolConfig.toolChoice.any",
         ),
@@ -177,7 +197,7 @@ WEATHER_TOOL = {
             "doesn't support the toolConfig.toolChoice.tool field",
         ),
         (
-            "meta.llama3-1-8b-instruct-v1:0",
+            "eu.meta.llama3-2-1b-instruct-v1:0",
             {"messages": [{"role": "user", "content": [IMAGE]}]},
             "image content",
         ),
@@ -196,7 +216,10 @@ def test_models_refuse_what_they_do_not_support(runtime, model_id, extra, messag
 @pytest.mark.parametrize(
     ("model_id", "extra"),
     [
-        ("meta.llama3-1-70b-instruct-v1:0", {"system": [{"text": "Be terse."}], "toolConfig": WEATHER_TOOL}),
+        (
+            "eu.meta.llama3-2-3b-instruct-v1:0",
+            {"system": [{"text": "Be terse."}], "toolConfig": WEATHER_TOOL},
+        ),
         ("mistral.mistral-large-2402-v1:0", {"toolConfig": {**WEATHER_TOOL, "toolChoice": {"auto": {}}}}),
         (HAIKU, {"messages": [{"role": "user", "content": [{"text": "what is this?"}, IMAGE]}]}),
         (HAIKU, {"toolConfig": {**WEATHER_TOOL, "toolChoice": {"any": {}}}}),

@@ -104,7 +104,9 @@ def test_anthropic_messages_body_with_tools_gets_a_tool_use_block(runtime):
 
 
 def test_llama_and_mistral_native_bodies(runtime):
-    llama, _ = invoke(runtime, "meta.llama3-1-8b-instruct-v1:0", {"prompt": "Salut Llama", "max_gen_len": 64})
+    llama, _ = invoke(
+        runtime, "eu.meta.llama3-2-1b-instruct-v1:0", {"prompt": "Salut Llama", "max_gen_len": 64}
+    )
     assert "Salut Llama" in llama["generation"] and llama["stop_reason"] == "stop"
     assert llama["generation_token_count"] == (len(llama["generation"]) + 3) // 4
     mistral, _ = invoke(

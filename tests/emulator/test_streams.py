@@ -127,7 +127,7 @@ def test_anthropic_invoke_stream_sends_anthropic_events(runtime):
             lambda c: c["outputText"],
         ),
         (
-            "meta.llama3-1-8b-instruct-v1:0",
+            "eu.meta.llama3-2-1b-instruct-v1:0",
             {"prompt": "Bonjour le monde", "max_gen_len": 100},
             lambda c: c["generation"],
         ),

@@ -148,7 +148,7 @@ def test_streamed_tool_arguments_arrive_split_across_several_deltas(runtime):
     assert events[-2]["messageStop"]["stopReason"] == "tool_use"
 
 
-@pytest.mark.parametrize("model_id", ["meta.llama3-1-8b-instruct-v1:0", "mistral.mistral-large-2402-v1:0"])
+@pytest.mark.parametrize("model_id", ["eu.meta.llama3-2-1b-instruct-v1:0", "mistral.mistral-large-2402-v1:0"])
 def test_models_without_streaming_tool_use_refuse_tools_in_converse_stream(runtime, model_id):
     with pytest.raises(runtime.exceptions.ValidationException, match="tool use in streaming mode"):
         runtime.converse_stream(modelId=model_id, messages=user("météo à Paris"), toolConfig=tools(WEATHER))
@@ -156,7 +156,7 @@ def test_models_without_streaming_tool_use_refuse_tools_in_converse_stream(runti
 
 def test_llama_calls_tools_without_streaming(runtime):
     response = runtime.converse(
-        modelId="meta.llama3-1-70b-instruct-v1:0", messages=user("météo à Paris"), toolConfig=tools(WEATHER)
+        modelId="eu.meta.llama3-2-3b-instruct-v1:0", messages=user("météo à Paris"), toolConfig=tools(WEATHER)
     )
     assert tool_uses(response)[0]["input"]["city"] == "Paris"
 

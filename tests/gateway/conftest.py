@@ -88,7 +88,7 @@ model_list:
       aws_region_name: eu-west-1
   - model_name: llama3-1-8b
     litellm_params:
-      model: bedrock/meta.llama3-1-8b-instruct-v1:0
+      model: bedrock/eu.meta.llama3-2-3b-instruct-v1:0
       aws_region_name: eu-west-1
   - model_name: claude-3-5-sonnet-v2
     litellm_params:

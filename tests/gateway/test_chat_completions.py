@@ -10,11 +10,11 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.conftest import SEED_MODELS
+from tests.conftest import CONFIG_MODELS
 from tests.gateway.conftest import call, emulator_stats
 from tests.gateway.images import png_data_url
 
-CHAT_MODELS = [name for name in SEED_MODELS if "embed" not in name]
+CHAT_MODELS = [name for name in CONFIG_MODELS if "embed" not in name]
 TOOL_MODELS = ["claude-3-5-sonnet", "claude-3-haiku", "llama3-1-70b", "mistral-large"]
 WEATHER = {
     "type": "function",
@@ -339,7 +339,7 @@ def test_unsupported_tool_combinations_are_explained_per_model(
             model=model, messages=[{"role": "user", "content": "Quelle est la météo à Paris ?"}], **params
         )
     error = caught.value.body
-    assert fragment in error["message"] and SEED_MODELS[model] in error["message"]
+    assert fragment in error["message"] and CONFIG_MODELS[model] in error["message"]
     assert error["param"] in ("tools", "tool_choice")
 
 

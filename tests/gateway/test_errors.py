@@ -163,13 +163,16 @@ def test_a_deployment_with_a_wrong_secret_key_is_a_403_with_credentials_advice(
     assert "secret key" in error["message"] and "not-the-right-secret" not in error["message"]
 
 
-def test_the_raw_sonnet_v2_id_in_eu_west_1_says_to_use_the_inference_profile(special_client: OpenAI) -> None:
+def test_the_raw_sonnet_v2_id_in_eu_west_1_is_refused_as_bedrock_refuses_it(special_client: OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         special_client.chat.completions.create(
             model="claude-3-5-sonnet-v2", messages=[{"role": "user", "content": "Bonjour"}]
         )
     message = caught.value.body["message"]
-    assert "on-demand throughput" in message and "inference profile" in message and "'eu.'" in message
+    assert "The provided model identifier is invalid" in message
+    assert "is not offered in the EU" in message
+    assert "use model: bedrock/eu.anthropic.claude-3-5-sonnet-20240620-v1:0 instead" in message
+    assert "eu.anthropic.claude-3-5-sonnet-20241022-v2:0" not in message
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])

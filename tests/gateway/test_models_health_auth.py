@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from openai import OpenAI
 
-from tests.conftest import SEED_MODELS
+from tests.conftest import CONFIG_MODELS
 from tests.gateway.conftest import SONNET_V2_RAW_ID, assert_openai_error, call
 
-ALL_MODELS = [*SEED_MODELS, "cohere-embed"]
+ALL_MODELS = [*CONFIG_MODELS, "cohere-embed"]
 CHAT = {"model": "claude-3-haiku", "messages": [{"role": "user", "content": "Bonjour"}]}
 
 
@@ -71,7 +71,7 @@ def test_the_deep_model_check_names_broken_deployments_and_why(special_gateway_u
     problems = {entry["model_name"]: entry["error"] for entry in body["unhealthy_endpoints"]}
     assert set(problems) == {"wrong-secret", "claude-3-5-sonnet-v2"}
     assert "secret key" in problems["wrong-secret"]
-    assert "inference profile" in problems["claude-3-5-sonnet-v2"]
+    assert "model identifier is invalid" in problems["claude-3-5-sonnet-v2"]
     assert "not-the-right-secret" not in str(body)
 
 

@@ -134,7 +134,7 @@ class BedrockTransport:
                 async with self.session.post(encoded, data=body, headers=headers) as response:
                     data = await response.read()
                     if response.status >= 400:
-                        raise _error_from_response(response, data)
+                        raise _error_from_response(response, data, target)
                     return orjson.loads(data)
         except TimeoutError:
             raise timeout_error(timeout) from None
@@ -156,7 +156,7 @@ class BedrockTransport:
             async with asyncio.timeout(min(first_event_timeout, timeout)):
                 response = await self.session.post(encoded, data=body, headers=headers)
                 if response.status >= 400:
-                    raise _error_from_response(response, await response.read())
+                    raise _error_from_response(response, await response.read(), target)
         except BaseException as exc:
             if response is not None:
                 response.close()  # never hand a half-read connection back to the pool
@@ -235,7 +235,7 @@ def _message_of(payload: bytes) -> str:
     return str(data)
 
 
-def _error_from_response(response: aiohttp.ClientResponse, data: bytes) -> GatewayError:
+def _error_from_response(response: aiohttp.ClientResponse, data: bytes, target: Target) -> GatewayError:
     name = response.headers.get("x-amzn-ErrorType")
     message = _message_of(data) if data else response.reason or ""
     if not name:
@@ -244,7 +244,7 @@ def _error_from_response(response: aiohttp.ClientResponse, data: bytes) -> Gatew
             name = parsed.get("__type") or parsed.get("code") if isinstance(parsed, dict) else None
         except orjson.JSONDecodeError:
             name = None
-    error = from_bedrock(name, message, response.status)
+    error = from_bedrock(name, message, response.status, model_id=target.model_id, region=target.region)
     retry_after = response.headers.get("Retry-After")
     if retry_after:
         with contextlib.suppress(ValueError):

@@ -194,11 +194,12 @@ class EmulatorApp:
         receive: Receive,
         started: float,
     ) -> None:
-        resolved = resolve(model_id)
+        region = self.options.region
+        resolved = resolve(model_id, region)
         if resolved is None:
             raise errors.validation(errors.INVALID_MODEL)
         spec = resolved.spec
-        if operation != "CountTokens" and not resolved.via_profile and not spec.on_demand:
+        if operation != "CountTokens" and not resolved.via_profile and not spec.on_demand_in(region):
             raise errors.validation(errors.on_demand_unsupported(model_id))
         try:
             body = orjson.loads(raw) if raw else None

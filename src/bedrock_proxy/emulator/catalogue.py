@@ -1,17 +1,19 @@
-"""The emulated model catalogue: every model of the seed's tables plus EU inference profiles.
+"""The emulated model catalogue: every model of the seed's tables and their cross-region profiles.
 
-Each entry carries what Bedrock enforces for it (system prompt, tools, streaming tools, tool choices, images,
-context window, output limit, on-demand or inference-profile only), so the emulator refuses exactly what
-Bedrock refuses and a gateway can be tested against realistic errors.
+Each model carries what Bedrock enforces for it (system prompt, tools, streaming tools, tool choices, images,
+context window, output limit), so the emulator refuses exactly what Bedrock refuses and a gateway can be
+tested against realistic errors. Where a model is served (on-demand regions, which profiles exist and from
+which regions) is not decided here: it comes from the gateway's own table, bedrock.availability, so the
+emulator cannot offer an id that AWS does not.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from bedrock_proxy.bedrock.availability import AVAILABILITY, Availability
 
 ACCOUNT_ID = "123456789012"
-EU_REGIONS = ("eu-central-1", "eu-west-1", "eu-west-3")
-GEO_PREFIXES = ("eu.", "us.", "apac.", "global.", "us-gov.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,6 @@ class ModelSpec:
     stream_tools: bool = True
     tool_choices: frozenset[str] = frozenset({"auto", "any", "tool"})
     images: bool = False
-    on_demand: bool = True  # False: only reachable through an inference profile
     embedding_dimensions: tuple[int, ...] = ()
     lifecycle: str = "ACTIVE"
     input_modalities: tuple[str, ...] = ("TEXT",)
@@ -46,8 +47,19 @@ class ModelSpec:
     def streaming(self) -> bool:
         return not self.is_embedding
 
+    @property
+    def availability(self) -> Availability:
+        return AVAILABILITY[self.model_id]
 
-def _claude(model_id: str, name: str, max_output: int = 4096, on_demand: bool = True) -> ModelSpec:
+    def on_demand_in(self, region: str) -> bool:
+        return region in self.availability.on_demand
+
+    def offered_in(self, region: str) -> bool:
+        """Listed by ListFoundationModels in `region`: served on-demand there or through a profile."""
+        return self.availability.offered_in(region)
+
+
+def _claude(model_id: str, name: str, max_output: int = 4096) -> ModelSpec:
     return ModelSpec(
         model_id,
         name,
@@ -56,7 +68,6 @@ def _claude(model_id: str, name: str, max_output: int = 4096, on_demand: bool = 
         200_000,
         max_output,
         images=True,
-        on_demand=on_demand,
         input_modalities=("TEXT", "IMAGE"),
     )
 
@@ -67,10 +78,10 @@ _AUTO_ONLY = {"stream_tools": False, "tool_choices": frozenset({"auto"})}
 MODELS: dict[str, ModelSpec] = {
     spec.model_id: spec
     for spec in (
-        _claude("anthropic.claude-3-5-sonnet-20241022-v2:0", "Claude 3.5 Sonnet v2", 8192, on_demand=False),
+        _claude("anthropic.claude-3-5-sonnet-20241022-v2:0", "Claude 3.5 Sonnet v2", 8192),
         _claude("anthropic.claude-3-5-sonnet-20240620-v1:0", "Claude 3.5 Sonnet"),
-        _claude("anthropic.claude-3-7-sonnet-20250219-v1:0", "Claude 3.7 Sonnet", 8192, on_demand=False),
-        _claude("anthropic.claude-3-opus-20240229-v1:0", "Claude 3 Opus", on_demand=False),
+        _claude("anthropic.claude-3-7-sonnet-20250219-v1:0", "Claude 3.7 Sonnet", 8192),
+        _claude("anthropic.claude-3-opus-20240229-v1:0", "Claude 3 Opus"),
         _claude("anthropic.claude-3-sonnet-20240229-v1:0", "Claude 3 Sonnet"),
         _claude("anthropic.claude-3-haiku-20240307-v1:0", "Claude 3 Haiku"),
         ModelSpec(
@@ -157,7 +168,6 @@ MODELS: dict[str, ModelSpec] = {
             128_000,
             2048,
             **_AUTO_ONLY,
-            on_demand=False,
         ),
         ModelSpec(
             "meta.llama3-2-3b-instruct-v1:0",
@@ -167,7 +177,6 @@ MODELS: dict[str, ModelSpec] = {
             128_000,
             2048,
             **_AUTO_ONLY,
-            on_demand=False,
         ),
         ModelSpec(
             "mistral.mistral-large-2402-v1:0",
@@ -209,22 +218,26 @@ class InferenceProfile:
     profile_id: str
     model_id: str
     name: str
-    regions: tuple[str, ...] = field(default=EU_REGIONS)
+    regions: tuple[str, ...]  # source regions, which are also the destinations it routes to
 
 
 PROFILES: dict[str, InferenceProfile] = {
-    f"eu.{model_id}": InferenceProfile(f"eu.{model_id}", model_id, f"EU {MODELS[model_id].name}")
-    for model_id in (
-        "anthropic.claude-3-5-sonnet-20241022-v2:0",
-        "anthropic.claude-3-5-sonnet-20240620-v1:0",
-        "anthropic.claude-3-7-sonnet-20250219-v1:0",
-        "anthropic.claude-3-opus-20240229-v1:0",
-        "anthropic.claude-3-sonnet-20240229-v1:0",
-        "anthropic.claude-3-haiku-20240307-v1:0",
-        "meta.llama3-2-1b-instruct-v1:0",
-        "meta.llama3-2-3b-instruct-v1:0",
+    spec.availability.profile_id(geography): InferenceProfile(
+        spec.availability.profile_id(geography), spec.model_id, f"{geography.upper()} {spec.name}", regions
     )
+    for spec in MODELS.values()
+    for geography, regions in spec.availability.profiles.items()
 }
+
+
+def models_in(region: str) -> list[ModelSpec]:
+    """The foundation models ListFoundationModels shows in `region`."""
+    return [spec for spec in MODELS.values() if spec.offered_in(region)]
+
+
+def profiles_in(region: str) -> list[InferenceProfile]:
+    """The system-defined profiles ListInferenceProfiles shows in `region`: those it may call."""
+    return [profile for profile in PROFILES.values() if region in profile.regions]
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,21 +256,18 @@ def profile_arn(profile_id: str, region: str) -> str:
     return f"arn:aws:bedrock:{region}:{ACCOUNT_ID}:inference-profile/{profile_id}"
 
 
-def resolve(model_id: str) -> Resolved | None:
-    """Model id, profile id or either's ARN -> the model; None when Bedrock would not know it."""
+def resolve(model_id: str, region: str) -> Resolved | None:
+    """Model id, profile id or either's ARN -> the model; None when Bedrock in `region` would not know it."""
     if model_id.startswith("arn:"):
         _, _, resource = model_id.partition("/")
-        if ":foundation-model/" in model_id:
-            spec = MODELS.get(resource)
-            return Resolved(spec, False) if spec else None
-        if ":inference-profile/" in model_id:
+        if ":foundation-model/" in model_id or ":inference-profile/" in model_id:
             model_id = resource
         else:
             return None
     spec = MODELS.get(model_id)
     if spec is not None:
-        return Resolved(spec, False)
+        return Resolved(spec, False) if spec.offered_in(region) else None
     profile = PROFILES.get(model_id)
-    if profile is not None:
+    if profile is not None and region in profile.regions:
         return Resolved(MODELS[profile.model_id], True)
     return None

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from bedrock_proxy.emulator.catalogue import MODELS, PROFILES, ModelSpec, foundation_model_arn, profile_arn
+from bedrock_proxy.emulator.catalogue import (
+    MODELS,
+    PROFILES,
+    ModelSpec,
+    foundation_model_arn,
+    models_in,
+    profile_arn,
+    profiles_in,
+)
 from bedrock_proxy.emulator.errors import EmulatorError, constraint
 
 _CREATED = "2024-08-20T00:00:00Z"
@@ -20,7 +28,7 @@ def model_summary(spec: ModelSpec, region: str) -> dict:
         "outputModalities": list(spec.output_modalities),
         "responseStreamingSupported": spec.streaming,
         "customizationsSupported": [],
-        "inferenceTypesSupported": ["ON_DEMAND"] if spec.on_demand else ["INFERENCE_PROFILE"],
+        "inferenceTypesSupported": ["ON_DEMAND"] if spec.on_demand_in(region) else ["INFERENCE_PROFILE"],
         "modelLifecycle": {"status": spec.lifecycle},
     }
 
@@ -44,14 +52,16 @@ def list_foundation_models(query: str, region: str) -> dict:
         if value is not None and allowed is not None and value not in allowed:
             raise constraint(key, value, f"satisfy enum value set: [{', '.join(allowed)}]")
     summaries = []
-    for spec in MODELS.values():
+    for spec in models_in(region):
         if "byProvider" in filters and not _provider(spec.provider).startswith(
             _provider(filters["byProvider"])
         ):
             continue
         if "byOutputModality" in filters and filters["byOutputModality"] not in spec.output_modalities:
             continue
-        if "byInferenceType" in filters and (filters["byInferenceType"] != "ON_DEMAND" or not spec.on_demand):
+        if "byInferenceType" in filters and (
+            filters["byInferenceType"] != "ON_DEMAND" or not spec.on_demand_in(region)
+        ):
             continue
         if "byCustomizationType" in filters:
             continue
@@ -62,7 +72,7 @@ def list_foundation_models(query: str, region: str) -> dict:
 def get_foundation_model(identifier: str, region: str) -> dict:
     model_id = identifier.rsplit("/", 1)[-1] if identifier.startswith("arn:") else identifier
     spec = MODELS.get(model_id)
-    if spec is None:
+    if spec is None or not spec.offered_in(region):
         raise EmulatorError(
             404,
             "ResourceNotFoundException",
@@ -92,11 +102,11 @@ def list_inference_profiles(query: str, region: str) -> dict:
         raise constraint("typeEquals", kind, "satisfy enum value set: [SYSTEM_DEFINED, APPLICATION]")
     if kind == "APPLICATION":
         return {"inferenceProfileSummaries": []}
-    return {"inferenceProfileSummaries": [profile_summary(pid, region) for pid in PROFILES]}
+    return {"inferenceProfileSummaries": [profile_summary(p.profile_id, region) for p in profiles_in(region)]}
 
 
 def get_inference_profile(identifier: str, region: str) -> dict:
     profile_id = identifier.rsplit("/", 1)[-1] if identifier.startswith("arn:") else identifier
-    if profile_id not in PROFILES:
+    if profile_id not in PROFILES or region not in PROFILES[profile_id].regions:
         raise EmulatorError(404, "ResourceNotFoundException", "Inference profile not found.")
     return profile_summary(profile_id, region)
