@@ -249,3 +249,40 @@ def test_postgres_with_an_empty_password_stops_saying_what_to_put_in_env(tmp_pat
 def test_postgres_with_a_password_starts_the_images_own_entrypoint_with_postgres(tmp_path: Path) -> None:
     done = run_postgres_entrypoint(tmp_path, password="s3cret")
     assert (done.returncode, done.stdout) == (0, "started: postgres\n"), done.stderr
+
+
+DEPLOY_DOC = REPO / "docs" / "deploy.md"
+# The seed's own troubleshooting commands: `docker-compose exec litellm env | grep LANGFUSE` and
+# `docker-compose exec litellm curl -v $LANGFUSE_HOST/api/public/health`.
+SEED_EXEC = {"env", "curl"}
+# In the runtime image without installing anything: coreutils, sh, the venv's python and bedrock-proxy.
+IN_EVERY_IMAGE = {"env", "sh", "cat", "id", "python", "bedrock-proxy"}
+
+
+def test_deploy_doc_gives_the_grace_period_docker_compose_yml_sets() -> None:
+    grace = compose()["services"]["litellm"]["stop_grace_period"]
+    said = re.findall(r"Compose waits up to (\d+) s", DEPLOY_DOC.read_text())
+    assert said == [grace.removesuffix("s")], f"docs/deploy.md says {said}, docker-compose.yml has {grace}"
+
+
+def test_deploy_doc_does_not_promise_rate_limits_shared_through_redis() -> None:
+    """Redis holds the response cache only; rpm/tpm counters are per worker process."""
+    text = " ".join(DEPLOY_DOC.read_text().split())
+    assert "shared rate limits" not in text
+    assert "Rate limits (`rpm`/`tpm`) and cooldowns do **not** use Redis yet" in text
+
+
+def test_every_command_the_docs_and_the_seed_exec_in_the_litellm_service_exists_in_the_image() -> None:
+    """`docker compose exec litellm curl ...` only works if the runtime stage installs curl."""
+    runtime = (REPO / "Dockerfile").read_text().split(" AS runtime", 1)[1]
+    installed = set()
+    for packages in re.findall(
+        r"apt-get install[^\n]*?((?:\s+[a-z0-9][a-z0-9.+-]*)+)\s*(?:\\|&&|$)", runtime
+    ):
+        installed |= set(packages.split())
+    documented = re.findall(
+        r"docker[ -]compose exec litellm (?:sh -c ')?([a-z][\w-]*)", DEPLOY_DOC.read_text()
+    )
+    commands = SEED_EXEC | set(documented)
+    missing = sorted(commands - IN_EVERY_IMAGE - installed)
+    assert not missing, f"the image has no {missing}; install them in the Dockerfile's runtime stage"
