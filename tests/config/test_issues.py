@@ -243,6 +243,12 @@ ERRORS = [
         ["AWS_SK"],
     ),
     (
+        "empty master key",
+        'general_settings:\n  master_key: ""\n',
+        "general_settings.master_key",
+        ["is empty", "LITELLM_MASTER_KEY=sk-", 'echo "sk-$(openssl rand -hex 16)"'],
+    ),
+    (
         "empty os.environ reference",
         "general_settings:\n  master_key: os.environ/\n",
         "general_settings.master_key",
@@ -460,6 +466,24 @@ def test_each_warning_is_reported_at_its_path_and_the_config_still_loads(case, t
     issues = find(config, "warning", path)
     assert issues, f"no warning at {path}:\n{describe(config)}"
     assert all(word in issues[0].message for word in words), issues[0].message
+
+
+@pytest.mark.parametrize(
+    ("master_key", "environ"),
+    [('""', {}), ("os.environ/MY_KEY", {"MY_KEY": " "}), ("[sk-a, sk-b]", {})],
+    ids=["empty", "empty variable", "not text"],
+)
+def test_a_rejected_master_key_is_not_also_reported_as_accepting_every_request(master_key, environ):
+    config = inspect(f"general_settings:\n  master_key: {master_key}\n", {**ENV, **environ})
+    assert [issue.path for issue in config.errors] == ["general_settings.master_key"]
+    assert "without authentication" not in describe(config)
+
+
+def test_an_empty_master_key_variable_is_named_with_the_way_to_fill_it():
+    config = inspect("general_settings:\n  master_key: os.environ/MY_KEY\n", {**ENV, "MY_KEY": ""})
+    [error] = config.errors
+    assert error.message.startswith("MY_KEY is set but empty (read here as os.environ/MY_KEY)")
+    assert "MY_KEY=sk-" in error.message and "openssl rand -hex 16" in error.message
 
 
 def test_an_unset_variable_is_reported_once_and_not_again_as_a_missing_value():

@@ -159,6 +159,19 @@ def test_check_config_exits_0_on_the_root_config_and_1_when_its_key_is_missing()
     assert "1 error, 1 warning" in missing.stdout  # the master key, and Langfuse's missing keys
 
 
+def test_check_config_with_the_empty_master_key_of_env_example_names_the_variable_and_how_to_make_one():
+    """.env.example ships LITELLM_MASTER_KEY= empty: the report must say what to fill, and not also claim
+    that requests would be accepted without authentication (the gateway refuses to start)."""
+    done = _run_check(ROOT_CONFIG, **{**FULL_ENV, "LITELLM_MASTER_KEY": ""})
+    assert done.returncode == 1
+    [error] = [line for line in done.stdout.splitlines() if line.startswith("error")]
+    assert error.startswith("error   general_settings.master_key")
+    assert "LITELLM_MASTER_KEY is set but empty" in error
+    assert 'echo "sk-$(openssl rand -hex 16)"' in error
+    assert "without authentication" not in done.stdout
+    assert "1 error, 0 warnings" in done.stdout
+
+
 def test_check_config_prints_one_line_per_issue_errors_first_then_a_summary(tmp_path, capsys, monkeypatch):
     for name in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "LITELLM_MASTER_KEY"):
         monkeypatch.delenv(name, raising=False)

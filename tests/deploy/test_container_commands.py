@@ -1,9 +1,10 @@
-"""The image's install and start commands, run the way the image runs them, without a Docker daemon.
+"""The image's install and start commands, run the way the image runs them, without a container engine.
 
-No image can be built here (no daemon; base images come from a registry this network cannot reach), so this
-test replays the Dockerfile itself: it reads the build stage's RUN lines and the runtime's USER, ENV, CMD and
-HEALTHCHECK, runs the same command lines in a throwaway root (paths under /opt/venv and /app moved into it),
-and starts the gateway as the image's unprivileged uid in a directory it cannot write to.
+test_image_build.py builds and runs the real image where podman is installed; this test needs no engine, so
+it runs everywhere. It replays the Dockerfile itself: it reads the build stage's RUN lines and the runtime's
+USER, ENV, ENTRYPOINT, CMD and HEALTHCHECK, runs the same command lines in a throwaway root (paths under
+/opt/venv and /app moved into it), and starts the gateway as the image's unprivileged uid in a directory it
+cannot write to, with the environment of the seed's manual Compose path, against the Bedrock emulator.
 It needs PyPI (the install line resolves the runtime dependencies, like `docker build` does).
 """
 
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from tests.deploy.seed_env import compose_environment, seed_dotenv
+from tests.support.processes import EXAMPLE_KEY_PAIR, emulator_process
 
 REPO = Path(__file__).resolve().parents[2]
 # Any user can run this interpreter, like the image's /usr/local/bin/python (ours may live under /root).
@@ -143,6 +146,10 @@ class Image:
             args = args.split(" CMD ", 1)[1]
         return [self.rewrite(part) for part in json.loads(args)]
 
+    def start_command(self) -> list[str]:
+        """What `docker run` executes: ENTRYPOINT, then CMD as its arguments."""
+        return self.command("ENTRYPOINT") + self.command("CMD")
+
 
 def copy_into(stage: Stage, args: str, context: Path, root: Path) -> None:
     *sources, target = args.split()
@@ -201,6 +208,10 @@ def image() -> Iterator[Image]:
         config.write_text(repo_config.read_text() if repo_config.exists() else MINIMAL_CONFIG)
         for path in [root, *root.rglob("*")]:
             path.chmod(path.stat().st_mode | 0o444 | (0o111 if path.is_dir() else 0))
+        data = Path(image.path("/app/data"))  # the runtime RUN line: the one directory the user owns
+        data.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(data, uid, gid)
         yield image
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -220,51 +231,80 @@ def test_the_image_install_line_puts_the_bedrock_proxy_command_in_the_venv(image
     assert "serve" in done.stdout and "doctor" in done.stdout
 
 
-def test_the_image_start_command_serves_liveness_as_the_unprivileged_user_and_drains_on_sigterm(
+def request(url: str, key: str | None = None, body: dict | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    data = json.dumps(body).encode() if body is not None else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_image_starts_on_the_seeds_manual_compose_path_serves_the_emulator_and_drains_on_sigterm(
     image: Image,
 ) -> None:
+    """`cp .env.example .env`, only the seed's Langfuse lines filled, `docker-compose up -d`: the entrypoint
+    makes the master key deploy.sh would have written, the gateway becomes ready and answers with it."""
     port = free_port()
-    env = image.environment(
-        PORT=str(port),
-        NUM_WORKERS="2",
-        LITELLM_MASTER_KEY="sk-test",
-        AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
-        AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-        AWS_REGION="eu-west-1",
-        AWS_BEDROCK_RUNTIME_ENDPOINT=f"http://127.0.0.1:{free_port()}",
-        # as a filled .env has them; nothing listens there, the sink retries in the background
-        LANGFUSE_PUBLIC_KEY="pk-lf-test",
-        LANGFUSE_SECRET_KEY="sk-lf-test",
-        LANGFUSE_HOST=f"http://127.0.0.1:{free_port()}",
-    )
-    gateway = subprocess.Popen(
-        [*image.as_image_user(), *image.command("CMD")],
-        cwd=image.path("/app"),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while liveliness(port) != 200:
-            assert gateway.poll() is None, f"the gateway exited: {gateway.stdout.read()}"  # type: ignore[union-attr]
-            if time.monotonic() > deadline:
-                gateway.kill()
-                pytest.fail(f"no /health/liveliness answer within 30 s:\n{gateway.communicate()[0]}")
-            time.sleep(0.1)
-        check = subprocess.run(
-            [*image.as_image_user(), *image.command("HEALTHCHECK")], env=env, capture_output=True, check=False
+    dotenv = seed_dotenv()
+    assert dotenv["LITELLM_MASTER_KEY"] == ""  # the case this test is about
+    in_container = {**dotenv, **compose_environment(dotenv), "PORT": str(port), **EXAMPLE_KEY_PAIR}
+    with emulator_process() as emulator:
+        env = image.environment(
+            **{name: image.rewrite(value) for name, value in in_container.items()},
+            AWS_BEDROCK_RUNTIME_ENDPOINT=emulator,
+            AWS_EC2_METADATA_DISABLED="true",
         )
-        assert check.returncode == 0, check.stderr
+        gateway = subprocess.Popen(
+            [*image.as_image_user(), *image.start_command()],
+            cwd=image.path("/app"),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while liveliness(port) != 200:
+                assert gateway.poll() is None, f"the gateway exited: {gateway.stdout.read()}"  # type: ignore[union-attr]
+                if time.monotonic() > deadline:
+                    gateway.kill()
+                    pytest.fail(f"no /health/liveliness answer within 30 s:\n{gateway.communicate()[0]}")
+                time.sleep(0.1)
+            assert request(f"{base}/health/readiness")[0] == 200
+            key_file = Path(env["GENERATED_MASTER_KEY_FILE"])
+            key = key_file.read_text().strip()
+            assert re.fullmatch(r"sk-[0-9a-f]{32}", key), key
+            assert key_file.stat().st_mode & 0o077 == 0, "the generated key is readable by other users"
+            chat = {"model": "claude-3-haiku", "messages": [{"role": "user", "content": "Bonjour"}]}
+            status, answer = request(f"{base}/v1/chat/completions", key, chat)
+            assert status == 200, answer
+            assert "Bonjour" in answer["choices"][0]["message"]["content"]
+            assert request(f"{base}/v1/chat/completions", None, chat)[0] == 401
+            check = subprocess.run(
+                [*image.as_image_user(), *image.command("HEALTHCHECK")],
+                env=env,
+                capture_output=True,
+                check=False,
+            )
+            assert check.returncode == 0, check.stderr
 
-        gateway.send_signal(signal.SIGTERM)
-        assert gateway.wait(timeout=35) == 0
-        stopped = subprocess.run(
-            [*image.as_image_user(), *image.command("HEALTHCHECK")], env=env, capture_output=True, check=False
-        )
-        assert stopped.returncode == 1
-    finally:
-        if gateway.poll() is None:
-            gateway.kill()
-            gateway.wait()
+            gateway.send_signal(signal.SIGTERM)
+            assert gateway.wait(timeout=35) == 0
+            logs = gateway.stdout.read()  # type: ignore[union-attr]
+            assert logs.count(key) == 1, "the generated key is shown exactly once, on first start"
+            stopped = subprocess.run(
+                [*image.as_image_user(), *image.command("HEALTHCHECK")],
+                env=env,
+                capture_output=True,
+                check=False,
+            )
+            assert stopped.returncode == 1
+        finally:
+            if gateway.poll() is None:
+                gateway.kill()
+                gateway.wait()

@@ -211,3 +211,78 @@ def test_systemd_installer_installs_the_files_the_unit_reads() -> None:
     for path in ("/opt/bedrock-proxy", "/etc/bedrock-proxy", "/etc/systemd/system/bedrock-proxy.service"):
         assert path in installer
     assert 'pip" install --no-cache-dir --upgrade .' in installer
+
+
+def test_no_profile_gated_service_requires_a_variable_that_would_stop_the_default_compose_up() -> None:
+    """Compose resolves `${VAR:?message}` in every service before it applies profiles: one in the postgres
+    service would stop a plain `docker compose up` for users who never asked for postgres."""
+    services = compose()["services"]
+    for name, service in services.items():
+        if service.get("profiles"):
+            assert not re.search(r"\$\{\w+:?\?", yaml.safe_dump(service)), name
+
+
+def run_postgres_entrypoint(tmp_path: Path, password: str) -> subprocess.CompletedProcess[str]:
+    """The postgres service's entrypoint + command as the container runs them ($$ is Compose's escape of $),
+    with a stand-in for the image's docker-entrypoint.sh that prints what it was given."""
+    service = compose()["services"]["postgres"]
+    argv = [part.replace("$$", "$") for part in [*service["entrypoint"], *service["command"]]]
+    stand_in = tmp_path / "docker-entrypoint.sh"
+    stand_in.write_text('#!/bin/sh\necho "started: $*"\n')
+    stand_in.chmod(0o755)
+    env = {
+        "PATH": f"{tmp_path}:/usr/bin:/bin",
+        "POSTGRES_PASSWORD": password,
+        "POSTGRES_USER": "bedrock_proxy",
+        "POSTGRES_DB": "bedrock_proxy",
+    }
+    return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+
+
+def test_postgres_with_an_empty_password_stops_saying_what_to_put_in_env(tmp_path: Path) -> None:
+    done = run_postgres_entrypoint(tmp_path, password="")
+    assert done.returncode == 1 and "started" not in done.stdout
+    assert "POSTGRES_PASSWORD=<password>" in done.stderr and "openssl rand -hex 16" in done.stderr
+    assert "DATABASE_URL=postgresql://bedrock_proxy:<password>@postgres:5432/bedrock_proxy" in done.stderr
+
+
+def test_postgres_with_a_password_starts_the_images_own_entrypoint_with_postgres(tmp_path: Path) -> None:
+    done = run_postgres_entrypoint(tmp_path, password="s3cret")
+    assert (done.returncode, done.stdout) == (0, "started: postgres\n"), done.stderr
+
+
+DEPLOY_DOC = REPO / "docs" / "deploy.md"
+# The seed's own troubleshooting commands: `docker-compose exec litellm env | grep LANGFUSE` and
+# `docker-compose exec litellm curl -v $LANGFUSE_HOST/api/public/health`.
+SEED_EXEC = {"env", "curl"}
+# In the runtime image without installing anything: coreutils, sh, the venv's python and bedrock-proxy.
+IN_EVERY_IMAGE = {"env", "sh", "cat", "id", "python", "bedrock-proxy"}
+
+
+def test_deploy_doc_gives_the_grace_period_docker_compose_yml_sets() -> None:
+    grace = compose()["services"]["litellm"]["stop_grace_period"]
+    said = re.findall(r"Compose waits up to (\d+) s", DEPLOY_DOC.read_text())
+    assert said == [grace.removesuffix("s")], f"docs/deploy.md says {said}, docker-compose.yml has {grace}"
+
+
+def test_deploy_doc_does_not_promise_rate_limits_shared_through_redis() -> None:
+    """Redis holds the response cache only; rpm/tpm counters are per worker process."""
+    text = " ".join(DEPLOY_DOC.read_text().split())
+    assert "shared rate limits" not in text
+    assert "Rate limits (`rpm`/`tpm`) and cooldowns do **not** use Redis yet" in text
+
+
+def test_every_command_the_docs_and_the_seed_exec_in_the_litellm_service_exists_in_the_image() -> None:
+    """`docker compose exec litellm curl ...` only works if the runtime stage installs curl."""
+    runtime = (REPO / "Dockerfile").read_text().split(" AS runtime", 1)[1]
+    installed = set()
+    for packages in re.findall(
+        r"apt-get install[^\n]*?((?:\s+[a-z0-9][a-z0-9.+-]*)+)\s*(?:\\|&&|$)", runtime
+    ):
+        installed |= set(packages.split())
+    documented = re.findall(
+        r"docker[ -]compose exec litellm (?:sh -c ')?([a-z][\w-]*)", DEPLOY_DOC.read_text()
+    )
+    commands = SEED_EXEC | set(documented)
+    missing = sorted(commands - IN_EVERY_IMAGE - installed)
+    assert not missing, f"the image has no {missing}; install them in the Dockerfile's runtime stage"

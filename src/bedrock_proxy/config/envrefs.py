@@ -14,8 +14,18 @@ from bedrock_proxy.config.issues import IssueLog, child
 PREFIX = "os.environ/"
 
 
-def resolve_env_refs(value: Any, path: str, environ: Mapping[str, str], log: IssueLog) -> Any:
-    """A copy of `value` with every `os.environ/VAR` string replaced by VAR's value (None when unset)."""
+def resolve_env_refs(
+    value: Any,
+    path: str,
+    environ: Mapping[str, str],
+    log: IssueLog,
+    sources: dict[str, str] | None = None,
+) -> Any:
+    """A copy of `value` with every `os.environ/VAR` string replaced by VAR's value (None when unset).
+
+    `sources`, when given, records path -> VAR for each resolved reference, so that a later check of the
+    value (an empty master key) can name the variable to fix rather than the YAML key.
+    """
     if isinstance(value, str):
         if not value.startswith(PREFIX):
             return value
@@ -32,11 +42,19 @@ def resolve_env_refs(value: Any, path: str, environ: Mapping[str, str], log: Iss
             )
             log.suppress(path)
             return None
+        if sources is not None:
+            sources[path] = name
         return environ[name]
     if isinstance(value, dict):
-        return {key: resolve_env_refs(item, child(path, key), environ, log) for key, item in value.items()}
+        return {
+            key: resolve_env_refs(item, child(path, key), environ, log, sources)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        items = [resolve_env_refs(item, child(path, index), environ, log) for index, item in enumerate(value)]
+        items = [
+            resolve_env_refs(item, child(path, index), environ, log, sources)
+            for index, item in enumerate(value)
+        ]
         if any(item is None and isinstance(raw, str) for item, raw in zip(items, value, strict=True)):
             log.suppress(path)  # the list has a hole already reported: say nothing more about the list
         return items

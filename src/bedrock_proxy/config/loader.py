@@ -107,7 +107,7 @@ def build_config(
     effective: Mapping[str, str] = ChainMap(dict(environ), own)  # the real environment wins
     ctx = Context(log, effective)
     resolved = {
-        key: resolve_env_refs(value, key, effective, log)
+        key: resolve_env_refs(value, key, effective, log, ctx.env_sources)
         for key, value in data.items()
         if key != "environment_variables"
     }

@@ -40,6 +40,7 @@ class Context:
     refs: list[NameRef] = field(default_factory=list)
     key_paths: dict[str, str] = field(default_factory=dict)  # api key -> where it is written
     unusable_names: set[str] = field(default_factory=set)  # model_names whose entries had errors
+    env_sources: dict[str, str] = field(default_factory=dict)  # path -> VAR of its os.environ/VAR
 
 
 # LiteLLM integrations this gateway does not provide: named so the error says "not provided", not "unknown".

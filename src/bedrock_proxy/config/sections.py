@@ -77,6 +77,29 @@ def _secret(value: Any, path: str, ctx: Context) -> Any:
     return as_str(value, path, ctx.log, secret=True)
 
 
+MAKE_A_KEY = 'make one with: echo "sk-$(openssl rand -hex 16)"'
+
+
+def _master_key(value: Any, path: str, ctx: Context) -> Any:
+    """An empty key is the usual first-deploy mistake (.env.example ships it empty): name what to fill."""
+    if not (isinstance(value, str) and not value.strip()):
+        return _secret(value, path, ctx)
+    variable = ctx.env_sources.get(path)
+    if variable:
+        ctx.log.error(
+            path,
+            f"{variable} is set but empty (read here as os.environ/{variable}), so clients have no key to "
+            f"send: set {variable}=sk-... in .env or the environment; {MAKE_A_KEY}",
+        )
+    else:
+        ctx.log.error(
+            path,
+            "is empty, so clients have no key to send: write a key here, or remove it and set "
+            f"LITELLM_MASTER_KEY=sk-... in .env or the environment; {MAKE_A_KEY}",
+        )
+    return INVALID
+
+
 def _port(value: Any, path: str, ctx: Context) -> Any:
     return as_int(value, path, ctx.log, minimum=1, maximum=65535)
 
@@ -139,7 +162,7 @@ NATIVE: dict[str, dict[str, SettingKey]] = {
         "cache_kwargs": SettingKey("_cache_kwargs", parse_cache_params),
     },
     "general_settings": {
-        "master_key": SettingKey("master_key", _secret),
+        "master_key": SettingKey("master_key", _master_key),
         "database_url": SettingKey("database_url", parse_database_url),
         "api_keys": SettingKey("api_keys", parse_api_keys),  # the seed's shape
         "alerting": SettingKey("alerting", parse_alerting),
@@ -167,6 +190,7 @@ class SettingsReader:
         self.ctx = ctx
         self.per_model_keys = per_model_keys
         self._candidates: dict[str, list[_Candidate]] = {}
+        self._rejected: set[str] = set()  # fields whose value was reported as an error
         self._order = 0
 
     def read_section(self, section: str, value: Any) -> None:
@@ -193,6 +217,7 @@ class SettingsReader:
                 )
             parsed = spec.parse(item, path, self.ctx)
             if parsed is INVALID:
+                self._rejected.add(spec.field)
                 continue
             self._order += 1
             rank = (rank_section, spec.priority, self._order)
@@ -293,7 +318,8 @@ class SettingsReader:
         environ, log = self.ctx.environ, self.ctx.log
         if settings.master_key is None and environ.get("LITELLM_MASTER_KEY"):
             settings.master_key = environ["LITELLM_MASTER_KEY"]
-        if settings.master_key is None and not settings.api_keys:
+        if settings.master_key is None and not settings.api_keys and "master_key" not in self._rejected:
+            # A rejected key is already an error that stops the start: "accepted without" would contradict it.
             log.warning(
                 "general_settings.master_key",
                 "no master key (general_settings.master_key or env LITELLM_MASTER_KEY): every request is "
