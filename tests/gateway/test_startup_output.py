@@ -1,5 +1,5 @@
-"""What `serve` writes while it starts, read from the real process: one "listening on" line once the port
-answers, and every line JSON when json_logs is on."""
+"""What `serve` and `demo` write while they start, read from the real processes: one "listening on" line
+once the port answers, every line JSON when json_logs is on, and no spend ledger left behind by a demo."""
 
 from __future__ import annotations
 
@@ -213,3 +213,36 @@ def test_with_json_logs_a_config_with_errors_is_reported_in_json(tmp_path: Path)
     errors = [record for record in records if record["level"] == "ERROR"]
     assert any(record.get("config_key") == "model_list" for record in errors), records
     assert "fix them and start again" in errors[-1]["message"]
+
+
+# --- demo -----------------------------------------------------------------------------------------------
+
+BUDGET_CONFIG = (
+    MODEL
+    + """
+general_settings:
+  master_key: sk-1234
+  api_keys:
+    - key: sk-team
+      spend_limit: 5
+"""
+)
+
+
+def test_the_demo_keeps_its_spend_ledger_out_of_the_working_directory(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(BUDGET_CONFIG)
+    workdir = tmp_path / "workdir"
+    workdir.mkdir()
+    env = clean_env()
+    env.pop("DATABASE_URL", None)
+    port = free_port()
+    args = ["demo", "--config", str(config), "--port", str(port)]
+    with started(args, env, cwd=workdir) as output:
+        assert f"http://127.0.0.1:{port}" in output.until(listening)
+        chat = {"model": "claude-3-haiku", "messages": [{"role": "user", "content": "Bonjour"}]}
+        assert call(f"http://127.0.0.1:{port}/v1/chat/completions", chat, key="sk-team")[0] == 200
+        status, _, info = call(f"http://127.0.0.1:{port}/key/info", key="sk-team")
+        assert status == 200 and info, info  # the budget is kept: the ledger exists, elsewhere
+        assert list(workdir.iterdir()) == []
+    assert list(workdir.iterdir()) == []

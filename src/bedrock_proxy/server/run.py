@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import tempfile
 
 import uvicorn
 
@@ -16,6 +17,7 @@ from bedrock_proxy.observability.multiprocess import METRICS_DIR_ENV, shared_met
 from bedrock_proxy.server.app import Gateway
 from bedrock_proxy.server.listening import LISTEN_ENV, Listening, announce, listening_socket
 from bedrock_proxy.server.startup_report import cannot_start, load_for_serving
+from bedrock_proxy.spend.location import uses_default_file
 
 CONFIG_ENV = "BEDROCK_PROXY_CONFIG"
 DEMO_KEY_PAIR = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
@@ -110,6 +112,11 @@ def demo_from_args(args: argparse.Namespace) -> int:
     if args.config:
         for deployment in config.deployments:
             deployment.endpoint = deployment.endpoint or emulator.url
+    # A demo leaves nothing behind: the spend ledger its budgets need lives in a directory removed at exit,
+    # unless the config (or DATABASE_URL) names a database itself.
+    ledger_dir = tempfile.TemporaryDirectory(prefix="bedrock-proxy-demo-")
+    if uses_default_file(config.settings, os.environ):
+        config.settings.database_url = f"sqlite:///{ledger_dir.name}/bedrock-proxy.db"
     configure_logging(json_logs=False, level="INFO")
     base = f"http://{args.host}:{args.port}"
     print(
@@ -132,3 +139,4 @@ Press Ctrl+C to stop.
         return _run_one_worker(Gateway(config), args.host, args.port)
     finally:
         emulator.stop()
+        ledger_dir.cleanup()
