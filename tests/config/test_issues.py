@@ -445,6 +445,13 @@ WARNINGS = [
         ["never used"],
     ),
     ("no master key", "litellm_settings: {}\n", "general_settings.master_key", ["without authentication"]),
+    (
+        "context-window fallback to a smaller window",
+        "litellm_settings:\n  context_window_fallbacks:\n    - model: claude-3-haiku\n"
+        "      fallback: mistral-large\n",
+        "litellm_settings.context_window_fallbacks[0].fallback",
+        ["'mistral-large' (32000 tokens)", "'claude-3-haiku' (200000 tokens)", "smaller context window"],
+    ),
 ]
 
 
@@ -540,3 +547,49 @@ def test_callbacks_this_gateway_does_not_provide_are_errors_that_say_so(callback
     config = inspect(f"litellm_settings:\n  success_callback: [langfuse, {callback}]\n", ENV)
     [issue] = find(config, "error", "litellm_settings.success_callback[1]")
     assert f"'{callback}' is a LiteLLM integration this gateway does not provide" in issue.message
+
+
+def _window_warnings(config) -> list[str]:
+    return [issue.message for issue in config.warnings if "context window" in issue.message]
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "context_window_fallbacks: [{titan-text-express: [claude-3-haiku, titan-text-lite]}]",
+        "context_window_fallbacks:\n    - model: titan-text-express\n      fallback: [titan-text-lite]",
+    ],
+    ids=["litellm-shape", "seed-shape"],
+)
+def test_a_smaller_context_window_fallback_names_both_models_and_windows(table):
+    config = load_config_text(with_models(f"litellm_settings:\n  {table}\n", master=True), {})
+    [message] = _window_warnings(config)
+    assert "'titan-text-lite' (4096 tokens)" in message and "'titan-text-express' (8192 tokens)" in message
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "context_window_fallbacks: [{mistral-large: [claude-3-5-sonnet]}]",  # a larger window: what it is for
+        "fallbacks: [{claude-3-haiku: [titan-text-lite]}]",  # plain fallbacks are not about length
+    ],
+    ids=["larger-window", "plain-fallback"],
+)
+def test_fallbacks_that_can_hold_the_prompt_or_are_not_about_length_are_not_reported(table):
+    config = load_config_text(with_models(f"litellm_settings:\n  {table}\n", master=True), {})
+    assert _window_warnings(config) == [], describe(config)
+
+
+def test_a_declared_max_input_tokens_is_the_window_that_is_compared():
+    config = load_config_text(
+        "model_list:\n"
+        "  - model_name: long\n    litellm_params: {model: bedrock/amazon.titan-text-lite-v1}\n"
+        "    model_info: {max_input_tokens: 100000}\n"
+        "  - model_name: short\n    litellm_params: {model: bedrock/anthropic.claude-3-haiku-20240307-v1:0}\n"
+        "    model_info: {max_input_tokens: 50000}\n"
+        "litellm_settings:\n  context_window_fallbacks: [{long: [short]}]\n" + "\n" + "general_settings:\n"
+        "  master_key: sk-1234\n",
+        {},
+    )
+    [message] = _window_warnings(config)
+    assert "'short' (50000 tokens)" in message and "'long' (100000 tokens)" in message

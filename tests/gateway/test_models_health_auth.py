@@ -83,7 +83,10 @@ def test_the_deep_model_check_names_broken_deployments_and_why(special_gateway_u
     [
         ({}, 401, "missing_api_key"),
         ({"Authorization": "Bearer sk-wrong"}, 401, "invalid_api_key"),
-        ({"Authorization": "Basic sk-1234"}, 401, "missing_api_key"),
+        ({"Authorization": "Basic sk-1234"}, 401, "malformed_authorization_header"),
+        ({"Authorization": "sk-1234"}, 401, "malformed_authorization_header"),
+        ({"Authorization": "Bearer "}, 401, "malformed_authorization_header"),
+        ({"Authorization": "sk-1234", "x-api-key": "sk-1234"}, 200, None),
         ({"x-api-key": "sk-wrong"}, 401, "invalid_api_key"),
         ({"Authorization": "Bearer sk-1234"}, 200, None),
         ({"x-api-key": "sk-1234"}, 200, None),
@@ -94,7 +97,10 @@ def test_the_deep_model_check_names_broken_deployments_and_why(special_gateway_u
     ids=[
         "no-key",
         "wrong-bearer",
-        "not-bearer",
+        "basic-scheme",
+        "key-without-bearer",
+        "bearer-without-key",
+        "x-api-key-beside-a-bare-authorization",
         "wrong-x-api-key",
         "master-bearer",
         "master-x-api-key",
@@ -111,6 +117,9 @@ def test_chat_completions_check_the_key(
     if code:
         error = assert_openai_error(body, code=code)
         assert "sk-1234" not in error["message"] and "sk-wrong" not in error["message"]
+        assert error["type"] == ("authentication_error" if status == 401 else "permission_error")
+        if code == "malformed_authorization_header":  # the hint shows the form that works
+            assert "Authorization: Bearer sk-..." in error["message"] and "x-api-key" in error["message"]
 
 
 def test_a_limited_key_is_told_which_models_it_may_use(gateway_url: str) -> None:

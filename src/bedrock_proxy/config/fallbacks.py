@@ -26,6 +26,7 @@ def parse_fallbacks(value: Any, path: str, log: IssueLog, refs: list[NameRef]) -
         log.error(path, f"expected a list of fallbacks, got {describe(value)}; {_SHAPES}")
         return INVALID
     table: dict[str, list[str]] = {}
+    table_name = path.rsplit(".", 1)[-1]
     for index, item in enumerate(value):
         item_path = child(path, index)
         if not isinstance(item, dict) or not item:
@@ -44,7 +45,7 @@ def parse_fallbacks(value: Any, path: str, log: IssueLog, refs: list[NameRef]) -
                 continue
             refs.append(NameRef(source_path, name, "fallback source"))
             for target, target_path in targets:
-                refs.append(NameRef(target_path, target, "fallback target", source=name))
+                refs.append(NameRef(target_path, target, "fallback target", source=name, table=table_name))
             merged = table.setdefault(name, [])
             merged.extend(target for target, _ in targets if target not in merged)
     return table

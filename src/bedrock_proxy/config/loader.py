@@ -26,6 +26,7 @@ from bedrock_proxy.config.refs import NameRef
 from bedrock_proxy.config.report import format_report
 from bedrock_proxy.config.schema import Config, Deployment, Settings
 from bedrock_proxy.config.sections import SECTIONS, SettingsReader
+from bedrock_proxy.config.windows import check_fallback_window, group_windows
 from bedrock_proxy.config.yamlsource import parse_yaml
 
 TOP_LEVEL = ("model_list", "litellm_settings", "router_settings", "general_settings", "environment_variables")
@@ -179,6 +180,7 @@ def _check_names(
                 f"model_list entries named {alias!r} are never used",
             )
     known = list(modes) + [alias for alias in aliases if alias not in modes]
+    windows = group_windows(deployments)
     for ref in refs:
         valid = modes if ref.role == "alias target" else known
         if ref.name not in valid and ref.name in unusable:
@@ -199,6 +201,8 @@ def _check_names(
                 f"{ref.source!r} is {_a(modes[source])} model but its fallback {ref.name!r} is "
                 f"{_a(modes[target])} model: a request for one cannot be served by the other",
             )
+        else:
+            check_fallback_window(ref, source, target, windows, log)
     for kind in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
         setattr(settings, kind, _normalise_table(getattr(settings, kind), aliases, modes))
     settings.default_fallbacks = [

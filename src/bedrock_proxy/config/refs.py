@@ -15,3 +15,4 @@ class NameRef:
     name: str
     role: str  # "fallback source" | "fallback target" | "default fallback" | "api key model" | "alias target"
     source: str | None = None  # for a fallback target: the model it is a fallback of
+    table: str | None = None  # for fallbacks: the setting they were read from (`context_window_fallbacks`)

@@ -92,6 +92,7 @@ class Gateway:
         self.max_body_bytes = MAX_BODY_BYTES
         self.started = False
         self.draining = False
+        self.on_started: Callable[[], None] | None = None  # `serve` logs "listening on ..." with it
 
     def drop_params(self, deployment: Any) -> bool:
         return bool(self.settings.drop_params or (deployment.defaults or {}).get("drop_params"))
@@ -111,6 +112,8 @@ class Gateway:
         gc.collect()
         gc.freeze()
         self.started = True
+        if self.on_started is not None:
+            self.on_started()
 
     async def shutdown(self) -> None:
         """After uvicorn drained the connections: close the Bedrock pool, then deliver every queued record

@@ -57,6 +57,15 @@ class KeyRing:
         if not self._keys:
             return ANONYMOUS
         key = presented_key(scope)
+        if key is None and _has_header(scope, b"authorization"):
+            raise GatewayError(
+                401,
+                "The Authorization header is not in the form 'Bearer <key>'. Send "
+                "'Authorization: Bearer sk-...' (the word Bearer, a space, then the key), "
+                "or the key alone in the 'x-api-key' header.",
+                type="authentication_error",
+                code="malformed_authorization_header",
+            )
         if key is None:
             raise GatewayError(
                 401,
@@ -79,6 +88,11 @@ class KeyRing:
         if not self._keys or presented_key(scope) is None:
             return None
         return self.authenticate(scope)
+
+
+def _has_header(scope: Scope, wanted: bytes) -> bool:
+    """A non-blank `wanted` header was sent: a key was meant, so a malformed one deserves a hint."""
+    return any(name == wanted and value.strip() for name, value in scope["headers"])
 
 
 def presented_key(scope: Scope) -> str | None:

@@ -4,18 +4,20 @@ in-process Bedrock emulator."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import sys
+import tempfile
 
 import uvicorn
 
-from bedrock_proxy.config import format_report, load_config, load_or_report
-from bedrock_proxy.config.dotenv import apply_dotenv, describe
+from bedrock_proxy.config import load_config
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import configure_logging
 from bedrock_proxy.observability.multiprocess import METRICS_DIR_ENV, shared_metrics_dir
-from bedrock_proxy.preflight import full_report
 from bedrock_proxy.server.app import Gateway
+from bedrock_proxy.server.listening import LISTEN_ENV, Listening, announce, listening_socket
+from bedrock_proxy.server.startup_report import cannot_start, load_for_serving
+from bedrock_proxy.spend.location import uses_default_file
 
 CONFIG_ENV = "BEDROCK_PROXY_CONFIG"
 DEMO_KEY_PAIR = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
@@ -25,7 +27,12 @@ def create_app() -> Gateway:
     """App factory for worker processes: each worker loads the config named by BEDROCK_PROXY_CONFIG."""
     config = load_config(os.environ[CONFIG_ENV])
     _configure_logging(config)
-    return Gateway(config)
+    gateway = Gateway(config)
+    listening = Listening.from_env(os.environ.get(LISTEN_ENV))
+    if listening is not None:  # the workers share the metrics directory: the first one started says it
+        shared_dir = os.environ.get(METRICS_DIR_ENV)
+        gateway.on_started = lambda: announce(listening, shared_dir)
+    return gateway
 
 
 def _configure_logging(config: object) -> None:
@@ -54,28 +61,32 @@ def _uvicorn_options(host: str, port: int) -> dict:
     }
 
 
+def _run_one_worker(gateway: Gateway, host: str, port: int) -> int:
+    """uvicorn on a socket bound here: the bound port is known and a port in use is a clear sentence."""
+    options = uvicorn.Config(gateway, **_uvicorn_options(host, port))
+    try:
+        sock = listening_socket(host, port, options.backlog)
+    except ValueError as error:
+        return cannot_start(error, json_logs=gateway.settings.json_logs)
+    gateway.on_started = lambda: announce(Listening(host, sock.getsockname()[1]))
+    server = uvicorn.Server(options)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn handles the signal; a second Ctrl+C lands here
+        server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
 def serve_from_args(args: argparse.Namespace) -> int:
-    note = describe(apply_dotenv(args.config, os.environ, getattr(args, "env_file", None)))
-    if note:
-        print(f"bedrock-proxy: {note}", file=sys.stderr)
-    config = load_or_report(args.config, "bedrock-proxy", "fix them and start again.")
+    config = load_for_serving(args.config, _configure_logging, getattr(args, "env_file", None))
     if config is None:
         return 1
-    issues = full_report(config, os.environ)  # exactly what check-config reports
-    if issues:
-        print(format_report(issues), file=sys.stderr)
-    if any(issue.level == "error" for issue in issues):
-        print(f"bedrock-proxy: {args.config} cannot start; fix the errors above.", file=sys.stderr)
-        return 1
     workers = args.num_workers or int(os.environ.get("NUM_WORKERS", "1") or 1)
-    _configure_logging(config)
     try:  # sinks are built here so a missing setting stops the start with a message, not a traceback
         gateway = Gateway(config) if workers == 1 else Observability.from_settings(config.settings)
     except ValueError as error:
-        print(f"bedrock-proxy: cannot start: {error}.", file=sys.stderr)
-        return 1
+        return cannot_start(error, json_logs=config.settings.json_logs)
     if workers > 1:
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)
+        os.environ[LISTEN_ENV] = Listening(args.host, args.port, workers).to_env()
         with shared_metrics_dir():  # each worker publishes its metrics there; /metrics adds them all up
             uvicorn.run(
                 "bedrock_proxy.server.run:create_app",
@@ -85,8 +96,7 @@ def serve_from_args(args: argparse.Namespace) -> int:
             )
         return 0
     os.environ.pop(METRICS_DIR_ENV, None)  # one worker: its own metrics are the whole story, nothing written
-    uvicorn.run(gateway, **_uvicorn_options(args.host, args.port))
-    return 0
+    return _run_one_worker(gateway, args.host, args.port)
 
 
 def demo_from_args(args: argparse.Namespace) -> int:
@@ -102,6 +112,11 @@ def demo_from_args(args: argparse.Namespace) -> int:
     if args.config:
         for deployment in config.deployments:
             deployment.endpoint = deployment.endpoint or emulator.url
+    # A demo leaves nothing behind: the spend ledger its budgets need lives in a directory removed at exit,
+    # unless the config (or DATABASE_URL) names a database itself.
+    ledger_dir = tempfile.TemporaryDirectory(prefix="bedrock-proxy-demo-")
+    if uses_default_file(config.settings, os.environ):
+        config.settings.database_url = f"sqlite:///{ledger_dir.name}/bedrock-proxy.db"
     configure_logging(json_logs=False, level="INFO")
     base = f"http://{args.host}:{args.port}"
     print(
@@ -121,7 +136,7 @@ Press Ctrl+C to stop.
         flush=True,
     )
     try:
-        uvicorn.run(Gateway(config), **_uvicorn_options(args.host, args.port))
+        return _run_one_worker(Gateway(config), args.host, args.port)
     finally:
         emulator.stop()
-    return 0
+        ledger_dir.cleanup()

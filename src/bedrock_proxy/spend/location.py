@@ -33,40 +33,41 @@ def _get(settings: Any, name: str) -> Any:
     return settings.get(name) if isinstance(settings, Mapping) else getattr(settings, name, None)
 
 
-def ledger_location(settings: Any, environ: Mapping[str, str]) -> tuple[str, str, bool] | None:
-    """(database URL, "sqlite" or "postgresql", keep per-request rows), or None when nothing asks for spend
-    to be kept. Opens nothing; raises SpendStoreError (a ValueError) for a URL no store understands."""
-    api_keys = _get(settings, "api_keys") or []
-    budgets = [k for k in api_keys if getattr(k, "spend_limit", None) is not None]
-    url = _get(settings, "database_url") or environ.get("DATABASE_URL") or None
+def _has_budgets(settings: Any) -> bool:
+    return any(getattr(key, "spend_limit", None) is not None for key in _get(settings, "api_keys") or [])
+
+
+def _configured_url(settings: Any, environ: Mapping[str, str]) -> str | None:
+    return _get(settings, "database_url") or environ.get("DATABASE_URL") or None
+
+
+def uses_default_file(settings: Any, environ: Mapping[str, str]) -> bool:
+    """True when the ledger would be `bedrock-proxy.db` in the working directory because nothing names a
+    database: the demo moves it to a temporary directory then, so it leaves no file behind."""
+    return _has_budgets(settings) and _configured_url(settings, environ) is None
+
+
+def plan_ledger(settings: Any, environ: Mapping[str, str]) -> LedgerPlan | None:
+    """The store to use, or None when nothing asks for spend to be kept. Raises SpendStoreError (a
+    ValueError) with advice when budgets are configured but cannot be kept."""
+    budgets = _has_budgets(settings)
+    url = _configured_url(settings, environ)
     keep_logs = not bool(_get(settings, "disable_spend_logs"))
     if not budgets and (url is None or not keep_logs):
         return None
     url = url or DEFAULT_DATABASE_URL
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
     if scheme in ("postgresql", "postgres"):
-        return url, "postgresql", keep_logs
-    if scheme != "sqlite":
-        raise SpendStoreError(
-            f"database_url must be sqlite:///path.db or postgresql://user:password@host:5432/db for spend, "
-            f"not a {scheme}:// URL"
-        )
-    return url, "sqlite", keep_logs
-
-
-def plan_ledger(settings: Any, environ: Mapping[str, str]) -> LedgerPlan | None:
-    """The store to use, opened once, or None when nothing asks for spend to be kept. Raises SpendStoreError
-    (a ValueError) with advice when budgets are configured but cannot be kept."""
-    location = ledger_location(settings, environ)
-    if location is None:
-        return None
-    url, kind, keep_logs = location
-    if kind == "postgresql":
         from bedrock_proxy.spend.postgres import PostgresSpendStore  # psycopg loads only for PostgreSQL
 
         postgres = PostgresSpendStore(url)
         postgres.check()
         return LedgerPlan(postgres, keep_logs, postgres.url)
+    if scheme != "sqlite":
+        raise SpendStoreError(
+            f"database_url must be sqlite:///path.db or postgresql://user:password@host:5432/db for spend, "
+            f"not a {scheme}:// URL"
+        )
     store = SqliteSpendStore(sqlite_path(url))
     store.check()
     return LedgerPlan(store, keep_logs, url)
