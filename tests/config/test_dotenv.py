@@ -111,3 +111,12 @@ def test_serve_takes_its_master_key_from_env_and_the_environment_overrides_it(tm
                 url = f"http://127.0.0.1:{port}/v1/chat/completions"
                 assert call(url, body, key=accepted)[0] == 200
                 assert call(url, body, key=refused)[0] == 401
+
+
+def test_the_shipped_config_without_its_master_key_says_where_to_put_one_and_how_to_make_it(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text((Path(__file__).resolve().parents[2] / "config.yaml").read_text())
+    checked = _check(config)
+    assert checked.returncode == 1
+    (line,) = [line for line in checked.stdout.splitlines() if line.startswith("error")]
+    assert "LITELLM_MASTER_KEY is not set" in line and ".env" in line and "openssl rand -hex 16" in line

@@ -35,10 +35,11 @@ def resolve_env_refs(
             log.suppress(path)
             return None
         if name not in environ:
+            hint = ' (a new key: echo "sk-$(openssl rand -hex 16)")' if path.endswith("master_key") else ""
             log.error(
                 path,
                 f"environment variable {name} is not set (used here as os.environ/{name}); "
-                f"export {name} or add it to .env / environment_variables",
+                f"export {name} or add it to .env / environment_variables{hint}",
             )
             log.suppress(path)
             return None

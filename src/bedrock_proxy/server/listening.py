@@ -4,8 +4,8 @@ the first request.
 The socket is bound here rather than inside uvicorn so that a port already in use stops the start with a
 sentence saying what to do, and so that the bound port is known. The line is logged (so it is JSON with
 json_logs) at the end of the gateway's lifespan start-up, when the socket is already listening. With
-several workers each one finishes its own start-up: the first to get there claims a marker file in the
-directory the workers share, so the line appears once, not once per worker.
+several workers each one waits until the shared port accepts connections: the first to get there claims a
+marker file in the directory the workers share, so the line appears once, not once per worker.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import errno
 import logging
 import os
 import socket
+import threading
+import time
 from dataclasses import dataclass
 
 logger = logging.getLogger("bedrock_proxy.server")
@@ -63,6 +65,24 @@ def announce(listening: Listening, shared_dir: str | None = None) -> None:
     if shared_dir is not None and not _claim(shared_dir):
         return
     logger.info(listening.message())
+
+
+def announce_when_accepting(listening: Listening, shared_dir: str | None, timeout: float = 30.0) -> None:
+    """For a worker of several: its lifespan start-up ends before uvicorn listens on the shared socket, so
+    wait (in a thread, off the event loop) until the port accepts a connection, then announce."""
+
+    def wait_then_announce() -> None:
+        host = "127.0.0.1" if listening.host in _EVERY_INTERFACE else listening.host
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((host, listening.port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.01)
+        announce(listening, shared_dir)
+
+    threading.Thread(target=wait_then_announce, name="announce-listening", daemon=True).start()
 
 
 def _claim(shared_dir: str) -> bool:

@@ -15,7 +15,13 @@ from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import configure_logging
 from bedrock_proxy.observability.multiprocess import METRICS_DIR_ENV, shared_metrics_dir
 from bedrock_proxy.server.app import Gateway
-from bedrock_proxy.server.listening import LISTEN_ENV, Listening, announce, listening_socket
+from bedrock_proxy.server.listening import (
+    LISTEN_ENV,
+    Listening,
+    announce,
+    announce_when_accepting,
+    listening_socket,
+)
 from bedrock_proxy.server.startup_report import cannot_start, load_for_serving
 from bedrock_proxy.spend.location import uses_default_file
 
@@ -31,7 +37,7 @@ def create_app() -> Gateway:
     listening = Listening.from_env(os.environ.get(LISTEN_ENV))
     if listening is not None:  # the workers share the metrics directory: the first one started says it
         shared_dir = os.environ.get(METRICS_DIR_ENV)
-        gateway.on_started = lambda: announce(listening, shared_dir)
+        gateway.on_started = lambda: announce_when_accepting(listening, shared_dir)
     return gateway
 
 
