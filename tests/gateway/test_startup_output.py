@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.gateway.conftest import call
-from tests.support.processes import clean_env, emulator_process, free_port
+from tests.support.processes import clean_env, emulator_process, free_port, stop
 
 MODEL = """
 model_list:
@@ -78,13 +78,7 @@ def started(args: list[str], env: dict[str, str], cwd: Path | None = None) -> It
     try:
         yield Output(process)
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
 
 
 def serve_args(config_path: Path, host: str, port: int, *more: str) -> list[str]:
