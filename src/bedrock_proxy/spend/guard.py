@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.keys import KeyIdentity
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.state import CounterStore
-from bedrock_proxy.spend.identity import KeyIdentity
 from bedrock_proxy.spend.ledger import SpendLedger
 
 # OpenAI's SDKs do not retry a response that says so; an exhausted budget does not heal by retrying.

@@ -18,9 +18,9 @@ import logging
 import sqlite3
 from collections.abc import Iterable
 
+from bedrock_proxy.keys import KeyIdentity
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.observability.sink import RetryableSinkError
-from bedrock_proxy.spend.identity import KeyIdentity
 from bedrock_proxy.spend.store import SpendEntry, SpendStore, SpendStoreError
 
 log = logging.getLogger("bedrock_proxy.spend")
