@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.keys import KeyIdentity
@@ -55,7 +54,7 @@ class KeyGuard:
         self, identities: Iterable[KeyIdentity], ledger: SpendLedger | None, counters: CounterStore
     ) -> None:
         self._keys = {i.key_id: i for i in identities if i.spend_limit is not None or i.rpm or i.tpm}
-        self._tpm_ids = {i.alias: i.key_id for i in self._keys.values() if i.tpm}
+        self._tpm_ids = frozenset(i.key_id for i in self._keys.values() if i.tpm)
         self.ledger = ledger
         self.counters = counters
 
@@ -63,7 +62,7 @@ class KeyGuard:
     def counts_tokens(self) -> bool:
         return bool(self._tpm_ids)
 
-    def admit(self, principal: Any) -> None:
+    def admit(self, principal: KeyIdentity) -> None:
         """Raise the error the caller should see, or count the request against its key's rpm."""
         identity = self._keys.get(principal.key_id)
         if identity is None:
@@ -94,6 +93,5 @@ class KeyGuard:
 
     def observe(self, record: CallRecord) -> None:
         """Count an answer's tokens against its key's tpm (called as each record is submitted)."""
-        key_id = self._tpm_ids.get(record.api_key_alias or "")
-        if key_id is not None and record.usage.total_tokens:
-            self.counters.add(_tpm_key(key_id), record.usage.total_tokens, time.monotonic())
+        if record.api_key_id in self._tpm_ids and record.usage.total_tokens:
+            self.counters.add(_tpm_key(record.api_key_id), record.usage.total_tokens, time.monotonic())
