@@ -6,7 +6,7 @@ an attacker guessed right, and the plain keys are not kept in the lookup table.
 
 from __future__ import annotations
 
-from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.keys import ANONYMOUS, KeyIdentity, key_id, key_identities
 from bedrock_proxy.server.http import Scope
 
@@ -35,14 +35,14 @@ class KeyRing:
                 "'Authorization: Bearer sk-...' (the word Bearer, a space, then the key), "
                 "or the key alone in the 'x-api-key' header.",
                 type="authentication_error",
-                code="malformed_authorization_header",
+                code=ErrorCode.MALFORMED_AUTHORIZATION_HEADER,
             )
         if key is None:
             raise GatewayError(
                 401,
                 "Missing API key. Send it as 'Authorization: Bearer <key>' or in the 'x-api-key' header.",
                 type="authentication_error",
-                code="missing_api_key",
+                code=ErrorCode.MISSING_API_KEY,
             )
         principal = self._keys.get(key_id(key))
         if principal is None:
@@ -50,7 +50,7 @@ class KeyRing:
                 401,
                 "Invalid API key. Check the key you were given by the gateway's administrator.",
                 type="authentication_error",
-                code="invalid_api_key",
+                code=ErrorCode.INVALID_API_KEY,
             )
         return principal
 
@@ -91,5 +91,5 @@ def require_model_access(principal: KeyIdentity, model: str) -> None:
             f"This API key may not use model '{model}'. Models allowed for this key: {allowed}.",
             type="permission_error",
             param="model",
-            code="model_not_allowed",
+            code=ErrorCode.MODEL_NOT_ALLOWED,
         )

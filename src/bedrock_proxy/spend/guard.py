@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.keys import KeyIdentity
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.router.limits import limit_error
@@ -28,8 +28,6 @@ def usd(amount: float) -> str:
 class BudgetExceeded(GatewayError):
     """429 like OpenAI's exhausted quota (code insufficient_quota), type budget_exceeded like LiteLLM."""
 
-    headers = (NO_RETRY_HEADER,)
-
     def __init__(self, alias: str, spent: float, limit: float) -> None:
         super().__init__(
             429,
@@ -37,7 +35,8 @@ class BudgetExceeded(GatewayError):
             f"{usd(limit)}. Ask the gateway's administrator to raise spend_limit for this key "
             "(general_settings.api_keys in config.yaml) or to give you another key.",
             type="budget_exceeded",
-            code="insufficient_quota",
+            code=ErrorCode.INSUFFICIENT_QUOTA,
+            headers=(NO_RETRY_HEADER,),
         )
 
 
@@ -79,7 +78,7 @@ class KeyGuard:
                 raise limit_error(
                     f"API key '{identity.alias}' is limited to {identity.tpm} tokens per minute (tpm)",
                     counters.free_in(key, identity.tpm, 1, now),
-                    "key_tpm_limit_exceeded",
+                    ErrorCode.KEY_TPM_LIMIT_EXCEEDED,
                 )
         if identity.rpm:
             key = _rpm_key(identity.key_id)
@@ -87,7 +86,7 @@ class KeyGuard:
                 raise limit_error(
                     f"API key '{identity.alias}' is limited to {identity.rpm} requests per minute (rpm)",
                     counters.free_in(key, identity.rpm, 1, now),
-                    "key_rpm_limit_exceeded",
+                    ErrorCode.KEY_RPM_LIMIT_EXCEEDED,
                 )
             counters.add(key, 1, now)
 
