@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
 from bedrock_proxy.observability.record import Attempt
 from bedrock_proxy.router import policy
-from bedrock_proxy.router.context import context_window, too_long_error
+from bedrock_proxy.router.context_windows import context_window, too_long_error
 from bedrock_proxy.router.limits import Admission, Ticket, limit_error
 from bedrock_proxy.router.state import CounterStore, InMemoryCounterStore
 from bedrock_proxy.router.strategies import strategy_for

@@ -91,7 +91,6 @@ async def _serve_cached(
     headers = ctx.trace_headers() + lookup.headers() + gateway.recorder.cost_headers(record)
     if request.stream:
         await sse.start_stream(send, headers)
-        ctx.extra["stream_started"] = True
         ctx.extra["first_token"] = time.time()
         await sse.send_events(send, stream_chunks(answer, request.include_usage))
         await sse.end_stream(send)
@@ -287,7 +286,6 @@ async def _stream(
         send,
         ctx.trace_headers() + (lookup.headers() if lookup is not None else []) + dropped_headers(call),
     )
-    ctx.extra["stream_started"] = True
     final_usage = (
         _usage_chunk(response_id, request.model, created, translators) if several and include_usage else None
     )
