@@ -7,12 +7,77 @@ Every failure the gateway reports, whatever layer raised it, reaches the client 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bedrock_proxy.bedrock.availability import advice_for
 
+Header = tuple[bytes, bytes]
+
+
+class ErrorCode(StrEnum):
+    """Every `error.code` the gateway sends: produced and matched only through these names."""
+
+    # the request
+    INVALID_JSON = "invalid_json"
+    REQUEST_TOO_LARGE = "request_too_large"
+    INVALID_IMAGE_URL = "invalid_image_url"
+    CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
+    MODEL_NOT_FOUND = "model_not_found"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CLIENT_CLOSED_REQUEST = "client_closed_request"
+    # keys, budgets and the spend routes
+    MALFORMED_AUTHORIZATION_HEADER = "malformed_authorization_header"
+    MISSING_API_KEY = "missing_api_key"
+    INVALID_API_KEY = "invalid_api_key"
+    MODEL_NOT_ALLOWED = "model_not_allowed"
+    INSUFFICIENT_QUOTA = "insufficient_quota"
+    MASTER_KEY_REQUIRED = "master_key_required"
+    MISSING_KEY = "missing_key"
+    KEY_NOT_FOUND = "key_not_found"
+    NOT_YOUR_KEY = "not_your_key"
+    SPEND_LOGS_DISABLED = "spend_logs_disabled"
+    # rate limits and deployment health
+    RPM_LIMIT_EXCEEDED = "rpm_limit_exceeded"
+    TPM_LIMIT_EXCEEDED = "tpm_limit_exceeded"
+    MAX_PARALLEL_REQUESTS_EXCEEDED = "max_parallel_requests_exceeded"
+    KEY_RPM_LIMIT_EXCEEDED = "key_rpm_limit_exceeded"
+    KEY_TPM_LIMIT_EXCEEDED = "key_tpm_limit_exceeded"
+    DEPLOYMENT_LIMIT_EXCEEDED = "deployment_limit_exceeded"
+    DEPLOYMENTS_COOLING_DOWN = "deployments_cooling_down"
+    # reaching Bedrock
+    AWS_CREDENTIALS = "aws_credentials"
+    REQUEST_TIMEOUT = "request_timeout"
+    BEDROCK_CONNECTION_ERROR = "bedrock_connection_error"
+    BEDROCK_BAD_RESPONSE = "bedrock_bad_response"
+    BEDROCK_EMPTY_STREAM = "bedrock_empty_stream"
+    BEDROCK_STREAM_ERROR = "bedrock_stream_error"
+    # Bedrock's own errors, one per exception (see _BEDROCK_ERRORS)
+    BEDROCK_VALIDATION_ERROR = "bedrock_validation_error"
+    BEDROCK_QUOTA_EXCEEDED = "bedrock_quota_exceeded"
+    BEDROCK_ACCESS_DENIED = "bedrock_access_denied"
+    BEDROCK_INVALID_CREDENTIALS = "bedrock_invalid_credentials"
+    BEDROCK_EXPIRED_CREDENTIALS = "bedrock_expired_credentials"
+    BEDROCK_MODEL_NOT_FOUND = "bedrock_model_not_found"
+    BEDROCK_MODEL_TIMEOUT = "bedrock_model_timeout"
+    BEDROCK_THROTTLED = "bedrock_throttled"
+    BEDROCK_MODEL_NOT_READY = "bedrock_model_not_ready"
+    BEDROCK_MODEL_ERROR = "bedrock_model_error"
+    BEDROCK_MODEL_STREAM_ERROR = "bedrock_model_stream_error"
+    BEDROCK_INTERNAL_ERROR = "bedrock_internal_error"
+    BEDROCK_UNAVAILABLE = "bedrock_unavailable"
+    BEDROCK_ERROR = "bedrock_error"  # a Bedrock error this table does not know
+    # the gateway itself
+    INTERNAL_ERROR = "internal_error"
+    NO_OUTCOME = "no_outcome"
+
 
 class GatewayError(Exception):
-    """An error written for the user who will read it: status, OpenAI type, message, param and code."""
+    """An error written for the user who will read it: status, OpenAI type, message, param and code.
+
+    Built complete where it is raised and not changed afterwards: `with_message` returns a new error.
+    `headers` are sent with the error response (for example `x-should-retry: false`).
+    """
 
     def __init__(
         self,
@@ -21,10 +86,11 @@ class GatewayError(Exception):
         *,
         type: str = "invalid_request_error",
         param: str | None = None,
-        code: str | None = None,
+        code: ErrorCode | None = None,
         retryable: bool = False,
         retry_after: float | None = None,
         upstream: str | None = None,
+        headers: tuple[Header, ...] = (),
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -35,6 +101,21 @@ class GatewayError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.upstream = upstream  # Bedrock's exception name when the error came from Bedrock
+        self.headers = headers
+
+    def with_message(self, message: str) -> GatewayError:
+        """The same error saying `message` instead, so that no raised error is rewritten in place."""
+        return GatewayError(
+            self.status,
+            message,
+            type=self.type,
+            param=self.param,
+            code=self.code,
+            retryable=self.retryable,
+            retry_after=self.retry_after,
+            upstream=self.upstream,
+            headers=self.headers,
+        )
 
     def to_dict(self) -> dict:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
@@ -43,7 +124,7 @@ class GatewayError(Exception):
         return f"GatewayError({self.status}, {self.message!r}, type={self.type!r}, code={self.code!r})"
 
 
-def invalid_request(message: str, param: str | None = None, code: str | None = None) -> GatewayError:
+def invalid_request(message: str, param: str | None = None, code: ErrorCode | None = None) -> GatewayError:
     return GatewayError(400, message, type="invalid_request_error", param=param, code=code)
 
 
@@ -51,7 +132,7 @@ def invalid_request(message: str, param: str | None = None, code: str | None = N
 class _Mapping:
     status: int
     type: str
-    code: str
+    code: ErrorCode
     retryable: bool
     advice: str
 
@@ -59,18 +140,20 @@ class _Mapping:
 # Bedrock exception name -> what the client gets. Statuses follow the gateway issue: validation 400,
 # access denied 403, not found 404, throttling 429, timeouts 408, unavailable 503.
 _BEDROCK_ERRORS: dict[str, _Mapping] = {
-    "ValidationException": _Mapping(400, "invalid_request_error", "bedrock_validation_error", False, ""),
+    "ValidationException": _Mapping(
+        400, "invalid_request_error", ErrorCode.BEDROCK_VALIDATION_ERROR, False, ""
+    ),
     "ServiceQuotaExceededException": _Mapping(
         429,
         "rate_limit_error",
-        "bedrock_quota_exceeded",
+        ErrorCode.BEDROCK_QUOTA_EXCEEDED,
         False,
         " Ask AWS for a higher Bedrock service quota or lower the request rate.",
     ),
     "AccessDeniedException": _Mapping(
         403,
         "permission_error",
-        "bedrock_access_denied",
+        ErrorCode.BEDROCK_ACCESS_DENIED,
         False,
         " Grant the gateway's IAM identity bedrock:InvokeModel on this model and request model access in the"
         " Bedrock console for this region.",
@@ -78,53 +161,57 @@ _BEDROCK_ERRORS: dict[str, _Mapping] = {
     "UnrecognizedClientException": _Mapping(
         403,
         "permission_error",
-        "bedrock_invalid_credentials",
+        ErrorCode.BEDROCK_INVALID_CREDENTIALS,
         False,
         " The gateway's AWS credentials were rejected: check the instance profile or the aws_* keys.",
     ),
     "InvalidSignatureException": _Mapping(
         403,
         "permission_error",
-        "bedrock_invalid_credentials",
+        ErrorCode.BEDROCK_INVALID_CREDENTIALS,
         False,
         " The gateway's AWS request signature was rejected: check the secret key and the host clock.",
     ),
     "ExpiredTokenException": _Mapping(
         403,
         "permission_error",
-        "bedrock_expired_credentials",
+        ErrorCode.BEDROCK_EXPIRED_CREDENTIALS,
         False,
         " The gateway's AWS session token expired: refresh the credentials.",
     ),
     "ResourceNotFoundException": _Mapping(
         404,
         "not_found_error",
-        "bedrock_model_not_found",
+        ErrorCode.BEDROCK_MODEL_NOT_FOUND,
         False,
         " Check the Bedrock model id in config.yaml and that the model is offered in this region.",
     ),
     "ModelTimeoutException": _Mapping(
-        408, "timeout_error", "bedrock_model_timeout", True, " Retry, or send a shorter request."
+        408, "timeout_error", ErrorCode.BEDROCK_MODEL_TIMEOUT, True, " Retry, or send a shorter request."
     ),
     "ThrottlingException": _Mapping(
         429,
         "rate_limit_error",
-        "bedrock_throttled",
+        ErrorCode.BEDROCK_THROTTLED,
         True,
         " Bedrock is throttling this model: retry after a pause, or add deployments or fallbacks.",
     ),
     "ModelNotReadyException": _Mapping(
-        429, "rate_limit_error", "bedrock_model_not_ready", True, " The model is warming up: retry shortly."
+        429,
+        "rate_limit_error",
+        ErrorCode.BEDROCK_MODEL_NOT_READY,
+        True,
+        " The model is warming up: retry shortly.",
     ),
-    "ModelErrorException": _Mapping(424, "api_error", "bedrock_model_error", False, ""),
-    "ModelStreamErrorException": _Mapping(424, "api_error", "bedrock_model_stream_error", True, ""),
+    "ModelErrorException": _Mapping(424, "api_error", ErrorCode.BEDROCK_MODEL_ERROR, False, ""),
+    "ModelStreamErrorException": _Mapping(424, "api_error", ErrorCode.BEDROCK_MODEL_STREAM_ERROR, True, ""),
     "InternalServerException": _Mapping(
-        500, "api_error", "bedrock_internal_error", True, " Bedrock failed internally: retry."
+        500, "api_error", ErrorCode.BEDROCK_INTERNAL_ERROR, True, " Bedrock failed internally: retry."
     ),
     "ServiceUnavailableException": _Mapping(
         503,
         "service_unavailable_error",
-        "bedrock_unavailable",
+        ErrorCode.BEDROCK_UNAVAILABLE,
         True,
         " Bedrock is unavailable: retry later or configure a fallback.",
     ),
@@ -158,11 +245,18 @@ def normalise_exception_name(name: str) -> str:
 
 
 def from_bedrock(
-    name: str | None, message: str, status: int = 0, *, model_id: str = "", region: str = ""
+    name: str | None,
+    message: str,
+    status: int = 0,
+    *,
+    model_id: str = "",
+    region: str = "",
+    retry_after: float | None = None,
 ) -> GatewayError:
     """Map a Bedrock error (exception name, message, HTTP status) to what the client gets.
 
-    `model_id` and `region` (the deployment's) let a refused model id come with the id to use instead.
+    `model_id` and `region` (the deployment's) let a refused model id come with the id to use instead;
+    `retry_after` is the seconds Bedrock's Retry-After header asked for.
     """
     exception = normalise_exception_name(name) if name else _FALLBACK_BY_STATUS.get(status, "")
     if exception in _CREDENTIAL_ERRORS:
@@ -172,13 +266,18 @@ def from_bedrock(
     if mapping is None:
         mapping = _BEDROCK_ERRORS["InternalServerException"] if status >= 500 or not status else None
         if mapping is None:
-            mapping = _Mapping(status, "api_error", "bedrock_error", False, "")
+            mapping = _Mapping(status, "api_error", ErrorCode.BEDROCK_ERROR, False, "")
     text = f"Bedrock {exception or 'error'}: {message.rstrip('.')}." + mapping.advice
     if exception == "ValidationException":
         text += _where_to_call(message, model_id, region)
     if exception == "ValidationException" and _is_context_window_error(message):
         return GatewayError(
-            400, text, type="invalid_request_error", code="context_length_exceeded", upstream=exception
+            400,
+            text,
+            type="invalid_request_error",
+            code=ErrorCode.CONTEXT_LENGTH_EXCEEDED,
+            retry_after=retry_after,
+            upstream=exception,
         )
     return GatewayError(
         mapping.status,
@@ -186,6 +285,7 @@ def from_bedrock(
         type=mapping.type,
         code=mapping.code,
         retryable=mapping.retryable,
+        retry_after=retry_after,
         upstream=exception or None,
     )
 
@@ -222,7 +322,7 @@ def timeout_error(seconds: float, what: str = "Bedrock") -> GatewayError:
         f"{what} did not answer within {seconds:g} s. Retry, raise request_timeout in config.yaml,"
         " or send a shorter request.",
         type="timeout_error",
-        code="request_timeout",
+        code=ErrorCode.REQUEST_TIMEOUT,
         retryable=True,
         upstream="Timeout",
     )
@@ -233,7 +333,7 @@ def connection_error(detail: str) -> GatewayError:
         503,
         f"Could not reach Bedrock: {detail}. Check the network path and aws_bedrock_runtime_endpoint.",
         type="service_unavailable_error",
-        code="bedrock_connection_error",
+        code=ErrorCode.BEDROCK_CONNECTION_ERROR,
         retryable=True,
         upstream="ConnectionError",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_proxy.observability.pricing import PRICING, base_model_id, cost_for
+from bedrock_proxy.observability.pricing import PRICING, cost_for, model_id_parts
 from bedrock_proxy.observability.record import Usage
 
 ONE_MILLION_EACH = Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000)
@@ -118,9 +118,9 @@ def test_prompt_cache_reads_and_writes_have_their_own_rates() -> None:
 
 
 def test_profile_prefixes_and_arns_reduce_to_the_base_model() -> None:
-    assert base_model_id("apac.anthropic.claude-3-haiku-20240307-v1:0") == (
+    assert model_id_parts("apac.anthropic.claude-3-haiku-20240307-v1:0") == (
         "anthropic.claude-3-haiku-20240307-v1:0",
         None,
         False,
     )
-    assert base_model_id("global.anthropic.claude-sonnet-4-5-20250929-v1:0")[2] is True
+    assert model_id_parts("global.anthropic.claude-sonnet-4-5-20250929-v1:0")[2] is True

@@ -17,7 +17,7 @@ KEYS = [
     SimpleNamespace(key="sk-tpm", alias="tokens", spend_limit=None, models=(), rpm=None, tpm=100),
 ]
 IDENTITIES = key_identities("sk-master", KEYS)
-BY_ALIAS = {i.alias: SimpleNamespace(key_id=i.key_id) for i in IDENTITIES}
+BY_ALIAS = {i.alias: i for i in IDENTITIES}
 
 
 def record(alias: str, cost: float | None, tokens: int = 10, status: int = 200) -> CallRecord:
@@ -34,12 +34,13 @@ def record(alias: str, cost: float | None, tokens: int = 10, status: int = 200) 
         usage=Usage(prompt_tokens=tokens),
         cost=cost,
         api_key_alias=alias,
+        api_key_id=BY_ALIAS[alias].key_id,
     )
 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> SpendLedger:
-    return SpendLedger(SqliteSpendStore(tmp_path / "spend.db"), IDENTITIES)
+    return SpendLedger(SqliteSpendStore(tmp_path / "spend.db"))
 
 
 def test_a_budget_holds_from_the_moment_a_record_is_submitted(ledger: SpendLedger) -> None:

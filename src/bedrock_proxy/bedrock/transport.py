@@ -23,7 +23,7 @@ from yarl import URL
 
 from bedrock_proxy.bedrock.credentials import CredentialSource, MissingCredentials
 from bedrock_proxy.bedrock.signer import sign
-from bedrock_proxy.errors import GatewayError, connection_error, from_bedrock, timeout_error
+from bedrock_proxy.errors import ErrorCode, GatewayError, connection_error, from_bedrock, timeout_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,7 @@ class BedrockTransport:
                 503,
                 f"The gateway has no AWS credentials: {exc}.",
                 type="service_unavailable_error",
-                code="aws_credentials",
+                code=ErrorCode.AWS_CREDENTIALS,
             ) from None
         except Exception as exc:  # a refresh or an assumed role failed (STS, instance metadata, profile)
             raise GatewayError(
@@ -119,7 +119,7 @@ class BedrockTransport:
                 f"The gateway could not load its AWS credentials ({type(exc).__name__}). Check the instance"
                 " profile, aws_role_name or aws_profile_name; `bedrock-proxy doctor` shows which.",
                 type="service_unavailable_error",
-                code="aws_credentials",
+                code=ErrorCode.AWS_CREDENTIALS,
                 retryable=True,
             ) from None
         return sign(credentials, target.region, url, body, headers)
@@ -244,12 +244,18 @@ def _error_from_response(response: aiohttp.ClientResponse, data: bytes, target: 
             name = parsed.get("__type") or parsed.get("code") if isinstance(parsed, dict) else None
         except orjson.JSONDecodeError:
             name = None
-    error = from_bedrock(name, message, response.status, model_id=target.model_id, region=target.region)
-    retry_after = response.headers.get("Retry-After")
-    if retry_after:
+    retry_after = None
+    if header := response.headers.get("Retry-After"):
         with contextlib.suppress(ValueError):
-            error.retry_after = float(retry_after)
-    return error
+            retry_after = float(header)
+    return from_bedrock(
+        name,
+        message,
+        response.status,
+        model_id=target.model_id,
+        region=target.region,
+        retry_after=retry_after,
+    )
 
 
 def _bad_answer(what: str) -> GatewayError:
@@ -257,7 +263,7 @@ def _bad_answer(what: str) -> GatewayError:
         502,
         f"Bedrock sent {what}. Retry the request.",
         type="api_error",
-        code="bedrock_bad_response",
+        code=ErrorCode.BEDROCK_BAD_RESPONSE,
         retryable=True,
         upstream="BadResponse",
     )

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from bedrock_proxy.config.issues import IssueLog
 from bedrock_proxy.config.refs import NameRef
 from bedrock_proxy.config.schema import Deployment
-from bedrock_proxy.router.context import context_window
+from bedrock_proxy.router.context_windows import context_window
 
 CONTEXT_WINDOW_FALLBACKS = "context_window_fallbacks"
 

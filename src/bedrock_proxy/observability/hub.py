@@ -173,7 +173,7 @@ def _spend_ledger(settings: Any, environ: Mapping[str, str]) -> SpendLedger | No
         budgets,
         "; totals only: disable_spend_logs" if not plan.keep_logs else "",
     )
-    return SpendLedger(plan.store, identities, keep_logs=plan.keep_logs, refresh_seconds=refresh)
+    return SpendLedger(plan.store, keep_logs=plan.keep_logs, refresh_seconds=refresh)
 
 
 @dataclass

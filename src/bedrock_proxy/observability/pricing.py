@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from bedrock_proxy.bedrock.capabilities import base_model_id as foundation_model_id
-from bedrock_proxy.bedrock.capabilities import profile_geography
+from bedrock_proxy.bedrock.capabilities import base_model_id, profile_geography
 from bedrock_proxy.observability.record import Usage
 
 AWS_PAGE = "https://aws.amazon.com/bedrock/pricing/"
@@ -191,7 +190,7 @@ PRICING: Mapping[str, PriceEntry] = MappingProxyType(
 _ROUTE_PREFIXES = ("bedrock/", "converse/", "invoke/")
 
 
-def base_model_id(model_id: str) -> tuple[str, str | None, bool]:
+def model_id_parts(model_id: str) -> tuple[str, str | None, bool]:
     """(base model id, region named in an ARN, whether it is a `global.` profile)."""
     mid = model_id.strip()
     arn_region = None
@@ -203,13 +202,13 @@ def base_model_id(model_id: str) -> tuple[str, str | None, bool]:
     for prefix in _ROUTE_PREFIXES:
         if mid.startswith(prefix):
             mid = mid[len(prefix) :]
-    return foundation_model_id(mid), arn_region, profile_geography(mid) == "global"
+    return base_model_id(mid), arn_region, profile_geography(mid) == "global"
 
 
 @functools.lru_cache(maxsize=1024)
 def price_for(model_id: str, region: str) -> Price | None:
     """The price of a model id (base id, profile id or ARN) called in a region, or None if unknown."""
-    base, arn_region, is_global = base_model_id(model_id)
+    base, arn_region, is_global = model_id_parts(model_id)
     entry = PRICING.get(base)
     if entry is None:
         return None

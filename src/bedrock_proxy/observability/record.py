@@ -64,6 +64,7 @@ class CallRecord:
     metadata: dict[str, Any] = field(default_factory=dict)  # client request metadata
     user: str | None = None  # OpenAI `user` field
     api_key_alias: str | None = None  # never the key itself
+    api_key_id: str | None = None  # the key's SHA-256 hex digest: what spend and per-key limits count under
     error_type: str | None = None
     error_message: str | None = None
     attempts: tuple[Attempt, ...] = ()

@@ -11,7 +11,7 @@ import math
 import time
 from typing import Any
 
-from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.router.state import CounterStore
 
 IN_FLIGHT_KEY = "inflight:*"
@@ -19,7 +19,7 @@ RPM_KEY = "rpm:*"
 TPM_KEY = "tpm:*"
 
 
-def limit_error(message: str, retry_after: float, code: str) -> GatewayError:
+def limit_error(message: str, retry_after: float, code: ErrorCode) -> GatewayError:
     seconds = max(1, math.ceil(retry_after))
     return GatewayError(
         429,
@@ -101,7 +101,7 @@ class Admission:
             raise limit_error(
                 f"The gateway's limit of {self.rpm} requests per minute (rpm) is reached",
                 wait,
-                "rpm_limit_exceeded",
+                ErrorCode.RPM_LIMIT_EXCEEDED,
             )
         if self.tpm and store.total(TPM_KEY, now) + estimate > self.tpm:
             if estimate > self.tpm:
@@ -109,13 +109,13 @@ class Admission:
                     400,
                     f"This request needs about {estimate} tokens, more than the gateway's limit of {self.tpm}"
                     " tokens per minute (tpm). Send a shorter request or raise tpm in config.yaml.",
-                    code="tpm_limit_exceeded",
+                    code=ErrorCode.TPM_LIMIT_EXCEEDED,
                 )
             wait = store.free_in(TPM_KEY, self.tpm, estimate, now)
             raise limit_error(
                 f"The gateway's limit of {self.tpm} tokens per minute (tpm) is reached",
                 wait,
-                "tpm_limit_exceeded",
+                ErrorCode.TPM_LIMIT_EXCEEDED,
             )
         if self.max_parallel is not None:
             if not store.acquire(IN_FLIGHT_KEY, self.max_parallel):
@@ -123,7 +123,7 @@ class Admission:
                     f"The gateway is serving its maximum of {self.max_parallel} parallel requests"
                     " (max_parallel_requests)",
                     1.0,
-                    "max_parallel_requests_exceeded",
+                    ErrorCode.MAX_PARALLEL_REQUESTS_EXCEEDED,
                 )
             ticket.slot = True
         if self.rpm:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 
-from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.errors import ErrorCode, GatewayError
 
 CONTEXT_WINDOW = "context_window"
 CONTENT_POLICY = "content_policy"
@@ -49,7 +49,7 @@ def fallback_table(error: GatewayError) -> str | None:
     A request the client must fix (validation, too large) falls back nowhere, except a context-window
     error, which is what context_window_fallbacks exist for.
     """
-    if error.code == "context_length_exceeded":
+    if error.code == ErrorCode.CONTEXT_LENGTH_EXCEEDED:
         return FALLBACK_TABLES[CONTEXT_WINDOW]
     if error.status in (400, 413, 422):
         return None

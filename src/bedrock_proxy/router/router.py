@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bedrock_proxy.errors import GatewayError, timeout_error
+from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
 from bedrock_proxy.observability.record import Attempt
 from bedrock_proxy.router import policy
-from bedrock_proxy.router.context import context_window, too_long_error
+from bedrock_proxy.router.context_windows import context_window, too_long_error
 from bedrock_proxy.router.limits import Admission, Ticket, limit_error
 from bedrock_proxy.router.state import CounterStore, InMemoryCounterStore
 from bedrock_proxy.router.strategies import strategy_for
@@ -122,7 +122,7 @@ class Router:
             f"The model '{model_name}' does not exist on this gateway. Configured models: {names}.",
             type="invalid_request_error",
             param="model",
-            code="model_not_found",
+            code=ErrorCode.MODEL_NOT_FOUND,
         )
 
     def group(self, model_name: str) -> list[Any]:
@@ -209,7 +209,8 @@ class Router:
             return pending[0]
         assert first_error is not None
         if tried:
-            first_error.message += f" Fallbacks tried without success: {', '.join(tried)}."
+            tried_text = f" Fallbacks tried without success: {', '.join(tried)}."
+            raise first_error.with_message(first_error.message + tried_text) from first_error
         raise first_error
 
     async def _run_group(
@@ -395,13 +396,13 @@ class Router:
                 f" allowed_fails ({self.settings.allowed_fails}) times in a minute"
                 f" (cooldown_time {self.settings.cooldown_time:g} s)",
                 soonest,
-                "deployments_cooling_down",
+                ErrorCode.DEPLOYMENTS_COOLING_DOWN,
             )
         raise limit_error(
             f"Every deployment of model '{name}' is cooling down or at its rpm, tpm or max_parallel_requests"
             " limit",
             soonest,
-            "deployment_limit_exceeded",
+            ErrorCode.DEPLOYMENT_LIMIT_EXCEEDED,
         )
 
     def _over_limit(self, tracked: Tracked, now: float, estimate: int) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 from bedrock_proxy.bedrock.provider import BedrockProvider
 from bedrock_proxy.bedrock.transport import BedrockTransport
 from bedrock_proxy.cache import ResponseCaching
-from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
 from bedrock_proxy.observability.rawlog import RawLoggingProvider
@@ -197,7 +197,7 @@ class Gateway:
             if response_started:
                 logger.warning("error after the response started: %s", error.message)
             else:
-                await send_error(send, error, ctx.trace_headers() + list(getattr(error, "headers", ())))
+                await send_error(send, error, ctx.trace_headers() + list(error.headers))
         except ClientDisconnected:
             failure = _client_closed()
         except asyncio.CancelledError:
@@ -212,7 +212,7 @@ class Gateway:
                 f"The gateway failed unexpectedly (request id {request_id}). It has been logged;"
                 " retry, and report the request id if it happens again.",
                 type="api_error",
-                code="internal_error",
+                code=ErrorCode.INTERNAL_ERROR,
             )
             if not response_started:
                 await send_error(send, failure, ctx.trace_headers())
@@ -224,7 +224,10 @@ class Gateway:
                 elif not ctx.recorded:
                     if failure is None:  # a handler that returned without recording: still counted
                         failure = GatewayError(
-                            500, "The request ended without an outcome.", type="api_error", code="no_outcome"
+                            500,
+                            "The request ended without an outcome.",
+                            type="api_error",
+                            code=ErrorCode.NO_OUTCOME,
                         )
                     self.recorder.submit(self.recorder.failure(ctx, kind, failure))
                 self.observability.metrics.request_ended(path)
@@ -306,7 +309,7 @@ def _client_closed() -> GatewayError:
         499,
         "The client closed the connection before the answer was complete.",
         type="api_error",
-        code="client_closed_request",
+        code=ErrorCode.CLIENT_CLOSED_REQUEST,
     )
 
 
@@ -316,11 +319,11 @@ def _no_route(method: str, path: str) -> GatewayError:
         return GatewayError(
             405,
             f"{method} is not allowed on {path}: use {' or '.join(allowed)}.",
-            code="method_not_allowed",
+            code=ErrorCode.METHOD_NOT_ALLOWED,
         )
     return GatewayError(
         404,
         f"No route {method} {path}. This gateway serves /v1/chat/completions, /v1/embeddings, /v1/models,"
         " /model/info, /health and /metrics.",
-        code="not_found",
+        code=ErrorCode.NOT_FOUND,
     )

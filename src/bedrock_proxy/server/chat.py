@@ -21,7 +21,7 @@ from bedrock_proxy.bedrock.translate import (
     to_converse,
 )
 from bedrock_proxy.cache import Lookup, completion_from_stream, stream_chunks
-from bedrock_proxy.errors import GatewayError, timeout_error
+from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
 from bedrock_proxy.router.limits import estimate_chat_tokens
 from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
 from bedrock_proxy.router.router import CallTrace
@@ -91,7 +91,6 @@ async def _serve_cached(
     headers = ctx.trace_headers() + lookup.headers() + gateway.recorder.cost_headers(record)
     if request.stream:
         await sse.start_stream(send, headers)
-        ctx.extra["stream_started"] = True
         ctx.extra["first_token"] = time.time()
         await sse.send_events(send, stream_chunks(answer, request.include_usage))
         await sse.end_stream(send)
@@ -230,7 +229,7 @@ async def _open_stream(
                 502,
                 "Bedrock ended the stream without sending a message. Retry the request.",
                 type="api_error",
-                code="bedrock_empty_stream",
+                code=ErrorCode.BEDROCK_EMPTY_STREAM,
                 retryable=True,
             ) from None
         except TimeoutError:
@@ -287,7 +286,6 @@ async def _stream(
         send,
         ctx.trace_headers() + (lookup.headers() if lookup is not None else []) + dropped_headers(call),
     )
-    ctx.extra["stream_started"] = True
     final_usage = (
         _usage_chunk(response_id, request.model, created, translators) if several and include_usage else None
     )
@@ -429,7 +427,7 @@ def stream_failure(exc: Exception) -> GatewayError:
         502,
         f"The Bedrock stream failed unexpectedly ({type(exc).__name__}). Retry the request.",
         type="api_error",
-        code="bedrock_stream_error",
+        code=ErrorCode.BEDROCK_STREAM_ERROR,
     )
 
 

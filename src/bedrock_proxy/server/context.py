@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bedrock_proxy.keys import ANONYMOUS, KeyIdentity
 from bedrock_proxy.router.router import CallTrace
-from bedrock_proxy.server.auth import ANONYMOUS, Principal
 
 
 @dataclass
@@ -16,7 +16,7 @@ class RequestContext:
     request_id: str
     started: float = field(default_factory=time.time)
     timer: float = field(default_factory=time.perf_counter)
-    principal: Principal = ANONYMOUS
+    principal: KeyIdentity = ANONYMOUS
     trace: CallTrace | None = None
     model: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

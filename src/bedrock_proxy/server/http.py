@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.errors import ErrorCode, GatewayError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,7 +40,7 @@ async def read_body(receive: Receive, limit: int) -> bytes:
                     413,
                     f"Request body is larger than the gateway's limit of {limit // (1024 * 1024)} MiB."
                     " Send smaller images or fewer messages.",
-                    code="request_too_large",
+                    code=ErrorCode.REQUEST_TOO_LARGE,
                 )
             chunks.append(chunk)
         if not message.get("more_body", False):
@@ -50,12 +50,12 @@ async def read_body(receive: Receive, limit: int) -> bytes:
 async def read_json(receive: Receive, limit: int) -> Any:
     body = await read_body(receive, limit)
     if not body:
-        raise GatewayError(400, "Request body is empty: send a JSON object.", code="invalid_json")
+        raise GatewayError(400, "Request body is empty: send a JSON object.", code=ErrorCode.INVALID_JSON)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise GatewayError(
-            400, f"Request body is not valid JSON: {exc}. Send a JSON object.", code="invalid_json"
+            400, f"Request body is not valid JSON: {exc}. Send a JSON object.", code=ErrorCode.INVALID_JSON
         ) from None
 
 

@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from bedrock_proxy.bedrock.chat_request import sniff_image
-from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.errors import ErrorCode, GatewayError
 
 MAX_IMAGE_BYTES = 3_750_000  # Bedrock's per-image limit
 FETCH_TIMEOUT = 10.0
@@ -26,7 +26,10 @@ MAX_REDIRECTS = 3
 
 def _image_error(url: str, reason: str) -> GatewayError:
     return GatewayError(
-        400, f"Could not use image URL {url[:200]}: {reason}", param="messages", code="invalid_image_url"
+        400,
+        f"Could not use image URL {url[:200]}: {reason}",
+        param="messages",
+        code=ErrorCode.INVALID_IMAGE_URL,
     )
 
 

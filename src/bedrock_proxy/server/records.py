@@ -147,6 +147,7 @@ class Recorder:
             metadata=metadata or {},
             user=user,
             api_key_alias=ctx.principal.alias,
+            api_key_id=ctx.principal.key_id,
             error_type=(error.upstream or error.code or error.type) if error else None,
             error_message=error.message if error else None,
             attempts=tuple(trace.attempts) if trace else (),

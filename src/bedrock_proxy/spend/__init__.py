@@ -1,7 +1,7 @@
 """Spend: the ledger of what each key spent, its storage, and the per-key budgets and rate limits."""
 
+from bedrock_proxy.keys import KeyIdentity, key_id, key_identities
 from bedrock_proxy.spend.guard import BudgetExceeded, KeyGuard
-from bedrock_proxy.spend.identity import KeyIdentity, key_id, key_identities
 from bedrock_proxy.spend.ledger import SpendLedger
 from bedrock_proxy.spend.location import DEFAULT_DATABASE_URL, LedgerPlan, plan_ledger
 from bedrock_proxy.spend.sqlite import SqliteSpendStore

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
 
-from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.errors import ErrorCode, GatewayError
+from bedrock_proxy.keys import KeyIdentity
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.state import CounterStore
-from bedrock_proxy.spend.identity import KeyIdentity
 from bedrock_proxy.spend.ledger import SpendLedger
 
 # OpenAI's SDKs do not retry a response that says so; an exhausted budget does not heal by retrying.
@@ -29,8 +28,6 @@ def usd(amount: float) -> str:
 class BudgetExceeded(GatewayError):
     """429 like OpenAI's exhausted quota (code insufficient_quota), type budget_exceeded like LiteLLM."""
 
-    headers = (NO_RETRY_HEADER,)
-
     def __init__(self, alias: str, spent: float, limit: float) -> None:
         super().__init__(
             429,
@@ -38,7 +35,8 @@ class BudgetExceeded(GatewayError):
             f"{usd(limit)}. Ask the gateway's administrator to raise spend_limit for this key "
             "(general_settings.api_keys in config.yaml) or to give you another key.",
             type="budget_exceeded",
-            code="insufficient_quota",
+            code=ErrorCode.INSUFFICIENT_QUOTA,
+            headers=(NO_RETRY_HEADER,),
         )
 
 
@@ -55,7 +53,7 @@ class KeyGuard:
         self, identities: Iterable[KeyIdentity], ledger: SpendLedger | None, counters: CounterStore
     ) -> None:
         self._keys = {i.key_id: i for i in identities if i.spend_limit is not None or i.rpm or i.tpm}
-        self._tpm_ids = {i.alias: i.key_id for i in self._keys.values() if i.tpm}
+        self._tpm_ids = frozenset(i.key_id for i in self._keys.values() if i.tpm)
         self.ledger = ledger
         self.counters = counters
 
@@ -63,7 +61,7 @@ class KeyGuard:
     def counts_tokens(self) -> bool:
         return bool(self._tpm_ids)
 
-    def admit(self, principal: Any) -> None:
+    def admit(self, principal: KeyIdentity) -> None:
         """Raise the error the caller should see, or count the request against its key's rpm."""
         identity = self._keys.get(principal.key_id)
         if identity is None:
@@ -80,7 +78,7 @@ class KeyGuard:
                 raise limit_error(
                     f"API key '{identity.alias}' is limited to {identity.tpm} tokens per minute (tpm)",
                     counters.free_in(key, identity.tpm, 1, now),
-                    "key_tpm_limit_exceeded",
+                    ErrorCode.KEY_TPM_LIMIT_EXCEEDED,
                 )
         if identity.rpm:
             key = _rpm_key(identity.key_id)
@@ -88,12 +86,11 @@ class KeyGuard:
                 raise limit_error(
                     f"API key '{identity.alias}' is limited to {identity.rpm} requests per minute (rpm)",
                     counters.free_in(key, identity.rpm, 1, now),
-                    "key_rpm_limit_exceeded",
+                    ErrorCode.KEY_RPM_LIMIT_EXCEEDED,
                 )
             counters.add(key, 1, now)
 
     def observe(self, record: CallRecord) -> None:
         """Count an answer's tokens against its key's tpm (called as each record is submitted)."""
-        key_id = self._tpm_ids.get(record.api_key_alias or "")
-        if key_id is not None and record.usage.total_tokens:
-            self.counters.add(_tpm_key(key_id), record.usage.total_tokens, time.monotonic())
+        if record.api_key_id in self._tpm_ids and record.usage.total_tokens:
+            self.counters.add(_tpm_key(record.api_key_id), record.usage.total_tokens, time.monotonic())

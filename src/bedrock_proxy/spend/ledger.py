@@ -16,11 +16,10 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterable
 
+from bedrock_proxy.keys import ANONYMOUS_ID
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.observability.sink import RetryableSinkError
-from bedrock_proxy.spend.identity import KeyIdentity
 from bedrock_proxy.spend.store import SpendEntry, SpendStore, SpendStoreError
 
 log = logging.getLogger("bedrock_proxy.spend")
@@ -35,7 +34,6 @@ class SpendLedger:
     def __init__(
         self,
         store: SpendStore,
-        identities: Iterable[KeyIdentity] = (),
         *,
         keep_logs: bool = True,
         refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
@@ -43,7 +41,6 @@ class SpendLedger:
         self.store = store
         self.keep_logs = keep_logs
         self.refresh_seconds = refresh_seconds
-        self._ids = {identity.alias: identity.key_id for identity in identities}
         self._stored: dict[str, float] = {}
         self._unwritten: dict[str, float] = {}
         self._lock: asyncio.Lock | None = None
@@ -51,15 +48,11 @@ class SpendLedger:
         self._refresh_failing = False
 
     # ------------------------------------------------------------------ request path
-    def key_id_of(self, alias: str | None) -> str:
-        alias = alias or "anonymous"
-        return self._ids.get(alias, alias)
-
     def note(self, record: CallRecord) -> None:
         """Count a record's cost at once (called when the record is submitted; never blocks)."""
         if record.cost is None or record.status >= 400:
             return
-        kid = self.key_id_of(record.api_key_alias)
+        kid = record.api_key_id or ANONYMOUS_ID
         self._unwritten[kid] = self._unwritten.get(kid, 0.0) + record.cost
 
     def spent(self, key_id: str) -> float:
@@ -86,11 +79,10 @@ class SpendLedger:
     def _entry(self, record: CallRecord) -> SpendEntry | None:
         if record.cost is None or record.status >= 400:
             return None
-        alias = record.api_key_alias or "anonymous"
         return SpendEntry(
             request_id=record.request_id,
-            key_id=self.key_id_of(alias),
-            key_alias=alias,
+            key_id=record.api_key_id or ANONYMOUS_ID,
+            key_alias=record.api_key_alias or ANONYMOUS_ID,
             model=record.model_group,
             bedrock_model_id=record.bedrock_model_id,
             spend=record.cost,

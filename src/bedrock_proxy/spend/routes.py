@@ -7,14 +7,13 @@ import datetime
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.errors import ErrorCode, GatewayError
+from bedrock_proxy.keys import KeyIdentity, key_id
 from bedrock_proxy.server.http import Receive, Scope, Send, send_json
-from bedrock_proxy.spend.identity import key_id
 from bedrock_proxy.spend.store import SpendEntry
 
 if TYPE_CHECKING:
     from bedrock_proxy.server.app import Gateway
-    from bedrock_proxy.server.auth import Principal
     from bedrock_proxy.server.context import RequestContext
 
 MAX_LOGS = 1000
@@ -25,19 +24,19 @@ def _query(scope: Scope) -> dict[str, str]:
     return {name: values[-1] for name, values in urllib.parse.parse_qs(raw).items()}
 
 
-def _master_only(principal: Principal | None, route: str) -> None:
+def _master_only(principal: KeyIdentity | None, route: str) -> None:
     if principal is not None and not principal.is_master:
         raise GatewayError(
-            403, f"{route} needs the master key.", type="permission_error", code="master_key_required"
+            403, f"{route} needs the master key.", type="permission_error", code=ErrorCode.MASTER_KEY_REQUIRED
         )
 
 
-def _find_key(gateway: Gateway, value: str) -> Principal:
+def _find_key(gateway: Gateway, value: str) -> KeyIdentity:
     """A configured key, named by the key itself or by its SHA-256 hex digest (what /spend/logs shows)."""
     principal = gateway.keys.by_key_id(value) or gateway.keys.by_key_id(key_id(value))
     if principal is None:
         raise GatewayError(
-            404, "No such key in general_settings.api_keys.", param="key", code="key_not_found"
+            404, "No such key in general_settings.api_keys.", param="key", code=ErrorCode.KEY_NOT_FOUND
         )
     return principal
 
@@ -47,7 +46,9 @@ async def key_info(gateway: Gateway, scope: Scope, receive: Receive, send: Send,
     asked = _query(scope).get("key")
     if asked is None:
         if caller is None:
-            raise GatewayError(400, "Name the key: GET /key/info?key=sk-...", param="key", code="missing_key")
+            raise GatewayError(
+                400, "Name the key: GET /key/info?key=sk-...", param="key", code=ErrorCode.MISSING_KEY
+            )
         principal = caller
     else:
         principal = _find_key(gateway, asked)
@@ -56,20 +57,19 @@ async def key_info(gateway: Gateway, scope: Scope, receive: Receive, send: Send,
                 403,
                 "A key may read only its own info; the master key may read any.",
                 type="permission_error",
-                code="not_your_key",
+                code=ErrorCode.NOT_YOUR_KEY,
             )
-    identity = next(i for i in gateway.keys.identities if i.key_id == principal.key_id)
     ledger = gateway.observability.spend
     spend = ledger.spent(principal.key_id) if ledger is not None else None
     info = {
-        "key_alias": identity.alias,
+        "key_alias": principal.alias,
         "spend": spend,
-        "spend_limit": identity.spend_limit,
-        "max_budget": identity.spend_limit,  # LiteLLM's name
-        "models": sorted(identity.models),
-        "rpm_limit": identity.rpm,
-        "tpm_limit": identity.tpm,
-        "is_master_key": identity.is_master,
+        "spend_limit": principal.spend_limit,
+        "max_budget": principal.spend_limit,  # LiteLLM's name
+        "models": sorted(principal.models),
+        "rpm_limit": principal.rpm,
+        "tpm_limit": principal.tpm,
+        "is_master_key": principal.is_master,
     }
     await send_json(send, 200, {"key": principal.key_id, "info": info})
 
@@ -121,7 +121,7 @@ async def spend_logs(
             404,
             "Spend logs are off: set general_settings.database_url (or DATABASE_URL) and leave "
             "disable_spend_logs false to keep them.",
-            code="spend_logs_disabled",
+            code=ErrorCode.SPEND_LOGS_DISABLED,
         )
     query = _query(scope)
     try:

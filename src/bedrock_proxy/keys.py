@@ -1,9 +1,8 @@
-"""Who spends: one stable identity per configured key, shared by the key ring and the spend ledger.
+"""Who a key is: one identity per configured key, read by authentication, per-key limits and the spend ledger.
 
-Spend is stored under `key_id` (the SHA-256 hex digest of the key, as LiteLLM stores its tokens), never under
-the key, and never under the alias alone: an alias like `api_keys[1]` moves when the config's list is
-reordered, the key does not. Aliases are made unique here so records (which carry the alias) map back to
-one key.
+A key is known everywhere by its `key_id` (the SHA-256 hex digest of the key, as LiteLLM stores its tokens),
+never by the key, and never by the alias alone: an alias like `api_keys[1]` moves when the config's list is
+reordered, the key does not. Aliases are made unique here so logs and the spend API name one key each.
 """
 
 from __future__ import annotations
@@ -13,21 +12,30 @@ from dataclasses import dataclass
 from typing import Any
 
 MASTER_ALIAS = "master_key"
+ANONYMOUS_ID = "anonymous"
 
 
 def key_id(key: str) -> str:
+    """The one digest of a key: what spend is stored under and what authentication looks keys up by."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
 class KeyIdentity:
-    alias: str  # safe to log and to return from the API
+    alias: str  # safe to log and to return from the API: never the key itself
     key_id: str
     models: frozenset[str] = frozenset()  # empty: every model
     spend_limit: float | None = None  # USD, over the key's whole life
     rpm: int | None = None
     tpm: int | None = None
     is_master: bool = False
+
+    def may_use(self, model: str) -> bool:
+        return not self.models or model in self.models
+
+
+# the caller when no key is configured: every model, no limits
+ANONYMOUS = KeyIdentity(alias=ANONYMOUS_ID, key_id=ANONYMOUS_ID)
 
 
 def key_identities(master_key: str | None, api_keys: list[Any]) -> list[KeyIdentity]:

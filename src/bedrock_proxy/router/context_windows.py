@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bedrock_proxy.bedrock.capabilities import capabilities_for
-from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.errors import ErrorCode, GatewayError
 
 
 def context_window(deployment: Any) -> int | None:
@@ -31,5 +31,5 @@ def too_long_error(model_name: str, needed: int, window: int) -> GatewayError:
         " max_tokens.",
         type="invalid_request_error",
         param="messages",
-        code="context_length_exceeded",
+        code=ErrorCode.CONTEXT_LENGTH_EXCEEDED,
     )
