@@ -16,7 +16,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from bedrock_proxy.alerting import Alerter, AlertSink, alerter_from_settings, watch_deployment_states
+from bedrock_proxy.alerting import Alerter, AlertSink, alerter_from_settings
 from bedrock_proxy.config.knobs import env_seconds
 from bedrock_proxy.observability.dispatch import RecordDispatcher
 from bedrock_proxy.observability.langfuse import LangfuseLegacySink, LangfuseOptions, LangfuseOtlpSink
@@ -243,7 +243,6 @@ class Observability:
         metrics.add_sink_stats(dispatcher.stats)
         self.alerter = alerter  # general_settings.alerting: cooldowns, failure bursts, dropped records
         if alerter is not None:
-            watch_deployment_states(metrics, alerter)
             alerter.watch_sinks(dispatcher.stats)
 
     @classmethod

@@ -74,8 +74,13 @@ class Gateway:
         self.config = config
         self.settings = config.settings
         self.observability = observability or Observability.from_settings(self.settings, environ)
-        # the router reports retries, fallbacks and deployment state (healthy, partial, cooldown)
-        self.router = Router(config, self.observability.metrics)
+        # the router counts retries and fallbacks in the metrics, and tells each listener every deployment
+        # state change (healthy, partial, cooldown)
+        metrics, alerter = self.observability.metrics, self.observability.alerter
+        listeners = [metrics.set_deployment_state]
+        if alerter is not None:
+            listeners.append(alerter.deployment_state)
+        self.router = Router(config, metrics, on_state_change=listeners)
         self.transport = BedrockTransport(ca_bundle=environ.get("AWS_CA_BUNDLE") or None)
         self.provider: Any = BedrockProvider(self.transport, environ)
         self.keys = KeyRing(self.settings.master_key, self.settings.api_keys)
