@@ -18,8 +18,9 @@ from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
 from bedrock_proxy.observability.rawlog import RawLoggingProvider
+from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.router import Router
-from bedrock_proxy.server import chat, embeddings, info
+from bedrock_proxy.server import chat, embeddings, info, spend_routes
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
 from bedrock_proxy.server.health import BackgroundHealth
@@ -36,7 +37,6 @@ from bedrock_proxy.server.http import (
 from bedrock_proxy.server.images import ImageFetcher
 from bedrock_proxy.server.records import Recorder
 from bedrock_proxy.spend import KeyGuard
-from bedrock_proxy.spend import routes as spend_routes
 
 logger = logging.getLogger("bedrock_proxy.server")
 
@@ -85,7 +85,7 @@ class Gateway:
         self.provider: Any = BedrockProvider(self.transport, environ)
         self.keys = KeyRing(self.settings.master_key, self.settings.api_keys)
         # per-key spend_limit, rpm and tpm, checked once per model call before the handler runs
-        self.guard = KeyGuard(self.keys.identities, self.observability.spend, self.router.store)
+        self.guard = KeyGuard(self.keys.identities, self.observability.spend, self.router.store, limit_error)
         if self.guard.counts_tokens:
             self.observability.observers.append(self.guard.observe)
         self.images = image_fetcher or ImageFetcher()
