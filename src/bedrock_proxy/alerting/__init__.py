@@ -8,7 +8,7 @@ Cooldowns arrive through `Alerter.deployment_state`, one of the router's on_stat
 from bedrock_proxy.alerting.alert import Alert
 from bedrock_proxy.alerting.alerter import Alerter, counts_as_failure
 from bedrock_proxy.alerting.channels import EmailChannel, SlackChannel, WebhookChannel
-from bedrock_proxy.alerting.wiring import AlertSink, alerter_from_settings
+from bedrock_proxy.alerting.settings import AlertSink, alerter_from_settings
 
 __all__ = [
     "Alert",

@@ -5,20 +5,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bedrock_proxy.bedrock.provider import BedrockProvider
-from bedrock_proxy.bedrock.transport import BedrockTransport
-from bedrock_proxy.cache import ResponseCaching
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
-from bedrock_proxy.observability.rawlog import RawLoggingProvider
-from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.router import Router
 from bedrock_proxy.server import chat, embeddings, info, spend_routes
 from bedrock_proxy.server.auth import KeyRing
@@ -36,7 +30,6 @@ from bedrock_proxy.server.http import (
 )
 from bedrock_proxy.server.images import ImageFetcher
 from bedrock_proxy.server.records import Recorder
-from bedrock_proxy.spend import KeyGuard
 
 logger = logging.getLogger("bedrock_proxy.server")
 
@@ -67,32 +60,26 @@ class Gateway:
         self,
         config: Any,
         *,
-        environ: Mapping[str, str] = os.environ,
-        observability: Observability | None = None,
-        image_fetcher: ImageFetcher | None = None,
+        observability: Observability,
+        router: Router,
+        transport: Any,
+        provider: Any,
+        keys: KeyRing,
+        guard: Any,
+        cache: Any,
+        images: ImageFetcher,
     ) -> None:
+        """Takes its parts already built: bedrock_proxy.wiring.build_gateway builds them from the config."""
         self.config = config
         self.settings = config.settings
-        self.observability = observability or Observability.from_settings(self.settings, environ)
-        # the router counts retries and fallbacks in the metrics, and tells each listener every deployment
-        # state change (healthy, partial, cooldown)
-        metrics, alerter = self.observability.metrics, self.observability.alerter
-        listeners = [metrics.set_deployment_state]
-        if alerter is not None:
-            listeners.append(alerter.deployment_state)
-        self.router = Router(config, metrics, on_state_change=listeners)
-        self.transport = BedrockTransport(ca_bundle=environ.get("AWS_CA_BUNDLE") or None)
-        self.provider: Any = BedrockProvider(self.transport, environ)
-        self.keys = KeyRing(self.settings.master_key, self.settings.api_keys)
-        # per-key spend_limit, rpm and tpm, checked once per model call before the handler runs
-        self.guard = KeyGuard(self.keys.identities, self.observability.spend, self.router.store, limit_error)
-        if self.guard.counts_tokens:
-            self.observability.observers.append(self.guard.observe)
-        self.images = image_fetcher or ImageFetcher()
-        if self.observability.log_raw_request_response:
-            self.provider = RawLoggingProvider(self.provider)
-        # litellm_settings.cache / router_settings.cache_responses: None when caching is off
-        self.cache = ResponseCaching.from_settings(self.settings, environ)
+        self.observability = observability
+        self.router = router
+        self.transport = transport  # the Bedrock connection pool, closed at shutdown
+        self.provider = provider
+        self.keys = keys
+        self.guard = guard  # spend.KeyGuard: per-key spend_limit, rpm and tpm, checked before the handler
+        self.images = images
+        self.cache = cache  # cache.ResponseCaching, or None when caching is off
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
         self.max_body_bytes = MAX_BODY_BYTES
         self.started = False

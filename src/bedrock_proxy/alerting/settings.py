@@ -1,4 +1,5 @@
-"""Connects an Alerter to the gateway without touching the request path or the router.
+"""The Alerter from the settings, and the sink that feeds it; bedrock_proxy.wiring connects both to the
+gateway without touching the request path (the router tells `Alerter.deployment_state` of cooldowns).
 
 - AlertSink: a dispatcher sink that receives failed CallRecords in the background and counts them.
 - alerter_from_settings: general_settings.alerting / alerting_threshold plus the environment -> Alerter.
