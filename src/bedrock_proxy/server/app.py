@@ -8,7 +8,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.hub import Observability
@@ -30,6 +30,11 @@ from bedrock_proxy.server.http import (
 )
 from bedrock_proxy.server.images import ImageFetcher
 from bedrock_proxy.server.records import Recorder
+
+if TYPE_CHECKING:
+    from bedrock_proxy.bedrock.transport import BedrockTransport
+    from bedrock_proxy.cache import ResponseCaching
+    from bedrock_proxy.spend import KeyGuard
 
 logger = logging.getLogger("bedrock_proxy.server")
 
@@ -62,11 +67,11 @@ class Gateway:
         *,
         observability: Observability,
         router: Router,
-        transport: Any,
+        transport: BedrockTransport,
         provider: Any,
         keys: KeyRing,
-        guard: Any,
-        cache: Any,
+        guard: KeyGuard,
+        cache: ResponseCaching | None,
         images: ImageFetcher,
     ) -> None:
         """Takes its parts already built: bedrock_proxy.wiring.build_gateway builds them from the config."""
@@ -75,11 +80,11 @@ class Gateway:
         self.observability = observability
         self.router = router
         self.transport = transport  # the Bedrock connection pool, closed at shutdown
-        self.provider = provider
+        self.provider = provider  # a BedrockProvider, or it inside observability's RawLoggingProvider
         self.keys = keys
-        self.guard = guard  # spend.KeyGuard: per-key spend_limit, rpm and tpm, checked before the handler
+        self.guard = guard  # per-key spend_limit, rpm and tpm, checked before the handler runs
         self.images = images
-        self.cache = cache  # cache.ResponseCaching, or None when caching is off
+        self.cache = cache  # None when caching is off
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
         self.max_body_bytes = MAX_BODY_BYTES
         self.started = False
