@@ -120,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_from_args(args)
     if args.command == "serve":
-        from bedrock_proxy.server.run import serve_from_args
+        from bedrock_proxy.serve import serve_from_args
 
         return serve_from_args(args)
     if args.command == "demo":
-        from bedrock_proxy.server.run import demo_from_args
+        from bedrock_proxy.serve import demo_from_args
 
         return demo_from_args(args)
     if args.command == "check-config":

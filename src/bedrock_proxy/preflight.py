@@ -1,9 +1,9 @@
 """What `serve` checks before it starts, run by `check-config` too, so a config that passes the check starts.
 
 The config loader (config/) judges the file on its own. This adds what only the parts built from it know:
-every callback's sink, the alerter, the response cache and the TLS trust for
-Bedrock are built exactly as the gateway builds them (nothing is started, sent or opened), and every model
-that a key with a budget can reach must have a price. Each finding is a ConfigIssue, in the same report.
+every callback's sink, the alerter, the response cache and the TLS trust for Bedrock are built with the
+gateway's own builders (bedrock_proxy.wiring; nothing is started, sent or opened), and every model that a
+key with a budget can reach must have a price. Each finding is a ConfigIssue, in the same report.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 
-from bedrock_proxy.alerting import alerter_from_settings
 from bedrock_proxy.bedrock.transport import tls_context
-from bedrock_proxy.cache import ResponseCaching
 from bedrock_proxy.config.dotenv import apply_dotenv, describe
 from bedrock_proxy.config.issues import ConfigIssue
 from bedrock_proxy.config.loader import inspect_config
@@ -23,6 +21,7 @@ from bedrock_proxy.config.report import format_report
 from bedrock_proxy.config.schema import Config, Deployment, Settings
 from bedrock_proxy.observability.hub import plan_sinks
 from bedrock_proxy.observability.pricing import is_priced
+from bedrock_proxy.wiring import build_alerter, build_cache, ca_bundle
 
 FALLBACK_KINDS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
 PRICE_ADVICE = (
@@ -42,9 +41,9 @@ def _built_parts(settings: Settings, environ: Mapping[str, str]) -> list[ConfigI
     issues: list[ConfigIssue] = []
     checks: list[tuple[str, Callable[[], object]]] = [
         ("litellm_settings.success_callback", lambda: plan_sinks(settings, environ)),
-        ("general_settings.alerting", lambda: alerter_from_settings(settings, environ)),
-        ("litellm_settings.cache_params", lambda: ResponseCaching.from_settings(settings, environ)),
-        ("AWS_CA_BUNDLE (environment)", lambda: tls_context(environ.get("AWS_CA_BUNDLE") or None)),
+        ("general_settings.alerting", lambda: build_alerter(settings, environ)),
+        ("litellm_settings.cache_params", lambda: build_cache(settings, environ)),
+        ("AWS_CA_BUNDLE (environment)", lambda: tls_context(ca_bundle(environ))),
     ]
     for path, build in checks:
         try:

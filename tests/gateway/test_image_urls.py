@@ -16,8 +16,8 @@ import uvicorn
 from openai import OpenAI
 
 from bedrock_proxy.config import load_config_text
-from bedrock_proxy.server.app import Gateway
 from bedrock_proxy.server.images import ImageFetcher
+from bedrock_proxy.wiring import build_gateway
 from tests.gateway.images import png
 from tests.support.processes import EXAMPLE_KEY_PAIR, free_port
 
@@ -84,7 +84,7 @@ model_list:
         environ={},
     )
     fetcher = ImageFetcher(allow_private=True, max_bytes=MAX_BYTES, timeout=FETCH_TIMEOUT)
-    app = Gateway(config, environ={}, image_fetcher=fetcher)
+    app = build_gateway(config, environ={}, image_fetcher=fetcher)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

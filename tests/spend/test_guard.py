@@ -9,6 +9,7 @@ import pytest
 
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.record import CallRecord, Usage
+from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.state import InMemoryCounterStore
 from bedrock_proxy.spend import BudgetExceeded, KeyGuard, SpendLedger, SqliteSpendStore, key_identities
 
@@ -44,7 +45,7 @@ def ledger(tmp_path: Path) -> SpendLedger:
 
 
 def test_a_budget_holds_from_the_moment_a_record_is_submitted(ledger: SpendLedger) -> None:
-    guard = KeyGuard(IDENTITIES, ledger, InMemoryCounterStore())
+    guard = KeyGuard(IDENTITIES, ledger, InMemoryCounterStore(), limit_error)
     guard.admit(BY_ALIAS["budget"])
     ledger.note(record("budget", 0.006))
     ledger.note(record("budget", None))  # no price: counts nothing
@@ -58,7 +59,7 @@ def test_a_budget_holds_from_the_moment_a_record_is_submitted(ledger: SpendLedge
 
 
 def test_tpm_refuses_a_key_once_its_answers_used_the_minute_s_tokens(ledger: SpendLedger) -> None:
-    guard = KeyGuard(IDENTITIES, ledger, InMemoryCounterStore())
+    guard = KeyGuard(IDENTITIES, ledger, InMemoryCounterStore(), limit_error)
     assert guard.counts_tokens
     guard.admit(BY_ALIAS["tokens"])
     guard.observe(record("tokens", 0.0, tokens=60))

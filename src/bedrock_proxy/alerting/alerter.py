@@ -1,7 +1,7 @@
 """The Alerter: notices trouble, rate-limits it per subject, and delivers alerts in the background.
 
 Three signals, none read on the request path beyond a dict look-up and a deque append:
-- a deployment entering cooldown (the router's metrics.set_deployment_state calls, see watch.py);
+- a deployment entering cooldown (`deployment_state`, one of the router's on_state_change listeners);
 - a model group's upstream failures reaching `threshold` within `window` seconds (failed CallRecords,
   delivered by the observability dispatcher to AlertSink, so counting happens off the request path);
 - an observability sink dropping records (the dispatcher's counters, polled every `poll_seconds`).
@@ -20,12 +20,11 @@ from collections.abc import Callable, Iterable
 
 from bedrock_proxy.alerting.alert import Alert, cooldown_alert, dropped_alert, failures_alert
 from bedrock_proxy.alerting.channels import Channel
-from bedrock_proxy.observability.record import CallRecord
+from bedrock_proxy.observability.record import CallRecord, DeploymentState
 from bedrock_proxy.observability.sink import RetryableSinkError
 
 log = logging.getLogger("bedrock_proxy.alerting")
 
-COOLDOWN_STATE = 2  # metrics.set_deployment_state: 0 healthy, 1 partial, 2 cooldown
 # Statuses that say the deployment, not the client, is in trouble: throttling, timeouts, credentials that
 # Bedrock refused, a model id it does not know, and every 5xx. A client's 400 is its own mistake.
 UPSTREAM_TROUBLE = frozenset({401, 403, 404, 408, 429})
@@ -91,8 +90,20 @@ class Alerter:
         self, deployment_id: str, model_group: str, state: int, *, model_id: str = "", region: str = ""
     ) -> None:
         """Called for each deployment state change the router reports; alerts on entering cooldown."""
-        if state == COOLDOWN_STATE:
+        if state == DeploymentState.COOLDOWN:
             self.raise_alert(cooldown_alert(deployment_id, model_group, model_id, region))
+
+    def deployment_state(
+        self,
+        deployment_id: str,
+        model_group: str,
+        state: int,
+        *,
+        bedrock_model_id: str = "",
+        region: str = "",
+    ) -> None:
+        """The router's on_state_change listener (its signature is GatewayMetrics.set_deployment_state's)."""
+        self.note_state(deployment_id, model_group, state, model_id=bedrock_model_id, region=region)
 
     def note_record(self, record: CallRecord) -> None:
         """Counts a failed request against its model group; alerts when the window holds `threshold`."""

@@ -16,7 +16,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from bedrock_proxy.alerting import Alerter, AlertSink, alerter_from_settings, watch_deployment_states
 from bedrock_proxy.config.knobs import env_seconds
 from bedrock_proxy.observability.dispatch import RecordDispatcher
 from bedrock_proxy.observability.langfuse import LangfuseLegacySink, LangfuseOptions, LangfuseOtlpSink
@@ -25,8 +24,6 @@ from bedrock_proxy.observability.otel import OtelSink, parse_otlp_headers, trace
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.observability.sink import Sink
 from bedrock_proxy.observability.webhook import WebhookSink, parse_headers
-from bedrock_proxy.spend import SpendLedger, key_identities, plan_ledger
-from bedrock_proxy.spend.ledger import DEFAULT_REFRESH_SECONDS
 
 log = logging.getLogger("bedrock_proxy.observability")
 
@@ -159,23 +156,6 @@ def _sink_key(name: str) -> str:
     return "langfuse" if name == "langfuse_otel" else name
 
 
-def _spend_ledger(settings: Any, environ: Mapping[str, str]) -> SpendLedger | None:
-    """The spend sink (docs/budgets.md says when it is on); raises ValueError when budgets cannot be kept."""
-    plan = plan_ledger(settings, environ)
-    if plan is None:
-        return None
-    identities = key_identities(_get(settings, "master_key"), _get(settings, "api_keys", default=[]))
-    refresh = env_seconds(environ, "BEDROCK_PROXY_SPEND_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS)
-    budgets = sum(1 for i in identities if i.spend_limit is not None)
-    log.info(
-        "spend ledger on %s (%d keys with a spend_limit%s)",
-        plan.url,
-        budgets,
-        "; totals only: disable_spend_logs" if not plan.keep_logs else "",
-    )
-    return SpendLedger(plan.store, keep_logs=plan.keep_logs, refresh_seconds=refresh)
-
-
 @dataclass
 class SinkPlan:
     """The sinks the callbacks ask for, built but not started; `disabled`: sink -> why it is left out."""
@@ -184,6 +164,10 @@ class SinkPlan:
     disabled: dict[str, str]
     success: list[str]  # callback names, as configured
     failure: list[str]
+
+    def log_disabled(self) -> None:
+        for name, reason in self.disabled.items():
+            log.warning("%s callback disabled: %s", name, reason)
 
 
 def plan_sinks(settings: Any, environ: Mapping[str, str]) -> SinkPlan:
@@ -215,7 +199,11 @@ def plan_sinks(settings: Any, environ: Mapping[str, str]) -> SinkPlan:
 
 
 class Observability:
-    """Metrics plus the record dispatcher, as the server sees them."""
+    """Metrics plus the record dispatcher, as the server sees them.
+
+    The spend ledger and the alerter are other packages' objects: bedrock_proxy.wiring builds them and hands
+    them in (`spend`, `alerter`, `alert_sink`); this class only starts and stops them in the right order.
+    """
 
     def __init__(
         self,
@@ -227,8 +215,8 @@ class Observability:
         log_raw_request_response: bool = False,
         turn_off_message_logging: bool = False,
         flush_seconds: float = DEFAULT_FLUSH_SECONDS,
-        spend: SpendLedger | None = None,
-        alerter: Alerter | None = None,
+        spend: Any = None,  # a spend.SpendLedger: a sink that also observes each record as it is submitted
+        alerter: Any = None,  # an alerting.Alerter: started after the dispatcher, closed after it
     ) -> None:
         self.metrics = metrics
         self.spend = spend  # the spend ledger (budgets read its totals), when spend is kept
@@ -242,9 +230,6 @@ class Observability:
         self.flush_seconds = flush_seconds
         metrics.add_sink_stats(dispatcher.stats)
         self.alerter = alerter  # general_settings.alerting: cooldowns, failure bursts, dropped records
-        if alerter is not None:
-            watch_deployment_states(metrics, alerter)
-            alerter.watch_sinks(dispatcher.stats)
 
     @classmethod
     def from_settings(
@@ -254,11 +239,17 @@ class Observability:
         *,
         registry: CollectorRegistry | None = None,
         queue_size: int | None = None,
+        plan: SinkPlan | None = None,
+        spend: Any = None,
+        alerter: Any = None,
+        alert_sink: Sink | None = None,
     ) -> Observability:
+        """Metrics, the callbacks' sinks (`plan`, else planned here) and the dispatcher from the settings; the
+        spend ledger (a success sink), the alerter and its failure sink come already built, or not at all."""
         environ = os.environ if environ is None else environ
-        plan = plan_sinks(settings, environ)
-        for name, reason in plan.disabled.items():
-            log.warning("%s callback disabled: %s", name, reason)
+        if plan is None:
+            plan = plan_sinks(settings, environ)
+            plan.log_disabled()
         sinks, disabled = plan.sinks, set(plan.disabled)
         success, failure = plan.success, plan.failure
 
@@ -269,16 +260,14 @@ class Observability:
                 )
             )
 
-        spend = _spend_ledger(settings, environ)
         success_keys = keys(success)
         if spend is not None:
             sinks[spend.name] = spend
             success_keys += (spend.name,)  # failed calls cost nothing
         failure_keys = keys(failure)
-        alerter = alerter_from_settings(settings, environ)
-        if alerter is not None:
-            sinks[AlertSink.name] = AlertSink(alerter)
-            failure_keys += (AlertSink.name,)
+        if alert_sink is not None:
+            sinks[alert_sink.name] = alert_sink
+            failure_keys += (alert_sink.name,)
         size = queue_size or int(environ.get("BEDROCK_PROXY_SINK_QUEUE_SIZE") or 10_000)
         backoff_max = env_seconds(environ, "BEDROCK_PROXY_SINK_BACKOFF_MAX_SECONDS", 10.0)
         return cls(

@@ -30,13 +30,13 @@ from bedrock_proxy.observability.multiprocess import (
     SnapshotPublisher,
     publisher_from_env,
 )
-from bedrock_proxy.observability.record import CallRecord
+from bedrock_proxy.observability.record import CallRecord, DeploymentState
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 _SAFE = re.compile(r"[^A-Za-z0-9_.:/@#+-]")  # deployment ids look like "claude-3-haiku#0"
 
-HEALTHY, PARTIAL, COOLDOWN = 0, 1, 2
+HEALTHY, PARTIAL, COOLDOWN = DeploymentState  # the gauge values, re-exported under their old names
 _DEPLOYMENT_FAULTS = frozenset(
     {408, 429, 500, 502, 503, 504}
 )  # an attempt that says the deployment is unwell
@@ -366,7 +366,8 @@ class GatewayMetrics:
         bedrock_model_id: str = "",
         region: str = "",
     ) -> None:
-        """0 healthy | 1 partial | 2 cooldown. Entering 2 counts one cooldown."""
+        """A DeploymentState: 0 healthy | 1 partial | 2 cooldown. Entering 2 counts one cooldown. One of the
+        router's on_state_change listeners."""
         deployment, group = self._deployment(deployment_id), self._group(model_group)
         region = self._regions.setdefault(deployment, region) if region else self._regions.get(deployment, "")
         previous = self._states.get((deployment, group))

@@ -7,7 +7,19 @@ request path waits for them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any
+
+
+class DeploymentState(IntEnum):
+    """What the router reports about one deployment, as the state gauges show it (0, 1, 2).
+
+    Defined here, the lowest layer that needs it: the router reports it, metrics and alerting hear it.
+    """
+
+    HEALTHY = 0
+    PARTIAL = 1  # failing now and then, or a background health check failed
+    COOLDOWN = 2  # past allowed_fails: no requests until cooldown_time has passed
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,22 +4,10 @@ an upstream call, instead of costing a round trip to Bedrock to learn the same t
 
 from __future__ import annotations
 
-from typing import Any
-
-from bedrock_proxy.bedrock.capabilities import capabilities_for
+from bedrock_proxy.config.windows import context_window
 from bedrock_proxy.errors import ErrorCode, GatewayError
 
-
-def context_window(deployment: Any) -> int | None:
-    """Tokens the deployment's model can hold: model_info.max_input_tokens when set, else the model's
-    known window; None when unknown (such a deployment is never skipped) or for embedding models, whose
-    request estimate sums a whole batch of separately counted inputs."""
-    if getattr(deployment, "mode", "chat") == "embedding":
-        return None
-    declared = (deployment.model_info or {}).get("max_input_tokens")
-    if isinstance(declared, int) and declared > 0:
-        return declared
-    return capabilities_for(deployment.model_id).context_window
+__all__ = ["context_window", "too_long_error"]  # context_window is config's: the file is judged by it too
 
 
 def too_long_error(model_name: str, needed: int, window: int) -> GatewayError:

@@ -14,12 +14,12 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
-from bedrock_proxy.observability.record import Attempt
+from bedrock_proxy.observability.record import Attempt, DeploymentState
 from bedrock_proxy.router import policy
 from bedrock_proxy.router.context_windows import context_window, too_long_error
 from bedrock_proxy.router.limits import Admission, Ticket, limit_error
@@ -32,7 +32,10 @@ logger = logging.getLogger("bedrock_proxy.router")
 T = TypeVar("T")
 AttemptFn = Callable[[Any, float], Awaitable[T]]  # (deployment, timeout seconds) -> result
 Classify = Callable[[Any], str | None]  # result -> "context_window" | "content_policy" | None
-HEALTHY, PARTIAL, COOLDOWN = 0, 1, 2
+HEALTHY, PARTIAL, COOLDOWN = DeploymentState
+# Hears every deployment state change, as httpx's event hooks hear requests:
+# (deployment_id, model_group, state, *, bedrock_model_id, region) -> None
+StateListener = Callable[..., None]
 # the router's own guard around an attempt, past the timeout the attempt was given: the transport's
 # timeout normally fires first and says more precisely what was late
 TIMEOUT_GRACE = 0.25
@@ -68,10 +71,16 @@ class Router:
         *,
         store: CounterStore | None = None,
         backoff_base: float = 0.5,
+        on_state_change: Iterable[StateListener] | None = None,
     ) -> None:
+        """`metrics` counts retries and fallbacks; `on_state_change` hears each deployment's state (None:
+        `metrics.set_deployment_state` alone, when there are metrics)."""
         self.config = config
         self.settings = settings = config.settings
         self.metrics = metrics
+        if on_state_change is None:
+            on_state_change = [metrics.set_deployment_state] if metrics is not None else []
+        self.on_state_change: list[StateListener] = list(on_state_change)
         self.groups: dict[str, list[Any]] = config.groups()
         self.store = store if store is not None else InMemoryCounterStore()
         self.strategy = strategy_for(settings.routing_strategy, self.store, settings.routing_strategy_args)
@@ -99,7 +108,7 @@ class Router:
                 for tracked in group:
                     self._windows[tracked.deployment.deployment_id] = context_window(tracked.deployment)
         self.admission = Admission(self.store, settings, self._settle)
-        if metrics is not None:
+        if self.on_state_change:
             for group in self._tracked.values():
                 for tracked in group:
                     self._report(tracked, HEALTHY, force=True)
@@ -471,13 +480,13 @@ class Router:
         elif tracked.state == HEALTHY:
             self._report(tracked, PARTIAL)
 
-    def _report(self, tracked: Tracked, state: int, *, force: bool = False) -> None:
+    def _report(self, tracked: Tracked, state: DeploymentState, *, force: bool = False) -> None:
         if tracked.state == state and not force:
             return
         tracked.state = state
-        if self.metrics is not None:
-            deployment = tracked.deployment
-            self.metrics.set_deployment_state(
+        deployment = tracked.deployment
+        for listener in self.on_state_change:
+            listener(
                 deployment.deployment_id,
                 tracked.group,
                 state,
@@ -497,10 +506,10 @@ class Router:
                     continue
                 self._report(tracked, HEALTHY if healthy else PARTIAL)
 
-    def deployment_states(self) -> dict[str, int]:
+    def deployment_states(self) -> dict[str, DeploymentState]:
         """deployment id -> 0 healthy, 1 partial, 2 cooling down (for health pages and tests)."""
         now = time.monotonic()
-        states: dict[str, int] = {}
+        states: dict[str, DeploymentState] = {}
         for group in self._tracked.values():
             for tracked in group:
                 cooling = self.store.cooling_until(tracked.cooldown_key) > now

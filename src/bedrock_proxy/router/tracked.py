@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bedrock_proxy.observability.pricing import cost_for
-from bedrock_proxy.observability.record import Usage
+from bedrock_proxy.observability.record import DeploymentState, Usage
 
 # the request cost-based-routing compares deployments on: 1,000 tokens in, 1,000 out
 _PRICING_SAMPLE = Usage(prompt_tokens=1000, completion_tokens=1000)
@@ -19,7 +19,7 @@ class Tracked:
     weight: float = 1.0  # simple-shuffle share
     price: float = float("inf")  # USD for _PRICING_SAMPLE; inf when unknown (chosen last)
     latency: float | None = None  # moving average of attempt seconds (time to first token for streams)
-    state: int = 0  # what metrics.set_deployment_state last heard: 0 healthy, 1 partial, 2 cooldown
+    state: DeploymentState = DeploymentState.HEALTHY  # what the on_state_change listeners last heard
     counts_rpm: bool = False  # count its requests per minute (it has an rpm limit, or the strategy reads it)
     counts_tokens: bool = False  # count its tokens per minute (a tpm limit, or the strategy reads it)
     in_flight_key: str = ""

@@ -5,21 +5,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-from bedrock_proxy.bedrock.provider import BedrockProvider
-from bedrock_proxy.bedrock.transport import BedrockTransport
-from bedrock_proxy.cache import ResponseCaching
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
-from bedrock_proxy.observability.rawlog import RawLoggingProvider
 from bedrock_proxy.router.router import Router
-from bedrock_proxy.server import chat, embeddings, info
+from bedrock_proxy.server import chat, embeddings, info, spend_routes
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
 from bedrock_proxy.server.health import BackgroundHealth
@@ -35,8 +30,11 @@ from bedrock_proxy.server.http import (
 )
 from bedrock_proxy.server.images import ImageFetcher
 from bedrock_proxy.server.records import Recorder
-from bedrock_proxy.spend import KeyGuard
-from bedrock_proxy.spend import routes as spend_routes
+
+if TYPE_CHECKING:
+    from bedrock_proxy.bedrock.transport import BedrockTransport
+    from bedrock_proxy.cache import ResponseCaching
+    from bedrock_proxy.spend import KeyGuard
 
 logger = logging.getLogger("bedrock_proxy.server")
 
@@ -67,27 +65,26 @@ class Gateway:
         self,
         config: Any,
         *,
-        environ: Mapping[str, str] = os.environ,
-        observability: Observability | None = None,
-        image_fetcher: ImageFetcher | None = None,
+        observability: Observability,
+        router: Router,
+        transport: BedrockTransport,
+        provider: Any,
+        keys: KeyRing,
+        guard: KeyGuard,
+        cache: ResponseCaching | None,
+        images: ImageFetcher,
     ) -> None:
+        """Takes its parts already built: bedrock_proxy.wiring.build_gateway builds them from the config."""
         self.config = config
         self.settings = config.settings
-        self.observability = observability or Observability.from_settings(self.settings, environ)
-        # the router reports retries, fallbacks and deployment state (healthy, partial, cooldown)
-        self.router = Router(config, self.observability.metrics)
-        self.transport = BedrockTransport(ca_bundle=environ.get("AWS_CA_BUNDLE") or None)
-        self.provider: Any = BedrockProvider(self.transport, environ)
-        self.keys = KeyRing(self.settings.master_key, self.settings.api_keys)
-        # per-key spend_limit, rpm and tpm, checked once per model call before the handler runs
-        self.guard = KeyGuard(self.keys.identities, self.observability.spend, self.router.store)
-        if self.guard.counts_tokens:
-            self.observability.observers.append(self.guard.observe)
-        self.images = image_fetcher or ImageFetcher()
-        if self.observability.log_raw_request_response:
-            self.provider = RawLoggingProvider(self.provider)
-        # litellm_settings.cache / router_settings.cache_responses: None when caching is off
-        self.cache = ResponseCaching.from_settings(self.settings, environ)
+        self.observability = observability
+        self.router = router
+        self.transport = transport  # the Bedrock connection pool, closed at shutdown
+        self.provider = provider  # a BedrockProvider, or it inside observability's RawLoggingProvider
+        self.keys = keys
+        self.guard = guard  # per-key spend_limit, rpm and tpm, checked before the handler runs
+        self.images = images
+        self.cache = cache  # None when caching is off
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
         self.max_body_bytes = MAX_BODY_BYTES
         self.started = False

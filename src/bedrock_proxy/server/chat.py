@@ -27,8 +27,9 @@ from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
 from bedrock_proxy.router.router import CallTrace
 from bedrock_proxy.server import sse
 from bedrock_proxy.server.auth import require_model_access
+from bedrock_proxy.server.caching import cache_lookup, cache_store
 from bedrock_proxy.server.context import RequestContext
-from bedrock_proxy.server.http import Receive, Scope, Send, header, read_json, send_json
+from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
 
 if TYPE_CHECKING:
     from bedrock_proxy.server.app import Gateway
@@ -61,24 +62,6 @@ async def chat_completions(
             await _stream(gateway, send, ctx, request, images, lookup)
         else:
             await _complete(gateway, send, ctx, request, images, lookup)
-
-
-async def cache_lookup(gateway: Gateway, scope: Scope, kind: str, model: str, body: dict) -> Lookup | None:
-    """The response cache's verdict for this request, or None when caching is off."""
-    if gateway.cache is None:
-        return None
-    return await gateway.cache.lookup(kind, model, body, header(scope, b"cache-control"))
-
-
-async def cache_store(
-    gateway: Gateway, ctx: RequestContext, lookup: Lookup | None, answer: dict | None
-) -> None:
-    """Store an answer once it was sent; not one a fallback model gave in place of the one asked for."""
-    if lookup is None or answer is None or gateway.cache is None:
-        return
-    if ctx.trace is not None and ctx.trace.fallback_used:
-        return
-    await gateway.cache.store(lookup, answer)
 
 
 async def _serve_cached(

@@ -13,7 +13,7 @@ from bedrock_proxy.bedrock.embeddings import (
 from bedrock_proxy.router.limits import estimate_text_tokens
 from bedrock_proxy.router.router import CallTrace
 from bedrock_proxy.server.auth import require_model_access
-from bedrock_proxy.server.chat import cache_lookup, cache_store
+from bedrock_proxy.server.caching import cache_lookup, cache_store
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
 

@@ -1,20 +1,22 @@
 """Per-key admission: a key past its spend_limit, rpm or tpm is refused before any upstream call.
 
-Budgets read the ledger's in-memory totals; rpm and tpm count in the router's CounterStore (the same sliding
-minute windows as the gateway-wide limits, so a shared store shares them across processes too). tpm counts
-the real tokens of each answer once it is known: a key is refused while its last minute's tokens reach tpm.
+Budgets read the ledger's in-memory totals; rpm and tpm count in the counters handed in (the wiring hands the
+router's CounterStore: the same sliding minute windows as the gateway-wide limits, so a shared store shares
+them across processes too), and a key over its rpm or tpm is refused with the error `limit_error` builds (the
+router's, so both limits answer alike). spend sits beside the router, not above it: it imports neither.
+tpm counts the real tokens of each answer once it is known: a key is refused while its last minute's tokens
+reach tpm.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.keys import KeyIdentity
 from bedrock_proxy.observability.record import CallRecord
-from bedrock_proxy.router.limits import limit_error
-from bedrock_proxy.router.state import CounterStore
 from bedrock_proxy.spend.ledger import SpendLedger
 
 # OpenAI's SDKs do not retry a response that says so; an exhausted budget does not heal by retrying.
@@ -48,10 +50,27 @@ def _tpm_key(key_id: str) -> str:
     return f"key-tpm:{key_id}"
 
 
+class Counters(Protocol):
+    """Sliding one-minute counters (what router.state.CounterStore provides)."""
+
+    def total(self, key: str, now: float) -> float: ...
+    def free_in(self, key: str, limit: float, needed: float, now: float) -> float: ...
+    def add(self, key: str, amount: float, now: float) -> float: ...
+
+
+# (message, seconds until the limit frees up, error code) -> the 429 the caller sees
+LimitError = Callable[[str, float, str], GatewayError]
+
+
 class KeyGuard:
     def __init__(
-        self, identities: Iterable[KeyIdentity], ledger: SpendLedger | None, counters: CounterStore
+        self,
+        identities: Iterable[KeyIdentity],
+        ledger: SpendLedger | None,
+        counters: Counters,
+        limit_error: LimitError,
     ) -> None:
+        self.limit_error = limit_error
         self._keys = {i.key_id: i for i in identities if i.spend_limit is not None or i.rpm or i.tpm}
         self._tpm_ids = frozenset(i.key_id for i in self._keys.values() if i.tpm)
         self.ledger = ledger
@@ -75,7 +94,7 @@ class KeyGuard:
         if identity.tpm:
             key = _tpm_key(identity.key_id)
             if counters.total(key, now) >= identity.tpm:
-                raise limit_error(
+                raise self.limit_error(
                     f"API key '{identity.alias}' is limited to {identity.tpm} tokens per minute (tpm)",
                     counters.free_in(key, identity.tpm, 1, now),
                     ErrorCode.KEY_TPM_LIMIT_EXCEEDED,
@@ -83,7 +102,7 @@ class KeyGuard:
         if identity.rpm:
             key = _rpm_key(identity.key_id)
             if counters.total(key, now) >= identity.rpm:
-                raise limit_error(
+                raise self.limit_error(
                     f"API key '{identity.alias}' is limited to {identity.rpm} requests per minute (rpm)",
                     counters.free_in(key, identity.rpm, 1, now),
                     ErrorCode.KEY_RPM_LIMIT_EXCEEDED,

@@ -11,7 +11,6 @@ import tempfile
 import uvicorn
 
 from bedrock_proxy.config import load_config
-from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import configure_logging
 from bedrock_proxy.observability.multiprocess import METRICS_DIR_ENV, shared_metrics_dir
 from bedrock_proxy.server.app import Gateway
@@ -22,8 +21,9 @@ from bedrock_proxy.server.listening import (
     announce_when_accepting,
     listening_socket,
 )
-from bedrock_proxy.server.startup_report import cannot_start, load_for_serving
 from bedrock_proxy.spend.location import uses_default_file
+from bedrock_proxy.startup_report import cannot_start, load_for_serving
+from bedrock_proxy.wiring import build_gateway, build_observability
 
 CONFIG_ENV = "BEDROCK_PROXY_CONFIG"
 DEMO_KEY_PAIR = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
@@ -33,7 +33,7 @@ def create_app() -> Gateway:
     """App factory for worker processes: each worker loads the config named by BEDROCK_PROXY_CONFIG."""
     config = load_config(os.environ[CONFIG_ENV])
     _configure_logging(config)
-    gateway = Gateway(config)
+    gateway = build_gateway(config)
     listening = Listening.from_env(os.environ.get(LISTEN_ENV))
     if listening is not None:  # the workers share the metrics directory: the first one started says it
         shared_dir = os.environ.get(METRICS_DIR_ENV)
@@ -87,7 +87,7 @@ def serve_from_args(args: argparse.Namespace) -> int:
         return 1
     workers = args.num_workers or int(os.environ.get("NUM_WORKERS", "1") or 1)
     try:  # sinks are built here so a missing setting stops the start with a message, not a traceback
-        gateway = Gateway(config) if workers == 1 else Observability.from_settings(config.settings)
+        gateway = build_gateway(config) if workers == 1 else build_observability(config.settings)
     except ValueError as error:
         return cannot_start(error, json_logs=config.settings.json_logs)
     if workers > 1:
@@ -95,7 +95,7 @@ def serve_from_args(args: argparse.Namespace) -> int:
         os.environ[LISTEN_ENV] = Listening(args.host, args.port, workers).to_env()
         with shared_metrics_dir():  # each worker publishes its metrics there; /metrics adds them all up
             uvicorn.run(
-                "bedrock_proxy.server.run:create_app",
+                "bedrock_proxy.serve:create_app",
                 factory=True,
                 workers=workers,
                 **_uvicorn_options(args.host, args.port),
@@ -142,7 +142,7 @@ Press Ctrl+C to stop.
         flush=True,
     )
     try:
-        return _run_one_worker(Gateway(config), args.host, args.port)
+        return _run_one_worker(build_gateway(config), args.host, args.port)
     finally:
         emulator.stop()
         ledger_dir.cleanup()

@@ -1,14 +1,12 @@
-"""Connects an Alerter to the gateway without touching the request path or the router.
+"""The Alerter from the settings, and the sink that feeds it; bedrock_proxy.wiring connects both to the
+gateway without touching the request path (the router tells `Alerter.deployment_state` of cooldowns).
 
 - AlertSink: a dispatcher sink that receives failed CallRecords in the background and counts them.
-- watch_deployment_states: wraps one GatewayMetrics instance's set_deployment_state, which the router
-  already calls on every state change, so cooldowns are seen without a second hook in the router.
 - alerter_from_settings: general_settings.alerting / alerting_threshold plus the environment -> Alerter.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -42,23 +40,6 @@ class AlertSink:
 
     async def aclose(self) -> None:
         return None
-
-
-def watch_deployment_states(metrics: Any, alerter: Alerter) -> None:
-    """Make `metrics.set_deployment_state(...)` also tell the alerter (entering cooldown raises an alert)."""
-    original = metrics.set_deployment_state
-    if getattr(original, "_alerting", False):
-        return
-
-    @functools.wraps(original)
-    def set_deployment_state(
-        deployment_id: str, model_group: str, state: int, *, bedrock_model_id: str = "", region: str = ""
-    ) -> None:
-        original(deployment_id, model_group, state, bedrock_model_id=bedrock_model_id, region=region)
-        alerter.note_state(deployment_id, model_group, state, model_id=bedrock_model_id, region=region)
-
-    set_deployment_state._alerting = True  # type: ignore[attr-defined]
-    metrics.set_deployment_state = set_deployment_state
 
 
 def _get(settings: Any, name: str) -> Any:
