@@ -7,6 +7,7 @@ import pytest
 from openai.types.chat import ChatCompletion
 
 from bedrock_proxy.bedrock.translate import from_converse, merge_choices, usage_from_converse
+from bedrock_proxy.openai.usage import usage_to_openai
 
 USAGE = {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15}
 
@@ -168,7 +169,7 @@ def test_reasoning_content_is_exposed_like_litellm_does():
     ids=["plain", "cache-read-and-write-count-as-prompt", "empty", "missing"],
 )
 def test_usage_counts_cached_input_as_prompt_tokens(usage, expected):
-    result = usage_from_converse(usage)
+    result = usage_to_openai(usage_from_converse(usage))
     assert (
         result["prompt_tokens"],
         result["completion_tokens"],

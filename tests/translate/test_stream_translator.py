@@ -8,6 +8,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from bedrock_proxy.bedrock.streaming import StreamTranslator, chunks_from_converse, converse_events
 from bedrock_proxy.bedrock.translate import from_converse
+from bedrock_proxy.openai.usage import usage_to_openai
 
 PAD = {"p": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"}  # real Bedrock pads payloads with a "p" field
 
@@ -123,7 +124,7 @@ def test_a_realistic_stream_becomes_exactly_openais_chunk_sequence():
             "usage": usage,
         },
     ]
-    assert translator.usage == usage
+    assert usage_to_openai(translator.usage) == usage
     assert translator.finish_reason == "tool_calls"
     assert translator.started
     assert translator.output_message() == {
@@ -148,7 +149,7 @@ def test_without_include_usage_there_is_no_usage_chunk_and_no_usage_field():
     translator, chunks = run(EVENTS, include_usage=False)
     assert all("usage" not in c for c in chunks)
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
-    assert translator.usage["total_tokens"] == 55  # still known for observability
+    assert translator.usage.total_tokens == 55  # still known for observability
 
 
 def test_the_choice_index_is_carried_on_every_chunk():
@@ -295,7 +296,7 @@ def test_replaying_a_converse_response_gives_the_same_answer_as_the_non_streamed
     assert streamed["content"] == message["content"]
     assert streamed["tool_calls"] == message["tool_calls"]
     assert translator.finish_reason == completion["choices"][0]["finish_reason"]
-    assert translator.usage == completion["usage"]
+    assert usage_to_openai(translator.usage) == completion["usage"]
     assert [e[0] for e in converse_events(response)] == [
         "messageStart",
         "contentBlockDelta",

@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 
 from bedrock_proxy.bedrock.translate import completion_id, finish_reason_for, usage_from_converse
+from bedrock_proxy.chat.usage import Usage
+from bedrock_proxy.openai.usage import usage_to_openai
 
 
 class StreamTranslator:
@@ -37,6 +39,8 @@ class StreamTranslator:
         "usage",
     )
 
+    usage: Usage | None
+
     def __init__(
         self,
         request_id: str,
@@ -59,7 +63,7 @@ class StreamTranslator:
         self._json_blocks: set[int] = set()  # contentBlockIndex of the forced json tool
         self._args_seen: set[int] = set()  # tool call positions that received argument text
         self._held_text: list[str] | None = [] if json_tool else None
-        self.usage: dict | None = None
+        self.usage = None
         self.finish_reason: str | None = None
         self.started = False
 
@@ -104,7 +108,7 @@ class StreamTranslator:
                     "model": self._model,
                     "system_fingerprint": None,
                     "choices": [],
-                    "usage": self.usage,
+                    "usage": usage_to_openai(self.usage),
                 }
             ]
         return []

@@ -50,7 +50,9 @@ from bedrock_proxy.bedrock.chat_request import (
     parse_stop,
     remote_image_urls,
 )
+from bedrock_proxy.chat.usage import Usage, total_usage
 from bedrock_proxy.errors import GatewayError, invalid_request
+from bedrock_proxy.openai.usage import usage_from_openai, usage_to_openai
 
 __all__ = [
     "ChatRequest",
@@ -505,23 +507,17 @@ def _is_object_schema(schema: dict) -> bool:
 # from_converse
 
 
-def usage_from_converse(usage: dict | None) -> dict:
-    """OpenAI usage from Converse usage; prompt tokens include cache reads and writes (both are input)."""
+def usage_from_converse(usage: dict | None) -> Usage:
+    """The gateway's Usage from Converse usage; prompt tokens include cache reads and writes (all input)."""
     usage = usage or {}
     cache_read = usage.get("cacheReadInputTokens") or 0
     cache_write = usage.get("cacheWriteInputTokens") or 0
-    prompt = (usage.get("inputTokens") or 0) + cache_read + cache_write
-    completion = usage.get("outputTokens") or 0
-    out = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cache_read},
-        "completion_tokens_details": {"reasoning_tokens": 0},
-    }
-    if cache_write:  # LiteLLM's name; cache writes are billed at their own rate
-        out["cache_creation_input_tokens"] = cache_write
-    return out
+    return Usage(
+        prompt_tokens=(usage.get("inputTokens") or 0) + cache_read + cache_write,
+        completion_tokens=usage.get("outputTokens") or 0,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
 
 
 def finish_reason_for(stop_reason: str | None) -> str:
@@ -589,7 +585,7 @@ def from_converse(
         "created": created,
         "model": model,
         "choices": [{"index": choice_index, "message": message, "finish_reason": finish, "logprobs": None}],
-        "usage": usage_from_converse(response.get("usage")),
+        "usage": usage_to_openai(usage_from_converse(response.get("usage"))),
         "system_fingerprint": None,
     }
 
@@ -604,27 +600,5 @@ def merge_choices(responses: list[dict]) -> dict:
         for choice in response["choices"]:
             choices.append({**choice, "index": len(choices)})
     merged["choices"] = choices
-    merged["usage"] = sum_usage([response.get("usage") for response in responses])
+    merged["usage"] = usage_to_openai(total_usage(usage_from_openai(r.get("usage")) for r in responses))
     return merged
-
-
-def sum_usage(usages: list[dict | None]) -> dict:
-    """OpenAI usage of several choices (n > 1) as one, details included."""
-    prompt = completion = cached = reasoning = written = 0
-    for usage in usages:
-        usage = usage or {}
-        prompt += usage.get("prompt_tokens", 0)
-        completion += usage.get("completion_tokens", 0)
-        cached += (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
-        reasoning += (usage.get("completion_tokens_details") or {}).get("reasoning_tokens", 0)
-        written += usage.get("cache_creation_input_tokens", 0)
-    total = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},
-        "completion_tokens_details": {"reasoning_tokens": reasoning},
-    }
-    if written:
-        total["cache_creation_input_tokens"] = written
-    return total

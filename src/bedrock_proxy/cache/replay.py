@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bedrock_proxy.bedrock.translate import sum_usage
+from bedrock_proxy.chat.usage import total_usage
+from bedrock_proxy.openai.usage import usage_to_openai
 
 
 def completion_from_stream(
@@ -24,7 +25,6 @@ def completion_from_stream(
         }
         for index, translator in enumerate(translators)
     ]
-    usages = [translator.usage for translator in translators]
     return {
         "id": response_id,
         "object": "chat.completion",
@@ -32,7 +32,7 @@ def completion_from_stream(
         "model": model,
         "system_fingerprint": None,
         "choices": choices,
-        "usage": usages[0] if len(usages) == 1 and usages[0] else sum_usage(usages),
+        "usage": usage_to_openai(total_usage(translator.usage for translator in translators)),
     }
 
 

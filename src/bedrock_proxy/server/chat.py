@@ -17,11 +17,12 @@ from bedrock_proxy.bedrock.translate import (
     merge_choices,
     parse_chat_request,
     remote_image_urls,
-    sum_usage,
     to_converse,
 )
 from bedrock_proxy.cache import Lookup, completion_from_stream, stream_chunks
+from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.errors import GatewayError, timeout_error
+from bedrock_proxy.openai.usage import usage_to_openai
 from bedrock_proxy.router.limits import estimate_chat_tokens
 from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
 from bedrock_proxy.router.router import CallTrace
@@ -323,7 +324,7 @@ def _end_stream(
     error: GatewayError | None,
 ) -> None:
     """The stream's one record, with what was forwarded so far when it did not end well."""
-    _record_usage(ctx, sum((t.usage or {}).get("total_tokens", 0) for t in translators))
+    _record_usage(ctx, total_usage(t.usage for t in translators).total_tokens)
     gateway.recorder.submit(
         gateway.recorder.chat_stream_end(ctx, request, params, translators, status, error)
     )
@@ -407,7 +408,7 @@ def _usage_chunk(response_id: str, model: str, created: int, translators: list[S
     """The usage of every choice summed, built once all streams ended."""
 
     def build() -> dict:
-        total = sum_usage([translator.usage for translator in translators])
+        total = usage_to_openai(total_usage(translator.usage for translator in translators))
         return {
             "id": response_id,
             "object": "chat.completion.chunk",
