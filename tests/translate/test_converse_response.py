@@ -6,7 +6,8 @@ import orjson
 import pytest
 from openai.types.chat import ChatCompletion
 
-from bedrock_proxy.bedrock.translate import from_converse, merge_choices, usage_from_converse
+from bedrock_proxy.bedrock.translate import from_converse, usage_from_converse
+from bedrock_proxy.openai.completions import merge_choices
 from bedrock_proxy.openai.usage import usage_to_openai
 
 USAGE = {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15}

@@ -8,12 +8,19 @@ text before the JSON would make the content unparseable.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
-from bedrock_proxy.bedrock.translate import completion_id, finish_reason_for, usage_from_converse
+from bedrock_proxy.bedrock.translate import finish_reason_for, usage_from_converse
 from bedrock_proxy.chat.usage import Usage
+from bedrock_proxy.openai.completions import (
+    assistant_message,
+    chunk,
+    completion_id,
+    delta_choice,
+    tool_call,
+    tool_call_arguments,
+    tool_call_start,
+)
 from bedrock_proxy.openai.usage import usage_to_openai
 
 
@@ -58,7 +65,7 @@ class StreamTranslator:
         self._index = choice_index
         self._content: list[str] = []
         self._reasoning: list[str] = []
-        self._tool_calls: list[dict] = []  # OpenAI tool calls, arguments accumulated as a list of pieces
+        self._tool_calls: list[tuple[str, str, list[str]]] = []  # (id, name, argument pieces)
         self._blocks: dict[int, int] = {}  # contentBlockIndex -> tool call position
         self._json_blocks: set[int] = set()  # contentBlockIndex of the forced json tool
         self._args_seen: set[int] = set()  # tool call positions that received argument text
@@ -68,20 +75,11 @@ class StreamTranslator:
         self.started = False
 
     def _chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
-        chunk = {
-            "id": self._id,
-            "object": "chat.completion.chunk",
-            "created": self._created,
-            "model": self._model,
-            "system_fingerprint": None,
-            "choices": [
-                {"index": self._index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-            ],
-        }
-        if self._include_usage:
-            chunk["usage"] = None
         self.started = True
-        return chunk
+        choices = [delta_choice(self._index, delta, finish_reason)]
+        if self._include_usage:
+            return chunk(self._id, self._created, self._model, choices, None)
+        return chunk(self._id, self._created, self._model, choices)
 
     def feed(self, event_type: str, payload: dict) -> list[dict]:
         """Chunks for one ConverseStream event (possibly none). Unknown events and fields are ignored."""
@@ -100,17 +98,7 @@ class StreamTranslator:
             if not self._include_usage:
                 return []
             self.started = True
-            return [
-                {
-                    "id": self._id,
-                    "object": "chat.completion.chunk",
-                    "created": self._created,
-                    "model": self._model,
-                    "system_fingerprint": None,
-                    "choices": [],
-                    "usage": usage_to_openai(self.usage),
-                }
-            ]
+            return [chunk(self._id, self._created, self._model, [], usage_to_openai(self.usage))]
         return []
 
     def _delta(self, block: int, delta: dict) -> list[dict]:
@@ -134,9 +122,9 @@ class StreamTranslator:
             position = self._blocks.get(block)
             if position is None:
                 return []
-            self._tool_calls[position]["function"]["arguments"].append(piece)
+            self._tool_calls[position][2].append(piece)
             self._args_seen.add(position)
-            return [self._chunk({"tool_calls": [{"index": position, "function": {"arguments": piece}}]})]
+            return [self._chunk({"tool_calls": [tool_call_arguments(position, piece)]})]
         reasoning = delta.get("reasoningContent")
         if reasoning is not None:
             text = reasoning.get("text")
@@ -157,31 +145,16 @@ class StreamTranslator:
         position = len(self._tool_calls)
         self._blocks[block] = position
         call_id = tool.get("toolUseId", "")
-        self._tool_calls.append(
-            {"id": call_id, "type": "function", "function": {"name": name, "arguments": []}}
-        )
-        return [
-            self._chunk(
-                {
-                    "tool_calls": [
-                        {
-                            "index": position,
-                            "id": call_id,
-                            "type": "function",
-                            "function": {"name": name, "arguments": ""},
-                        }
-                    ]
-                }
-            )
-        ]
+        self._tool_calls.append((call_id, name, []))
+        return [self._chunk({"tool_calls": [tool_call_start(position, call_id, name)]})]
 
     def _stop_block(self, block: int) -> list[dict]:
         position = self._blocks.get(block)
         if position is not None and position not in self._args_seen:
             # A tool called without arguments: clients json.loads the arguments, so send "{}" rather than "".
             self._args_seen.add(position)
-            self._tool_calls[position]["function"]["arguments"].append("{}")
-            return [self._chunk({"tool_calls": [{"index": position, "function": {"arguments": "{}"}}]})]
+            self._tool_calls[position][2].append("{}")
+            return [self._chunk({"tool_calls": [tool_call_arguments(position, "{}")]})]
         if block in self._json_blocks and not self._content:
             self._content.append("{}")
             return [self._chunk({"content": "{}"})]
@@ -194,35 +167,20 @@ class StreamTranslator:
             self._content.append(text)
             chunks.append(self._chunk({"content": text}))
         self._held_text = None
-        finish = finish_reason_for(stop_reason)
-        if finish == "tool_calls" and not self._tool_calls:
-            finish = "stop"  # only the json answer tool was called
-        self.finish_reason = finish
-        chunks.append(self._chunk({}, finish))
+        self.finish_reason = finish_reason_for(stop_reason, bool(self._tool_calls))
+        chunks.append(self._chunk({}, self.finish_reason))
         return chunks
 
     def output_message(self) -> dict:
         """The assembled assistant message (OpenAI shape), for observability."""
         has_text = bool(self._content)
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": "".join(self._content) if has_text or not self._tool_calls else None,
-        }
-        if self._tool_calls:
-            message["tool_calls"] = [
-                {
-                    "id": call["id"],
-                    "type": "function",
-                    "function": {
-                        "name": call["function"]["name"],
-                        "arguments": "".join(call["function"]["arguments"]),
-                    },
-                }
-                for call in self._tool_calls
-            ]
-        if self._reasoning:
-            message["reasoning_content"] = "".join(self._reasoning)
-        return message
+        tool_calls = [tool_call(call_id, name, "".join(pieces)) for call_id, name, pieces in self._tool_calls]
+        return assistant_message(
+            "".join(self._content) if has_text or not self._tool_calls else None,
+            tool_calls,
+            "".join(self._reasoning) if self._reasoning else None,
+            refusal=False,
+        )
 
 
 def converse_events(response: dict) -> list[tuple[str, dict]]:

@@ -50,9 +50,16 @@ from bedrock_proxy.bedrock.chat_request import (
     parse_stop,
     remote_image_urls,
 )
-from bedrock_proxy.chat.usage import Usage, total_usage
+from bedrock_proxy.chat.usage import Usage
 from bedrock_proxy.errors import GatewayError, invalid_request
-from bedrock_proxy.openai.usage import usage_from_openai, usage_to_openai
+from bedrock_proxy.openai.completions import (
+    assistant_message,
+    choice,
+    completion,
+    completion_id,
+    tool_call,
+)
+from bedrock_proxy.openai.usage import usage_to_openai
 
 __all__ = [
     "ChatRequest",
@@ -61,7 +68,6 @@ __all__ = [
     "ToolCall",
     "ToolDef",
     "from_converse",
-    "merge_choices",
     "parse_chat_request",
     "remote_image_urls",
     "to_converse",
@@ -520,12 +526,11 @@ def usage_from_converse(usage: dict | None) -> Usage:
     )
 
 
-def finish_reason_for(stop_reason: str | None) -> str:
-    return _FINISH_REASONS.get(stop_reason or "end_turn", "stop")
-
-
-def completion_id(request_id: str) -> str:
-    return request_id if request_id.startswith("chatcmpl-") else f"chatcmpl-{request_id}"
+def finish_reason_for(stop_reason: str | None, tool_calls: bool = True) -> str:
+    """The finish reason for a Converse stop reason. `tool_use` with no client tool call left (only the
+    json answer tool was called) is "stop": there is nothing for the client to run."""
+    finish = _FINISH_REASONS.get(stop_reason or "end_turn", "stop")
+    return "stop" if finish == "tool_calls" and not tool_calls else finish
 
 
 def from_converse(
@@ -552,18 +557,12 @@ def from_converse(
             if json_tool is not None and use.get("name") == json_tool:
                 json_answer = arguments
                 continue
-            tool_calls.append(
-                {
-                    "id": use.get("toolUseId", ""),
-                    "type": "function",
-                    "function": {"name": use.get("name", ""), "arguments": arguments},
-                }
-            )
+            tool_calls.append(tool_call(use.get("toolUseId", ""), use.get("name", ""), arguments))
         elif "reasoningContent" in block:
             text = (block["reasoningContent"].get("reasoningText") or {}).get("text")
             if text:
                 reasoning.append(text)
-    finish = finish_reason_for(response.get("stopReason"))
+    finish = finish_reason_for(response.get("stopReason"), bool(tool_calls))
     if json_answer is not None:
         content: str | None = json_answer
         if not tool_calls:
@@ -572,33 +571,11 @@ def from_converse(
         content = "".join(texts)
     else:
         content = None if tool_calls else ""
-    if finish == "tool_calls" and not tool_calls:
-        finish = "stop"
-    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    if reasoning:
-        message["reasoning_content"] = "".join(reasoning)
-    return {
-        "id": completion_id(request_id),
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": choice_index, "message": message, "finish_reason": finish, "logprobs": None}],
-        "usage": usage_to_openai(usage_from_converse(response.get("usage"))),
-        "system_fingerprint": None,
-    }
-
-
-def merge_choices(responses: list[dict]) -> dict:
-    """One completion from n single-choice completions (n > 1): choices re-indexed, usage summed."""
-    if not responses:
-        raise ValueError("merge_choices needs at least one response")
-    merged = dict(responses[0])
-    choices = []
-    for response in responses:
-        for choice in response["choices"]:
-            choices.append({**choice, "index": len(choices)})
-    merged["choices"] = choices
-    merged["usage"] = usage_to_openai(total_usage(usage_from_openai(r.get("usage")) for r in responses))
-    return merged
+    message = assistant_message(content, tool_calls, "".join(reasoning) if reasoning else None)
+    return completion(
+        completion_id(request_id),
+        created,
+        model,
+        [choice(choice_index, message, finish)],
+        usage_to_openai(usage_from_converse(response.get("usage"))),
+    )

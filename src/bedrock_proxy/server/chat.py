@@ -14,7 +14,6 @@ from bedrock_proxy.bedrock.streaming import StreamTranslator, converse_events
 from bedrock_proxy.bedrock.translate import (
     ChatRequest,
     from_converse,
-    merge_choices,
     parse_chat_request,
     remote_image_urls,
     to_converse,
@@ -22,6 +21,7 @@ from bedrock_proxy.bedrock.translate import (
 from bedrock_proxy.cache import Lookup, completion_from_stream, stream_chunks
 from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.errors import GatewayError, timeout_error
+from bedrock_proxy.openai.completions import chunk, merge_choices
 from bedrock_proxy.openai.usage import usage_to_openai
 from bedrock_proxy.router.limits import estimate_chat_tokens
 from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
@@ -409,15 +409,7 @@ def _usage_chunk(response_id: str, model: str, created: int, translators: list[S
 
     def build() -> dict:
         total = usage_to_openai(total_usage(translator.usage for translator in translators))
-        return {
-            "id": response_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "system_fingerprint": None,
-            "choices": [],
-            "usage": total,
-        }
+        return chunk(response_id, created, model, [], total)
 
     return build
 
