@@ -21,6 +21,7 @@ from bedrock_proxy.bedrock.translate import (
 from bedrock_proxy.cache import Lookup, completion_from_stream, stream_chunks
 from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.errors import GatewayError, timeout_error
+from bedrock_proxy.openai import sse as openai_sse
 from bedrock_proxy.openai.completions import chunk, merge_choices
 from bedrock_proxy.openai.usage import usage_to_openai
 from bedrock_proxy.router.limits import estimate_chat_tokens
@@ -94,8 +95,8 @@ async def _serve_cached(
         await sse.start_stream(send, headers)
         ctx.extra["stream_started"] = True
         ctx.extra["first_token"] = time.time()
-        await sse.send_events(send, stream_chunks(answer, request.include_usage))
-        await sse.end_stream(send)
+        await sse.send_bytes(send, openai_sse.encode_events(stream_chunks(answer, request.include_usage)))
+        await sse.end_stream(send, openai_sse.DONE)
     else:
         await send_json(send, 200, answer, headers)
     gateway.recorder.submit(record)
@@ -349,11 +350,11 @@ async def _pump(
             await _merge(send, streams, translators, ctx)
     except Exception as exc:  # a Bedrock error, or anything unexpected: the client still gets an error event
         error = stream_failure(exc)
-        await sse.send_error_event(send, error)
+        await sse.end_stream(send, openai_sse.encode_error(error))
         return error
     if final_usage is not None:
-        await sse.send_event(send, final_usage())
-    await sse.end_stream(send)
+        await sse.send_bytes(send, openai_sse.encode_event(final_usage()))
+    await sse.end_stream(send, openai_sse.DONE)
     return None
 
 
@@ -365,7 +366,7 @@ async def _forward(
     if chunks:
         if "first_token" not in ctx.extra:
             ctx.extra["first_token"] = time.time()
-        await sse.send_events(send, chunks)
+        await sse.send_bytes(send, openai_sse.encode_events(chunks))
 
 
 async def _merge(
