@@ -1,6 +1,6 @@
 """OpenAI chat completions <-> Bedrock Converse, as pure functions (dict in, dict out, no I/O).
 
-`parse_chat_request` (in chat_request.py, re-exported here) checks what the client sent;
+`openai.chat_request.parse_chat_request` checks what the client sent, as a `chat.request.ChatRequest`;
 `to_converse` shapes the Converse body for one model (its capabilities decide what is allowed);
 `from_converse` turns Converse's answer back into OpenAI's `chat.completion` shape.
 
@@ -41,17 +41,16 @@ from typing import Any
 import orjson
 
 from bedrock_proxy.bedrock.capabilities import ModelCapabilities, capabilities_for
-from bedrock_proxy.bedrock.chat_request import (
+from bedrock_proxy.chat.request import (
     ChatRequest,
-    Message,
-    ToolCall,
-    ToolDef,
-    parse_chat_request,
-    parse_stop,
-    remote_image_urls,
+    ImagePart,
+    Part,
+    TextPart,
+    ToolChoiceMode,
 )
 from bedrock_proxy.chat.usage import Usage
 from bedrock_proxy.errors import GatewayError, invalid_request
+from bedrock_proxy.openai.chat_request import parse_stop  # deployment defaults use OpenAI's names
 from bedrock_proxy.openai.completions import (
     assistant_message,
     choice,
@@ -62,14 +61,8 @@ from bedrock_proxy.openai.completions import (
 from bedrock_proxy.openai.usage import usage_to_openai
 
 __all__ = [
-    "ChatRequest",
     "ConverseCall",
-    "Message",
-    "ToolCall",
-    "ToolDef",
     "from_converse",
-    "parse_chat_request",
-    "remote_image_urls",
     "to_converse",
     "usage_from_converse",
 ]
@@ -187,9 +180,9 @@ def _conversation(
         role = message.role
         if role == "system":
             for part in message.parts:
-                if part[1].strip():
-                    system.append({"text": part[1]})
-                    if part[2]:
+                if part.text.strip():
+                    system.append({"text": part.text})
+                    if part.cache:
                         system.append(_cache_point())
             if message.cache and system and "text" in system[-1]:
                 system.append(_cache_point())
@@ -241,28 +234,26 @@ def _conversation(
 
 def _append_part(
     blocks: list[dict],
-    part: tuple,
+    part: Part,
     caps: ModelCapabilities,
     model_id: str,
     images: dict[str, tuple[str, bytes]],
 ) -> None:
-    kind = part[0]
-    if kind == "text":
-        if not part[1].strip():
+    if type(part) is TextPart:
+        if not part.text.strip():
             return
-        blocks.append({"text": part[1]})
+        blocks.append({"text": part.text})
     else:
-        param = part[3] if kind == "image" else part[2]
         if not caps.images:
             raise invalid_request(
                 f"Model {model_id} does not accept images: remove the image part or use a vision model.",
-                param,
+                part.param,
             )
-        if kind == "image":
-            blocks.append({"image": {"format": part[1], "source": {"bytes": part[2]}}})
+        if type(part) is ImagePart:
+            blocks.append({"image": {"format": part.format, "source": {"bytes": part.data}}})
         else:
-            blocks.append({"image": _remote_image(part[1], param, images)})
-    if part[-1]:
+            blocks.append({"image": _remote_image(part.url, part.param, images)})
+    if part.cache:
         blocks.append(_cache_point())
 
 
@@ -276,8 +267,8 @@ def _remote_image(url: str, param: str, images: dict[str, tuple[str, bytes]]) ->
     return {"format": image_format, "source": {"bytes": base64.b64encode(data).decode("ascii")}}
 
 
-def _tool_result(call_id: str, parts: list[tuple]) -> dict:
-    text = "".join(part[1] for part in parts)
+def _tool_result(call_id: str, parts: list[Part]) -> dict:
+    text = "".join(part.text for part in parts if type(part) is TextPart)
     content: list[dict]
     parsed = None
     if text[:1] == "{":
@@ -405,24 +396,27 @@ def _tool_config(
     dropped: list[str],
 ) -> tuple[dict | None, str | None]:
     tools = request.tools or []
+    mode = request.tool_choice.mode if request.tool_choice is not None else None
+    name = request.tool_choice.name if request.tool_choice is not None else None
     if tools and not caps.tools:
-        if request.tool_choice != "none":
+        if mode is not ToolChoiceMode.NONE:
             raise _no_tools(model_id, "tools")
         tools = []  # tools the client said not to use: nothing to send to a model without tools
     specs = [_tool_spec(t.name, t.description, t.parameters, t.cache) for t in tools]
     specs = [s for pair in specs for s in pair]
-    choice = request.tool_choice
-    if choice in ("required", "function") and not caps.tool_choice_any:
+    if mode in (ToolChoiceMode.REQUIRED, ToolChoiceMode.TOOL) and not caps.tool_choice_any:
         if not drop_params:
+            sent = "'required'" if mode is ToolChoiceMode.REQUIRED else "'function'"
             raise invalid_request(
-                f"Model {model_id} cannot be forced to call a tool (tool_choice {choice!r}): send tool_choice"
+                f"Model {model_id} cannot be forced to call a tool (tool_choice {sent}): send tool_choice"
                 " 'auto', or set drop_params: true to fall back to 'auto'.",
                 "tool_choice",
             )
-        choice = "auto"
+        mode, name = ToolChoiceMode.AUTO, None
         dropped.append("tool_choice")
 
     json_tool = None
+    json_answer = False  # the forced tool is the json answer tool, not one of the client's
     if request.response_format != "text":
         schema = request.json_schema if request.response_format == "json_schema" else {"type": "object"}
         forced = (
@@ -441,9 +435,12 @@ def _tool_config(
                     json_tool, "Give the final answer as this tool's input; it must match the schema.", schema
                 )
             )
-            if choice not in ("required", "function"):
+            if mode not in (ToolChoiceMode.REQUIRED, ToolChoiceMode.TOOL):
                 # With the client's own tools the model may call those or answer through the json tool.
-                choice = "required" if tools and choice != "none" else "json"
+                if tools and mode is not ToolChoiceMode.NONE:
+                    mode = ToolChoiceMode.REQUIRED
+                else:
+                    mode, name, json_answer = ToolChoiceMode.TOOL, json_tool, True
         else:
             instruction = _JSON_OBJECT_INSTRUCTION
             if request.response_format == "json_schema":
@@ -455,31 +452,31 @@ def _tool_config(
         # Converse refuses toolUse/toolResult blocks without a toolConfig: declare the names used.
         seen = dict.fromkeys(history_names)
         specs = [{"toolSpec": {"name": n, "inputSchema": {"json": {"type": "object"}}}} for n in seen]
-        choice = None
+        mode = None
     if not specs:
         return None, None
-    if choice == "none" and not history_names:
+    if mode is ToolChoiceMode.NONE and not history_names:
         return None, None
-    named = choice == "function"
-    if choice in ("function", "json") and not caps.tool_choice_tool:
+    if mode is None or mode is ToolChoiceMode.NONE:
+        recorded = None
+    elif mode is ToolChoiceMode.TOOL:
+        recorded = "json" if json_answer else name
+    else:
+        recorded = mode.value
+    if mode is ToolChoiceMode.TOOL and not caps.tool_choice_tool:
         # This model takes toolChoice "any" but not "tool" (Mistral Large): declaring only the chosen tool
         # and requiring "any" forces exactly that one, which is what the client asked for.
-        specs = _only_tool(specs, request.tool_choice_name if choice == "function" else json_tool)
-        choice = "required" if choice == "function" else "json-any"
+        specs = _only_tool(specs, name)
+        mode = ToolChoiceMode.REQUIRED
     config: dict[str, Any] = {"tools": specs}
-    if choice == "auto":
+    if mode is ToolChoiceMode.AUTO:
         config["toolChoice"] = {"auto": {}}
-    elif choice in ("required", "json-any"):
+    elif mode is ToolChoiceMode.REQUIRED:
         config["toolChoice"] = {"any": {}}
-    elif choice == "function":
-        config["toolChoice"] = {"tool": {"name": request.tool_choice_name}}
-    elif choice == "json":
-        config["toolChoice"] = {"tool": {"name": json_tool}}
-    if choice and choice != "none":
-        if named:
-            params["tool_choice"] = request.tool_choice_name
-        else:
-            params["tool_choice"] = "json" if choice == "json-any" else choice
+    elif mode is ToolChoiceMode.TOOL:
+        config["toolChoice"] = {"tool": {"name": name}}
+    if recorded is not None:
+        params["tool_choice"] = recorded
     return config, json_tool
 
 

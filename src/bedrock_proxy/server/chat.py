@@ -11,17 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.bedrock.embeddings import require_chat_model
 from bedrock_proxy.bedrock.streaming import StreamTranslator, converse_events
-from bedrock_proxy.bedrock.translate import (
-    ChatRequest,
-    from_converse,
-    parse_chat_request,
-    remote_image_urls,
-    to_converse,
-)
+from bedrock_proxy.bedrock.translate import from_converse, to_converse
 from bedrock_proxy.cache import Lookup, completion_from_stream, stream_chunks
+from bedrock_proxy.chat.request import ChatRequest, remote_image_urls
 from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.errors import GatewayError, timeout_error
 from bedrock_proxy.openai import sse as openai_sse
+from bedrock_proxy.openai.chat_request import parse_chat_request
 from bedrock_proxy.openai.completions import chunk, merge_choices
 from bedrock_proxy.openai.usage import usage_to_openai
 from bedrock_proxy.router.limits import estimate_chat_tokens
