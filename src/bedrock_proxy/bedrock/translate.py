@@ -1,8 +1,8 @@
-"""OpenAI chat completions <-> Bedrock Converse, as pure functions (dict in, dict out, no I/O).
+"""The gateway's chat types <-> Bedrock Converse, as pure functions (data in, data out, no I/O).
 
 `openai.chat_request.parse_chat_request` checks what the client sent, as a `chat.request.ChatRequest`;
 `to_converse` shapes the Converse body for one model (its capabilities decide what is allowed);
-`from_converse` turns Converse's answer back into OpenAI's `chat.completion` shape.
+`from_converse` turns Converse's answer into the gateway's `ChatAnswer` (a client API renders it).
 
 Decisions worth knowing (each one is tested):
 - A conversation that starts with an assistant turn gets a one-character user turn "." in front of it:
@@ -41,6 +41,7 @@ from typing import Any
 import orjson
 
 from bedrock_proxy.bedrock.capabilities import ModelCapabilities, capabilities_for
+from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer
 from bedrock_proxy.chat.request import (
     ChatRequest,
     ImagePart,
@@ -51,14 +52,6 @@ from bedrock_proxy.chat.request import (
 from bedrock_proxy.chat.usage import Usage
 from bedrock_proxy.errors import GatewayError, invalid_request
 from bedrock_proxy.openai.chat_request import parse_stop  # deployment defaults use OpenAI's names
-from bedrock_proxy.openai.completions import (
-    assistant_message,
-    choice,
-    completion,
-    completion_id,
-    tool_call,
-)
-from bedrock_proxy.openai.usage import usage_to_openai
 
 __all__ = [
     "ConverseCall",
@@ -530,20 +523,12 @@ def finish_reason_for(stop_reason: str | None, tool_calls: bool = True) -> str:
     return "stop" if finish == "tool_calls" and not tool_calls else finish
 
 
-def from_converse(
-    response: dict,
-    *,
-    request_id: str,
-    model: str,
-    created: int,
-    json_tool: str | None,
-    choice_index: int = 0,
-) -> dict:
-    """An OpenAI `chat.completion` for a Converse response; `model` is the public name the client used."""
+def from_converse(response: dict, *, json_tool: str | None) -> ChatAnswer:
+    """The gateway's answer for a Converse response (a client API renders it)."""
     blocks = ((response.get("output") or {}).get("message") or {}).get("content") or []
     texts: list[str] = []
     reasoning: list[str] = []
-    tool_calls: list[dict] = []
+    tool_calls: list[AnswerToolCall] = []
     json_answer: str | None = None
     for block in blocks:
         if "text" in block:
@@ -554,7 +539,7 @@ def from_converse(
             if json_tool is not None and use.get("name") == json_tool:
                 json_answer = arguments
                 continue
-            tool_calls.append(tool_call(use.get("toolUseId", ""), use.get("name", ""), arguments))
+            tool_calls.append(AnswerToolCall(use.get("toolUseId", ""), use.get("name", ""), arguments))
         elif "reasoningContent" in block:
             text = (block["reasoningContent"].get("reasoningText") or {}).get("text")
             if text:
@@ -568,11 +553,10 @@ def from_converse(
         content = "".join(texts)
     else:
         content = None if tool_calls else ""
-    message = assistant_message(content, tool_calls, "".join(reasoning) if reasoning else None)
-    return completion(
-        completion_id(request_id),
-        created,
-        model,
-        [choice(choice_index, message, finish)],
-        usage_to_openai(usage_from_converse(response.get("usage"))),
+    return ChatAnswer(
+        content,
+        tool_calls,
+        "".join(reasoning) if reasoning else None,
+        finish,
+        usage_from_converse(response.get("usage")),
     )

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from bedrock_proxy.chat.usage import total_usage
-from bedrock_proxy.openai.completions import NO_USAGE, chunk, delta_choice, tool_call_start
+from bedrock_proxy.openai.completions import (
+    NO_USAGE,
+    answer_message,
+    choice,
+    chunk,
+    delta_choice,
+    tool_call_start,
+)
 from bedrock_proxy.openai.usage import usage_to_openai
 
 
@@ -18,13 +25,8 @@ def completion_from_stream(
     if not translators or any(t.finish_reason is None for t in translators):
         return None
     choices = [
-        {
-            "index": index,
-            "message": {**translator.output_message(), "refusal": None},
-            "finish_reason": translator.finish_reason,
-            "logprobs": None,
-        }
-        for index, translator in enumerate(translators)
+        choice(index, {**answer_message(t.answer(), refusal=False), "refusal": None}, t.finish_reason)
+        for index, t in enumerate(translators)
     ]
     return {
         "id": response_id,

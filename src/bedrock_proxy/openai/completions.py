@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bedrock_proxy.chat.usage import total_usage
-from bedrock_proxy.openai.usage import usage_from_openai, usage_to_openai
+from bedrock_proxy.chat.answer import ChatAnswer
+from bedrock_proxy.chat.usage import Usage, total_usage
+from bedrock_proxy.openai.usage import usage_to_openai
 
 NO_USAGE: Any = object()  # `chunk(usage=NO_USAGE)`: the chunk has no "usage" key at all
 
@@ -57,18 +58,19 @@ def completion(response_id: str, created: int, model: str, choices: list[dict], 
     }
 
 
-def merge_choices(responses: list[dict]) -> dict:
-    """One completion from n single-choice completions (n > 1): choices re-indexed, usage summed."""
-    if not responses:
-        raise ValueError("merge_choices needs at least one response")
-    merged = dict(responses[0])
-    choices = []
-    for response in responses:
-        for item in response["choices"]:
-            choices.append({**item, "index": len(choices)})
-    merged["choices"] = choices
-    merged["usage"] = usage_to_openai(total_usage(usage_from_openai(r.get("usage")) for r in responses))
-    return merged
+def answer_message(answer: ChatAnswer, *, refusal: bool = True) -> dict:
+    """The assistant message of one answer (`refusal` false: the shape observability records)."""
+    calls = [tool_call(call.id, call.name, call.arguments) for call in answer.tool_calls]
+    return assistant_message(answer.content, calls, answer.reasoning, refusal=refusal)
+
+
+def completion_from_answers(request_id: str, created: int, model: str, answers: list[ChatAnswer]) -> dict:
+    """The `chat.completion` of n answers (one per choice, indexed in order); their usage summed."""
+    choices = [
+        choice(index, answer_message(answer), answer.finish_reason) for index, answer in enumerate(answers)
+    ]
+    usage = answers[0].usage if len(answers) == 1 else total_usage(answer.usage for answer in answers)
+    return completion(completion_id(request_id), created, model, choices, usage_to_openai(usage))
 
 
 def delta_choice(index: int, delta: dict, finish_reason: str | None = None) -> dict:
@@ -111,3 +113,48 @@ def tool_call_start(index: int, call_id: str, name: str, arguments: str = "") ->
 def tool_call_arguments(index: int, arguments: str) -> dict:
     """A delta's `tool_calls` entry that carries more argument text for call `index`."""
     return {"index": index, "function": {"arguments": arguments}}
+
+
+class ChunkRenderer:
+    """OpenAI's chunks for one choice of a stream: the `StreamRenderer` a provider's stream translator
+    drives. With `include_usage` every chunk carries "usage": null and the usage gets a chunk of its own."""
+
+    __slots__ = ("_created", "_id", "_include_usage", "_index", "_model")
+
+    def __init__(
+        self, request_id: str, model: str, created: int, include_usage: bool, choice_index: int = 0
+    ) -> None:
+        self._id = completion_id(request_id)
+        self._model = model
+        self._created = created
+        self._include_usage = include_usage
+        self._index = choice_index
+
+    def _chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
+        choices = [delta_choice(self._index, delta, finish_reason)]
+        if self._include_usage:
+            return chunk(self._id, self._created, self._model, choices, None)
+        return chunk(self._id, self._created, self._model, choices)
+
+    def start(self) -> dict:
+        return self._chunk({"role": "assistant", "content": ""})
+
+    def text(self, text: str) -> dict:
+        return self._chunk({"content": text})
+
+    def reasoning(self, text: str) -> dict:
+        return self._chunk({"reasoning_content": text})
+
+    def tool_start(self, position: int, call_id: str, name: str) -> dict:
+        return self._chunk({"tool_calls": [tool_call_start(position, call_id, name)]})
+
+    def tool_arguments(self, position: int, arguments: str) -> dict:
+        return self._chunk({"tool_calls": [tool_call_arguments(position, arguments)]})
+
+    def finish(self, finish_reason: str) -> dict:
+        return self._chunk({}, finish_reason)
+
+    def usage(self, usage: Usage) -> dict | None:
+        if not self._include_usage:
+            return None
+        return chunk(self._id, self._created, self._model, [], usage_to_openai(usage))

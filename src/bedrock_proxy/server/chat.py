@@ -18,7 +18,7 @@ from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.errors import GatewayError, timeout_error
 from bedrock_proxy.openai import sse as openai_sse
 from bedrock_proxy.openai.chat_request import parse_chat_request
-from bedrock_proxy.openai.completions import chunk, merge_choices
+from bedrock_proxy.openai.completions import ChunkRenderer, chunk, completion_from_answers
 from bedrock_proxy.openai.usage import usage_to_openai
 from bedrock_proxy.router.limits import estimate_chat_tokens
 from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
@@ -172,18 +172,8 @@ async def _complete(
     call, answers = await gateway.router.run(request.model, attempt, ctx.trace, classify=_classify)
     created = int(time.time())
     response_id = f"chatcmpl-{ctx.request_id}"
-    choices = [
-        from_converse(
-            answer,
-            request_id=response_id,
-            model=request.model,
-            created=created,
-            json_tool=call.json_tool,
-            choice_index=index,
-        )
-        for index, answer in enumerate(answers)
-    ]
-    result = choices[0] if n == 1 else merge_choices(choices)
+    choices = [from_converse(answer, json_tool=call.json_tool) for answer in answers]
+    result = completion_from_answers(response_id, created, request.model, choices)
     _record_usage(ctx, (result.get("usage") or {}).get("total_tokens", 0))
     record = gateway.recorder.chat_success(ctx, request, call.params, result, stream=False)
     headers = ctx.trace_headers() + gateway.recorder.cost_headers(record) + dropped_headers(call)
@@ -277,7 +267,8 @@ async def _stream(
     # with n > 1 each choice's usage is summed into one final chunk instead
     translators = [
         StreamTranslator(
-            response_id, request.model, created, include_usage and not several, call.json_tool, index
+            ChunkRenderer(response_id, request.model, created, include_usage and not several, index),
+            call.json_tool,
         )
         for index in range(len(streams))
     ]

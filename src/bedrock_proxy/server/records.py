@@ -18,6 +18,7 @@ from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.langfuse import REDACTED_CONTENT, is_true
 from bedrock_proxy.observability.pricing import cost_for
 from bedrock_proxy.observability.record import CallRecord, Usage
+from bedrock_proxy.openai.completions import answer_message
 from bedrock_proxy.openai.usage import usage_from_openai
 from bedrock_proxy.server.context import RequestContext, current_request
 
@@ -183,7 +184,7 @@ class Recorder:
             usage=usage,
             stream=True,
             input=request.messages,
-            output=translators[0].output_message() if translators else None,
+            output=answer_message(translators[0].answer(), refusal=False) if translators else None,
             finish_reason=translators[0].finish_reason if translators else None,
             params=params,
             metadata=request.metadata,
