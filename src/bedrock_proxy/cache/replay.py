@@ -6,16 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.openai.completions import (
     NO_USAGE,
-    answer_message,
-    choice,
     chunk,
+    completion_from_answers,
     delta_choice,
     tool_call_start,
 )
-from bedrock_proxy.openai.usage import usage_to_openai
 
 
 def completion_from_stream(
@@ -24,19 +21,8 @@ def completion_from_stream(
     """The `chat.completion` a finished stream amounts to; None when a choice did not finish."""
     if not translators or any(t.finish_reason is None for t in translators):
         return None
-    choices = [
-        choice(index, {**answer_message(t.answer(), refusal=False), "refusal": None}, t.finish_reason)
-        for index, t in enumerate(translators)
-    ]
-    return {
-        "id": response_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "system_fingerprint": None,
-        "choices": choices,
-        "usage": usage_to_openai(total_usage(translator.usage for translator in translators)),
-    }
+    answers = [translator.answer() for translator in translators]
+    return completion_from_answers(response_id, created, model, answers, from_stream=True)
 
 
 def stream_chunks(answer: dict, include_usage: bool) -> list[dict]:

@@ -41,14 +41,43 @@ def assistant_message(
     return message
 
 
-def choice(index: int, message: dict, finish_reason: str | None) -> dict:
-    return {"index": index, "message": message, "finish_reason": finish_reason, "logprobs": None}
+def answer_message(answer: ChatAnswer, *, refusal: bool = True) -> dict:
+    """The assistant message of one answer (`refusal` false: the shape observability records)."""
+    calls = [tool_call(call.id, call.name, call.arguments) for call in answer.tool_calls]
+    return assistant_message(answer.content, calls, answer.reasoning, refusal=refusal)
 
 
-def completion(response_id: str, created: int, model: str, choices: list[dict], usage: dict) -> dict:
-    """A `chat.completion`; `model` is the public name the client asked for."""
+def completion_from_answers(
+    request_id: str, created: int, model: str, answers: list[ChatAnswer], *, from_stream: bool = False
+) -> dict:
+    """The `chat.completion` of n answers (one per choice, indexed in order), their usage summed; `model` is
+    the public name the client asked for.
+
+    `from_stream`: the completion a finished stream amounts to, stored by the response cache. It has always
+    had its keys in another order (system_fingerprint before choices, refusal last in the message); it keeps
+    it so cached answers stay byte for byte what they were. JSON-wise the two are the same completion."""
+    usage = usage_to_openai(
+        answers[0].usage if len(answers) == 1 else total_usage(answer.usage for answer in answers)
+    )
+    if from_stream:
+        choices = [
+            _choice(index, {**answer_message(answer, refusal=False), "refusal": None}, answer.finish_reason)
+            for index, answer in enumerate(answers)
+        ]
+        return {
+            "id": completion_id(request_id),
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+            "choices": choices,
+            "usage": usage,
+        }
+    choices = [
+        _choice(index, answer_message(answer), answer.finish_reason) for index, answer in enumerate(answers)
+    ]
     return {
-        "id": response_id,
+        "id": completion_id(request_id),
         "object": "chat.completion",
         "created": created,
         "model": model,
@@ -58,19 +87,8 @@ def completion(response_id: str, created: int, model: str, choices: list[dict], 
     }
 
 
-def answer_message(answer: ChatAnswer, *, refusal: bool = True) -> dict:
-    """The assistant message of one answer (`refusal` false: the shape observability records)."""
-    calls = [tool_call(call.id, call.name, call.arguments) for call in answer.tool_calls]
-    return assistant_message(answer.content, calls, answer.reasoning, refusal=refusal)
-
-
-def completion_from_answers(request_id: str, created: int, model: str, answers: list[ChatAnswer]) -> dict:
-    """The `chat.completion` of n answers (one per choice, indexed in order); their usage summed."""
-    choices = [
-        choice(index, answer_message(answer), answer.finish_reason) for index, answer in enumerate(answers)
-    ]
-    usage = answers[0].usage if len(answers) == 1 else total_usage(answer.usage for answer in answers)
-    return completion(completion_id(request_id), created, model, choices, usage_to_openai(usage))
+def _choice(index: int, message: dict, finish_reason: str | None) -> dict:
+    return {"index": index, "message": message, "finish_reason": finish_reason, "logprobs": None}
 
 
 def delta_choice(index: int, delta: dict, finish_reason: str | None = None) -> dict:
