@@ -20,6 +20,16 @@ def completion_id(request_id: str) -> str:
     return request_id if request_id.startswith("chatcmpl-") else f"chatcmpl-{request_id}"
 
 
+def response_id(request_id: str) -> str:
+    """The completion id of the request being served (the gateway's request id, prefixed)."""
+    return f"chatcmpl-{request_id}"
+
+
+def reissued(answer: dict, new_id: str) -> dict:
+    """A stored completion (a response cache hit) under this request's id, as a fresh answer would be."""
+    return {**answer, "id": new_id}
+
+
 def tool_call(call_id: str, name: str, arguments: str) -> dict:
     """One entry of an assistant message's `tool_calls`."""
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}

@@ -18,7 +18,13 @@ from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.errors import GatewayError, timeout_error
 from bedrock_proxy.openai import sse as openai_sse
 from bedrock_proxy.openai.chat_request import parse_chat_request
-from bedrock_proxy.openai.completions import ChunkRenderer, chunk, completion_from_answers
+from bedrock_proxy.openai.completions import (
+    ChunkRenderer,
+    chunk,
+    completion_from_answers,
+    reissued,
+    response_id,
+)
 from bedrock_proxy.openai.usage import usage_to_openai
 from bedrock_proxy.router.limits import estimate_chat_tokens
 from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
@@ -84,7 +90,7 @@ async def _serve_cached(
 ) -> None:
     """A hit: the stored completion under this request's id, as JSON or replayed as a stream."""
     assert lookup.answer is not None
-    answer = {**lookup.answer, "id": f"chatcmpl-{ctx.request_id}"}  # as a fresh answer would be
+    answer = reissued(lookup.answer, response_id(ctx.request_id))
     record = gateway.recorder.cache_hit(ctx, "chat", request, answer, stream=request.stream)
     headers = ctx.trace_headers() + lookup.headers() + gateway.recorder.cost_headers(record)
     if request.stream:
@@ -171,9 +177,9 @@ async def _complete(
     assert ctx.trace is not None
     call, answers = await gateway.router.run(request.model, attempt, ctx.trace, classify=_classify)
     created = int(time.time())
-    response_id = f"chatcmpl-{ctx.request_id}"
+    answer_id = response_id(ctx.request_id)
     choices = [from_converse(answer, json_tool=call.json_tool) for answer in answers]
-    result = completion_from_answers(response_id, created, request.model, choices)
+    result = completion_from_answers(answer_id, created, request.model, choices)
     _record_usage(ctx, (result.get("usage") or {}).get("total_tokens", 0))
     record = gateway.recorder.chat_success(ctx, request, call.params, result, stream=False)
     headers = ctx.trace_headers() + gateway.recorder.cost_headers(record) + dropped_headers(call)
@@ -261,13 +267,13 @@ async def _stream(
 ) -> None:
     call, streams = await _open_stream(gateway, ctx, request, images)
     created = int(time.time())
-    response_id = f"chatcmpl-{ctx.request_id}"
+    answer_id = response_id(ctx.request_id)
     include_usage = request.include_usage
     several = len(streams) > 1
     # with n > 1 each choice's usage is summed into one final chunk instead
     translators = [
         StreamTranslator(
-            ChunkRenderer(response_id, request.model, created, include_usage and not several, index),
+            ChunkRenderer(answer_id, request.model, created, include_usage and not several, index),
             call.json_tool,
         )
         for index in range(len(streams))
@@ -278,7 +284,7 @@ async def _stream(
     )
     ctx.extra["stream_started"] = True
     final_usage = (
-        _usage_chunk(response_id, request.model, created, translators) if several and include_usage else None
+        _usage_chunk(answer_id, request.model, created, translators) if several and include_usage else None
     )
     error: GatewayError | None = None
     status = 200
@@ -298,7 +304,7 @@ async def _stream(
     _end_stream(gateway, ctx, request, call.params, translators, status, error)
     if status == 200 and lookup is not None:  # the assembled answer of a stream that ended well
         await cache_store(
-            gateway, ctx, lookup, completion_from_stream(response_id, request.model, created, translators)
+            gateway, ctx, lookup, completion_from_stream(answer_id, request.model, created, translators)
         )
 
 
@@ -392,12 +398,12 @@ async def _merge(
             reader.cancel()
 
 
-def _usage_chunk(response_id: str, model: str, created: int, translators: list[StreamTranslator]) -> Any:
+def _usage_chunk(answer_id: str, model: str, created: int, translators: list[StreamTranslator]) -> Any:
     """The usage of every choice summed, built once all streams ended."""
 
     def build() -> dict:
         total = usage_to_openai(total_usage(translator.usage for translator in translators))
-        return chunk(response_id, created, model, [], total)
+        return chunk(answer_id, created, model, [], total)
 
     return build
 
