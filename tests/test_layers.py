@@ -38,6 +38,7 @@ def layer(name: str, *units: str, independent: bool = False) -> Layer:
 LAYERS = (
     layer("data", "bedrock-data", "keys", "root"),
     layer("foundations", "errors", "config", independent=True),
+    layer("types", "chat"),
     layer("provider", "bedrock"),
     layer("client-api", "openai"),
     layer("observability", "observability"),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bedrock_proxy.bedrock.embeddings import parse_embedding_request
-from bedrock_proxy.bedrock.translate import parse_chat_request
+from bedrock_proxy.openai.chat_request import parse_chat_request
+from bedrock_proxy.openai.embeddings import parse_embedding_request
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.records import Recorder
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bedrock_proxy.bedrock.streaming import StreamTranslator
 from bedrock_proxy.cache import LocalCache, ResponseCaching, completion_from_stream, stream_chunks
+from bedrock_proxy.openai.completions import ChunkRenderer
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -120,7 +121,7 @@ def test_a_replayed_tool_call_arrives_whole_in_one_delta() -> None:
 
 
 def test_a_finished_stream_assembles_into_the_completion_it_streamed() -> None:
-    translator = StreamTranslator("chatcmpl-9", "m", 1700000000, False, None)
+    translator = StreamTranslator(ChunkRenderer("chatcmpl-9", "m", 1700000000, False), None)
     events = [
         ("messageStart", {"role": "assistant"}),
         ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Bon"}}),
@@ -138,7 +139,7 @@ def test_a_finished_stream_assembles_into_the_completion_it_streamed() -> None:
 
 
 def test_a_stream_that_did_not_finish_assembles_into_nothing() -> None:
-    translator = StreamTranslator("chatcmpl-9", "m", 1700000000, False, None)
+    translator = StreamTranslator(ChunkRenderer("chatcmpl-9", "m", 1700000000, False), None)
     translator.feed("messageStart", {"role": "assistant"})
     translator.feed("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Bon"}})
     assert completion_from_stream("chatcmpl-9", "m", 1700000000, [translator]) is None

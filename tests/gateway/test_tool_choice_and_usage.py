@@ -8,7 +8,8 @@ import json
 import pytest
 from openai import OpenAI
 
-from bedrock_proxy.bedrock.translate import parse_chat_request, to_converse
+from bedrock_proxy.bedrock.translate import to_converse
+from bedrock_proxy.openai.chat_request import parse_chat_request
 from tests.gateway.test_chat_completions import CLOCK, WEATHER
 from tests.gateway.test_chat_streaming import sse_events
 

@@ -10,8 +10,9 @@ from bedrock_proxy.observability.logs import REDACTED, redact
 from bedrock_proxy.observability.metrics import GatewayMetrics, overhead_seconds
 from bedrock_proxy.observability.rawlog import shorten_vectors
 from bedrock_proxy.observability.record import Usage
+from bedrock_proxy.openai.usage import usage_from_openai
 from bedrock_proxy.server.context import RequestContext, current_request
-from bedrock_proxy.server.records import Recorder, usage_from_openai
+from bedrock_proxy.server.records import Recorder
 from tests.observability.records import T0, record
 
 ENV = {

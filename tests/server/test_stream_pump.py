@@ -9,6 +9,7 @@ import pytest
 
 from bedrock_proxy.bedrock.streaming import StreamTranslator
 from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.openai.completions import ChunkRenderer
 from bedrock_proxy.server.chat import _pump
 from bedrock_proxy.server.context import RequestContext
 
@@ -29,7 +30,7 @@ async def healthy():
 
 
 def translators(n: int) -> list[StreamTranslator]:
-    return [StreamTranslator("req", "claude-3-haiku", 0, False, None, i) for i in range(n)]
+    return [StreamTranslator(ChunkRenderer("req", "claude-3-haiku", 0, False, i), None) for i in range(n)]
 
 
 async def run(streams) -> tuple[GatewayError | None, list[bytes]]:

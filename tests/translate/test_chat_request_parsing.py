@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_proxy.bedrock.translate import parse_chat_request, remote_image_urls
+from bedrock_proxy.chat.request import ToolChoice, ToolChoiceMode, remote_image_urls
+from bedrock_proxy.openai.chat_request import parse_chat_request
 
 from .helpers import JPEG, PNG, assistant, call, chat, data_url, expect_400, function_tool, tool, user
 
@@ -183,11 +184,15 @@ def test_a_tool_choice_naming_an_undeclared_function_says_which():
         ({"user": "u-1"}, "user", "u-1"),
         ({"metadata": {"session_id": "s", "tags": ["a"]}}, "metadata", {"session_id": "s", "tags": ["a"]}),
         ({"top_k": 40}, "top_k", 40),
-        ({"tools": [function_tool("w")], "tool_choice": "none"}, "tool_choice", "none"),
+        (
+            {"tools": [function_tool("w")], "tool_choice": "none"},
+            "tool_choice",
+            ToolChoice(ToolChoiceMode.NONE),
+        ),
         (
             {"tools": [function_tool("w")], "tool_choice": {"type": "function", "function": {"name": "w"}}},
-            "tool_choice_name",
-            "w",
+            "tool_choice",
+            ToolChoice(ToolChoiceMode.TOOL, "w"),
         ),
         ({"response_format": {"type": "json_object"}}, "response_format", "json_object"),
         (

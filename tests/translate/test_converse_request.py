@@ -13,7 +13,8 @@ import orjson
 import pytest
 from botocore.validate import ParamValidator
 
-from bedrock_proxy.bedrock.translate import ConverseCall, parse_chat_request, to_converse
+from bedrock_proxy.bedrock.translate import ConverseCall, to_converse
+from bedrock_proxy.openai.chat_request import parse_chat_request
 
 from .helpers import (
     CLAUDE,

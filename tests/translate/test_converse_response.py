@@ -1,4 +1,5 @@
-"""from_converse, merge_choices, usage_from_converse: Bedrock answers in OpenAI's exact completion shape."""
+"""from_converse, completion_from_answers, usage_from_converse: Bedrock answers in OpenAI's exact completion
+shape."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import orjson
 import pytest
 from openai.types.chat import ChatCompletion
 
-from bedrock_proxy.bedrock.translate import from_converse, merge_choices, usage_from_converse
+from bedrock_proxy.bedrock.translate import from_converse, usage_from_converse
+from bedrock_proxy.openai.completions import completion_from_answers
+from bedrock_proxy.openai.usage import usage_to_openai
 
 USAGE = {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15}
 
@@ -24,11 +27,9 @@ def tool_use(tool_id: str, name: str, arguments: dict) -> dict:
     return {"toolUse": {"toolUseId": tool_id, "name": name, "input": arguments}}
 
 
-def complete(response: dict, json_tool: str | None = None, choice_index: int = 0) -> dict:
-    result = from_converse(
-        response, request_id="req-1", model="claude-3-5-sonnet", created=1700000000, json_tool=json_tool,
-        choice_index=choice_index,
-    )  # fmt: skip
+def complete(*responses: dict, json_tool: str | None = None) -> dict:
+    answers = [from_converse(response, json_tool=json_tool) for response in responses]
+    result = completion_from_answers("req-1", 1700000000, "claude-3-5-sonnet", answers)
     ChatCompletion.model_validate(result)
     return result
 
@@ -59,8 +60,8 @@ def test_a_text_answer_has_exactly_openais_shape():
 
 
 def test_an_id_that_already_has_the_prefix_is_kept():
-    result = from_converse(
-        converse({"text": "x"}), request_id="chatcmpl-abc", model="m", created=1, json_tool=None
+    result = completion_from_answers(
+        "chatcmpl-abc", 1, "m", [from_converse(converse({"text": "x"}), json_tool=None)]
     )
     assert result["id"] == "chatcmpl-abc"
 
@@ -168,7 +169,7 @@ def test_reasoning_content_is_exposed_like_litellm_does():
     ids=["plain", "cache-read-and-write-count-as-prompt", "empty", "missing"],
 )
 def test_usage_counts_cached_input_as_prompt_tokens(usage, expected):
-    result = usage_from_converse(usage)
+    result = usage_to_openai(usage_from_converse(usage))
     assert (
         result["prompt_tokens"],
         result["completion_tokens"],
@@ -178,12 +179,12 @@ def test_usage_counts_cached_input_as_prompt_tokens(usage, expected):
     assert result["completion_tokens_details"] == {"reasoning_tokens": 0}
 
 
-def test_merge_choices_reindexes_choices_and_sums_usage():
+def test_n_answers_become_one_completion_with_indexed_choices_and_summed_usage():
     cached = {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15, "cacheReadInputTokens": 4}
     first = complete(converse({"text": "A"}, usage=cached))
-    second = complete(converse({"text": "B"}, stop="max_tokens", usage=cached), choice_index=0)
-    merged = merge_choices([first, second])
-    ChatCompletion.model_validate(merged)
+    merged = complete(
+        converse({"text": "A"}, usage=cached), converse({"text": "B"}, stop="max_tokens", usage=cached)
+    )
     assert [(c["index"], c["message"]["content"], c["finish_reason"]) for c in merged["choices"]] == [
         (0, "A", "stop"),
         (1, "B", "length"),
@@ -196,4 +197,3 @@ def test_merge_choices_reindexes_choices_and_sums_usage():
         "completion_tokens_details": {"reasoning_tokens": 0},
     }
     assert merged["id"] == first["id"]
-    assert first["choices"][0]["index"] == 0 and second["choices"][0]["index"] == 0  # inputs untouched

@@ -10,17 +10,24 @@ from openai.types import CreateEmbeddingResponse
 
 from bedrock_proxy.bedrock.embeddings import (
     embedding_calls,
-    embedding_response,
-    parse_embedding_request,
+    embeddings_from_invoke,
     require_chat_model,
     require_embedding_model,
 )
+from bedrock_proxy.openai.embeddings import embeddings_response, parse_embedding_request
 
 from .helpers import CLAUDE, expect_400
 
 TITAN_V1 = "amazon.titan-embed-text-v1"
 TITAN_V2 = "amazon.titan-embed-text-v2:0"
 COHERE = "cohere.embed-multilingual-v3"
+
+
+def embedding_response(request, model: str, results: list[dict], model_id: str) -> dict:
+    """What the server answers: Bedrock's results read, then rendered in OpenAI's shape."""
+    return embeddings_response(
+        embeddings_from_invoke(request, results, model_id), model, request.encoding_format
+    )
 
 
 def embed(**body) -> dict:

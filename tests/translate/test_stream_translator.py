@@ -8,6 +8,8 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from bedrock_proxy.bedrock.streaming import StreamTranslator, chunks_from_converse, converse_events
 from bedrock_proxy.bedrock.translate import from_converse
+from bedrock_proxy.openai.completions import ChunkRenderer, answer_message, completion_from_answers
+from bedrock_proxy.openai.usage import usage_to_openai
 
 PAD = {"p": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"}  # real Bedrock pads payloads with a "p" field
 
@@ -61,9 +63,14 @@ def chunk(delta: dict, finish_reason: str | None = None, *, usage_field: bool = 
     return result
 
 
+def output_message(translator: StreamTranslator) -> dict:
+    """The assembled message as observability records it."""
+    return answer_message(translator.answer(), refusal=False)
+
+
 def run(events, *, include_usage: bool = True, json_tool: str | None = None, choice_index: int = 0):
     translator = StreamTranslator(
-        "req-1", "claude-3-5-sonnet", 1700000000, include_usage, json_tool, choice_index
+        ChunkRenderer("req-1", "claude-3-5-sonnet", 1700000000, include_usage, choice_index), json_tool
     )
     chunks = [c for event_type, payload in events for c in translator.feed(event_type, payload)]
     for c in chunks:
@@ -123,10 +130,10 @@ def test_a_realistic_stream_becomes_exactly_openais_chunk_sequence():
             "usage": usage,
         },
     ]
-    assert translator.usage == usage
+    assert usage_to_openai(translator.usage) == usage
     assert translator.finish_reason == "tool_calls"
     assert translator.started
-    assert translator.output_message() == {
+    assert output_message(translator) == {
         "role": "assistant",
         "content": "Let me check.",
         "tool_calls": [
@@ -148,7 +155,7 @@ def test_without_include_usage_there_is_no_usage_chunk_and_no_usage_field():
     translator, chunks = run(EVENTS, include_usage=False)
     assert all("usage" not in c for c in chunks)
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
-    assert translator.usage["total_tokens"] == 55  # still known for observability
+    assert translator.usage.total_tokens == 55  # still known for observability
 
 
 def test_the_choice_index_is_carried_on_every_chunk():
@@ -157,7 +164,7 @@ def test_the_choice_index_is_carried_on_every_chunk():
 
 
 def test_nothing_has_started_before_the_first_chunk():
-    translator = StreamTranslator("r", "m", 1, True, None)
+    translator = StreamTranslator(ChunkRenderer("r", "m", 1, True), None)
     assert not translator.started and translator.usage is None and translator.finish_reason is None
     assert translator.feed("contentBlockStop", {"contentBlockIndex": 0}) == []
     assert not translator.started
@@ -212,8 +219,8 @@ def test_a_tool_called_without_arguments_gets_an_empty_json_object():
     assert chunks[-1]["choices"][0]["delta"] == {
         "tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]
     }
-    assert translator.output_message()["tool_calls"][0]["function"]["arguments"] == "{}"
-    assert translator.output_message()["content"] is None
+    assert output_message(translator)["tool_calls"][0]["function"]["arguments"] == "{}"
+    assert output_message(translator)["content"] is None
 
 
 def test_in_json_mode_the_forced_tool_streams_as_content():
@@ -236,7 +243,7 @@ def test_in_json_mode_the_forced_tool_streams_as_content():
         {},
     ]
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
-    assert translator.output_message() == {"role": "assistant", "content": '{"answer": "yes"}'}
+    assert output_message(translator) == {"role": "assistant", "content": '{"answer": "yes"}'}
 
 
 def test_in_json_mode_text_before_the_json_answer_is_dropped():
@@ -267,7 +274,7 @@ def test_reasoning_deltas_stream_as_reasoning_content():
     events = [("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": "Hmm"}}})]
     translator, chunks = run(events)
     assert chunks[0]["choices"][0]["delta"] == {"reasoning_content": "Hmm"}
-    assert translator.output_message()["reasoning_content"] == "Hmm"
+    assert output_message(translator)["reasoning_content"] == "Hmm"
 
 
 def test_replaying_a_converse_response_gives_the_same_answer_as_the_non_streamed_path():
@@ -284,18 +291,18 @@ def test_replaying_a_converse_response_gives_the_same_answer_as_the_non_streamed
         "stopReason": "tool_use",
         "usage": {"inputTokens": 7, "outputTokens": 3, "totalTokens": 10},
     }
-    translator = StreamTranslator("req-1", "m", 1, True, None)
+    translator = StreamTranslator(ChunkRenderer("req-1", "m", 1, True), None)
     chunks = chunks_from_converse(translator, response)
     for c in chunks:
         ChatCompletionChunk.model_validate(c)
-    completion = from_converse(response, request_id="req-1", model="m", created=1, json_tool=None)
+    completion = completion_from_answers("req-1", 1, "m", [from_converse(response, json_tool=None)])
     ChatCompletion.model_validate(completion)
     message = completion["choices"][0]["message"]
-    streamed = translator.output_message()
+    streamed = output_message(translator)
     assert streamed["content"] == message["content"]
     assert streamed["tool_calls"] == message["tool_calls"]
     assert translator.finish_reason == completion["choices"][0]["finish_reason"]
-    assert translator.usage == completion["usage"]
+    assert usage_to_openai(translator.usage) == completion["usage"]
     assert [e[0] for e in converse_events(response)] == [
         "messageStart",
         "contentBlockDelta",

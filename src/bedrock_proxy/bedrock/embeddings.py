@@ -1,4 +1,5 @@
-"""OpenAI /embeddings <-> Bedrock InvokeModel bodies (Titan v1/v2, Titan multimodal, Cohere v3), pure.
+"""The gateway's EmbeddingRequest <-> Bedrock InvokeModel bodies (Titan v1/v2, Titan multimodal, Cohere v3),
+pure. `openai.embeddings` parses the client's body and renders the result.
 
 Titan takes one string per call, so a list input becomes one body per string: the caller sends them
 concurrently (bounded) and passes the answers back in the same order. Cohere takes up to 96 strings per call.
@@ -6,84 +7,16 @@ concurrently (bounded) and passes the answers back in the same order. Cohere tak
 
 from __future__ import annotations
 
-import base64
 import math
-import struct
-from dataclasses import dataclass
 
 from bedrock_proxy.bedrock.capabilities import base_model_id, capabilities_for
+from bedrock_proxy.chat.embeddings import EmbeddingRequest, EmbeddingResult
+from bedrock_proxy.chat.usage import Usage
 from bedrock_proxy.errors import invalid_request
 
 COHERE_BATCH = 96
-_COHERE_INPUT_TYPES = ("search_document", "search_query", "classification", "clustering")
 _TITAN_V2_DIMENSIONS = (256, 512, 1024)
 _TITAN_IMAGE_DIMENSIONS = (256, 384, 1024)
-
-
-@dataclass(slots=True)
-class EmbeddingRequest:
-    body: dict
-    model: str
-    inputs: list[str]
-    dimensions: int | None = None
-    encoding_format: str = "float"
-    user: str | None = None
-    input_type: str = "search_document"  # Cohere only; an extra field OpenAI does not define
-
-
-def parse_embedding_request(body: object) -> EmbeddingRequest:
-    """Check an OpenAI embeddings body; the error names the field to change."""
-    if not isinstance(body, dict):
-        raise invalid_request("The request body must be a JSON object with 'model' and 'input'.")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise invalid_request("'model' is required: send the model name as a non-empty string.", "model")
-    raw = body.get("input")
-    if isinstance(raw, str):
-        inputs = [raw]
-    elif isinstance(raw, list) and raw:
-        inputs = raw
-    else:
-        raise invalid_request("'input' is required: send a string or a non-empty array of strings.", "input")
-    for i, item in enumerate(inputs):
-        if isinstance(item, int | list):
-            raise invalid_request(
-                "'input' holds token ids; Bedrock embedding models take text only: send the strings instead.",
-                "input" if isinstance(raw, list) and isinstance(item, int) else f"input[{i}]",
-            )
-        if not isinstance(item, str):
-            raise invalid_request(f"'input[{i}]' must be a string.", f"input[{i}]")
-        if not item.strip():
-            param = "input" if isinstance(raw, str) else f"input[{i}]"
-            raise invalid_request(
-                f"'{param}' is empty: Bedrock cannot embed an empty string; remove it.", param
-            )
-    request = EmbeddingRequest(body=body, model=model, inputs=inputs)
-    dimensions = body.get("dimensions")
-    if dimensions is not None:
-        if isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1:
-            raise invalid_request("'dimensions' must be a positive integer.", "dimensions")
-        request.dimensions = dimensions
-    encoding = body.get("encoding_format")
-    if encoding is not None:
-        if encoding not in ("float", "base64"):
-            raise invalid_request(
-                f"'encoding_format' must be 'float' or 'base64', got {encoding!r}.", "encoding_format"
-            )
-        request.encoding_format = encoding
-    user = body.get("user")
-    if user is not None and not isinstance(user, str):
-        raise invalid_request("'user' must be a string.", "user")
-    request.user = user
-    input_type = body.get("input_type")
-    if input_type is not None:
-        if input_type not in _COHERE_INPUT_TYPES:
-            raise invalid_request(
-                f"'input_type' must be one of {', '.join(_COHERE_INPUT_TYPES)}; got {input_type!r}.",
-                "input_type",
-            )
-        request.input_type = input_type
-    return request
 
 
 def _variant(model_id: str) -> str:
@@ -144,8 +77,8 @@ def embedding_calls(request: EmbeddingRequest, model_id: str) -> list[dict]:
     )
 
 
-def embedding_response(request: EmbeddingRequest, model: str, results: list[dict], model_id: str) -> dict:
-    """OpenAI's embeddings list from the InvokeModel answers (same order as `embedding_calls`).
+def embeddings_from_invoke(request: EmbeddingRequest, results: list[dict], model_id: str) -> EmbeddingResult:
+    """The vectors and token count of the InvokeModel answers (same order as `embedding_calls`).
 
     Token counts come from Titan's inputTextTokenCount. Cohere's body has none: the caller may copy the
     `X-Amzn-Bedrock-Input-Token-Count` response header into the result as `inputTextTokenCount`; without it
@@ -168,26 +101,7 @@ def embedding_response(request: EmbeddingRequest, model: str, results: list[dict
         else:
             vectors.append(result.get("embedding") or [])
             tokens += result.get("inputTextTokenCount") or 0
-    as_base64 = request.encoding_format == "base64"
-    data = [
-        {
-            "object": "embedding",
-            "index": index,
-            "embedding": _base64_floats(vector) if as_base64 else vector,
-        }
-        for index, vector in enumerate(vectors)
-    ]
-    return {
-        "object": "list",
-        "data": data,
-        "model": model,
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    }
-
-
-def _base64_floats(vector: list[float]) -> str:
-    """Little-endian float32 bytes, base64: what the openai SDK decodes for encoding_format=base64."""
-    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+    return EmbeddingResult(vectors, Usage(prompt_tokens=tokens))
 
 
 def require_embedding_model(model_name: str, model_id: str) -> None:

@@ -1,9 +1,9 @@
-"""ConverseStream events -> OpenAI `chat.completion.chunk` dicts, one upstream event at a time.
+"""ConverseStream events -> a client API's stream (a `chat.answer.StreamRenderer`), one event at a time.
 
-Runs once per upstream event on the hot path: chunks are built as fresh literal dicts (no copies), and every
-delta is returned at once so the server can forward it without buffering. The one exception is json mode
-(response_format through a forced tool): stray text is held back until the answer's shape is known, because
-text before the JSON would make the content unparseable.
+Runs once per upstream event on the hot path: each delta is one renderer call (no intermediate event
+objects), and every delta is returned at once so the server can forward it without buffering. The one
+exception is json mode (response_format through a forced tool): stray text is held back until the answer's
+shape is known, because text before the JSON would make the content unparseable.
 """
 
 from __future__ import annotations
@@ -12,75 +12,49 @@ from typing import Any
 
 import orjson
 
-from bedrock_proxy.bedrock.translate import completion_id, finish_reason_for, usage_from_converse
+from bedrock_proxy.bedrock.translate import finish_reason_for, usage_from_converse
+from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer, StreamRenderer
+from bedrock_proxy.chat.usage import Usage
 
 
 class StreamTranslator:
-    """Translates one choice's ConverseStream into chunks; keeps what it saw for observability."""
+    """Translates one choice's ConverseStream into a client API's stream through its `StreamRenderer`;
+    keeps what it saw for observability and the response cache (`answer`)."""
 
     __slots__ = (
         "_args_seen",
         "_blocks",
         "_content",
-        "_created",
         "_held_text",
-        "_id",
-        "_include_usage",
-        "_index",
         "_json_blocks",
         "_json_tool",
-        "_model",
         "_reasoning",
+        "_render",
         "_tool_calls",
         "finish_reason",
         "started",
         "usage",
     )
 
-    def __init__(
-        self,
-        request_id: str,
-        model: str,
-        created: int,
-        include_usage: bool,
-        json_tool: str | None,
-        choice_index: int = 0,
-    ) -> None:
-        self._id = completion_id(request_id)
-        self._model = model
-        self._created = created
-        self._include_usage = include_usage
+    usage: Usage | None
+
+    def __init__(self, renderer: StreamRenderer, json_tool: str | None) -> None:
+        self._render = renderer
         self._json_tool = json_tool
-        self._index = choice_index
         self._content: list[str] = []
         self._reasoning: list[str] = []
-        self._tool_calls: list[dict] = []  # OpenAI tool calls, arguments accumulated as a list of pieces
+        self._tool_calls: list[tuple[str, str, list[str]]] = []  # (id, name, argument pieces)
         self._blocks: dict[int, int] = {}  # contentBlockIndex -> tool call position
         self._json_blocks: set[int] = set()  # contentBlockIndex of the forced json tool
         self._args_seen: set[int] = set()  # tool call positions that received argument text
         self._held_text: list[str] | None = [] if json_tool else None
-        self.usage: dict | None = None
+        self.usage = None
         self.finish_reason: str | None = None
         self.started = False
 
-    def _chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
-        chunk = {
-            "id": self._id,
-            "object": "chat.completion.chunk",
-            "created": self._created,
-            "model": self._model,
-            "system_fingerprint": None,
-            "choices": [
-                {"index": self._index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-            ],
-        }
-        if self._include_usage:
-            chunk["usage"] = None
-        self.started = True
-        return chunk
-
-    def feed(self, event_type: str, payload: dict) -> list[dict]:
-        """Chunks for one ConverseStream event (possibly none). Unknown events and fields are ignored."""
+    def feed(self, event_type: str, payload: dict) -> list[Any]:
+        """What to send for one ConverseStream event (possibly nothing). Unknown events and fields are
+        ignored."""
         if event_type == "contentBlockDelta":
             return self._delta(payload.get("contentBlockIndex", 0), payload.get("delta") or {})
         if event_type == "contentBlockStart":
@@ -88,28 +62,20 @@ class StreamTranslator:
         if event_type == "contentBlockStop":
             return self._stop_block(payload.get("contentBlockIndex", 0))
         if event_type == "messageStart":
-            return [self._chunk({"role": "assistant", "content": ""})]
+            self.started = True
+            return [self._render.start()]
         if event_type == "messageStop":
             return self._message_stop(payload.get("stopReason"))
         if event_type == "metadata":
             self.usage = usage_from_converse(payload.get("usage"))
-            if not self._include_usage:
+            item = self._render.usage(self.usage)
+            if item is None:
                 return []
             self.started = True
-            return [
-                {
-                    "id": self._id,
-                    "object": "chat.completion.chunk",
-                    "created": self._created,
-                    "model": self._model,
-                    "system_fingerprint": None,
-                    "choices": [],
-                    "usage": self.usage,
-                }
-            ]
+            return [item]
         return []
 
-    def _delta(self, block: int, delta: dict) -> list[dict]:
+    def _delta(self, block: int, delta: dict) -> list[Any]:
         text = delta.get("text")
         if text is not None:
             if not text:
@@ -118,7 +84,8 @@ class StreamTranslator:
                 self._held_text.append(text)
                 return []
             self._content.append(text)
-            return [self._chunk({"content": text})]
+            self.started = True
+            return [self._render.text(text)]
         tool = delta.get("toolUse")
         if tool is not None:
             piece = tool.get("input") or ""
@@ -126,22 +93,25 @@ class StreamTranslator:
                 return []
             if block in self._json_blocks:
                 self._content.append(piece)
-                return [self._chunk({"content": piece})]
+                self.started = True
+                return [self._render.text(piece)]
             position = self._blocks.get(block)
             if position is None:
                 return []
-            self._tool_calls[position]["function"]["arguments"].append(piece)
+            self._tool_calls[position][2].append(piece)
             self._args_seen.add(position)
-            return [self._chunk({"tool_calls": [{"index": position, "function": {"arguments": piece}}]})]
+            self.started = True
+            return [self._render.tool_arguments(position, piece)]
         reasoning = delta.get("reasoningContent")
         if reasoning is not None:
             text = reasoning.get("text")
             if text:
                 self._reasoning.append(text)
-                return [self._chunk({"reasoning_content": text})]
+                self.started = True
+                return [self._render.reasoning(text)]
         return []
 
-    def _start(self, block: int, start: dict) -> list[dict]:
+    def _start(self, block: int, start: dict) -> list[Any]:
         tool = start.get("toolUse")
         if tool is None:
             return []
@@ -153,72 +123,46 @@ class StreamTranslator:
         position = len(self._tool_calls)
         self._blocks[block] = position
         call_id = tool.get("toolUseId", "")
-        self._tool_calls.append(
-            {"id": call_id, "type": "function", "function": {"name": name, "arguments": []}}
-        )
-        return [
-            self._chunk(
-                {
-                    "tool_calls": [
-                        {
-                            "index": position,
-                            "id": call_id,
-                            "type": "function",
-                            "function": {"name": name, "arguments": ""},
-                        }
-                    ]
-                }
-            )
-        ]
+        self._tool_calls.append((call_id, name, []))
+        self.started = True
+        return [self._render.tool_start(position, call_id, name)]
 
-    def _stop_block(self, block: int) -> list[dict]:
+    def _stop_block(self, block: int) -> list[Any]:
         position = self._blocks.get(block)
         if position is not None and position not in self._args_seen:
             # A tool called without arguments: clients json.loads the arguments, so send "{}" rather than "".
             self._args_seen.add(position)
-            self._tool_calls[position]["function"]["arguments"].append("{}")
-            return [self._chunk({"tool_calls": [{"index": position, "function": {"arguments": "{}"}}]})]
+            self._tool_calls[position][2].append("{}")
+            self.started = True
+            return [self._render.tool_arguments(position, "{}")]
         if block in self._json_blocks and not self._content:
             self._content.append("{}")
-            return [self._chunk({"content": "{}"})]
+            self.started = True
+            return [self._render.text("{}")]
         return []
 
-    def _message_stop(self, stop_reason: str | None) -> list[dict]:
+    def _message_stop(self, stop_reason: str | None) -> list[Any]:
         chunks = []
         if self._held_text:
             text = "".join(self._held_text)
             self._content.append(text)
-            chunks.append(self._chunk({"content": text}))
+            chunks.append(self._render.text(text))
         self._held_text = None
-        finish = finish_reason_for(stop_reason)
-        if finish == "tool_calls" and not self._tool_calls:
-            finish = "stop"  # only the json answer tool was called
-        self.finish_reason = finish
-        chunks.append(self._chunk({}, finish))
+        self.finish_reason = finish_reason_for(stop_reason, bool(self._tool_calls))
+        chunks.append(self._render.finish(self.finish_reason))
+        self.started = True
         return chunks
 
-    def output_message(self) -> dict:
-        """The assembled assistant message (OpenAI shape), for observability."""
-        has_text = bool(self._content)
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": "".join(self._content) if has_text or not self._tool_calls else None,
-        }
-        if self._tool_calls:
-            message["tool_calls"] = [
-                {
-                    "id": call["id"],
-                    "type": "function",
-                    "function": {
-                        "name": call["function"]["name"],
-                        "arguments": "".join(call["function"]["arguments"]),
-                    },
-                }
-                for call in self._tool_calls
-            ]
-        if self._reasoning:
-            message["reasoning_content"] = "".join(self._reasoning)
-        return message
+    def answer(self) -> ChatAnswer:
+        """What was streamed so far, assembled (finish_reason None if the stream did not finish)."""
+        content = "".join(self._content) if self._content or not self._tool_calls else None
+        return ChatAnswer(
+            content,
+            [AnswerToolCall(call_id, name, "".join(pieces)) for call_id, name, pieces in self._tool_calls],
+            "".join(self._reasoning) if self._reasoning else None,
+            self.finish_reason,
+            self.usage,
+        )
 
 
 def converse_events(response: dict) -> list[tuple[str, dict]]:
@@ -252,9 +196,9 @@ def converse_events(response: dict) -> list[tuple[str, dict]]:
     return events
 
 
-def chunks_from_converse(translator: StreamTranslator, response: dict) -> list[dict]:
+def chunks_from_converse(translator: StreamTranslator, response: dict) -> list[Any]:
     """All chunks for a Converse response, through the same translator a live stream would use."""
-    chunks: list[dict] = []
+    chunks: list[Any] = []
     for event_type, payload in converse_events(response):
         chunks.extend(translator.feed(event_type, payload))
     return chunks

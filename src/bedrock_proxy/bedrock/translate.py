@@ -1,8 +1,8 @@
-"""OpenAI chat completions <-> Bedrock Converse, as pure functions (dict in, dict out, no I/O).
+"""The gateway's chat types <-> Bedrock Converse, as pure functions (data in, data out, no I/O).
 
-`parse_chat_request` (in chat_request.py, re-exported here) checks what the client sent;
+`openai.chat_request.parse_chat_request` checks what the client sent, as a `chat.request.ChatRequest`;
 `to_converse` shapes the Converse body for one model (its capabilities decide what is allowed);
-`from_converse` turns Converse's answer back into OpenAI's `chat.completion` shape.
+`from_converse` turns Converse's answer into the gateway's `ChatAnswer` (a client API renders it).
 
 Decisions worth knowing (each one is tested):
 - A conversation that starts with an assistant turn gets a one-character user turn "." in front of it:
@@ -41,27 +41,20 @@ from typing import Any
 import orjson
 
 from bedrock_proxy.bedrock.capabilities import ModelCapabilities, capabilities_for
-from bedrock_proxy.bedrock.chat_request import (
+from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer
+from bedrock_proxy.chat.request import (
     ChatRequest,
-    Message,
-    ToolCall,
-    ToolDef,
-    parse_chat_request,
-    parse_stop,
-    remote_image_urls,
+    ImagePart,
+    Part,
+    TextPart,
+    ToolChoiceMode,
 )
+from bedrock_proxy.chat.usage import Usage
 from bedrock_proxy.errors import GatewayError, invalid_request
 
 __all__ = [
-    "ChatRequest",
     "ConverseCall",
-    "Message",
-    "ToolCall",
-    "ToolDef",
     "from_converse",
-    "merge_choices",
-    "parse_chat_request",
-    "remote_image_urls",
     "to_converse",
     "usage_from_converse",
 ]
@@ -179,9 +172,9 @@ def _conversation(
         role = message.role
         if role == "system":
             for part in message.parts:
-                if part[1].strip():
-                    system.append({"text": part[1]})
-                    if part[2]:
+                if part.text.strip():
+                    system.append({"text": part.text})
+                    if part.cache:
                         system.append(_cache_point())
             if message.cache and system and "text" in system[-1]:
                 system.append(_cache_point())
@@ -233,28 +226,26 @@ def _conversation(
 
 def _append_part(
     blocks: list[dict],
-    part: tuple,
+    part: Part,
     caps: ModelCapabilities,
     model_id: str,
     images: dict[str, tuple[str, bytes]],
 ) -> None:
-    kind = part[0]
-    if kind == "text":
-        if not part[1].strip():
+    if type(part) is TextPart:
+        if not part.text.strip():
             return
-        blocks.append({"text": part[1]})
+        blocks.append({"text": part.text})
     else:
-        param = part[3] if kind == "image" else part[2]
         if not caps.images:
             raise invalid_request(
                 f"Model {model_id} does not accept images: remove the image part or use a vision model.",
-                param,
+                part.param,
             )
-        if kind == "image":
-            blocks.append({"image": {"format": part[1], "source": {"bytes": part[2]}}})
+        if type(part) is ImagePart:
+            blocks.append({"image": {"format": part.format, "source": {"bytes": part.data}}})
         else:
-            blocks.append({"image": _remote_image(part[1], param, images)})
-    if part[-1]:
+            blocks.append({"image": _remote_image(part.url, part.param, images)})
+    if part.cache:
         blocks.append(_cache_point())
 
 
@@ -268,8 +259,8 @@ def _remote_image(url: str, param: str, images: dict[str, tuple[str, bytes]]) ->
     return {"format": image_format, "source": {"bytes": base64.b64encode(data).decode("ascii")}}
 
 
-def _tool_result(call_id: str, parts: list[tuple]) -> dict:
-    text = "".join(part[1] for part in parts)
+def _tool_result(call_id: str, parts: list[Part]) -> dict:
+    text = "".join(part.text for part in parts if type(part) is TextPart)
     content: list[dict]
     parsed = None
     if text[:1] == "{":
@@ -326,6 +317,15 @@ def _trim_final_assistant(turns: list[dict]) -> None:
             turns.pop()
 
 
+def _default_stop(value: object) -> list[str] | None:
+    """A deployment's `stop` default (a string or a list of strings in litellm_params) as stop sequences."""
+    if isinstance(value, str):
+        return [value] if value else None
+    if isinstance(value, list):
+        return [s for s in value if isinstance(s, str) and s][:4] or None
+    return None
+
+
 def _inference_config(
     request: ChatRequest,
     caps: ModelCapabilities,
@@ -358,7 +358,7 @@ def _inference_config(
     if top_p is not None:
         config["topP"] = top_p
         params["top_p"] = top_p
-    stop = request.stop if request.stop is not None else parse_stop(defaults.get("stop"))
+    stop = request.stop if request.stop is not None else _default_stop(defaults.get("stop"))
     if stop:
         config["stopSequences"] = stop
         params["stop"] = stop
@@ -397,24 +397,27 @@ def _tool_config(
     dropped: list[str],
 ) -> tuple[dict | None, str | None]:
     tools = request.tools or []
+    mode = request.tool_choice.mode if request.tool_choice is not None else None
+    name = request.tool_choice.name if request.tool_choice is not None else None
     if tools and not caps.tools:
-        if request.tool_choice != "none":
+        if mode is not ToolChoiceMode.NONE:
             raise _no_tools(model_id, "tools")
         tools = []  # tools the client said not to use: nothing to send to a model without tools
     specs = [_tool_spec(t.name, t.description, t.parameters, t.cache) for t in tools]
     specs = [s for pair in specs for s in pair]
-    choice = request.tool_choice
-    if choice in ("required", "function") and not caps.tool_choice_any:
+    if mode in (ToolChoiceMode.REQUIRED, ToolChoiceMode.TOOL) and not caps.tool_choice_any:
         if not drop_params:
+            sent = "'required'" if mode is ToolChoiceMode.REQUIRED else "'function'"
             raise invalid_request(
-                f"Model {model_id} cannot be forced to call a tool (tool_choice {choice!r}): send tool_choice"
+                f"Model {model_id} cannot be forced to call a tool (tool_choice {sent}): send tool_choice"
                 " 'auto', or set drop_params: true to fall back to 'auto'.",
                 "tool_choice",
             )
-        choice = "auto"
+        mode, name = ToolChoiceMode.AUTO, None
         dropped.append("tool_choice")
 
     json_tool = None
+    json_answer = False  # the forced tool is the json answer tool, not one of the client's
     if request.response_format != "text":
         schema = request.json_schema if request.response_format == "json_schema" else {"type": "object"}
         forced = (
@@ -433,9 +436,12 @@ def _tool_config(
                     json_tool, "Give the final answer as this tool's input; it must match the schema.", schema
                 )
             )
-            if choice not in ("required", "function"):
+            if mode not in (ToolChoiceMode.REQUIRED, ToolChoiceMode.TOOL):
                 # With the client's own tools the model may call those or answer through the json tool.
-                choice = "required" if tools and choice != "none" else "json"
+                if tools and mode is not ToolChoiceMode.NONE:
+                    mode = ToolChoiceMode.REQUIRED
+                else:
+                    mode, name, json_answer = ToolChoiceMode.TOOL, json_tool, True
         else:
             instruction = _JSON_OBJECT_INSTRUCTION
             if request.response_format == "json_schema":
@@ -447,31 +453,31 @@ def _tool_config(
         # Converse refuses toolUse/toolResult blocks without a toolConfig: declare the names used.
         seen = dict.fromkeys(history_names)
         specs = [{"toolSpec": {"name": n, "inputSchema": {"json": {"type": "object"}}}} for n in seen]
-        choice = None
+        mode = None
     if not specs:
         return None, None
-    if choice == "none" and not history_names:
+    if mode is ToolChoiceMode.NONE and not history_names:
         return None, None
-    named = choice == "function"
-    if choice in ("function", "json") and not caps.tool_choice_tool:
+    if mode is None or mode is ToolChoiceMode.NONE:
+        recorded = None
+    elif mode is ToolChoiceMode.TOOL:
+        recorded = "json" if json_answer else name
+    else:
+        recorded = mode.value
+    if mode is ToolChoiceMode.TOOL and not caps.tool_choice_tool:
         # This model takes toolChoice "any" but not "tool" (Mistral Large): declaring only the chosen tool
         # and requiring "any" forces exactly that one, which is what the client asked for.
-        specs = _only_tool(specs, request.tool_choice_name if choice == "function" else json_tool)
-        choice = "required" if choice == "function" else "json-any"
+        specs = _only_tool(specs, name)
+        mode = ToolChoiceMode.REQUIRED
     config: dict[str, Any] = {"tools": specs}
-    if choice == "auto":
+    if mode is ToolChoiceMode.AUTO:
         config["toolChoice"] = {"auto": {}}
-    elif choice in ("required", "json-any"):
+    elif mode is ToolChoiceMode.REQUIRED:
         config["toolChoice"] = {"any": {}}
-    elif choice == "function":
-        config["toolChoice"] = {"tool": {"name": request.tool_choice_name}}
-    elif choice == "json":
-        config["toolChoice"] = {"tool": {"name": json_tool}}
-    if choice and choice != "none":
-        if named:
-            params["tool_choice"] = request.tool_choice_name
-        else:
-            params["tool_choice"] = "json" if choice == "json-any" else choice
+    elif mode is ToolChoiceMode.TOOL:
+        config["toolChoice"] = {"tool": {"name": name}}
+    if recorded is not None:
+        params["tool_choice"] = recorded
     return config, json_tool
 
 
@@ -505,47 +511,32 @@ def _is_object_schema(schema: dict) -> bool:
 # from_converse
 
 
-def usage_from_converse(usage: dict | None) -> dict:
-    """OpenAI usage from Converse usage; prompt tokens include cache reads and writes (both are input)."""
+def usage_from_converse(usage: dict | None) -> Usage:
+    """The gateway's Usage from Converse usage; prompt tokens include cache reads and writes (all input)."""
     usage = usage or {}
     cache_read = usage.get("cacheReadInputTokens") or 0
     cache_write = usage.get("cacheWriteInputTokens") or 0
-    prompt = (usage.get("inputTokens") or 0) + cache_read + cache_write
-    completion = usage.get("outputTokens") or 0
-    out = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cache_read},
-        "completion_tokens_details": {"reasoning_tokens": 0},
-    }
-    if cache_write:  # LiteLLM's name; cache writes are billed at their own rate
-        out["cache_creation_input_tokens"] = cache_write
-    return out
+    return Usage(
+        prompt_tokens=(usage.get("inputTokens") or 0) + cache_read + cache_write,
+        completion_tokens=usage.get("outputTokens") or 0,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
 
 
-def finish_reason_for(stop_reason: str | None) -> str:
-    return _FINISH_REASONS.get(stop_reason or "end_turn", "stop")
+def finish_reason_for(stop_reason: str | None, tool_calls: bool = True) -> str:
+    """The finish reason for a Converse stop reason. `tool_use` with no client tool call left (only the
+    json answer tool was called) is "stop": there is nothing for the client to run."""
+    finish = _FINISH_REASONS.get(stop_reason or "end_turn", "stop")
+    return "stop" if finish == "tool_calls" and not tool_calls else finish
 
 
-def completion_id(request_id: str) -> str:
-    return request_id if request_id.startswith("chatcmpl-") else f"chatcmpl-{request_id}"
-
-
-def from_converse(
-    response: dict,
-    *,
-    request_id: str,
-    model: str,
-    created: int,
-    json_tool: str | None,
-    choice_index: int = 0,
-) -> dict:
-    """An OpenAI `chat.completion` for a Converse response; `model` is the public name the client used."""
+def from_converse(response: dict, *, json_tool: str | None) -> ChatAnswer:
+    """The gateway's answer for a Converse response (a client API renders it)."""
     blocks = ((response.get("output") or {}).get("message") or {}).get("content") or []
     texts: list[str] = []
     reasoning: list[str] = []
-    tool_calls: list[dict] = []
+    tool_calls: list[AnswerToolCall] = []
     json_answer: str | None = None
     for block in blocks:
         if "text" in block:
@@ -556,18 +547,12 @@ def from_converse(
             if json_tool is not None and use.get("name") == json_tool:
                 json_answer = arguments
                 continue
-            tool_calls.append(
-                {
-                    "id": use.get("toolUseId", ""),
-                    "type": "function",
-                    "function": {"name": use.get("name", ""), "arguments": arguments},
-                }
-            )
+            tool_calls.append(AnswerToolCall(use.get("toolUseId", ""), use.get("name", ""), arguments))
         elif "reasoningContent" in block:
             text = (block["reasoningContent"].get("reasoningText") or {}).get("text")
             if text:
                 reasoning.append(text)
-    finish = finish_reason_for(response.get("stopReason"))
+    finish = finish_reason_for(response.get("stopReason"), bool(tool_calls))
     if json_answer is not None:
         content: str | None = json_answer
         if not tool_calls:
@@ -576,55 +561,10 @@ def from_converse(
         content = "".join(texts)
     else:
         content = None if tool_calls else ""
-    if finish == "tool_calls" and not tool_calls:
-        finish = "stop"
-    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    if reasoning:
-        message["reasoning_content"] = "".join(reasoning)
-    return {
-        "id": completion_id(request_id),
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": choice_index, "message": message, "finish_reason": finish, "logprobs": None}],
-        "usage": usage_from_converse(response.get("usage")),
-        "system_fingerprint": None,
-    }
-
-
-def merge_choices(responses: list[dict]) -> dict:
-    """One completion from n single-choice completions (n > 1): choices re-indexed, usage summed."""
-    if not responses:
-        raise ValueError("merge_choices needs at least one response")
-    merged = dict(responses[0])
-    choices = []
-    for response in responses:
-        for choice in response["choices"]:
-            choices.append({**choice, "index": len(choices)})
-    merged["choices"] = choices
-    merged["usage"] = sum_usage([response.get("usage") for response in responses])
-    return merged
-
-
-def sum_usage(usages: list[dict | None]) -> dict:
-    """OpenAI usage of several choices (n > 1) as one, details included."""
-    prompt = completion = cached = reasoning = written = 0
-    for usage in usages:
-        usage = usage or {}
-        prompt += usage.get("prompt_tokens", 0)
-        completion += usage.get("completion_tokens", 0)
-        cached += (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
-        reasoning += (usage.get("completion_tokens_details") or {}).get("reasoning_tokens", 0)
-        written += usage.get("cache_creation_input_tokens", 0)
-    total = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},
-        "completion_tokens_details": {"reasoning_tokens": reasoning},
-    }
-    if written:
-        total["cache_creation_input_tokens"] = written
-    return total
+    return ChatAnswer(
+        content,
+        tool_calls,
+        "".join(reasoning) if reasoning else None,
+        finish,
+        usage_from_converse(response.get("usage")),
+    )

@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bedrock_proxy.bedrock.translate import sum_usage
+from bedrock_proxy.openai.completions import (
+    NO_USAGE,
+    chunk,
+    completion_from_answers,
+    delta_choice,
+    tool_call_start,
+)
 
 
 def completion_from_stream(
@@ -15,80 +21,40 @@ def completion_from_stream(
     """The `chat.completion` a finished stream amounts to; None when a choice did not finish."""
     if not translators or any(t.finish_reason is None for t in translators):
         return None
-    choices = [
-        {
-            "index": index,
-            "message": {**translator.output_message(), "refusal": None},
-            "finish_reason": translator.finish_reason,
-            "logprobs": None,
-        }
-        for index, translator in enumerate(translators)
-    ]
-    usages = [translator.usage for translator in translators]
-    return {
-        "id": response_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "system_fingerprint": None,
-        "choices": choices,
-        "usage": usages[0] if len(usages) == 1 and usages[0] else sum_usage(usages),
-    }
+    answers = [translator.answer() for translator in translators]
+    return completion_from_answers(response_id, created, model, answers, from_stream=True)
 
 
 def stream_chunks(answer: dict, include_usage: bool) -> list[dict]:
     """Every chunk of `answer` replayed as a stream: per choice its role, its content (whole, in one
     delta), its tool calls and its finish; then the usage chunk when the client asked for it."""
     chunks: list[dict] = []
+    response_id, created, model = answer.get("id"), answer.get("created"), answer.get("model")
+    fingerprint = answer.get("system_fingerprint")
+    null_usage = None if include_usage else NO_USAGE
 
-    def chunk(index: int, delta: dict, finish_reason: str | None = None) -> None:
-        item: dict[str, Any] = {
-            "id": answer.get("id"),
-            "object": "chat.completion.chunk",
-            "created": answer.get("created"),
-            "model": answer.get("model"),
-            "system_fingerprint": answer.get("system_fingerprint"),
-            "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-        }
-        if include_usage:
-            item["usage"] = None
-        chunks.append(item)
+    def add(index: int, delta: dict, finish_reason: str | None = None) -> None:
+        choices = [delta_choice(index, delta, finish_reason)]
+        chunks.append(chunk(response_id, created, model, choices, null_usage, fingerprint))
 
-    for position, choice in enumerate(answer.get("choices") or []):
-        index = choice.get("index", position)
-        message = choice.get("message") or {}
-        chunk(index, {"role": "assistant", "content": ""})
+    for position, item in enumerate(answer.get("choices") or []):
+        index = item.get("index", position)
+        message = item.get("message") or {}
+        add(index, {"role": "assistant", "content": ""})
         if message.get("reasoning_content"):
-            chunk(index, {"reasoning_content": message["reasoning_content"]})
+            add(index, {"reasoning_content": message["reasoning_content"]})
         if message.get("content"):
-            chunk(index, {"content": message["content"]})
+            add(index, {"content": message["content"]})
         calls = message.get("tool_calls") or []
         if calls:
-            chunk(
-                index,
-                {
-                    "tool_calls": [
-                        {
-                            "index": n,
-                            "id": call.get("id"),
-                            "type": "function",
-                            "function": dict(call.get("function") or {}),
-                        }
-                        for n, call in enumerate(calls)
-                    ]
-                },
-            )
-        chunk(index, {}, choice.get("finish_reason"))
+            starts = []
+            for n, call in enumerate(calls):
+                function = call.get("function") or {}
+                starts.append(
+                    tool_call_start(n, call.get("id"), function.get("name"), function.get("arguments"))
+                )
+            add(index, {"tool_calls": starts})
+        add(index, {}, item.get("finish_reason"))
     if include_usage:
-        chunks.append(
-            {
-                "id": answer.get("id"),
-                "object": "chat.completion.chunk",
-                "created": answer.get("created"),
-                "model": answer.get("model"),
-                "system_fingerprint": answer.get("system_fingerprint"),
-                "choices": [],
-                "usage": answer.get("usage"),
-            }
-        )
+        chunks.append(chunk(response_id, created, model, [], answer.get("usage"), fingerprint))
     return chunks

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from bedrock_proxy.chat.usage import Usage  # defined with the gateway's chat types; re-exported
+
 
 class DeploymentState(IntEnum):
     """What the router reports about one deployment, as the state gauges show it (0, 1, 2).
@@ -22,16 +24,7 @@ class DeploymentState(IntEnum):
     COOLDOWN = 2  # past allowed_fails: no requests until cooldown_time has passed
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
+__all__ = ["Attempt", "CallRecord", "DeploymentState", "Usage"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,17 +11,21 @@ from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.bedrock.embeddings import require_chat_model
 from bedrock_proxy.bedrock.streaming import StreamTranslator, converse_events
-from bedrock_proxy.bedrock.translate import (
-    ChatRequest,
-    from_converse,
-    merge_choices,
-    parse_chat_request,
-    remote_image_urls,
-    sum_usage,
-    to_converse,
-)
+from bedrock_proxy.bedrock.translate import from_converse, to_converse
 from bedrock_proxy.cache import Lookup, completion_from_stream, stream_chunks
+from bedrock_proxy.chat.request import ChatRequest, remote_image_urls
+from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
+from bedrock_proxy.openai import sse as openai_sse
+from bedrock_proxy.openai.chat_request import parse_chat_request
+from bedrock_proxy.openai.completions import (
+    ChunkRenderer,
+    chunk,
+    completion_from_answers,
+    reissued,
+    response_id,
+)
+from bedrock_proxy.openai.usage import usage_to_openai
 from bedrock_proxy.router.limits import estimate_chat_tokens
 from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
 from bedrock_proxy.router.router import CallTrace
@@ -69,14 +73,14 @@ async def _serve_cached(
 ) -> None:
     """A hit: the stored completion under this request's id, as JSON or replayed as a stream."""
     assert lookup.answer is not None
-    answer = {**lookup.answer, "id": f"chatcmpl-{ctx.request_id}"}  # as a fresh answer would be
+    answer = reissued(lookup.answer, response_id(ctx.request_id))
     record = gateway.recorder.cache_hit(ctx, "chat", request, answer, stream=request.stream)
     headers = ctx.trace_headers() + lookup.headers() + gateway.recorder.cost_headers(record)
     if request.stream:
         await sse.start_stream(send, headers)
         ctx.extra["first_token"] = time.time()
-        await sse.send_events(send, stream_chunks(answer, request.include_usage))
-        await sse.end_stream(send)
+        await sse.send_bytes(send, openai_sse.encode_events(stream_chunks(answer, request.include_usage)))
+        await sse.end_stream(send, openai_sse.DONE)
     else:
         await send_json(send, 200, answer, headers)
     gateway.recorder.submit(record)
@@ -155,19 +159,9 @@ async def _complete(
     assert ctx.trace is not None
     call, answers = await gateway.router.run(request.model, attempt, ctx.trace, classify=_classify)
     created = int(time.time())
-    response_id = f"chatcmpl-{ctx.request_id}"
-    choices = [
-        from_converse(
-            answer,
-            request_id=response_id,
-            model=request.model,
-            created=created,
-            json_tool=call.json_tool,
-            choice_index=index,
-        )
-        for index, answer in enumerate(answers)
-    ]
-    result = choices[0] if n == 1 else merge_choices(choices)
+    answer_id = response_id(ctx.request_id)
+    choices = [from_converse(answer, json_tool=call.json_tool) for answer in answers]
+    result = completion_from_answers(answer_id, created, request.model, choices)
     _record_usage(ctx, (result.get("usage") or {}).get("total_tokens", 0))
     record = gateway.recorder.chat_success(ctx, request, call.params, result, stream=False)
     headers = ctx.trace_headers() + gateway.recorder.cost_headers(record) + dropped_headers(call)
@@ -255,13 +249,14 @@ async def _stream(
 ) -> None:
     call, streams = await _open_stream(gateway, ctx, request, images)
     created = int(time.time())
-    response_id = f"chatcmpl-{ctx.request_id}"
+    answer_id = response_id(ctx.request_id)
     include_usage = request.include_usage
     several = len(streams) > 1
     # with n > 1 each choice's usage is summed into one final chunk instead
     translators = [
         StreamTranslator(
-            response_id, request.model, created, include_usage and not several, call.json_tool, index
+            ChunkRenderer(answer_id, request.model, created, include_usage and not several, index),
+            call.json_tool,
         )
         for index in range(len(streams))
     ]
@@ -270,7 +265,7 @@ async def _stream(
         ctx.trace_headers() + (lookup.headers() if lookup is not None else []) + dropped_headers(call),
     )
     final_usage = (
-        _usage_chunk(response_id, request.model, created, translators) if several and include_usage else None
+        _usage_chunk(answer_id, request.model, created, translators) if several and include_usage else None
     )
     error: GatewayError | None = None
     status = 200
@@ -290,7 +285,7 @@ async def _stream(
     _end_stream(gateway, ctx, request, call.params, translators, status, error)
     if status == 200 and lookup is not None:  # the assembled answer of a stream that ended well
         await cache_store(
-            gateway, ctx, lookup, completion_from_stream(response_id, request.model, created, translators)
+            gateway, ctx, lookup, completion_from_stream(answer_id, request.model, created, translators)
         )
 
 
@@ -304,7 +299,7 @@ def _end_stream(
     error: GatewayError | None,
 ) -> None:
     """The stream's one record, with what was forwarded so far when it did not end well."""
-    _record_usage(ctx, sum((t.usage or {}).get("total_tokens", 0) for t in translators))
+    _record_usage(ctx, total_usage(t.usage for t in translators).total_tokens)
     gateway.recorder.submit(
         gateway.recorder.chat_stream_end(ctx, request, params, translators, status, error)
     )
@@ -329,11 +324,11 @@ async def _pump(
             await _merge(send, streams, translators, ctx)
     except Exception as exc:  # a Bedrock error, or anything unexpected: the client still gets an error event
         error = stream_failure(exc)
-        await sse.send_error_event(send, error)
+        await sse.end_stream(send, openai_sse.encode_error(error))
         return error
     if final_usage is not None:
-        await sse.send_event(send, final_usage())
-    await sse.end_stream(send)
+        await sse.send_bytes(send, openai_sse.encode_event(final_usage()))
+    await sse.end_stream(send, openai_sse.DONE)
     return None
 
 
@@ -345,7 +340,7 @@ async def _forward(
     if chunks:
         if "first_token" not in ctx.extra:
             ctx.extra["first_token"] = time.time()
-        await sse.send_events(send, chunks)
+        await sse.send_bytes(send, openai_sse.encode_events(chunks))
 
 
 async def _merge(
@@ -384,20 +379,12 @@ async def _merge(
             reader.cancel()
 
 
-def _usage_chunk(response_id: str, model: str, created: int, translators: list[StreamTranslator]) -> Any:
+def _usage_chunk(answer_id: str, model: str, created: int, translators: list[StreamTranslator]) -> Any:
     """The usage of every choice summed, built once all streams ended."""
 
     def build() -> dict:
-        total = sum_usage([translator.usage for translator in translators])
-        return {
-            "id": response_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "system_fingerprint": None,
-            "choices": [],
-            "usage": total,
-        }
+        total = usage_to_openai(total_usage(translator.usage for translator in translators))
+        return chunk(answer_id, created, model, [], total)
 
     return build
 

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bedrock_proxy.bedrock.embeddings import (
-    embedding_calls,
-    embedding_response,
-    parse_embedding_request,
-    require_embedding_model,
-)
+from bedrock_proxy.bedrock.embeddings import embedding_calls, embeddings_from_invoke, require_embedding_model
+from bedrock_proxy.openai.embeddings import embeddings_response, parse_embedding_request
 from bedrock_proxy.router.limits import estimate_text_tokens
 from bedrock_proxy.router.router import CallTrace
 from bedrock_proxy.server.auth import require_model_access
@@ -47,7 +43,8 @@ async def embeddings(
     with router.admit(ctx.trace, estimate) as ticket:
         results = await router.run(request.model, attempt, ctx.trace)
         deployment = ctx.trace.deployment
-        result = embedding_response(request, request.model, results, deployment.model_id)
+        answer = embeddings_from_invoke(request, results, deployment.model_id)
+        result = embeddings_response(answer, request.model, request.encoding_format)
         ticket.record_usage((result.get("usage") or {}).get("total_tokens", 0))
         record = gateway.recorder.embedding_success(ctx, request, result)
         headers = ctx.trace_headers() + gateway.recorder.cost_headers(record)

@@ -21,7 +21,8 @@ async def probe(provider: Any, deployment: Any, timeout: float = PROBE_TIMEOUT) 
     try:
         async with asyncio.timeout(timeout):
             if deployment.mode == "embedding":
-                from bedrock_proxy.bedrock.embeddings import embedding_calls, parse_embedding_request
+                from bedrock_proxy.bedrock.embeddings import embedding_calls
+                from bedrock_proxy.openai.embeddings import parse_embedding_request
 
                 request = parse_embedding_request({"model": deployment.model_name, "input": "health check"})
                 await provider.embed(deployment, embedding_calls(request, deployment.model_id), timeout)

@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
-from bedrock_proxy.bedrock.chat_request import sniff_image
+from bedrock_proxy.chat.request import sniff_image
 from bedrock_proxy.errors import ErrorCode, GatewayError
 
 MAX_IMAGE_BYTES = 3_750_000  # Bedrock's per-image limit

@@ -13,35 +13,16 @@ from typing import Any
 
 import orjson
 
+from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.langfuse import REDACTED_CONTENT, is_true
 from bedrock_proxy.observability.pricing import cost_for
 from bedrock_proxy.observability.record import CallRecord, Usage
+from bedrock_proxy.openai.completions import answer_message
+from bedrock_proxy.openai.usage import usage_from_openai
 from bedrock_proxy.server.context import RequestContext, current_request
 
 logger = logging.getLogger("bedrock_proxy.requests")
-
-
-def usage_from_openai(usage: dict | None) -> Usage:
-    """The record's Usage from an OpenAI usage dict (cache writes ride in `cache_creation_input_tokens`)."""
-    if not usage:
-        return Usage()
-    details = usage.get("prompt_tokens_details") or {}
-    return Usage(
-        prompt_tokens=usage.get("prompt_tokens", 0),
-        completion_tokens=usage.get("completion_tokens", 0),
-        cache_read_tokens=details.get("cached_tokens", 0) or 0,
-        cache_write_tokens=usage.get("cache_creation_input_tokens", 0) or 0,
-    )
-
-
-def _add(a: Usage, b: Usage) -> Usage:
-    return Usage(
-        a.prompt_tokens + b.prompt_tokens,
-        a.completion_tokens + b.completion_tokens,
-        a.cache_read_tokens + b.cache_read_tokens,
-        a.cache_write_tokens + b.cache_write_tokens,
-    )
 
 
 def _parse_body(raw: bytes | None) -> Any:
@@ -196,9 +177,7 @@ class Recorder:
         status: int,
         error: GatewayError | None,
     ) -> CallRecord:
-        usage = Usage()
-        for translator in translators:
-            usage = _add(usage, usage_from_openai(translator.usage))
+        usage = total_usage(translator.usage for translator in translators)
         return self._record(
             ctx,
             "chat",
@@ -206,7 +185,7 @@ class Recorder:
             usage=usage,
             stream=True,
             input=request.messages,
-            output=translators[0].output_message() if translators else None,
+            output=answer_message(translators[0].answer(), refusal=False) if translators else None,
             finish_reason=translators[0].finish_reason if translators else None,
             params=params,
             metadata=request.metadata,

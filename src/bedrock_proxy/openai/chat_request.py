@@ -1,7 +1,10 @@
-"""The OpenAI chat completions request, checked: every client mistake is a 400 naming the field to change.
+"""OpenAI's chat completions body parsed into the gateway's ChatRequest: every client mistake is a 400 naming
+the field to change.
 
 Parsing is independent of the model; what a given Bedrock model accepts is decided later in `translate`.
 Unknown top-level keys are ignored (OpenAI SDKs send extras); the raw body stays available as `.body`.
+OpenAI's own spellings end here: developer messages become system, function messages tool, refusal parts
+text, and tool_choice a ToolChoice.
 """
 
 from __future__ import annotations
@@ -9,10 +12,22 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass, field
 
 import orjson
 
+from bedrock_proxy.chat.request import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    Part,
+    RemoteImagePart,
+    TextPart,
+    ToolCall,
+    ToolChoice,
+    ToolChoiceMode,
+    ToolDef,
+    sniff_image,
+)
 from bedrock_proxy.errors import GatewayError, invalid_request
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -24,69 +39,6 @@ IMAGE_MIME = {
     "image/gif": "gif",
     "image/webp": "webp",
 }
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Parsed request
-
-
-@dataclass(slots=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: dict
-
-
-@dataclass(slots=True)
-class Message:
-    """One OpenAI message, checked. `parts` holds ("text", str, cache) | ("image", format, b64, param, cache)
-    | ("remote", url, param, cache) tuples."""
-
-    role: str  # system | user | assistant | tool (developer -> system, function -> tool)
-    parts: list[tuple]
-    param: str
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    tool_call_id: str | None = None
-    cache: bool = False
-
-
-@dataclass(slots=True)
-class ToolDef:
-    name: str
-    description: str | None
-    parameters: dict
-    cache: bool = False
-
-
-@dataclass(slots=True)
-class ChatRequest:
-    body: dict
-    model: str
-    messages: list  # the client's OpenAI messages as sent (what observability records)
-    parsed_messages: list[Message]  # the same, checked and normalised for translation
-    stream: bool = False
-    include_usage: bool = False
-    n: int = 1
-    max_tokens: int | None = None  # max_completion_tokens wins over max_tokens
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    stop: list[str] | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    logit_bias: dict | None = None
-    logprobs: bool = False
-    top_logprobs: int | None = None
-    seed: int | None = None
-    user: str | None = None
-    metadata: dict = field(default_factory=dict)
-    tools: list[ToolDef] | None = None
-    tool_choice: str | None = None  # auto | none | required | function
-    tool_choice_name: str | None = None
-    parallel_tool_calls: bool | None = None
-    response_format: str = "text"  # text | json_object | json_schema
-    json_schema_name: str | None = None
-    json_schema: dict | None = None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -210,7 +162,7 @@ def parse_chat_request(body: object) -> ChatRequest:
         raise _wrong_type("metadata", "an object", metadata)
     req.metadata = metadata or {}
     req.tools = _parse_tools(body.get("tools"))
-    req.tool_choice, req.tool_choice_name = _parse_tool_choice(body.get("tool_choice"), req.tools)
+    req.tool_choice = _parse_tool_choice(body.get("tool_choice"), req.tools)
     req.parallel_tool_calls = _opt_bool(body, "parallel_tool_calls")
     req.response_format, req.json_schema_name, req.json_schema = _parse_response_format(
         body.get("response_format")
@@ -271,14 +223,14 @@ def _legacy_call_id(message_index: int) -> str:
     return f"call_fn_{message_index}"
 
 
-def _text_parts(content: object, p: str, *, required: bool, allow_refusal: bool = False) -> list[tuple]:
+def _text_parts(content: object, p: str, *, required: bool, allow_refusal: bool = False) -> list[Part]:
     if isinstance(content, str):
-        return [("text", content, False)]
+        return [TextPart(content)]
     if content is None and not required:
         return []
     if not isinstance(content, list):
         raise _wrong_type(f"{p}.content", "a string or an array of text parts", content)
-    parts = []
+    parts: list[Part] = []
     for j, part in enumerate(content):
         pp = f"{p}.content[{j}]"
         kind = part.get("type") if isinstance(part, dict) else None
@@ -287,7 +239,7 @@ def _text_parts(content: object, p: str, *, required: bool, allow_refusal: bool 
             text = part.get(key)
             if not isinstance(text, str):
                 raise _wrong_type(f"{pp}.{key}", "a string", text)
-            parts.append(("text", text, isinstance(part.get("cache_control"), dict)))
+            parts.append(TextPart(text, isinstance(part.get("cache_control"), dict)))
         else:
             raise invalid_request(
                 f'\'{pp}\' must be a text part {{"type": "text", "text": "..."}} in this message'
@@ -297,12 +249,12 @@ def _text_parts(content: object, p: str, *, required: bool, allow_refusal: bool 
     return parts
 
 
-def _user_parts(content: object, p: str) -> list[tuple]:
+def _user_parts(content: object, p: str) -> list[Part]:
     if isinstance(content, str):
-        return [("text", content, False)]
+        return [TextPart(content)]
     if not isinstance(content, list):
         raise _wrong_type(f"{p}.content", "a string or an array of content parts", content)
-    parts = []
+    parts: list[Part] = []
     for j, part in enumerate(content):
         pp = f"{p}.content[{j}]"
         if not isinstance(part, dict):
@@ -313,7 +265,7 @@ def _user_parts(content: object, p: str) -> list[tuple]:
             text = part.get("text")
             if not isinstance(text, str):
                 raise _wrong_type(f"{pp}.text", "a string", text)
-            parts.append(("text", text, cache))
+            parts.append(TextPart(text, cache))
         elif kind == "image_url":
             parts.append(_image_part(part.get("image_url"), f"{pp}.image_url", cache))
         elif kind == "input_audio":
@@ -336,15 +288,15 @@ def _user_parts(content: object, p: str) -> list[tuple]:
     return parts
 
 
-def _image_part(value: object, pp: str, cache: bool) -> tuple:
+def _image_part(value: object, pp: str, cache: bool) -> Part:
     url = value.get("url") if isinstance(value, dict) else value
     if not isinstance(url, str):
         raise _wrong_type(f"{pp}.url", "a data: URL or an http(s) URL", url)
     if url.startswith("data:"):
         image_format, b64 = _parse_data_url(url, pp)
-        return ("image", image_format, b64, pp, cache)
+        return ImagePart(image_format, b64, pp, cache)
     if url.startswith(("https://", "http://")):
-        return ("remote", url, pp, cache)
+        return RemoteImagePart(url, pp, cache)
     raise invalid_request(
         f"'{pp}' must be a data: URL (data:image/png;base64,...) or an http(s) URL; got {url[:40]!r}.", pp
     )
@@ -373,19 +325,6 @@ def _parse_data_url(url: str, pp: str) -> tuple[str, str]:
             pp,
         )
     return sniffed, data
-
-
-def sniff_image(raw: bytes) -> str | None:
-    """The real format from the first bytes: Bedrock rejects an image whose declared type is wrong."""
-    if raw.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if raw.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if raw.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
-    if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
-        return "webp"
-    return None
 
 
 def _parse_tool_calls(value: object, p: str) -> list[ToolCall]:
@@ -480,9 +419,9 @@ def _parse_tools(value: object) -> list[ToolDef] | None:
     return tools
 
 
-def _parse_tool_choice(value: object, tools: list[ToolDef] | None) -> tuple[str | None, str | None]:
+def _parse_tool_choice(value: object, tools: list[ToolDef] | None) -> ToolChoice | None:
     if value is None:
-        return None, None
+        return None
     if isinstance(value, str):
         if value not in ("auto", "none", "required"):
             raise invalid_request(
@@ -493,7 +432,7 @@ def _parse_tool_choice(value: object, tools: list[ToolDef] | None) -> tuple[str 
             raise invalid_request(
                 "'tool_choice' is 'required' but no 'tools' were sent: add tools.", "tool_choice"
             )
-        return value, None
+        return ToolChoice(ToolChoiceMode(value))
     fn = value.get("function") if isinstance(value, dict) and value.get("type") == "function" else None
     name = fn.get("name") if isinstance(fn, dict) else None
     if not isinstance(name, str):
@@ -507,7 +446,7 @@ def _parse_tool_choice(value: object, tools: list[ToolDef] | None) -> tuple[str 
             f"'tool_choice' names function {name!r}, which is not in 'tools': declare it or change the name.",
             "tool_choice",
         )
-    return "function", name
+    return ToolChoice(ToolChoiceMode.TOOL, name)
 
 
 def _parse_response_format(value: object) -> tuple[str, str | None, dict | None]:
@@ -535,13 +474,3 @@ def _parse_response_format(value: object) -> tuple[str, str | None, dict | None]
     elif not isinstance(schema, dict):
         raise _wrong_type("response_format.json_schema.schema", "a JSON Schema object", schema)
     return "json_schema", name, schema
-
-
-def remote_image_urls(request: ChatRequest) -> list[str]:
-    """The http(s) image URLs the server must fetch before `to_converse` (Converse takes only bytes)."""
-    urls: list[str] = []
-    for message in request.parsed_messages:
-        for part in message.parts:
-            if part[0] == "remote" and part[1] not in urls:
-                urls.append(part[1])
-    return urls

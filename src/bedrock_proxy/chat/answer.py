@@ -1,0 +1,53 @@
+"""What a provider answers, in the gateway's own terms: a finished ChatAnswer per choice, and for a stream
+the StreamRenderer protocol a provider's stream translator drives, one call per delta.
+
+A client API renders both (`bedrock_proxy.openai.completions`: `completion` from answers, `ChunkRenderer`
+for streams). Finish reasons use the gateway's vocabulary, which is OpenAI's: stop | length | tool_calls |
+content_filter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bedrock_proxy.chat.usage import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerToolCall:
+    """A tool call the model made; `arguments` is the JSON text of its input."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatAnswer:
+    """One choice of an answer. `content` None means "no text, only tool calls"."""
+
+    content: str | None
+    tool_calls: list[AnswerToolCall] = field(default_factory=list)
+    reasoning: str | None = None
+    finish_reason: str | None = None  # None: a stream that did not finish
+    usage: Usage | None = None
+
+
+class StreamRenderer(Protocol):
+    """A client API's stream, written one delta at a time. Each method returns what to send for it (a chunk,
+    an event), or None when the API sends nothing for it. Called on the hot path: keep them plain."""
+
+    def start(self) -> Any: ...
+
+    def text(self, text: str) -> Any: ...
+
+    def reasoning(self, text: str) -> Any: ...
+
+    def tool_start(self, position: int, call_id: str, name: str) -> Any: ...
+
+    def tool_arguments(self, position: int, arguments: str) -> Any: ...
+
+    def finish(self, finish_reason: str) -> Any: ...
+
+    def usage(self, usage: Usage) -> Any | None: ...

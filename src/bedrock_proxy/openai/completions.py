@@ -1,0 +1,188 @@
+"""OpenAI's `chat.completion` and `chat.completion.chunk` wire dicts: the only place they are built.
+
+The builders are plain functions that return fresh literal dicts (no copies, no models): they run once per
+streamed delta on the hot path. Key order is part of what a client sees byte for byte, so each builder keeps
+one order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bedrock_proxy.chat.answer import ChatAnswer
+from bedrock_proxy.chat.usage import Usage, total_usage
+from bedrock_proxy.openai.usage import usage_to_openai
+
+NO_USAGE: Any = object()  # `chunk(usage=NO_USAGE)`: the chunk has no "usage" key at all
+
+
+def completion_id(request_id: str) -> str:
+    return request_id if request_id.startswith("chatcmpl-") else f"chatcmpl-{request_id}"
+
+
+def response_id(request_id: str) -> str:
+    """The completion id of the request being served (the gateway's request id, prefixed)."""
+    return f"chatcmpl-{request_id}"
+
+
+def reissued(answer: dict, new_id: str) -> dict:
+    """A stored completion (a response cache hit) under this request's id, as a fresh answer would be."""
+    return {**answer, "id": new_id}
+
+
+def tool_call(call_id: str, name: str, arguments: str) -> dict:
+    """One entry of an assistant message's `tool_calls`."""
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def assistant_message(
+    content: str | None, tool_calls: list[dict] | None, reasoning: str | None, *, refusal: bool = True
+) -> dict:
+    """The assistant message of a completion (`refusal` false: the shape observability records)."""
+    message: dict[str, Any] = (
+        {"role": "assistant", "content": content, "refusal": None}
+        if refusal
+        else {"role": "assistant", "content": content}
+    )
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    return message
+
+
+def answer_message(answer: ChatAnswer, *, refusal: bool = True) -> dict:
+    """The assistant message of one answer (`refusal` false: the shape observability records)."""
+    calls = [tool_call(call.id, call.name, call.arguments) for call in answer.tool_calls]
+    return assistant_message(answer.content, calls, answer.reasoning, refusal=refusal)
+
+
+def completion_from_answers(
+    request_id: str, created: int, model: str, answers: list[ChatAnswer], *, from_stream: bool = False
+) -> dict:
+    """The `chat.completion` of n answers (one per choice, indexed in order), their usage summed; `model` is
+    the public name the client asked for.
+
+    `from_stream`: the completion a finished stream amounts to, stored by the response cache. It has always
+    had its keys in another order (system_fingerprint before choices, refusal last in the message); it keeps
+    it so cached answers stay byte for byte what they were. JSON-wise the two are the same completion."""
+    usage = usage_to_openai(
+        answers[0].usage if len(answers) == 1 else total_usage(answer.usage for answer in answers)
+    )
+    if from_stream:
+        choices = [
+            _choice(index, {**answer_message(answer, refusal=False), "refusal": None}, answer.finish_reason)
+            for index, answer in enumerate(answers)
+        ]
+        return {
+            "id": completion_id(request_id),
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+            "choices": choices,
+            "usage": usage,
+        }
+    choices = [
+        _choice(index, answer_message(answer), answer.finish_reason) for index, answer in enumerate(answers)
+    ]
+    return {
+        "id": completion_id(request_id),
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": choices,
+        "usage": usage,
+        "system_fingerprint": None,
+    }
+
+
+def _choice(index: int, message: dict, finish_reason: str | None) -> dict:
+    return {"index": index, "message": message, "finish_reason": finish_reason, "logprobs": None}
+
+
+def delta_choice(index: int, delta: dict, finish_reason: str | None = None) -> dict:
+    return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+
+
+def chunk(
+    response_id: str,
+    created: int,
+    model: str,
+    choices: list[dict],
+    usage: dict | None = NO_USAGE,
+    system_fingerprint: str | None = None,
+) -> dict:
+    """A `chat.completion.chunk`. `usage` None is the explicit null OpenAI sends on every chunk when the
+    client asked for usage (stream_options.include_usage); left out, the chunk has no "usage" key."""
+    item = {
+        "id": response_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "system_fingerprint": system_fingerprint,
+        "choices": choices,
+    }
+    if usage is not NO_USAGE:
+        item["usage"] = usage
+    return item
+
+
+def tool_call_start(index: int, call_id: str, name: str, arguments: str = "") -> dict:
+    """A delta's `tool_calls` entry that opens call `index` (its id, type and name)."""
+    return {
+        "index": index,
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
+
+
+def tool_call_arguments(index: int, arguments: str) -> dict:
+    """A delta's `tool_calls` entry that carries more argument text for call `index`."""
+    return {"index": index, "function": {"arguments": arguments}}
+
+
+class ChunkRenderer:
+    """OpenAI's chunks for one choice of a stream: the `StreamRenderer` a provider's stream translator
+    drives. With `include_usage` every chunk carries "usage": null and the usage gets a chunk of its own."""
+
+    __slots__ = ("_created", "_id", "_include_usage", "_index", "_model")
+
+    def __init__(
+        self, request_id: str, model: str, created: int, include_usage: bool, choice_index: int = 0
+    ) -> None:
+        self._id = completion_id(request_id)
+        self._model = model
+        self._created = created
+        self._include_usage = include_usage
+        self._index = choice_index
+
+    def _chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
+        choices = [delta_choice(self._index, delta, finish_reason)]
+        if self._include_usage:
+            return chunk(self._id, self._created, self._model, choices, None)
+        return chunk(self._id, self._created, self._model, choices)
+
+    def start(self) -> dict:
+        return self._chunk({"role": "assistant", "content": ""})
+
+    def text(self, text: str) -> dict:
+        return self._chunk({"content": text})
+
+    def reasoning(self, text: str) -> dict:
+        return self._chunk({"reasoning_content": text})
+
+    def tool_start(self, position: int, call_id: str, name: str) -> dict:
+        return self._chunk({"tool_calls": [tool_call_start(position, call_id, name)]})
+
+    def tool_arguments(self, position: int, arguments: str) -> dict:
+        return self._chunk({"tool_calls": [tool_call_arguments(position, arguments)]})
+
+    def finish(self, finish_reason: str) -> dict:
+        return self._chunk({}, finish_reason)
+
+    def usage(self, usage: Usage) -> dict | None:
+        if not self._include_usage:
+            return None
+        return chunk(self._id, self._created, self._model, [], usage_to_openai(usage))

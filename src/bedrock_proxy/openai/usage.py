@@ -1,0 +1,34 @@
+"""OpenAI's usage object <-> the gateway's Usage: the one converter each way."""
+
+from __future__ import annotations
+
+from bedrock_proxy.chat.usage import Usage
+
+
+def usage_to_openai(usage: Usage | None) -> dict:
+    """OpenAI usage, details included; cache writes ride in LiteLLM's `cache_creation_input_tokens`."""
+    if usage is None:
+        usage = Usage()
+    out = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+    if usage.cache_write_tokens:  # cache writes are billed at their own rate
+        out["cache_creation_input_tokens"] = usage.cache_write_tokens
+    return out
+
+
+def usage_from_openai(usage: dict | None) -> Usage:
+    """The gateway's Usage from an OpenAI usage dict (a stored cached answer's)."""
+    if not usage:
+        return Usage()
+    details = usage.get("prompt_tokens_details") or {}
+    return Usage(
+        prompt_tokens=usage.get("prompt_tokens", 0),
+        completion_tokens=usage.get("completion_tokens", 0),
+        cache_read_tokens=details.get("cached_tokens", 0) or 0,
+        cache_write_tokens=usage.get("cache_creation_input_tokens", 0) or 0,
+    )
