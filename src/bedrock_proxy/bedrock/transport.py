@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -182,7 +183,7 @@ class EventStream:
         self._expired = True
         self._response.content.set_exception(TimeoutError())
 
-    async def __aiter__(self) -> AsyncIterator[tuple[str, dict]]:
+    async def __aiter__(self) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
         content = self._response.content
         buffer = self._buffer
         loop = asyncio.get_running_loop()
