@@ -125,7 +125,9 @@ class BedrockTransport:
             ) from None
         return sign(credentials, target.region, url, body, headers)
 
-    async def call(self, target: Target, operation: str, payload: dict, timeout: float) -> dict:
+    async def call(
+        self, target: Target, operation: str, payload: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
         """A non-streaming call (converse, invoke, count-tokens): the decoded answer or a GatewayError."""
         body = orjson.dumps(payload)
         url, encoded = target.url(operation)
@@ -145,7 +147,12 @@ class BedrockTransport:
             raise _bad_answer("an answer that is not JSON") from None
 
     async def stream(
-        self, target: Target, operation: str, payload: dict, first_event_timeout: float, timeout: float
+        self,
+        target: Target,
+        operation: str,
+        payload: dict[str, Any],
+        first_event_timeout: float,
+        timeout: float,
     ) -> EventStream:
         """Open an event stream; returns once the response headers arrived (errors before that are raised)."""
         body = orjson.dumps(payload)

@@ -115,7 +115,7 @@ def _record_usage(ctx: RequestContext, total_tokens: int) -> None:
 
 
 def _converse_call(
-    gateway: Gateway, request: ChatRequest, deployment: Deployment, images: dict
+    gateway: Gateway, request: ChatRequest, deployment: Deployment, images: dict[str, Any]
 ) -> ConverseCall:
     require_chat_model(deployment.model_name, deployment.model_id)
     call = to_converse(
@@ -145,7 +145,7 @@ async def _complete(
     send: Send,
     ctx: RequestContext,
     request: ChatRequest,
-    images: dict,
+    images: dict[str, Any],
     lookup: Lookup | None = None,
 ) -> None:
     n = request.n or 1
@@ -181,7 +181,7 @@ async def _complete(
 
 
 async def _open_stream(
-    gateway: Gateway, ctx: RequestContext, request: ChatRequest, images: dict
+    gateway: Gateway, ctx: RequestContext, request: ChatRequest, images: dict[str, Any]
 ) -> tuple[ConverseCall, list[Opened]]:
     """Open the upstream stream(s) and wait for a first event, so a failure before any byte reached the
     client can still be retried or fall back."""
@@ -252,7 +252,7 @@ async def _stream(
     send: Send,
     ctx: RequestContext,
     request: ChatRequest,
-    images: dict,
+    images: dict[str, Any],
     lookup: Lookup | None = None,
 ) -> None:
     call, streams = await _open_stream(gateway, ctx, request, images)
@@ -301,7 +301,7 @@ def _end_stream(
     gateway: Gateway,
     ctx: RequestContext,
     request: ChatRequest,
-    params: dict,
+    params: dict[str, Any],
     translators: list[StreamTranslator],
     status: int,
     error: GatewayError | None,
@@ -341,7 +341,10 @@ async def _pump(
 
 
 async def _forward(
-    send: Send, translator: StreamTranslator, events: Sequence[tuple[str, dict]], ctx: RequestContext
+    send: Send,
+    translator: StreamTranslator,
+    events: Sequence[tuple[str, dict[str, Any]]],
+    ctx: RequestContext,
 ) -> None:
     """Send the chunks of events that are already here as one write: no waiting, fewer syscalls."""
     chunks = [chunk for event_type, payload in events for chunk in translator.feed(event_type, payload)]
@@ -358,7 +361,7 @@ async def _merge(
     ctx: RequestContext,
 ) -> None:
     """n > 1: several upstream streams interleaved into one, each chunk tagged with its choice index."""
-    queue: asyncio.Queue[tuple[int, tuple[str, dict] | GatewayError | None]] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[int, tuple[str, dict[str, Any]] | GatewayError | None]] = asyncio.Queue()
 
     async def read(index: int, events: Events, first: list[Event]) -> None:
         try:
@@ -392,7 +395,7 @@ def _usage_chunk(
 ) -> Callable[[], dict[str, Any]]:
     """The usage of every choice summed, built once all streams ended."""
 
-    def build() -> dict:
+    def build() -> dict[str, Any]:
         total = usage_to_openai(total_usage(translator.usage for translator in translators))
         return chunk(answer_id, created, model, [], total)
 

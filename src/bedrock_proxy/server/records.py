@@ -106,8 +106,8 @@ class Recorder:
         input: Any = None,
         output: Any = None,
         finish_reason: str | None = None,
-        params: dict | None = None,
-        metadata: dict | None = None,
+        params: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
         user: str | None = None,
         error: GatewayError | None = None,
         model_group: str | None = None,
@@ -147,7 +147,7 @@ class Recorder:
             fallback_used=trace.fallback_used if trace else False,
         )
 
-    def _messages(self, metadata: dict | None, input: Any, output: Any) -> tuple[Any, Any]:
+    def _messages(self, metadata: dict[str, Any] | None, input: Any, output: Any) -> tuple[Any, Any]:
         """Apply the message-logging opt-outs once, here, so that no sink can export what a client or the
         config asked to keep out (turn_off_message_logging, and per request mask_input / mask_output)."""
         if not self.log_messages:
@@ -163,7 +163,13 @@ class Recorder:
         return input, output
 
     def chat_success(
-        self, ctx: RequestContext, request: ChatRequest, params: dict, result: dict, *, stream: bool
+        self,
+        ctx: RequestContext,
+        request: ChatRequest,
+        params: dict[str, Any],
+        result: dict[str, Any],
+        *,
+        stream: bool,
     ) -> CallRecord:
         choice = result["choices"][0]
         return self._record(
@@ -184,7 +190,7 @@ class Recorder:
         self,
         ctx: RequestContext,
         request: ChatRequest,
-        params: dict,
+        params: dict[str, Any],
         translators: list[StreamTranslator],
         status: int,
         error: GatewayError | None,
@@ -205,7 +211,9 @@ class Recorder:
             error=error,
         )
 
-    def embedding_success(self, ctx: RequestContext, request: EmbeddingRequest, result: dict) -> CallRecord:
+    def embedding_success(
+        self, ctx: RequestContext, request: EmbeddingRequest, result: dict[str, Any]
+    ) -> CallRecord:
         usage = result.get("usage") or {}
         return self._record(
             ctx,
@@ -225,7 +233,7 @@ class Recorder:
         ctx: RequestContext,
         kind: str,
         request: ChatRequest | EmbeddingRequest,
-        answer: dict,
+        answer: dict[str, Any],
         *,
         stream: bool = False,
     ) -> CallRecord:
