@@ -91,6 +91,7 @@ class Gateway:
         self.max_body_bytes = MAX_BODY_BYTES
         self.started = False
         self.draining = False
+        self.health_checks: BackgroundHealth | None = None  # set by startup
         self.on_started: Callable[[], None] | None = None  # `serve` logs "listening on ..." with it
 
     def drop_params(self, deployment: Deployment) -> bool:
@@ -119,7 +120,7 @@ class Gateway:
         """After uvicorn drained the connections: close the Bedrock pool, then deliver every queued record
         (within BEDROCK_PROXY_SINK_FLUSH_SECONDS; what is left is counted as dropped and logged)."""
         self.draining = True
-        if getattr(self, "health_checks", None) is not None:
+        if self.health_checks is not None:
             await self.health_checks.stop()  # before the transport its probes use closes
         await self.transport.aclose()
         if self.cache is not None:
