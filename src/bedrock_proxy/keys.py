@@ -8,8 +8,9 @@ reordered, the key does not. Aliases are made unique here so logs and the spend 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 MASTER_ALIAS = "master_key"
 ANONYMOUS_ID = "anonymous"
@@ -38,12 +39,29 @@ class KeyIdentity:
 ANONYMOUS = KeyIdentity(alias=ANONYMOUS_ID, key_id=ANONYMOUS_ID)
 
 
-def key_identities(master_key: str | None, api_keys: list[Any]) -> list[KeyIdentity]:
+class ConfiguredKey(Protocol):
+    """A general_settings.api_keys entry, as config's ApiKey holds it (this layer imports no config)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def alias(self) -> str | None: ...
+    @property
+    def models(self) -> Iterable[str]: ...
+    @property
+    def spend_limit(self) -> float | None: ...
+    @property
+    def rpm(self) -> int | None: ...
+    @property
+    def tpm(self) -> int | None: ...
+
+
+def key_identities(master_key: str | None, api_keys: Sequence[ConfiguredKey]) -> list[KeyIdentity]:
     """The config's keys, api_keys first in file order, then the master key; aliases unique."""
     out: list[KeyIdentity] = []
     seen: set[str] = {MASTER_ALIAS} if master_key else set()
     for index, api_key in enumerate(api_keys):
-        alias = getattr(api_key, "alias", None) or f"api_keys[{index}]"
+        alias = api_key.alias or f"api_keys[{index}]"
         if alias in seen:
             alias = f"{alias} (api_keys[{index}])"
         seen.add(alias)
@@ -51,10 +69,10 @@ def key_identities(master_key: str | None, api_keys: list[Any]) -> list[KeyIdent
             KeyIdentity(
                 alias=alias,
                 key_id=key_id(api_key.key),
-                models=frozenset(getattr(api_key, "models", ()) or ()),
-                spend_limit=getattr(api_key, "spend_limit", None),
-                rpm=getattr(api_key, "rpm", None) or None,
-                tpm=getattr(api_key, "tpm", None) or None,
+                models=frozenset(api_key.models or ()),
+                spend_limit=api_key.spend_limit,
+                rpm=api_key.rpm or None,
+                tpm=api_key.tpm or None,
             )
         )
     if master_key:

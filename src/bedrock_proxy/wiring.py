@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from bedrock_proxy.alerting import Alerter, AlertSink, alerter_from_settings
-from bedrock_proxy.bedrock.provider import BedrockProvider
+from bedrock_proxy.bedrock.provider import BedrockProvider, Provider
 from bedrock_proxy.bedrock.transport import BedrockTransport
 from bedrock_proxy.cache import ResponseCaching
 from bedrock_proxy.config.knobs import env_seconds
+from bedrock_proxy.config.schema import Config, Settings
 from bedrock_proxy.observability.hub import Observability, plan_sinks
 from bedrock_proxy.observability.rawlog import RawLoggingProvider
 from bedrock_proxy.router.limits import limit_error
@@ -34,18 +34,12 @@ from bedrock_proxy.spend.ledger import DEFAULT_REFRESH_SECONDS
 log = logging.getLogger("bedrock_proxy.observability")
 
 
-def _get(settings: Any, name: str, default: Any = None) -> Any:
-    """The settings are duck-typed (config's Settings, or a plain dict of litellm_settings in tests)."""
-    value = settings.get(name) if isinstance(settings, Mapping) else getattr(settings, name, None)
-    return default if value is None else value
-
-
-def build_ledger(settings: Any, environ: Mapping[str, str]) -> SpendLedger | None:
+def build_ledger(settings: Settings, environ: Mapping[str, str]) -> SpendLedger | None:
     """The spend sink (docs/budgets.md says when it is on); raises ValueError when budgets cannot be kept."""
     plan = plan_ledger(settings, environ)
     if plan is None:
         return None
-    identities = key_identities(_get(settings, "master_key"), _get(settings, "api_keys", []))
+    identities = key_identities(settings.master_key, settings.api_keys)
     refresh = env_seconds(environ, "BEDROCK_PROXY_SPEND_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS)
     budgets = sum(1 for i in identities if i.spend_limit is not None)
     log.info(
@@ -57,12 +51,12 @@ def build_ledger(settings: Any, environ: Mapping[str, str]) -> SpendLedger | Non
     return SpendLedger(plan.store, keep_logs=plan.keep_logs, refresh_seconds=refresh)
 
 
-def build_alerter(settings: Any, environ: Mapping[str, str]) -> Alerter | None:
+def build_alerter(settings: Settings, environ: Mapping[str, str]) -> Alerter | None:
     """general_settings.alerting -> Alerter, or None when alerting is off; ValueError for a bad setting."""
     return alerter_from_settings(settings, environ)
 
 
-def build_cache(settings: Any, environ: Mapping[str, str]) -> ResponseCaching | None:
+def build_cache(settings: Settings, environ: Mapping[str, str]) -> ResponseCaching | None:
     """litellm_settings.cache / router_settings.cache_responses: None when caching is off."""
     return ResponseCaching.from_settings(settings, environ)
 
@@ -73,7 +67,7 @@ def ca_bundle(environ: Mapping[str, str]) -> str | None:
 
 
 def build_observability(
-    settings: Any,
+    settings: Settings,
     environ: Mapping[str, str] | None = None,
     *,
     registry: CollectorRegistry | None = None,
@@ -110,7 +104,7 @@ def state_listeners(observability: Observability) -> list[StateListener]:
 
 
 def build_gateway(
-    config: Any,
+    config: Config,
     *,
     environ: Mapping[str, str] = os.environ,
     observability: Observability | None = None,
@@ -123,7 +117,7 @@ def build_gateway(
     # state change (healthy, partial, cooldown)
     router = Router(config, observability.metrics, on_state_change=state_listeners(observability))
     transport = BedrockTransport(ca_bundle=ca_bundle(environ))
-    provider: Any = BedrockProvider(transport, environ)
+    provider: Provider = BedrockProvider(transport, environ)
     if observability.log_raw_request_response:
         provider = RawLoggingProvider(provider)
     keys = KeyRing(settings.master_key, settings.api_keys)

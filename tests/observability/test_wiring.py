@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bedrock_proxy.config.schema import Settings
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import REDACTED, redact
 from bedrock_proxy.observability.metrics import GatewayMetrics, overhead_seconds
@@ -96,20 +97,20 @@ def test_token_counts_in_bedrock_bodies_are_not_mistaken_for_secrets() -> None:
 
 def test_delivery_knobs_come_from_the_environment() -> None:
     env = {**ENV, "BEDROCK_PROXY_SINK_BACKOFF_MAX_SECONDS": "0.2", "BEDROCK_PROXY_SINK_FLUSH_SECONDS": "3"}
-    obs = Observability.from_settings({"success_callback": ["langfuse"]}, env)
+    obs = Observability.from_settings(Settings(success_callbacks=["langfuse"]), env)
     assert obs.dispatcher.backoff_max == 0.2 and obs.dispatcher.backoff_base == 0.2
     assert obs.flush_seconds == 3.0
-    assert Observability.from_settings({}, ENV).flush_seconds == 20.0
+    assert Observability.from_settings(Settings(), ENV).flush_seconds == 20.0
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-1"])
 def test_a_bad_delivery_knob_stops_the_start_naming_it(value: str) -> None:
     with pytest.raises(ValueError, match="BEDROCK_PROXY_SINK_FLUSH_SECONDS"):
-        Observability.from_settings({}, {**ENV, "BEDROCK_PROXY_SINK_FLUSH_SECONDS": value})
+        Observability.from_settings(Settings(), {**ENV, "BEDROCK_PROXY_SINK_FLUSH_SECONDS": value})
 
 
 def test_every_submitted_record_is_counted_in_the_metrics() -> None:
-    obs = Observability.from_settings({}, ENV)
+    obs = Observability.from_settings(Settings(), ENV)
     obs.submit(record(status=200))
     obs.submit(record(status=503, error_type="ServiceUnavailableException", attempts=()))
     body, _ = obs.metrics.render()
@@ -131,7 +132,7 @@ def test_cache_writes_in_the_openai_usage_reach_the_record() -> None:
 
 
 def test_a_request_is_recorded_once_even_if_two_records_are_submitted() -> None:
-    obs = Observability.from_settings({}, ENV)
+    obs = Observability.from_settings(Settings(), ENV)
     recorder = Recorder(obs, log_messages=True)
     ctx = RequestContext("one-request")
     token = current_request.set(ctx)

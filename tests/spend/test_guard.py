@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from bedrock_proxy.config.schema import ApiKey
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.record import CallRecord, Usage
 from bedrock_proxy.router.limits import limit_error
@@ -14,8 +14,8 @@ from bedrock_proxy.router.state import InMemoryCounterStore
 from bedrock_proxy.spend import BudgetExceeded, KeyGuard, SpendLedger, SqliteSpendStore, key_identities
 
 KEYS = [
-    SimpleNamespace(key="sk-budget", alias="budget", spend_limit=0.01, models=(), rpm=None, tpm=None),
-    SimpleNamespace(key="sk-tpm", alias="tokens", spend_limit=None, models=(), rpm=None, tpm=100),
+    ApiKey(key="sk-budget", alias="budget", spend_limit=0.01),
+    ApiKey(key="sk-tpm", alias="tokens", tpm=100),
 ]
 IDENTITIES = key_identities("sk-master", KEYS)
 BY_ALIAS = {i.alias: i for i in IDENTITIES}

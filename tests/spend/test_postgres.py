@@ -9,11 +9,11 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 
 import psycopg
 import pytest
 
+from bedrock_proxy.config.schema import ApiKey, Settings
 from bedrock_proxy.spend import SpendEntry, SpendStoreError, key_id, plan_ledger
 from bedrock_proxy.spend.postgres import PostgresSpendStore
 from tests.conftest import SEED_MODELS
@@ -41,9 +41,8 @@ def query(url: str, sql: str, *args: object) -> list[tuple]:
         return conn.execute(sql, args).fetchall()
 
 
-def settings(url: str, spend_limit: float | None = 1.0) -> SimpleNamespace:
-    key = SimpleNamespace(key="sk-a", spend_limit=spend_limit, models=(), rpm=None, tpm=None, alias=None)
-    return SimpleNamespace(api_keys=[key], database_url=url, disable_spend_logs=False)
+def settings(url: str, spend_limit: float | None = 1.0) -> Settings:
+    return Settings(api_keys=[ApiKey(key="sk-a", spend_limit=spend_limit)], database_url=url)
 
 
 # ---------------------------------------------------------------------------------------- the store itself

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from bedrock_proxy.config.schema import ApiKey, Settings
 from bedrock_proxy.spend import (
     SpendEntry,
     SpendStore,
@@ -98,15 +98,12 @@ def test_sqlite_urls_name_relative_and_absolute_files(url: str, path: str) -> No
     assert sqlite_path(url) == path
 
 
-def settings(**values: object) -> SimpleNamespace:
-    values.setdefault("api_keys", [])
-    values.setdefault("database_url", None)
-    values.setdefault("disable_spend_logs", False)
-    return SimpleNamespace(**values)
+def settings(**values: object) -> Settings:
+    return Settings(**values)  # type: ignore[arg-type]
 
 
-BUDGET_KEY = SimpleNamespace(key="sk-a", spend_limit=1.0, models=(), rpm=None, tpm=None, alias=None)
-FREE_KEY = SimpleNamespace(key="sk-b", spend_limit=None, models=(), rpm=None, tpm=None, alias=None)
+BUDGET_KEY = ApiKey(key="sk-a", spend_limit=1.0)
+FREE_KEY = ApiKey(key="sk-b")
 
 
 @pytest.mark.parametrize(

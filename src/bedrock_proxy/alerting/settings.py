@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bedrock_proxy.alerting.alerter import Alerter
 from bedrock_proxy.alerting.channels import Channel, EmailChannel, SlackChannel, WebhookChannel
 from bedrock_proxy.config.knobs import env_seconds
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.observability.webhook import parse_headers
+
+if TYPE_CHECKING:
+    from bedrock_proxy.config.schema import Settings
 
 log = logging.getLogger("bedrock_proxy.alerting")
 
@@ -42,10 +45,6 @@ class AlertSink:
         return None
 
 
-def _get(settings: Any, name: str) -> Any:
-    return settings.get(name) if isinstance(settings, Mapping) else getattr(settings, name, None)
-
-
 def _channels(names: list[str], environ: Mapping[str, str]) -> list[Channel]:
     channels: list[Channel] = []
     if "slack" in names and environ.get("SLACK_WEBHOOK_URL"):
@@ -69,16 +68,16 @@ def _channels(names: list[str], environ: Mapping[str, str]) -> list[Channel]:
     return channels
 
 
-def alerter_from_settings(settings: Any, environ: Mapping[str, str]) -> Alerter | None:
+def alerter_from_settings(settings: Settings, environ: Mapping[str, str]) -> Alerter | None:
     """None when alerting is off (no general_settings.alerting); channels missing their env only log."""
-    names = [str(name).strip().lower() for name in (_get(settings, "alerting") or [])]
+    names = [str(name).strip().lower() for name in settings.alerting]
     if not names:
         return None
     channels = _channels(names, environ)
     missing = sorted(set(names) - {channel.name for channel in channels})
     if missing:
         log.warning("alerting: %s not configured in the environment, alerts only logged", ", ".join(missing))
-    threshold = _get(settings, "alerting_threshold")
+    threshold = settings.alerting_threshold
     return Alerter(
         channels,
         threshold=int(threshold) if threshold else DEFAULT_THRESHOLD,

@@ -8,6 +8,7 @@ concurrently (bounded) and passes the answers back in the same order. Cohere tak
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from bedrock_proxy.bedrock.capabilities import base_model_id, capabilities_for
 from bedrock_proxy.chat.embeddings import EmbeddingRequest, EmbeddingResult
@@ -31,7 +32,7 @@ def _variant(model_id: str) -> str:
     return "unknown"
 
 
-def embedding_calls(request: EmbeddingRequest, model_id: str) -> list[dict]:
+def embedding_calls(request: EmbeddingRequest, model_id: str) -> list[dict[str, Any]]:
     """The InvokeModel bodies, in input order."""
     variant = _variant(model_id)
     dims = request.dimensions
@@ -77,7 +78,9 @@ def embedding_calls(request: EmbeddingRequest, model_id: str) -> list[dict]:
     )
 
 
-def embeddings_from_invoke(request: EmbeddingRequest, results: list[dict], model_id: str) -> EmbeddingResult:
+def embeddings_from_invoke(
+    request: EmbeddingRequest, results: list[dict[str, Any]], model_id: str
+) -> EmbeddingResult:
     """The vectors and token count of the InvokeModel answers (same order as `embedding_calls`).
 
     Token counts come from Titan's inputTextTokenCount. Cohere's body has none: the caller may copy the

@@ -5,12 +5,38 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bedrock_proxy.bedrock.credentials import CredentialSource, CredentialSpec
 from bedrock_proxy.bedrock.transport import BedrockTransport, EventStream, Target, default_endpoint
 from bedrock_proxy.errors import GatewayError
+
+if TYPE_CHECKING:
+    from bedrock_proxy.config.schema import Deployment
+
+Body = dict[str, Any]  # one Bedrock request or answer body, as JSON
+
+
+class Events(Protocol):
+    """An open Bedrock stream: (event type, payload) pairs, as EventStream yields them."""
+
+    def __aiter__(self) -> AsyncGenerator[tuple[str, Body], None]: ...
+
+
+class Provider(Protocol):
+    """What the server calls: a BedrockProvider, or one wrapped (observability's RawLoggingProvider)."""
+
+    async def converse(self, deployment: Deployment, body: Body, timeout: float) -> Body: ...
+
+    async def converse_stream(
+        self, deployment: Deployment, body: Body, first_event_timeout: float, timeout: float
+    ) -> Events: ...
+
+    async def invoke(self, deployment: Deployment, body: Body, timeout: float) -> Body: ...
+
+    async def embed(self, deployment: Deployment, bodies: list[Body], timeout: float) -> list[Body]: ...
+
 
 # a 100-string list (a typical RAG batch) goes out in one round trip; longer lists in rounds of 100
 EMBEDDING_CONCURRENCY = 100
@@ -23,15 +49,15 @@ class BedrockProvider:
         self._targets: dict[str, Target] = {}
         self._sources: dict[CredentialSpec, CredentialSource] = {}
 
-    def target(self, deployment: Any) -> Target:
+    def target(self, deployment: Deployment) -> Target:
         target = self._targets.get(deployment.deployment_id)
         if target is None:
             target = self._targets[deployment.deployment_id] = self._build_target(deployment)
         return target
 
-    def _build_target(self, deployment: Any) -> Target:
+    def _build_target(self, deployment: Deployment) -> Target:
         endpoint = (deployment.endpoint or default_endpoint(deployment.region)).rstrip("/")
-        bearer = getattr(deployment, "aws_bearer_token", None)
+        bearer = deployment.aws_bearer_token
         has_keys = bool(deployment.aws_access_key_id and deployment.aws_secret_access_key)
         if not bearer and not has_keys and not deployment.aws_role_name:
             bearer = self._environ.get("AWS_BEARER_TOKEN_BEDROCK") or None
@@ -51,26 +77,26 @@ class BedrockProvider:
             source = self._sources[spec] = CredentialSource(spec)
         return Target(deployment.model_id, deployment.region, endpoint, source)
 
-    async def converse(self, deployment: Any, body: dict, timeout: float) -> dict:
+    async def converse(self, deployment: Deployment, body: Body, timeout: float) -> Body:
         return await self.transport.call(self.target(deployment), "converse", body, timeout)
 
     async def converse_stream(
-        self, deployment: Any, body: dict, first_event_timeout: float, timeout: float
+        self, deployment: Deployment, body: Body, first_event_timeout: float, timeout: float
     ) -> EventStream:
         return await self.transport.stream(
             self.target(deployment), "converse-stream", body, first_event_timeout, timeout
         )
 
-    async def invoke(self, deployment: Any, body: dict, timeout: float) -> dict:
+    async def invoke(self, deployment: Deployment, body: Body, timeout: float) -> Body:
         return await self.transport.call(self.target(deployment), "invoke", body, timeout)
 
-    async def embed(self, deployment: Any, bodies: list[dict], timeout: float) -> list[dict]:
+    async def embed(self, deployment: Deployment, bodies: list[Body], timeout: float) -> list[Body]:
         """One InvokeModel per body, at most EMBEDDING_CONCURRENCY at once, answers in input order."""
         if len(bodies) == 1:
             return [await self.invoke(deployment, bodies[0], timeout)]
         limit = asyncio.Semaphore(EMBEDDING_CONCURRENCY)
 
-        async def one(body: dict) -> dict:
+        async def one(body: Body) -> Body:
             async with limit:
                 return await self.invoke(deployment, body, timeout)
 

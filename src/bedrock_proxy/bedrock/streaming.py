@@ -52,7 +52,7 @@ class StreamTranslator:
         self.finish_reason: str | None = None
         self.started = False
 
-    def feed(self, event_type: str, payload: dict) -> list[Any]:
+    def feed(self, event_type: str, payload: dict[str, Any]) -> list[Any]:
         """What to send for one ConverseStream event (possibly nothing). Unknown events and fields are
         ignored."""
         if event_type == "contentBlockDelta":
@@ -75,7 +75,7 @@ class StreamTranslator:
             return [item]
         return []
 
-    def _delta(self, block: int, delta: dict) -> list[Any]:
+    def _delta(self, block: int, delta: dict[str, Any]) -> list[Any]:
         text = delta.get("text")
         if text is not None:
             if not text:
@@ -111,7 +111,7 @@ class StreamTranslator:
                 return [self._render.reasoning(text)]
         return []
 
-    def _start(self, block: int, start: dict) -> list[Any]:
+    def _start(self, block: int, start: dict[str, Any]) -> list[Any]:
         tool = start.get("toolUse")
         if tool is None:
             return []
@@ -165,10 +165,10 @@ class StreamTranslator:
         )
 
 
-def converse_events(response: dict) -> list[tuple[str, dict]]:
+def converse_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The ConverseStream events equivalent to a Converse response, so a non-streamed answer can be replayed
     as a stream (models that cannot stream tool use: ConverseCall.buffered_stream)."""
-    events: list[tuple[str, dict]] = [("messageStart", {"role": "assistant"})]
+    events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
     blocks = ((response.get("output") or {}).get("message") or {}).get("content") or []
     for index, block in enumerate(blocks):
         if "text" in block:
@@ -196,7 +196,7 @@ def converse_events(response: dict) -> list[tuple[str, dict]]:
     return events
 
 
-def chunks_from_converse(translator: StreamTranslator, response: dict) -> list[Any]:
+def chunks_from_converse(translator: StreamTranslator, response: dict[str, Any]) -> list[Any]:
     """All chunks for a Converse response, through the same translator a live stream would use."""
     chunks: list[Any] = []
     for event_type, payload in converse_events(response):

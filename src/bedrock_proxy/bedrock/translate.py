@@ -80,9 +80,9 @@ _JSON_OBJECT_INSTRUCTION = (
 
 @dataclass(frozen=True, slots=True)
 class ConverseCall:
-    body: dict  # Converse JSON body (modelId goes in the path), ready for orjson
+    body: dict[str, Any]  # Converse JSON body (modelId goes in the path), ready for orjson
     json_tool: str | None  # forced tool that carries a response_format answer
-    params: dict  # model parameters actually sent, with OpenAI names, for observability
+    params: dict[str, Any]  # model parameters actually sent, with OpenAI names, for observability
     # The request streams tools to a model that cannot stream tool use: call Converse and replay the answer
     # as chunks (streaming.chunks_from_converse).
     buffered_stream: bool = False
@@ -99,7 +99,7 @@ def to_converse(
     request: ChatRequest,
     *,
     model_id: str,
-    defaults: dict,
+    defaults: dict[str, Any],
     drop_params: bool,
     images: dict[str, tuple[str, bytes]],
 ) -> ConverseCall:
@@ -162,10 +162,10 @@ def to_converse(
 
 def _conversation(
     request: ChatRequest, caps: ModelCapabilities, model_id: str, images: dict[str, tuple[str, bytes]]
-) -> tuple[list[dict], list[dict], list[str]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """System blocks, merged user/assistant turns, and the tool names used in the history."""
-    system: list[dict] = []
-    turns: list[dict] = []
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
     tool_names: list[str] = []
     last_legacy_id = ""
     for message in request.parsed_messages:
@@ -179,7 +179,7 @@ def _conversation(
             if message.cache and system and "text" in system[-1]:
                 system.append(_cache_point())
             continue
-        blocks: list[dict] = []
+        blocks: list[dict[str, Any]] = []
         if role == "tool":
             if not caps.tools:
                 raise _no_tools(model_id, message.param)
@@ -225,7 +225,7 @@ def _conversation(
 
 
 def _append_part(
-    blocks: list[dict],
+    blocks: list[dict[str, Any]],
     part: Part,
     caps: ModelCapabilities,
     model_id: str,
@@ -249,7 +249,7 @@ def _append_part(
         blocks.append(_cache_point())
 
 
-def _remote_image(url: str, param: str, images: dict[str, tuple[str, bytes]]) -> dict:
+def _remote_image(url: str, param: str, images: dict[str, tuple[str, bytes]]) -> dict[str, Any]:
     fetched = images.get(url)
     if fetched is None:
         raise invalid_request(
@@ -259,9 +259,9 @@ def _remote_image(url: str, param: str, images: dict[str, tuple[str, bytes]]) ->
     return {"format": image_format, "source": {"bytes": base64.b64encode(data).decode("ascii")}}
 
 
-def _tool_result(call_id: str, parts: list[Part]) -> dict:
+def _tool_result(call_id: str, parts: list[Part]) -> dict[str, Any]:
     text = "".join(part.text for part in parts if type(part) is TextPart)
-    content: list[dict]
+    content: list[dict[str, Any]]
     parsed = None
     if text[:1] == "{":
         try:
@@ -275,7 +275,7 @@ def _tool_result(call_id: str, parts: list[Part]) -> dict:
     return {"toolResult": {"toolUseId": _tool_use_id(call_id), "content": content, "status": "success"}}
 
 
-def _cache_point() -> dict:
+def _cache_point() -> dict[str, Any]:
     return {"cachePoint": {"type": "default"}}  # a fresh dict each time: bodies never share mutable parts
 
 
@@ -293,7 +293,7 @@ def _no_tools(model_id: str, param: str) -> GatewayError:
     )
 
 
-def _fold_system(system: list[dict], turns: list[dict]) -> None:
+def _fold_system(system: list[dict[str, Any]], turns: list[dict[str, Any]]) -> None:
     text = "\n\n".join(b["text"] for b in system if "text" in b)
     first = turns[0] if turns else None
     if first is None or first["role"] != "user":
@@ -304,7 +304,7 @@ def _fold_system(system: list[dict], turns: list[dict]) -> None:
         first["content"].insert(0, {"text": text})
 
 
-def _trim_final_assistant(turns: list[dict]) -> None:
+def _trim_final_assistant(turns: list[dict[str, Any]]) -> None:
     last = turns[-1]
     if last["role"] != "assistant" or "text" not in last["content"][-1]:
         return
@@ -329,11 +329,11 @@ def _default_stop(value: object) -> list[str] | None:
 def _inference_config(
     request: ChatRequest,
     caps: ModelCapabilities,
-    defaults: dict,
+    defaults: dict[str, Any],
     drop_params: bool,
-    params: dict,
+    params: dict[str, Any],
     dropped: list[str],
-) -> dict:
+) -> dict[str, Any]:
     config: dict[str, Any] = {}
     max_tokens = request.max_tokens
     if max_tokens is None:
@@ -392,10 +392,10 @@ def _tool_config(
     model_id: str,
     drop_params: bool,
     history_names: list[str],
-    system: list[dict],
-    params: dict,
+    system: list[dict[str, Any]],
+    params: dict[str, Any],
     dropped: list[str],
-) -> tuple[dict | None, str | None]:
+) -> tuple[dict[str, Any] | None, str | None]:
     tools = request.tools or []
     mode = request.tool_choice.mode if request.tool_choice is not None else None
     name = request.tool_choice.name if request.tool_choice is not None else None
@@ -481,9 +481,9 @@ def _tool_config(
     return config, json_tool
 
 
-def _only_tool(specs: list[dict], name: str | None) -> list[dict]:
+def _only_tool(specs: list[dict[str, Any]], name: str | None) -> list[dict[str, Any]]:
     """The spec of tool `name`, with the cache point that follows it if any."""
-    kept: list[dict] = []
+    kept: list[dict[str, Any]] = []
     keep = False
     for spec in specs:
         if "toolSpec" in spec:
@@ -495,14 +495,16 @@ def _only_tool(specs: list[dict], name: str | None) -> list[dict]:
     return kept
 
 
-def _tool_spec(name: str, description: str | None, parameters: dict, cache: bool = False) -> list[dict]:
+def _tool_spec(
+    name: str, description: str | None, parameters: dict[str, Any], cache: bool = False
+) -> list[dict[str, Any]]:
     spec: dict[str, Any] = {"name": name, "inputSchema": {"json": parameters}}
     if description:
         spec["description"] = description
     return [{"toolSpec": spec}, _cache_point()] if cache else [{"toolSpec": spec}]
 
 
-def _is_object_schema(schema: dict) -> bool:
+def _is_object_schema(schema: dict[str, Any]) -> bool:
     kind = schema.get("type")
     return kind == "object" or (kind is None and "properties" in schema)
 
@@ -511,7 +513,7 @@ def _is_object_schema(schema: dict) -> bool:
 # from_converse
 
 
-def usage_from_converse(usage: dict | None) -> Usage:
+def usage_from_converse(usage: dict[str, Any] | None) -> Usage:
     """The gateway's Usage from Converse usage; prompt tokens include cache reads and writes (all input)."""
     usage = usage or {}
     cache_read = usage.get("cacheReadInputTokens") or 0
@@ -531,7 +533,7 @@ def finish_reason_for(stop_reason: str | None, tool_calls: bool = True) -> str:
     return "stop" if finish == "tool_calls" and not tool_calls else finish
 
 
-def from_converse(response: dict, *, json_tool: str | None) -> ChatAnswer:
+def from_converse(response: dict[str, Any], *, json_tool: str | None) -> ChatAnswer:
     """The gateway's answer for a Converse response (a client API renders it)."""
     blocks = ((response.get("output") or {}).get("message") or {}).get("content") or []
     texts: list[str] = []

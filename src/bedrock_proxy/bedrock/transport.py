@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -124,7 +125,9 @@ class BedrockTransport:
             ) from None
         return sign(credentials, target.region, url, body, headers)
 
-    async def call(self, target: Target, operation: str, payload: dict, timeout: float) -> dict:
+    async def call(
+        self, target: Target, operation: str, payload: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
         """A non-streaming call (converse, invoke, count-tokens): the decoded answer or a GatewayError."""
         body = orjson.dumps(payload)
         url, encoded = target.url(operation)
@@ -144,7 +147,12 @@ class BedrockTransport:
             raise _bad_answer("an answer that is not JSON") from None
 
     async def stream(
-        self, target: Target, operation: str, payload: dict, first_event_timeout: float, timeout: float
+        self,
+        target: Target,
+        operation: str,
+        payload: dict[str, Any],
+        first_event_timeout: float,
+        timeout: float,
     ) -> EventStream:
         """Open an event stream; returns once the response headers arrived (errors before that are raised)."""
         body = orjson.dumps(payload)
@@ -182,7 +190,7 @@ class EventStream:
         self._expired = True
         self._response.content.set_exception(TimeoutError())
 
-    async def __aiter__(self) -> AsyncIterator[tuple[str, dict]]:
+    async def __aiter__(self) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
         content = self._response.content
         buffer = self._buffer
         loop = asyncio.get_running_loop()

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -24,6 +24,9 @@ from bedrock_proxy.cache.control import CacheControl, cache_control
 from bedrock_proxy.cache.keys import response_key
 from bedrock_proxy.cache.local import LocalCache
 from bedrock_proxy.config.knobs import env_seconds
+
+if TYPE_CHECKING:
+    from bedrock_proxy.config.schema import Settings
 
 logger = logging.getLogger("bedrock_proxy.cache")
 
@@ -54,7 +57,9 @@ class ResponseCaching:
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Any, environ: Mapping[str, str] = os.environ) -> ResponseCaching | None:
+    def from_settings(
+        cls, settings: Settings, environ: Mapping[str, str] = os.environ
+    ) -> ResponseCaching | None:
         """The configured cache, or None when caching is off (then the handlers do nothing extra)."""
         if not settings.cache:
             return None

@@ -12,7 +12,7 @@ from collections import ChainMap
 from typing import Any
 
 from bedrock_proxy.config.loader import config_from_dict, load_config
-from bedrock_proxy.config.schema import Config
+from bedrock_proxy.config.schema import Config, Deployment
 
 DEMO_MASTER_KEY = "sk-1234"
 EXAMPLE_ACCESS_KEY_ID = "AKIDEXAMPLE"
@@ -80,7 +80,7 @@ def demo_config(endpoint: str, path: str | os.PathLike[str] | None = None) -> Co
     return config_from_dict({"model_list": model_list, **DEMO_SETTINGS}, environ={}, source="demo")
 
 
-def _point_at(deployment: Any, endpoint: str) -> None:
+def _point_at(deployment: Deployment, endpoint: str) -> None:
     deployment.endpoint = endpoint.rstrip("/")
     deployment.aws_access_key_id = EXAMPLE_ACCESS_KEY_ID
     deployment.aws_secret_access_key = EXAMPLE_SECRET_ACCESS_KEY

@@ -240,10 +240,6 @@ class Config:
     def deployment(self, deployment_id: str) -> Deployment | None:
         return next((d for d in self.deployments if d.deployment_id == deployment_id), None)
 
-    def resolve_name(self, name: str) -> str:
-        """A client's model name with router_settings.model_group_alias applied."""
-        return self.settings.model_group_alias.get(name, name)
-
     @property
     def errors(self) -> list[ConfigIssue]:
         return [issue for issue in self.issues if issue.level == "error"]

@@ -7,7 +7,6 @@ user gets a second error instead of an answer; saying so at start-up beats findi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from bedrock_proxy.bedrock.capabilities import capabilities_for
 from bedrock_proxy.config.issues import IssueLog
@@ -17,11 +16,11 @@ from bedrock_proxy.config.schema import Deployment
 CONTEXT_WINDOW_FALLBACKS = "context_window_fallbacks"
 
 
-def context_window(deployment: Any) -> int | None:
+def context_window(deployment: Deployment) -> int | None:
     """Tokens the deployment's model can hold: model_info.max_input_tokens when set, else the model's
     known window; None when unknown (such a deployment is never skipped) or for embedding models, whose
     request estimate sums a whole batch of separately counted inputs."""
-    if getattr(deployment, "mode", "chat") == "embedding":
+    if deployment.mode == "embedding":
         return None
     declared = (deployment.model_info or {}).get("max_input_tokens")
     if isinstance(declared, int) and declared > 0:

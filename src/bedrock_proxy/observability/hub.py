@@ -2,8 +2,6 @@
 
 Config: litellm_settings.success_callback / failure_callback / callbacks (both). A sink named in both
 lists is built once and gets each record once. Unknown names fail at start-up with the supported list.
-The settings object is duck-typed (attribute or dict access) so this works with `bedrock_proxy.config`'s
-Settings and with a plain dict of `litellm_settings`.
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
@@ -25,6 +23,9 @@ from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.observability.sink import Sink
 from bedrock_proxy.observability.webhook import WebhookSink, parse_headers
 
+if TYPE_CHECKING:
+    from bedrock_proxy.config.schema import Settings
+
 log = logging.getLogger("bedrock_proxy.observability")
 
 DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"
@@ -34,25 +35,13 @@ DEFAULT_FLUSH_SECONDS = 20.0  # what shutdown (SIGTERM) spends at most deliverin
 BUILTIN_CALLBACKS = frozenset({"prometheus"})
 
 
-def _get(settings: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        value = settings.get(name) if isinstance(settings, Mapping) else getattr(settings, name, None)
-        if value is not None:
-            return value
-    return default
-
-
-def _names(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [value]
+def _names(value: list[str]) -> list[str]:
     return [str(v).strip().lower() for v in value if str(v).strip()]
 
 
-def _langfuse_options(settings: Any, environ: Mapping[str, str]) -> LangfuseOptions:
+def _langfuse_options(settings: Settings, environ: Mapping[str, str]) -> LangfuseOptions:
     return LangfuseOptions(
-        turn_off_message_logging=bool(_get(settings, "turn_off_message_logging", default=False)),
+        turn_off_message_logging=settings.turn_off_message_logging,
         environment=environ.get("LANGFUSE_TRACING_ENVIRONMENT"),
         release=environ.get("LANGFUSE_RELEASE"),
     )
@@ -66,7 +55,7 @@ class SinkNotConfigured(ValueError):
     """
 
 
-def _langfuse(settings: Any, environ: Mapping[str, str], *, mode: str | None = None) -> Sink:
+def _langfuse(settings: Settings, environ: Mapping[str, str], *, mode: str | None = None) -> Sink:
     public_key = environ.get("LANGFUSE_PUBLIC_KEY")
     secret_key = environ.get("LANGFUSE_SECRET_KEY")
     if not public_key or not secret_key:
@@ -89,11 +78,11 @@ def _langfuse(settings: Any, environ: Mapping[str, str], *, mode: str | None = N
     return LangfuseOtlpSink(host, public_key, secret_key, options=options, protobuf=protocol == "protobuf")
 
 
-def _log_messages(settings: Any) -> bool:
-    return not bool(_get(settings, "turn_off_message_logging", default=False))
+def _log_messages(settings: Settings) -> bool:
+    return not settings.turn_off_message_logging
 
 
-def _otel(settings: Any, environ: Mapping[str, str]) -> Sink:
+def _otel(settings: Settings, environ: Mapping[str, str]) -> Sink:
     url = traces_url(environ)
     if not url:
         raise SinkNotConfigured(
@@ -109,7 +98,7 @@ def _otel(settings: Any, environ: Mapping[str, str]) -> Sink:
     )
 
 
-def _traceloop(settings: Any, environ: Mapping[str, str]) -> Sink:
+def _traceloop(settings: Settings, environ: Mapping[str, str]) -> Sink:
     if environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         sink = _otel(settings, environ)
     else:
@@ -129,7 +118,7 @@ def _traceloop(settings: Any, environ: Mapping[str, str]) -> Sink:
     return sink
 
 
-def _webhook(settings: Any, environ: Mapping[str, str]) -> Sink:
+def _webhook(settings: Settings, environ: Mapping[str, str]) -> Sink:
     url = environ.get("WEBHOOK_URL")
     if not url:
         raise SinkNotConfigured(
@@ -140,7 +129,7 @@ def _webhook(settings: Any, environ: Mapping[str, str]) -> Sink:
     )
 
 
-SinkFactory = Callable[[Any, Mapping[str, str]], Sink]
+SinkFactory = Callable[["Settings", Mapping[str, str]], Sink]
 
 SINK_FACTORIES: dict[str, SinkFactory] = {
     "langfuse": _langfuse,
@@ -170,14 +159,14 @@ class SinkPlan:
             log.warning("%s callback disabled: %s", name, reason)
 
 
-def plan_sinks(settings: Any, environ: Mapping[str, str]) -> SinkPlan:
+def plan_sinks(settings: Settings, environ: Mapping[str, str]) -> SinkPlan:
     """Build every configured sink exactly as the gateway will (nothing is sent or opened). Raises
     ValueError for a setting that stops the start (an unknown callback, bad WEBHOOK_HEADERS); a sink whose
     connection settings are missing is listed in `disabled` instead. `check-config` runs this too, so a
     config that passes the check starts."""
-    both = _names(_get(settings, "callbacks"))
-    success = _names(_get(settings, "success_callbacks", "success_callback")) + both
-    failure = _names(_get(settings, "failure_callbacks", "failure_callback")) + both
+    both = _names(settings.callbacks)
+    success = _names(settings.success_callbacks) + both
+    failure = _names(settings.failure_callbacks) + both
     unknown = sorted({n for n in success + failure if n not in SINK_FACTORIES and n not in BUILTIN_CALLBACKS})
     if unknown:
         raise ValueError(
@@ -234,7 +223,7 @@ class Observability:
     @classmethod
     def from_settings(
         cls,
-        settings: Any,
+        settings: Settings,
         environ: Mapping[str, str] | None = None,
         *,
         registry: CollectorRegistry | None = None,
@@ -280,8 +269,8 @@ class Observability:
             ),
             success_sinks=success_keys,
             failure_sinks=failure_keys,
-            log_raw_request_response=bool(_get(settings, "log_raw_request_response", default=False)),
-            turn_off_message_logging=bool(_get(settings, "turn_off_message_logging", default=False)),
+            log_raw_request_response=settings.log_raw_request_response,
+            turn_off_message_logging=settings.turn_off_message_logging,
             flush_seconds=env_seconds(environ, "BEDROCK_PROXY_SINK_FLUSH_SECONDS", DEFAULT_FLUSH_SECONDS),
             spend=spend,
             alerter=alerter,

@@ -7,11 +7,17 @@ something a person debugging a request reads.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.logs import log_raw
+
+if TYPE_CHECKING:
+    from bedrock_proxy.bedrock.provider import Body, Events, Provider
+    from bedrock_proxy.config.schema import Deployment
+
+T = TypeVar("T")
 
 MAX_VECTOR_VALUES = 4
 
@@ -27,22 +33,28 @@ def shorten_vectors(value: Any) -> Any:
     return value
 
 
-def _where(deployment: Any, operation: str) -> str:
-    return f"{operation} {getattr(deployment, 'deployment_id', '?')} {getattr(deployment, 'model_id', '?')}"
+def _where(deployment: Deployment, operation: str) -> str:
+    return f"{operation} {deployment.deployment_id} {deployment.model_id}"
 
 
 class RawLoggingProvider:
     """Same calls as BedrockProvider (converse, converse_stream, invoke, embed), each one logged."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Provider) -> None:
         self._inner = inner
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     async def _call(
-        self, operation: str, deployment: Any, body: Any, call: Any, *, answer: bool = True
-    ) -> Any:
+        self,
+        operation: str,
+        deployment: Deployment,
+        body: Body | list[Body],
+        call: Awaitable[T],
+        *,
+        answer: bool = True,
+    ) -> T:
         where = _where(deployment, operation)
         log_raw(f"bedrock request {where}", body, enabled=True)
         try:
@@ -58,18 +70,18 @@ class RawLoggingProvider:
             log_raw(f"bedrock response {where}", shorten_vectors(result), enabled=True)
         return result
 
-    async def converse(self, deployment: Any, body: dict, timeout: float) -> dict:
+    async def converse(self, deployment: Deployment, body: Body, timeout: float) -> Body:
         return await self._call("converse", deployment, body, self._inner.converse(deployment, body, timeout))
 
-    async def invoke(self, deployment: Any, body: dict, timeout: float) -> dict:
+    async def invoke(self, deployment: Deployment, body: Body, timeout: float) -> Body:
         return await self._call("invoke", deployment, body, self._inner.invoke(deployment, body, timeout))
 
-    async def embed(self, deployment: Any, bodies: list[dict], timeout: float) -> list[dict]:
+    async def embed(self, deployment: Deployment, bodies: list[Body], timeout: float) -> list[Body]:
         return await self._call("invoke", deployment, bodies, self._inner.embed(deployment, bodies, timeout))
 
     async def converse_stream(
-        self, deployment: Any, body: dict, first_event_timeout: float, timeout: float
-    ) -> Any:
+        self, deployment: Deployment, body: Body, first_event_timeout: float, timeout: float
+    ) -> Events:
         call = self._inner.converse_stream(deployment, body, first_event_timeout, timeout)
         stream = await self._call("converse-stream", deployment, body, call, answer=False)
         return _LoggedStream(stream, _where(deployment, "converse-stream"))
@@ -78,14 +90,14 @@ class RawLoggingProvider:
 class _LoggedStream:
     """Logs each decoded stream event as it passes through."""
 
-    def __init__(self, stream: Any, where: str) -> None:
+    def __init__(self, stream: Events, where: str) -> None:
         self._stream = stream
         self._where = where
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
-    async def __aiter__(self) -> AsyncIterator[tuple[str, dict]]:
+    async def __aiter__(self) -> AsyncGenerator[tuple[str, Body], None]:
         events = self._stream.__aiter__()
         try:
             async for name, payload in events:

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.router.state import CounterStore
+
+if TYPE_CHECKING:
+    from bedrock_proxy.config.schema import Settings
+    from bedrock_proxy.router.router import CallTrace
 
 IN_FLIGHT_KEY = "inflight:*"
 RPM_KEY = "rpm:*"
@@ -30,7 +35,7 @@ def limit_error(message: str, retry_after: float, code: ErrorCode) -> GatewayErr
     )
 
 
-def estimate_chat_tokens(messages: list) -> int:
+def estimate_chat_tokens(messages: list[Any]) -> int:
     """About 4 characters a token, the estimate Bedrock's own examples use; images count 1,600."""
     characters = 0
     tokens = 0
@@ -59,7 +64,7 @@ class Ticket:
 
     __slots__ = ("_admission", "deployment_slot", "estimate", "slot", "trace", "usage_recorded")
 
-    def __init__(self, admission: Admission, trace: Any, estimate: int) -> None:
+    def __init__(self, admission: Admission, trace: CallTrace, estimate: int) -> None:
         self._admission = admission
         self.trace = trace
         self.estimate = estimate
@@ -84,14 +89,16 @@ class Ticket:
 class Admission:
     """Checks and counts the global limits; the counters live in the shared CounterStore."""
 
-    def __init__(self, store: CounterStore, settings: Any, on_release: Any) -> None:
+    def __init__(
+        self, store: CounterStore, settings: Settings, on_release: Callable[[Ticket, int], None]
+    ) -> None:
         self.store = store
         self.max_parallel = settings.max_parallel_requests
         self.rpm = settings.rpm
         self.tpm = settings.tpm
         self._on_release = on_release  # router callback: deployment slot + token correction per deployment
 
-    def admit(self, trace: Any, estimate: int) -> Ticket:
+    def admit(self, trace: CallTrace, estimate: int) -> Ticket:
         store = self.store
         ticket = Ticket(self, trace, estimate)
         trace.estimated_tokens = estimate

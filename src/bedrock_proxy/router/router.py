@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
 from bedrock_proxy.observability.record import Attempt, DeploymentState
@@ -27,11 +27,15 @@ from bedrock_proxy.router.state import CounterStore, InMemoryCounterStore
 from bedrock_proxy.router.strategies import strategy_for
 from bedrock_proxy.router.tracked import Tracked, shuffle_weights
 
+if TYPE_CHECKING:
+    from bedrock_proxy.config.schema import Config, Deployment
+    from bedrock_proxy.observability.metrics import GatewayMetrics
+
 logger = logging.getLogger("bedrock_proxy.router")
 
 T = TypeVar("T")
-AttemptFn = Callable[[Any, float], Awaitable[T]]  # (deployment, timeout seconds) -> result
-Classify = Callable[[Any], str | None]  # result -> "context_window" | "content_policy" | None
+AttemptFn = Callable[["Deployment", float], Awaitable[T]]  # (deployment, timeout seconds) -> result
+Classify = Callable[[T], str | None]  # result -> "context_window" | "content_policy" | None
 HEALTHY, PARTIAL, COOLDOWN = DeploymentState
 # Hears every deployment state change, as httpx's event hooks hear requests:
 # (deployment_id, model_group, state, *, bedrock_model_id, region) -> None
@@ -47,7 +51,7 @@ class CallTrace:
 
     model_group: str
     attempts: list[Attempt] = field(default_factory=list)
-    deployment: Any = None  # the deployment of the last attempt (the one that answered, on success)
+    deployment: Deployment | None = None  # the last attempt's deployment (the one that answered, on success)
     fallback_used: bool = False
     upstream_seconds: float = 0.0
     deadline: float = 0.0  # time.monotonic() the request must end by; set by Router.admit / run
@@ -66,8 +70,8 @@ class CallTrace:
 class Router:
     def __init__(
         self,
-        config: Any,
-        metrics: Any = None,
+        config: Config,
+        metrics: GatewayMetrics | None = None,
         *,
         store: CounterStore | None = None,
         backoff_base: float = 0.5,
@@ -81,7 +85,7 @@ class Router:
         if on_state_change is None:
             on_state_change = [metrics.set_deployment_state] if metrics is not None else []
         self.on_state_change: list[StateListener] = list(on_state_change)
-        self.groups: dict[str, list[Any]] = config.groups()
+        self.groups: dict[str, list[Deployment]] = config.groups()
         self.store = store if store is not None else InMemoryCounterStore()
         self.strategy = strategy_for(settings.routing_strategy, self.store, settings.routing_strategy_args)
         self.backoff_base = backoff_base
@@ -120,10 +124,8 @@ class Router:
     def _resolve(self, model_name: str) -> str:
         if model_name in self._tracked:
             return model_name
-        alias = (getattr(self.settings, "model_group_alias", None) or {}).get(model_name)
-        if isinstance(alias, dict):
-            alias = alias.get("model")
-        if alias and alias in self._tracked:
+        alias = self.settings.model_group_alias.get(model_name)  # config/parsers.py made each a name
+        if alias in self._tracked:
             return alias
         names = ", ".join(self.groups)
         raise GatewayError(
@@ -134,7 +136,7 @@ class Router:
             code=ErrorCode.MODEL_NOT_FOUND,
         )
 
-    def group(self, model_name: str) -> list[Any]:
+    def group(self, model_name: str) -> list[Deployment]:
         return self.groups[self._resolve(model_name)]
 
     # ------------------------------------------------------------------ admission
@@ -164,7 +166,7 @@ class Router:
         trace: CallTrace,
         *,
         stream: bool = False,
-        classify: Classify | None = None,
+        classify: Classify[T] | None = None,
     ) -> T:
         """The first acceptable answer of `attempt` on the model's group or its fallbacks.
 
@@ -177,7 +179,7 @@ class Router:
         if not trace.deadline:
             trace.deadline = time.monotonic() + self.request_timeout
         settings = self.settings
-        pending: tuple[Any, Any, bool] | None = (
+        pending: tuple[T, Deployment | None, bool] | None = (
             None  # (answer, deployment, from a fallback) to fall back from
         )
         try:
@@ -229,7 +231,7 @@ class Router:
         attempt: AttemptFn[T],
         trace: CallTrace,
         stream: bool,
-        classify: Classify | None,
+        classify: Classify[T] | None,
         is_fallback: bool,
     ) -> tuple[T, str | None]:
         """Attempts on one group until an answer, or the error that ends it (retries spent, not retryable)."""
@@ -356,7 +358,7 @@ class Router:
         largest = max(windows.get(t.deployment.deployment_id) or 0 for t in group)
         raise too_long_error(name, needed, largest)
 
-    def _timeout(self, deployment: Any, stream: bool) -> float:
+    def _timeout(self, deployment: Deployment, stream: bool) -> float:
         """Seconds one attempt may take: for a stream, until its first token."""
         if stream:
             first = deployment.stream_timeout or self.settings.stream_timeout

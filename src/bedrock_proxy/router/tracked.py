@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bedrock_proxy.observability.pricing import cost_for
 from bedrock_proxy.observability.record import DeploymentState, Usage
 
 # the request cost-based-routing compares deployments on: 1,000 tokens in, 1,000 out
+if TYPE_CHECKING:
+    from bedrock_proxy.config.schema import Deployment
+
 _PRICING_SAMPLE = Usage(prompt_tokens=1000, completion_tokens=1000)
 
 
 @dataclass(slots=True, eq=False)
 class Tracked:
-    deployment: Any
+    deployment: Deployment
     group: str
     weight: float = 1.0  # simple-shuffle share
     price: float = float("inf")  # USD for _PRICING_SAMPLE; inf when unknown (chosen last)
@@ -29,7 +32,7 @@ class Tracked:
     cooldown_key: str = ""
 
     @classmethod
-    def of(cls, deployment: Any) -> Tracked:
+    def of(cls, deployment: Deployment) -> Tracked:
         ident = deployment.deployment_id
         costs = cost_for(
             deployment.model_id,

@@ -8,7 +8,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.observability.hub import Observability
@@ -32,8 +32,10 @@ from bedrock_proxy.server.images import ImageFetcher
 from bedrock_proxy.server.records import Recorder
 
 if TYPE_CHECKING:
+    from bedrock_proxy.bedrock.provider import Provider
     from bedrock_proxy.bedrock.transport import BedrockTransport
     from bedrock_proxy.cache import ResponseCaching
+    from bedrock_proxy.config.schema import Config, Deployment
     from bedrock_proxy.spend import KeyGuard
 
 logger = logging.getLogger("bedrock_proxy.server")
@@ -63,12 +65,12 @@ class Gateway:
 
     def __init__(
         self,
-        config: Any,
+        config: Config,
         *,
         observability: Observability,
         router: Router,
         transport: BedrockTransport,
-        provider: Any,
+        provider: Provider,
         keys: KeyRing,
         guard: KeyGuard,
         cache: ResponseCaching | None,
@@ -89,10 +91,12 @@ class Gateway:
         self.max_body_bytes = MAX_BODY_BYTES
         self.started = False
         self.draining = False
+        self.health_checks: BackgroundHealth | None = None  # set by startup
         self.on_started: Callable[[], None] | None = None  # `serve` logs "listening on ..." with it
 
-    def drop_params(self, deployment: Any) -> bool:
-        return bool(self.settings.drop_params or (deployment.defaults or {}).get("drop_params"))
+    def drop_params(self, deployment: Deployment) -> bool:
+        """litellm_settings.drop_params (config refuses drop_params as a litellm_params key)."""
+        return bool(self.settings.drop_params)
 
     def request_timeout(self) -> float:
         return float(self.settings.request_timeout or 600)
@@ -116,7 +120,7 @@ class Gateway:
         """After uvicorn drained the connections: close the Bedrock pool, then deliver every queued record
         (within BEDROCK_PROXY_SINK_FLUSH_SECONDS; what is left is counted as dropped and logged)."""
         self.draining = True
-        if getattr(self, "health_checks", None) is not None:
+        if self.health_checks is not None:
             await self.health_checks.stop()  # before the transport its probes use closes
         await self.transport.aclose()
         if self.cache is not None:

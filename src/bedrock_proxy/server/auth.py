@@ -6,13 +6,15 @@ an attacker guessed right, and the plain keys are not kept in the lookup table.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bedrock_proxy.errors import ErrorCode, GatewayError
-from bedrock_proxy.keys import ANONYMOUS, KeyIdentity, key_id, key_identities
+from bedrock_proxy.keys import ANONYMOUS, ConfiguredKey, KeyIdentity, key_id, key_identities
 from bedrock_proxy.server.http import Scope
 
 
 class KeyRing:
-    def __init__(self, master_key: str | None, api_keys: list) -> None:
+    def __init__(self, master_key: str | None, api_keys: Sequence[ConfiguredKey]) -> None:
         self.identities: list[KeyIdentity] = key_identities(master_key, api_keys)
         self._keys: dict[str, KeyIdentity] = {identity.key_id: identity for identity in self.identities}
 

@@ -3,7 +3,7 @@ before the router, store after the answer was sent."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.cache import Lookup
 from bedrock_proxy.server.context import RequestContext
@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from bedrock_proxy.server.app import Gateway
 
 
-async def cache_lookup(gateway: Gateway, scope: Scope, kind: str, model: str, body: dict) -> Lookup | None:
+async def cache_lookup(
+    gateway: Gateway, scope: Scope, kind: str, model: str, body: dict[str, Any]
+) -> Lookup | None:
     """The response cache's verdict for this request, or None when caching is off."""
     if gateway.cache is None:
         return None
@@ -21,7 +23,7 @@ async def cache_lookup(gateway: Gateway, scope: Scope, kind: str, model: str, bo
 
 
 async def cache_store(
-    gateway: Gateway, ctx: RequestContext, lookup: Lookup | None, answer: dict | None
+    gateway: Gateway, ctx: RequestContext, lookup: Lookup | None, answer: dict[str, Any] | None
 ) -> None:
     """Store an answer once it was sent; not one a fallback model gave in place of the one asked for."""
     if lookup is None or answer is None or gateway.cache is None:

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.bedrock.embeddings import require_chat_model
 from bedrock_proxy.bedrock.streaming import StreamTranslator, converse_events
-from bedrock_proxy.bedrock.translate import from_converse, to_converse
+from bedrock_proxy.bedrock.translate import ConverseCall, from_converse, to_converse
 from bedrock_proxy.cache import Lookup, completion_from_stream, stream_chunks
 from bedrock_proxy.chat.request import ChatRequest, remote_image_urls
 from bedrock_proxy.chat.usage import total_usage
@@ -36,7 +36,13 @@ from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
 
 if TYPE_CHECKING:
+    from bedrock_proxy.config.schema import Deployment
     from bedrock_proxy.server.app import Gateway
+
+Event = tuple[str, dict[str, Any]]  # one decoded ConverseStream event: (event type, payload)
+Events = AsyncGenerator[Event, None]
+# one opened upstream stream: (unused, its events, the events already read ahead)
+Opened = tuple[None, Events, list[Event]]
 
 logger = logging.getLogger("bedrock_proxy.server")
 
@@ -94,7 +100,7 @@ _FALLBACK_STOP_REASONS = {
 }
 
 
-def _classify(result: tuple[Any, list[dict]]) -> str | None:
+def _classify(result: tuple[ConverseCall, list[dict[str, Any]]]) -> str | None:
     for answer in result[1]:
         kind = _FALLBACK_STOP_REASONS.get(answer.get("stopReason"))
         if kind is not None:
@@ -108,7 +114,9 @@ def _record_usage(ctx: RequestContext, total_tokens: int) -> None:
         ticket.record_usage(total_tokens)
 
 
-def _converse_call(gateway: Gateway, request: ChatRequest, deployment: Any, images: dict) -> Any:
+def _converse_call(
+    gateway: Gateway, request: ChatRequest, deployment: Deployment, images: dict[str, Any]
+) -> ConverseCall:
     require_chat_model(deployment.model_name, deployment.model_id)
     call = to_converse(
         request,
@@ -127,7 +135,7 @@ def _converse_call(gateway: Gateway, request: ChatRequest, deployment: Any, imag
     return call
 
 
-def dropped_headers(call: Any) -> list[tuple[bytes, bytes]]:
+def dropped_headers(call: ConverseCall) -> list[tuple[bytes, bytes]]:
     """x-bedrock-proxy-dropped-params: what drop_params removed or changed, so nothing is dropped unseen."""
     return [(b"x-bedrock-proxy-dropped-params", ",".join(call.dropped).encode())] if call.dropped else []
 
@@ -137,12 +145,12 @@ async def _complete(
     send: Send,
     ctx: RequestContext,
     request: ChatRequest,
-    images: dict,
+    images: dict[str, Any],
     lookup: Lookup | None = None,
 ) -> None:
     n = request.n or 1
 
-    async def attempt(deployment: Any, timeout: float) -> tuple[Any, list[dict]]:
+    async def attempt(deployment: Deployment, timeout: float) -> tuple[ConverseCall, list[dict[str, Any]]]:
         call = _converse_call(gateway, request, deployment, images)
         if n == 1:
             return call, [await gateway.provider.converse(deployment, call.body, timeout)]
@@ -173,20 +181,20 @@ async def _complete(
 
 
 async def _open_stream(
-    gateway: Gateway, ctx: RequestContext, request: ChatRequest, images: dict
-) -> tuple[Any, list[tuple[Any, Any, list[tuple[str, dict]]]]]:
+    gateway: Gateway, ctx: RequestContext, request: ChatRequest, images: dict[str, Any]
+) -> tuple[ConverseCall, list[Opened]]:
     """Open the upstream stream(s) and wait for a first event, so a failure before any byte reached the
     client can still be retried or fall back."""
     n = request.n or 1
     trace = ctx.trace
     assert trace is not None
 
-    async def open_one(deployment: Any, call: Any, first_timeout: float) -> tuple[Any, Any, list]:
+    async def open_one(deployment: Deployment, call: ConverseCall, first_timeout: float) -> Opened:
         total_timeout = trace.time_left()
         if call.buffered_stream:
             # the model cannot stream tool use: one Converse call, replayed as stream events
             answer = await gateway.provider.converse(deployment, call.body, total_timeout)
-            events = _events_from(converse_events(answer))
+            events: Events = _events_from(converse_events(answer))
         else:
             stream = await gateway.provider.converse_stream(
                 deployment, call.body, first_timeout, total_timeout
@@ -217,11 +225,11 @@ async def _open_stream(
             raise
         return None, events, first
 
-    async def attempt(deployment: Any, first_timeout: float) -> tuple[Any, list]:
+    async def attempt(deployment: Deployment, first_timeout: float) -> tuple[ConverseCall, list[Opened]]:
         call = _converse_call(gateway, request, deployment, images)
         if n == 1:
             return call, [await open_one(deployment, call, first_timeout)]
-        opened: list = []
+        opened: list[Opened] = []
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(open_one(deployment, call, first_timeout)) for _ in range(n)]
@@ -244,7 +252,7 @@ async def _stream(
     send: Send,
     ctx: RequestContext,
     request: ChatRequest,
-    images: dict,
+    images: dict[str, Any],
     lookup: Lookup | None = None,
 ) -> None:
     call, streams = await _open_stream(gateway, ctx, request, images)
@@ -293,7 +301,7 @@ def _end_stream(
     gateway: Gateway,
     ctx: RequestContext,
     request: ChatRequest,
-    params: dict,
+    params: dict[str, Any],
     translators: list[StreamTranslator],
     status: int,
     error: GatewayError | None,
@@ -307,10 +315,10 @@ def _end_stream(
 
 async def _pump(
     send: Send,
-    streams: list[tuple[Any, Any, list[tuple[str, dict]]]],
+    streams: list[Opened],
     translators: list[StreamTranslator],
     ctx: RequestContext,
-    final_usage: Any = None,
+    final_usage: Callable[[], dict[str, Any]] | None = None,
 ) -> GatewayError | None:
     """Forward every upstream event as soon as it is decoded; return the error that ended the stream."""
     try:
@@ -333,7 +341,10 @@ async def _pump(
 
 
 async def _forward(
-    send: Send, translator: StreamTranslator, events: Sequence[tuple[str, dict]], ctx: RequestContext
+    send: Send,
+    translator: StreamTranslator,
+    events: Sequence[tuple[str, dict[str, Any]]],
+    ctx: RequestContext,
 ) -> None:
     """Send the chunks of events that are already here as one write: no waiting, fewer syscalls."""
     chunks = [chunk for event_type, payload in events for chunk in translator.feed(event_type, payload)]
@@ -345,14 +356,14 @@ async def _forward(
 
 async def _merge(
     send: Send,
-    streams: list[tuple[Any, Any, list[tuple[str, dict]]]],
+    streams: list[Opened],
     translators: list[StreamTranslator],
     ctx: RequestContext,
 ) -> None:
     """n > 1: several upstream streams interleaved into one, each chunk tagged with its choice index."""
-    queue: asyncio.Queue[tuple[int, tuple[str, dict] | GatewayError | None]] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[int, tuple[str, dict[str, Any]] | GatewayError | None]] = asyncio.Queue()
 
-    async def read(index: int, events: Any, first: list) -> None:
+    async def read(index: int, events: Events, first: list[Event]) -> None:
         try:
             for event in first:
                 await queue.put((index, event))
@@ -379,10 +390,12 @@ async def _merge(
             reader.cancel()
 
 
-def _usage_chunk(answer_id: str, model: str, created: int, translators: list[StreamTranslator]) -> Any:
+def _usage_chunk(
+    answer_id: str, model: str, created: int, translators: list[StreamTranslator]
+) -> Callable[[], dict[str, Any]]:
     """The usage of every choice summed, built once all streams ended."""
 
-    def build() -> dict:
+    def build() -> dict[str, Any]:
         total = usage_to_openai(total_usage(translator.usage for translator in translators))
         return chunk(answer_id, created, model, [], total)
 
@@ -401,6 +414,6 @@ def stream_failure(exc: Exception) -> GatewayError:
     )
 
 
-async def _events_from(events: list[tuple[str, dict]]) -> AsyncIterator[tuple[str, dict]]:
+async def _events_from(events: list[Event]) -> Events:
     for event in events:
         yield event

@@ -14,6 +14,7 @@ from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
 
 if TYPE_CHECKING:
+    from bedrock_proxy.config.schema import Deployment
     from bedrock_proxy.server.app import Gateway
 
 
@@ -33,7 +34,7 @@ async def embeddings(
         return
     ctx.trace = CallTrace(request.model)
 
-    async def attempt(deployment: Any, timeout: float) -> list[dict]:
+    async def attempt(deployment: Deployment, timeout: float) -> list[dict[str, Any]]:
         require_embedding_model(deployment.model_name, deployment.model_id)
         calls = embedding_calls(request, deployment.model_id)
         return await gateway.provider.embed(deployment, calls, timeout)

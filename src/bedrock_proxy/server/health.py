@@ -8,15 +8,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.errors import GatewayError
+
+if TYPE_CHECKING:
+    from bedrock_proxy.bedrock.provider import Provider
+    from bedrock_proxy.config.schema import Deployment
+    from bedrock_proxy.router.router import Router
+    from bedrock_proxy.server.app import Gateway
 
 logger = logging.getLogger("bedrock_proxy.health")
 PROBE_TIMEOUT = 30.0  # seconds, as GET /health/models
 
 
-async def probe(provider: Any, deployment: Any, timeout: float = PROBE_TIMEOUT) -> str | None:
+async def probe(provider: Provider, deployment: Deployment, timeout: float = PROBE_TIMEOUT) -> str | None:
     """One cheap real call (a 1-token chat or a one-word embedding): None when it answered, else why not."""
     try:
         async with asyncio.timeout(timeout):
@@ -42,16 +48,18 @@ async def probe(provider: Any, deployment: Any, timeout: float = PROBE_TIMEOUT) 
 class BackgroundHealth:
     """The probing task: `start()` in the gateway's startup, `await stop()` in its shutdown."""
 
-    def __init__(self, router: Any, provider: Any, deployments: list[Any], interval: float) -> None:
+    def __init__(
+        self, router: Router, provider: Provider, deployments: list[Deployment], interval: float
+    ) -> None:
         self.router = router
         self.provider = provider
         self.deployments = deployments
         self.interval = max(float(interval), 0.1)
         self.timeout = min(PROBE_TIMEOUT, max(self.interval, 1.0))
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[Any] | None = None
 
     @classmethod
-    def from_gateway(cls, gateway: Any) -> BackgroundHealth | None:
+    def from_gateway(cls, gateway: Gateway) -> BackgroundHealth | None:
         """The started checks when the settings ask for them, else None."""
         settings = gateway.settings
         if not settings.background_health_checks:

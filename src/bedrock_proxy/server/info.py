@@ -11,6 +11,7 @@ from bedrock_proxy.server.health import probe
 from bedrock_proxy.server.http import Receive, Scope, Send, send_json
 
 if TYPE_CHECKING:
+    from bedrock_proxy.config.schema import Deployment
     from bedrock_proxy.server.app import Gateway
 
 CREATED = 1_700_000_000  # a fixed `created` for model objects: Bedrock does not say when a model appeared
@@ -82,7 +83,7 @@ async def deep_health(
     """Really call every deployment (a 1-token chat or a one-word embedding): costs a little, needs a key."""
     gateway.keys.authenticate(scope)
 
-    async def check(deployment: Any) -> tuple[Any, str | None]:
+    async def check(deployment: Deployment) -> tuple[Deployment, str | None]:
         return deployment, await probe(gateway.provider, deployment)
 
     results = await asyncio.gather(*(check(d) for d in gateway.config.deployments))

@@ -9,10 +9,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from bedrock_proxy.bedrock.streaming import StreamTranslator
+from bedrock_proxy.chat.embeddings import EmbeddingRequest
+from bedrock_proxy.chat.request import ChatRequest
 from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.langfuse import REDACTED_CONTENT, is_true
@@ -22,7 +25,16 @@ from bedrock_proxy.openai.completions import answer_message
 from bedrock_proxy.openai.usage import usage_from_openai
 from bedrock_proxy.server.context import RequestContext, current_request
 
+if TYPE_CHECKING:
+    from bedrock_proxy.config.schema import Deployment
+
 logger = logging.getLogger("bedrock_proxy.requests")
+
+
+class Submits(Protocol):
+    """Where records go: observability.hub.Observability."""
+
+    def submit(self, record: CallRecord) -> None: ...
 
 
 def _parse_body(raw: bytes | None) -> Any:
@@ -35,7 +47,7 @@ def _parse_body(raw: bytes | None) -> Any:
 
 
 class Recorder:
-    def __init__(self, observability: Any, *, log_messages: bool) -> None:
+    def __init__(self, observability: Submits, *, log_messages: bool) -> None:
         self.observability = observability
         self.log_messages = log_messages
 
@@ -71,7 +83,7 @@ class Recorder:
                 record.cost,
             )
 
-    def _price(self, deployment: Any, usage: Usage) -> tuple[float | None, float | None]:
+    def _price(self, deployment: Deployment | None, usage: Usage) -> tuple[float | None, float | None]:
         if deployment is None:
             return None, None
         costs = cost_for(
@@ -94,8 +106,8 @@ class Recorder:
         input: Any = None,
         output: Any = None,
         finish_reason: str | None = None,
-        params: dict | None = None,
-        metadata: dict | None = None,
+        params: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
         user: str | None = None,
         error: GatewayError | None = None,
         model_group: str | None = None,
@@ -135,7 +147,7 @@ class Recorder:
             fallback_used=trace.fallback_used if trace else False,
         )
 
-    def _messages(self, metadata: dict | None, input: Any, output: Any) -> tuple[Any, Any]:
+    def _messages(self, metadata: dict[str, Any] | None, input: Any, output: Any) -> tuple[Any, Any]:
         """Apply the message-logging opt-outs once, here, so that no sink can export what a client or the
         config asked to keep out (turn_off_message_logging, and per request mask_input / mask_output)."""
         if not self.log_messages:
@@ -151,7 +163,13 @@ class Recorder:
         return input, output
 
     def chat_success(
-        self, ctx: RequestContext, request: Any, params: dict, result: dict, *, stream: bool
+        self,
+        ctx: RequestContext,
+        request: ChatRequest,
+        params: dict[str, Any],
+        result: dict[str, Any],
+        *,
+        stream: bool,
     ) -> CallRecord:
         choice = result["choices"][0]
         return self._record(
@@ -171,9 +189,9 @@ class Recorder:
     def chat_stream_end(
         self,
         ctx: RequestContext,
-        request: Any,
-        params: dict,
-        translators: list,
+        request: ChatRequest,
+        params: dict[str, Any],
+        translators: list[StreamTranslator],
         status: int,
         error: GatewayError | None,
     ) -> CallRecord:
@@ -193,7 +211,9 @@ class Recorder:
             error=error,
         )
 
-    def embedding_success(self, ctx: RequestContext, request: Any, result: dict) -> CallRecord:
+    def embedding_success(
+        self, ctx: RequestContext, request: EmbeddingRequest, result: dict[str, Any]
+    ) -> CallRecord:
         usage = result.get("usage") or {}
         return self._record(
             ctx,
@@ -209,10 +229,16 @@ class Recorder:
         )
 
     def cache_hit(
-        self, ctx: RequestContext, kind: str, request: Any, answer: dict, *, stream: bool = False
+        self,
+        ctx: RequestContext,
+        kind: str,
+        request: ChatRequest | EmbeddingRequest,
+        answer: dict[str, Any],
+        *,
+        stream: bool = False,
     ) -> CallRecord:
         """A request answered from the response cache: the stored usage, no upstream attempt, zero cost."""
-        if kind == "chat":
+        if isinstance(request, ChatRequest):  # kind "chat"; an EmbeddingRequest is kind "embedding"
             record = self.chat_success(ctx, request, {}, answer, stream=stream)
         else:
             record = self.embedding_success(ctx, request, answer)

@@ -59,7 +59,7 @@ class Counters(Protocol):
 
 
 # (message, seconds until the limit frees up, error code) -> the 429 the caller sees
-LimitError = Callable[[str, float, str], GatewayError]
+LimitError = Callable[[str, float, ErrorCode], GatewayError]
 
 
 class KeyGuard:

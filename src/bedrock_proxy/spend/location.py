@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bedrock_proxy.spend.sqlite import SqliteSpendStore, sqlite_path
 from bedrock_proxy.spend.store import SpendStore, SpendStoreError
+
+if TYPE_CHECKING:
+    from bedrock_proxy.config.schema import Settings
 
 DEFAULT_DATABASE_URL = "sqlite:///bedrock-proxy.db"
 
@@ -29,30 +32,26 @@ class LedgerPlan:
     url: str  # for the start-up log: a SQLite path, or a PostgreSQL URL without its password
 
 
-def _get(settings: Any, name: str) -> Any:
-    return settings.get(name) if isinstance(settings, Mapping) else getattr(settings, name, None)
+def _has_budgets(settings: Settings) -> bool:
+    return any(key.spend_limit is not None for key in settings.api_keys)
 
 
-def _has_budgets(settings: Any) -> bool:
-    return any(getattr(key, "spend_limit", None) is not None for key in _get(settings, "api_keys") or [])
+def _configured_url(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    return settings.database_url or environ.get("DATABASE_URL") or None
 
 
-def _configured_url(settings: Any, environ: Mapping[str, str]) -> str | None:
-    return _get(settings, "database_url") or environ.get("DATABASE_URL") or None
-
-
-def uses_default_file(settings: Any, environ: Mapping[str, str]) -> bool:
+def uses_default_file(settings: Settings, environ: Mapping[str, str]) -> bool:
     """True when the ledger would be `bedrock-proxy.db` in the working directory because nothing names a
     database: the demo moves it to a temporary directory then, so it leaves no file behind."""
     return _has_budgets(settings) and _configured_url(settings, environ) is None
 
 
-def plan_ledger(settings: Any, environ: Mapping[str, str]) -> LedgerPlan | None:
+def plan_ledger(settings: Settings, environ: Mapping[str, str]) -> LedgerPlan | None:
     """The store to use, or None when nothing asks for spend to be kept. Raises SpendStoreError (a
     ValueError) with advice when budgets are configured but cannot be kept."""
     budgets = _has_budgets(settings)
     url = _configured_url(settings, environ)
-    keep_logs = not bool(_get(settings, "disable_spend_logs"))
+    keep_logs = not settings.disable_spend_logs
     if not budgets and (url is None or not keep_logs):
         return None
     url = url or DEFAULT_DATABASE_URL
