@@ -15,6 +15,7 @@ from collections.abc import Callable
 from bedrock_proxy.config import Config, format_report, inspect_config, load_config
 from bedrock_proxy.config.dotenv import apply_dotenv, describe
 from bedrock_proxy.config.issues import ConfigIssue
+from bedrock_proxy.config.report import in_report_order
 from bedrock_proxy.preflight import full_report
 
 logger = logging.getLogger("bedrock_proxy.config")
@@ -47,8 +48,7 @@ def load_for_serving(
 def _log(issues: list[ConfigIssue], note: str | None) -> None:
     if note:
         logger.info("%s", note)
-    ordered = sorted(issues, key=lambda issue: (issue.level != "error", issue.line or 1_000_000_000))
-    for issue in ordered:
+    for issue in in_report_order(issues):
         logger.log(
             logging.ERROR if issue.level == "error" else logging.WARNING,
             "%s: %s",

@@ -12,11 +12,15 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def in_report_order(issues: Iterable[ConfigIssue]) -> list[ConfigIssue]:
+    """Errors then warnings, each in file order (issues without a line last): how every report lists them."""
+    return sorted(issues, key=lambda issue: (issue.level != "error", issue.line or 1_000_000_000))
+
+
 def format_report(config_or_issues: Config | Iterable[ConfigIssue]) -> str:
     """Errors then warnings, each in file order, as `level path (line N): message`; then a summary."""
-    issues = list(config_or_issues.issues if isinstance(config_or_issues, Config) else config_or_issues)
-    ordered = sorted(issues, key=lambda issue: (issue.level != "error", issue.line or 1_000_000_000))
-    lines = [str(issue) for issue in ordered]
+    issues = config_or_issues.issues if isinstance(config_or_issues, Config) else config_or_issues
+    lines = [str(issue) for issue in in_report_order(issues)]
     if isinstance(config_or_issues, Config):
         lines.append(summary(config_or_issues))
     return "\n".join(lines)
