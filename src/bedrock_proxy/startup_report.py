@@ -12,9 +12,10 @@ import os
 import sys
 from collections.abc import Callable
 
-from bedrock_proxy.config import Config, format_report, inspect_config, load_config
+from bedrock_proxy.config import Config, format_report, inspect_config
 from bedrock_proxy.config.dotenv import apply_dotenv, describe
 from bedrock_proxy.config.issues import ConfigIssue
+from bedrock_proxy.config.loader import apply_environment_variables
 from bedrock_proxy.config.report import in_report_order
 from bedrock_proxy.preflight import full_report
 
@@ -42,7 +43,10 @@ def load_for_serving(
             print(format_report(issues), file=sys.stderr)
         if failed:
             print(f"bedrock-proxy: {path} has errors; fix them and start again.", file=sys.stderr)
-    return None if failed else load_config(path)
+    if failed:
+        return None
+    apply_environment_variables(inspected, os.environ)  # what load_config would do, without reading it again
+    return inspected
 
 
 def _log(issues: list[ConfigIssue], note: str | None) -> None:

@@ -239,10 +239,16 @@ def _normalise_table(
 def _raise_or_apply(config: Config, environ: Mapping[str, str]) -> Config:
     if any(issue.level == "error" for issue in config.issues):
         raise ConfigError(config.issues, config.source)
+    apply_environment_variables(config, environ)
+    return config
+
+
+def apply_environment_variables(config: Config, environ: Mapping[str, str]) -> None:
+    """The config's `environment_variables:` section into `environ`, where the environment does not set them
+    already (the real environment wins)."""
     if isinstance(environ, MutableMapping):
         for name, value in config.environment_variables.items():
             environ.setdefault(name, value)
-    return config
 
 
 def load_or_report(path: str, command: str, advice: str) -> Config | None:
