@@ -39,22 +39,25 @@ def preflight(config: Config, environ: Mapping[str, str]) -> list[ConfigIssue]:
 
 def _built_parts(settings: Settings, environ: Mapping[str, str]) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
+    try:
+        plan = plan_sinks(settings, environ)
+    except ValueError as error:
+        issues.append(ConfigIssue("error", "litellm_settings.success_callback", str(error)))
+    else:
+        for name, reason in plan.disabled.items():
+            issues.append(
+                ConfigIssue("warning", _callback_path(settings, name), f"{reason}: the {name} sink is off")
+            )
     checks: list[tuple[str, Callable[[], object]]] = [
-        ("litellm_settings.success_callback", lambda: plan_sinks(settings, environ)),
         ("general_settings.alerting", lambda: build_alerter(settings, environ)),
         ("litellm_settings.cache_params", lambda: build_cache(settings, environ)),
         ("AWS_CA_BUNDLE (environment)", lambda: tls_context(ca_bundle(environ))),
     ]
     for path, build in checks:
         try:
-            built = build()
+            build()
         except ValueError as error:
             issues.append(ConfigIssue("error", path, str(error)))
-            continue
-        for name, reason in getattr(built, "disabled", {}).items():
-            issues.append(
-                ConfigIssue("warning", _callback_path(settings, name), f"{reason}: the {name} sink is off")
-            )
     return issues
 
 
