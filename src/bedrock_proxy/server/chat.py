@@ -67,7 +67,7 @@ async def chat_completions(
     if router.pre_call_checks:
         # what must fit in one call's context window: the prompt and the answer it may grow to
         ctx.trace.context_tokens = prompt + (request.max_tokens or 0)
-    with router.admit(ctx.trace, estimate):
+    async with router.admit(ctx.trace, estimate):
         if request.stream:
             await _stream(gateway, send, ctx, request, images, lookup)
         else:

@@ -41,7 +41,7 @@ async def embeddings(
 
     router = gateway.router
     estimate = estimate_text_tokens(request.inputs) if router.counts_tokens else 0
-    with router.admit(ctx.trace, estimate) as ticket:
+    async with router.admit(ctx.trace, estimate) as ticket:
         results = await router.run(request.model, attempt, ctx.trace)
         deployment = ctx.trace.deployment
         answer = embeddings_from_invoke(request, results, deployment.model_id)

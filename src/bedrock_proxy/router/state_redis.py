@@ -1,0 +1,305 @@
+"""SharedState in Redis: every process and host pointed at one Redis (6+, Valkey, Cluster, ElastiCache)
+shares its limits, in-flight slots and cooldowns.
+
+Each operation is one Lua script, so an admission's checks and adds happen atomically on the server, in one
+round trip, against the server's clock (hosts' clocks may differ). Every key carries the same `{namespace}`
+hash tag, so all keys of one script sit in one hash slot, as Redis Cluster requires; and every key has a
+TTL (a minute window a little over a minute, a slot set its lease, a cooldown its seconds), so nothing grows
+forever and a crashed process's slots free themselves when their lease ends.
+
+Layout: a minute window is a hash `second -> amount`; a slot set is a sorted set `holder -> lease end`; a
+cooldown is a plain key with a TTL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from bedrock_proxy.router.state import WINDOW_SECONDS, Choice, Option, Readings
+
+DEFAULT_NAMESPACE = "bedrock-proxy"
+DEFAULT_MAX_CONNECTIONS = 64
+
+_COMMON = f"""
+local WINDOW = {WINDOW_SECONDS}
+pcall(function() if redis.replicate_commands then redis.replicate_commands() end end)
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+-- a minute window's total and live buckets; buckets a minute old are deleted
+local function window(key, now)
+  local oldest = math.floor(now) - WINDOW
+  local raw = redis.call('HGETALL', key)
+  local total, buckets, stale = 0, {{}}, {{}}
+  for i = 1, #raw, 2 do
+    local second = tonumber(raw[i])
+    if second <= oldest then
+      stale[#stale + 1] = raw[i]
+    else
+      local amount = tonumber(raw[i + 1])
+      total = total + amount
+      buckets[#buckets + 1] = {{second, amount}}
+    end
+  end
+  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+  return total, buckets
+end
+local function free_in(buckets, total, limit, needed, now)
+  local excess = total + needed - limit
+  if excess <= 0 then return 0 end
+  table.sort(buckets, function(a, b) return a[1] < b[1] end)
+  for _, bucket in ipairs(buckets) do
+    excess = excess - bucket[2]
+    if excess <= 0 then return math.max(bucket[1] + WINDOW - now, 0) end
+  end
+  return WINDOW
+end
+local function window_add(key, amount, now)
+  if amount == 0 then return end
+  redis.call('HINCRBYFLOAT', key, math.floor(now), amount)
+  redis.call('PEXPIRE', key, (WINDOW + 2) * 1000)
+  if redis.call('HLEN', key) > WINDOW + 8 then window(key, now) end
+end
+local function slots_held(key, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  return redis.call('ZCARD', key)
+end
+"""
+
+# KEYS: every key the options name; ARGV: lease seconds, option count, then per option: cooldown key index
+# (0: none), check count, and per check: key index, limit (-1: none), needed, amount, holder ('' : window).
+# Returns {admitted index (0-based, -1 none), then per option looked at: blocked_by, wait seconds (text)}.
+CHOOSE = (
+    _COMMON
+    + """
+local now = clock()
+local lease = tonumber(ARGV[1])
+local count = tonumber(ARGV[2])
+local result = {-1}
+local pos = 3
+for option = 1, count do
+  local cooldown = tonumber(ARGV[pos])
+  local checks = tonumber(ARGV[pos + 1])
+  local first = pos + 2
+  pos = first + checks * 5
+  local blocked, wait = -1, 0
+  if cooldown > 0 then
+    local ttl = redis.call('PTTL', KEYS[cooldown])
+    if ttl > 0 then blocked, wait = -2, ttl / 1000 end
+  end
+  if blocked == -1 then
+    local p = first
+    for index = 0, checks - 1 do
+      local key, limit, needed = KEYS[tonumber(ARGV[p])], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
+      if limit >= 0 then
+        if ARGV[p + 4] ~= '' then
+          if slots_held(key, now) >= limit then blocked, wait = index, 1; break end
+        else
+          local total, buckets = window(key, now)
+          if total + needed > limit then
+            blocked, wait = index, free_in(buckets, total, limit, needed, now); break
+          end
+        end
+      end
+      p = p + 5
+    end
+  end
+  result[#result + 1] = blocked
+  result[#result + 1] = tostring(wait)
+  if blocked == -1 then
+    local p = first
+    for _ = 1, checks do
+      local key, amount, holder = KEYS[tonumber(ARGV[p])], tonumber(ARGV[p + 3]), ARGV[p + 4]
+      if holder ~= '' then
+        redis.call('ZADD', key, now + lease, holder)
+        redis.call('PEXPIRE', key, math.ceil(lease * 1000))
+      else
+        window_add(key, amount, now)
+      end
+      p = p + 5
+    end
+    result[1] = option - 1
+    return result
+  end
+end
+return result
+"""
+)
+
+# KEYS: windows to add to, then slot sets; ARGV: add count, the amounts, then the holders to release.
+SETTLE = (
+    _COMMON
+    + """
+local now = clock()
+local adds = tonumber(ARGV[1])
+for i = 1, adds do window_add(KEYS[i], tonumber(ARGV[1 + i]), now) end
+for i = adds + 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1 + i]) end
+return 1
+"""
+)
+
+# KEYS: the failure window, the cooldown key; ARGV: allowed failures, cooldown seconds.
+FAIL = (
+    _COMMON
+    + """
+local now = clock()
+window_add(KEYS[1], 1, now)
+local fails = window(KEYS[1], now)
+local seconds = tonumber(ARGV[2])
+if fails > tonumber(ARGV[1]) and seconds > 0 then
+  redis.call('SET', KEYS[2], '1', 'PX', math.max(math.ceil(seconds * 1000), 1))
+  redis.call('DEL', KEYS[1])
+  return {tostring(fails), 1}
+end
+return {tostring(fails), 0}
+"""
+)
+
+# KEYS: windows, slot sets, cooldowns; ARGV: how many of the first two kinds.
+READ = (
+    _COMMON
+    + """
+local now = clock()
+local windows, slots = tonumber(ARGV[1]), tonumber(ARGV[2])
+local result = {}
+for i = 1, #KEYS do
+  if i <= windows then
+    local total = window(KEYS[i], now)
+    result[i] = tostring(total)
+  elseif i <= windows + slots then
+    result[i] = tostring(slots_held(KEYS[i], now))
+  else
+    result[i] = tostring(math.max(redis.call('PTTL', KEYS[i]), 0) / 1000)
+  end
+end
+return result
+"""
+)
+
+
+class RedisState:
+    """One pooled `redis.asyncio` client; scripts are loaded once and called by their SHA (EVALSHA)."""
+
+    def __init__(
+        self,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        password: str | None = None,
+        url: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        lease_seconds: float = 660.0,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        timeout: float = 0.1,
+    ) -> None:
+        options: dict[str, Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "max_connections": max_connections,
+        }
+        if url:
+            self.client = aioredis.Redis.from_url(url, **options)
+            self.target = _without_password(url)
+        else:
+            self.client = aioredis.Redis(
+                host=host or "localhost", port=port or 6379, password=password, **options
+            )
+            self.target = f"{host or 'localhost'}:{port or 6379}"
+        self.description = f"redis at {self.target}"
+        self.prefix = "{" + namespace + "}:"  # one hash tag: every key of a script in one cluster slot
+        self.lease_seconds = lease_seconds
+        self._choose = self.client.register_script(CHOOSE)
+        self._settle = self.client.register_script(SETTLE)
+        self._fail = self.client.register_script(FAIL)
+        self._read = self.client.register_script(READ)
+
+    async def start(self) -> None:
+        await self.client.ping()
+
+    async def aclose(self) -> None:
+        close = getattr(self.client, "aclose", None) or self.client.close  # aclose: redis >= 5.0.1
+        await close()
+
+    async def choose(self, options: Sequence[Option]) -> Choice:
+        keys, args = encode_options(options, self.prefix, self.lease_seconds)
+        reply = await self._choose(keys=keys, args=args)
+        return decode_choice(reply)
+
+    async def settle(self, adds: Sequence[tuple[str, float]], releases: Sequence[tuple[str, str]]) -> None:
+        adds = [(key, amount) for key, amount in adds if amount]
+        if not adds and not releases:
+            return
+        prefix = self.prefix
+        keys = [prefix + key for key, _ in adds] + [prefix + key for key, _ in releases]
+        args: list[Any] = [len(adds), *(_number(amount) for _, amount in adds), *(h for _, h in releases)]
+        await self._settle(keys=keys, args=args)
+
+    async def fail(
+        self, fails_key: str, cooldown_key: str, allowed: int, cooldown_seconds: float
+    ) -> tuple[float, bool]:
+        keys = [self.prefix + fails_key, self.prefix + cooldown_key]
+        reply = await self._fail(keys=keys, args=[allowed, _number(cooldown_seconds)])
+        return float(reply[0]), bool(int(reply[1]))
+
+    async def read(self, windows: Sequence[str], slots: Sequence[str], cooldowns: Sequence[str]) -> Readings:
+        prefix = self.prefix
+        keys = [prefix + key for key in (*windows, *slots, *cooldowns)]
+        readings = Readings()
+        if not keys:
+            return readings
+        reply = await self._read(keys=keys, args=[len(windows), len(slots)])
+        values = [float(value) for value in reply]
+        for key, value in zip(windows, values, strict=False):
+            readings.totals[key] = value
+        for key, value in zip(slots, values[len(windows) :], strict=False):
+            readings.slots[key] = int(value)
+        for key, value in zip(cooldowns, values[len(windows) + len(slots) :], strict=False):
+            if value > 0:
+                readings.cooling[key] = value
+        return readings
+
+
+def encode_options(options: Sequence[Option], prefix: str, lease: float) -> tuple[list[str], list[Any]]:
+    """The CHOOSE script's KEYS and ARGV for these options (each key sent once)."""
+    keys: list[str] = []
+    index: dict[str, int] = {}
+
+    def key_index(key: str) -> int:
+        position = index.get(key)
+        if position is None:
+            keys.append(prefix + key)
+            position = index[key] = len(keys)  # Lua counts from 1
+        return position
+
+    args: list[Any] = [_number(lease), len(options)]
+    for option in options:
+        args.append(key_index(option.cooldown_key) if option.cooldown_key else 0)
+        args.append(len(option.checks))
+        for check in option.checks:
+            limit = -1 if check.limit is None else check.limit
+            args += [key_index(check.key), _number(limit), _number(check.needed), _number(check.amount)]
+            args.append(check.holder)
+    return keys, args
+
+
+def decode_choice(reply: Sequence[Any]) -> Choice:
+    values = list(reply)
+    blocked = tuple(int(value) for value in values[1::2])
+    waits = tuple(float(value) for value in values[2::2])
+    return Choice(int(values[0]), blocked, waits)
+
+
+def _number(value: float) -> str:
+    """A number as Redis and Lua read it back exactly (integers without a trailing .0)."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _without_password(url: str) -> str:
+    head, sep, tail = url.partition("://")
+    if sep and "@" in tail.split("/", 1)[0]:
+        return f"{head}://{tail.split('@', 1)[1]}"
+    return url
