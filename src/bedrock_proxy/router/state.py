@@ -254,7 +254,7 @@ class InMemoryState:
             window = self._windows.get(key)
             if window is not None:
                 window.expire(int(now))
-                readings.totals[key] = window.total
+            readings.totals[key] = window.total if window is not None else 0.0
         for key in slots:
             readings.slots[key] = len(self._slots.get(key, ()))
         for key in cooldowns:

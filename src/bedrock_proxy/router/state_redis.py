@@ -196,19 +196,24 @@ class RedisState:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         timeout: float = 0.1,
     ) -> None:
+        # a blocking pool waits for a free connection instead of failing when every one is busy; the
+        # caller's own timeout (FailoverState) bounds the wait
         options: dict[str, Any] = {
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
             "max_connections": max_connections,
+            "timeout": None,
         }
         if url:
-            self.client = aioredis.Redis.from_url(url, **options)
+            pool = aioredis.BlockingConnectionPool.from_url(url, **options)
             self.target = _without_password(url)
         else:
-            self.client = aioredis.Redis(
+            pool = aioredis.BlockingConnectionPool(
                 host=host or "localhost", port=port or 6379, password=password, **options
             )
             self.target = f"{host or 'localhost'}:{port or 6379}"
+        self.pool = pool
+        self.client = aioredis.Redis(connection_pool=pool)
         self.description = f"redis at {self.target}"
         self.prefix = "{" + namespace + "}:"  # one hash tag: every key of a script in one cluster slot
         self.lease_seconds = lease_seconds
@@ -223,6 +228,7 @@ class RedisState:
     async def aclose(self) -> None:
         close = getattr(self.client, "aclose", None) or self.client.close  # aclose: redis >= 5.0.1
         await close()
+        await self.pool.disconnect()
 
     async def choose(self, options: Sequence[Option]) -> Choice:
         keys, args = encode_options(options, self.prefix, self.lease_seconds)
