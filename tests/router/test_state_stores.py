@@ -170,3 +170,22 @@ async def test_a_crashed_process_s_slot_frees_itself_when_its_lease_ends(redis: 
     await asyncio.sleep(0.35)
     assert (await alive.choose([Option((Check("inflight:*", 1, holder="alive:1"),))])).admitted
     await alive.aclose()
+
+
+async def test_common_checks_are_taken_with_the_admitted_option_only(store: SharedState) -> None:
+    gateway = (Check("rpm:*", 2), Check("inflight:*", 5, holder="h1"))
+    full = Option((Check("rpm:full", 0),))
+    refused = await store.choose([full], gateway)
+    assert not refused.admitted and refused.common_blocked == -1 and refused.blocked_by == (0,)
+    readings = await store.read(["rpm:*"], ["inflight:*"], ())
+    assert (readings.total("rpm:*"), readings.in_flight("inflight:*")) == (0, 0), "nothing taken"
+    for holder in ("h1", "h2"):
+        common = (Check("rpm:*", 2), Check("inflight:*", 5, holder=holder))
+        admitted = await store.choose([full, window("rpm:d", 10)], common)
+        assert admitted.index == 1 and admitted.blocked_by == (0, -1)
+    readings = await store.read(["rpm:*", "rpm:d"], ["inflight:*"], ())
+    assert (readings.total("rpm:*"), readings.total("rpm:d"), readings.in_flight("inflight:*")) == (2, 2, 2)
+    over = await store.choose([window("rpm:d", 10)], gateway)
+    assert not over.admitted and over.common_blocked == 0 and over.blocked_by == ()
+    assert 58 <= over.common_wait <= 60
+    assert (await store.read(["rpm:d"], (), ())).total("rpm:d") == 2, "the option was not looked at"

@@ -1,8 +1,9 @@
 """Limits on the whole gateway: max_parallel_requests, and the seed's global rpm / tpm.
 
-A request is admitted once, before its first attempt, and holds its admission (an in-flight slot, its
+A request is admitted once, with its first attempt, and holds its admission (an in-flight slot, its
 estimated tokens) until it ends, a stream included. Token limits count an estimate up front and the real
-usage once the answer is known.
+usage once the answer is known. The gateway's checks are taken in the same atomic step as the first
+deployment's (one round trip to a shared store, not two): `Admission.admit` only prepares them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.errors import ErrorCode, GatewayError
-from bedrock_proxy.router.state import Check, Option, SharedState
+from bedrock_proxy.router.state import Check, SharedState
 
 if TYPE_CHECKING:
     from bedrock_proxy.config.schema import Settings
@@ -60,11 +61,21 @@ def estimate_text_tokens(texts: list[str]) -> int:
 
 
 class Ticket:
-    """One admitted request, an async context manager: `async with router.admit(trace, estimate)` checks the
-    limits on entry, and on exit gives back its slots and corrects its token estimate with the real usage,
-    in one call to the store."""
+    """One request's admission, an async context manager: `async with router.admit(trace, estimate)`
+    prepares the gateway's checks (the router takes them with the first deployment's), and on exit gives
+    back its slots and corrects its token estimate with the real usage, in one call to the store."""
 
-    __slots__ = ("_admission", "deployment_slot", "estimate", "slot", "tokens", "trace", "usage_recorded")
+    __slots__ = (
+        "_admission",
+        "admitted",
+        "deployment_slot",
+        "estimate",
+        "pending",
+        "slot",
+        "tokens",
+        "trace",
+        "usage_recorded",
+    )
 
     def __init__(self, admission: Admission, trace: CallTrace, estimate: int) -> None:
         self._admission = admission
@@ -72,6 +83,8 @@ class Ticket:
         self.estimate = estimate
         self.usage_recorded = False
         self.tokens = 0
+        self.pending: tuple[Check, ...] = ()  # the gateway's checks, until taken with a deployment's
+        self.admitted = False  # the gateway's checks were taken: its estimate counts, its slot is held
         self.slot = ""  # the gateway-wide in-flight slot's holder, while held
         # the answering deployment's in-flight slot (key, holder), held to the end
         self.deployment_slot: tuple[str, str] | None = None
@@ -122,6 +135,7 @@ class Admission:
         self._holder = holder
 
     async def admit(self, ticket: Ticket) -> None:
+        """Prepare the gateway's checks (refusing at once a request that can never fit)."""
         trace, estimate = ticket.trace, ticket.estimate
         trace.estimated_tokens = estimate
         checks: list[Check] = []
@@ -136,18 +150,20 @@ class Admission:
                     code=ErrorCode.TPM_LIMIT_EXCEEDED,
                 )
             checks.append(Check(TPM_KEY, self.tpm, estimate, estimate))
-        holder = ""
         if self.max_parallel is not None:
-            holder = self._holder()
-            checks.append(Check(IN_FLIGHT_KEY, self.max_parallel, holder=holder))
-        if checks:
-            choice = await self.store.choose([Option(tuple(checks))])
-            if not choice.admitted:
-                raise self._refusal(checks[choice.blocked_by[0]], choice.waits[0])
-        ticket.slot = holder
+            checks.append(Check(IN_FLIGHT_KEY, self.max_parallel, holder=self._holder()))
+        ticket.pending = tuple(checks)
         trace.ticket = ticket
 
-    def _refusal(self, check: Check, wait: float) -> GatewayError:
+    @staticmethod
+    def taken(ticket: Ticket) -> None:
+        """The pending checks were taken (with a deployment's): the slot is now held."""
+        ticket.slot = next((check.holder for check in ticket.pending if check.is_slot), "")
+        ticket.pending = ()
+        ticket.admitted = True
+
+    def refusal(self, check: Check, wait: float) -> GatewayError:
+        """The 429 for the gateway's check that refused."""
         if check.key == RPM_KEY:
             return limit_error(
                 f"The gateway's limit of {self.rpm} requests per minute (rpm) is reached",
@@ -173,7 +189,7 @@ class Admission:
         ticket.usage_recorded = True
         ticket.tokens = tokens
         adds = self._on_release(ticket)
-        if self.tpm and tokens != ticket.estimate:
+        if self.tpm and ticket.admitted and tokens != ticket.estimate:
             adds.append((TPM_KEY, tokens - ticket.estimate))
         releases: list[tuple[str, str]] = []
         if ticket.slot:

@@ -148,8 +148,8 @@ class Router:
 
     # ------------------------------------------------------------------ admission
     def admit(self, trace: CallTrace, estimated_tokens: int = 0) -> Ticket:
-        """The request's admission; use as `async with router.admit(...)`, which checks the gateway-wide
-        limits on entry. Starts the request's clock.
+        """The request's admission; use as `async with router.admit(...)`: the gateway-wide limits are
+        checked with the first attempt's deployment, in one step. Starts the request's clock.
 
         The ticket holds the request's parallel slot (and the answering deployment's) until the `with` ends,
         so a stream counts as in flight until its last byte. Call `ticket.record_usage(total_tokens)` once
@@ -267,7 +267,7 @@ class Router:
         while True:
             if trace.deadline - time.monotonic() <= 0:
                 raise last_error if last_error is not None else timeout_error(self.request_timeout)
-            tracked, slot = await self._take(name, group, tried, estimate, last_error, shared_group)
+            tracked, slot = await self._take(name, group, tried, trace, last_error, shared_group)
             deployment = tracked.deployment
             charged = tracked.counts_tokens and estimate > 0
             now = time.monotonic()
@@ -384,12 +384,16 @@ class Router:
         name: str,
         group: list[Tracked],
         tried: list[Tracked],
-        estimate: int,
+        trace: CallTrace,
         last_error: GatewayError | None,
         shared_group: bool,
     ) -> tuple[Tracked, str]:
         """The deployment that takes the next attempt, untried ones first in the strategy's order, with its
-        limits taken in one atomic step (and its in-flight slot's holder); raises when none can."""
+        limits taken in one atomic step (and its in-flight slot's holder); the request's first attempt takes
+        the gateway's own limits in the same step. Raises when none can."""
+        estimate = trace.estimated_tokens
+        ticket = trace.ticket
+        common = ticket.pending if ticket is not None else ()
         fresh = [t for t in group if t not in tried]
         again = [t for t in group if t in tried]
         readings = None
@@ -404,9 +408,11 @@ class Router:
             holder = self.new_holder() if tracked.counts_in_flight else ""
             holders.append(holder)
             options.append(self._option(tracked, estimate, holder, shared_group))
-        if len(options) == 1 and not options[0].checks and not options[0].cooldown_key:
+        if len(options) == 1 and not options[0].checks and not options[0].cooldown_key and not common:
             return order[0], ""  # nothing to check or count: no call to the store
-        choice = await self.store.choose(options)
+        choice = await self.store.choose(options, common)
+        if choice.common_blocked >= 0:
+            raise self.admission.refusal(common[choice.common_blocked], choice.common_wait)
         now = time.monotonic()
         for tracked, blocked, wait in zip(order, choice.blocked_by, choice.waits, strict=False):
             if blocked == COOLING:
@@ -416,6 +422,8 @@ class Router:
                 if tracked.state == COOLDOWN:
                     self._report(tracked, PARTIAL)  # back in service, on probation until it answers
         if choice.admitted:
+            if ticket is not None and common:
+                self.admission.taken(ticket)
             return order[choice.index], holders[choice.index]
         if last_error is not None:
             raise last_error

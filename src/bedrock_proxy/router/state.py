@@ -60,11 +60,14 @@ class Option:
 @dataclass(frozen=True, slots=True)
 class Choice:
     """What `choose` did: the admitted option's index (-1: none), and for each option looked at, which check
-    refused it (ADMITTED, COOLING or the check's index) and the seconds until it may have room."""
+    refused it (ADMITTED, COOLING or the check's index) and the seconds until it may have room; when one of
+    the common checks refused, its index and wait (no option was looked at)."""
 
     index: int
     blocked_by: tuple[int, ...] = ()
     waits: tuple[float, ...] = ()
+    common_blocked: int = ADMITTED
+    common_wait: float = 0.0
 
     @property
     def admitted(self) -> bool:
@@ -98,9 +101,10 @@ class SharedState(Protocol):
 
     async def aclose(self) -> None: ...
 
-    async def choose(self, options: Sequence[Option]) -> Choice:
+    async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
         """Admit the first option, in order, that is not cooling down and passes every check: take all its
-        checks at once. Options after the admitted one are not looked at."""
+        checks at once, with the `common` checks (the gateway's own limits, which any option needs; they
+        are checked first). Options after the admitted one are not looked at."""
         ...
 
     async def settle(self, adds: Sequence[tuple[str, float]], releases: Sequence[tuple[str, str]]) -> None:
@@ -187,8 +191,12 @@ class InMemoryState:
         return None
 
     # the synchronous core, also what FailoverState falls back to
-    def choose_now(self, options: Sequence[Option]) -> Choice:
+    def choose_now(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
         now = self.clock()
+        if common:
+            blocked, wait = self._blocked(Option(tuple(common)), now)
+            if blocked != ADMITTED:
+                return Choice(-1, common_blocked=blocked, common_wait=wait)
         blocked_by: list[int] = []
         waits: list[float] = []
         for index, option in enumerate(options):
@@ -196,7 +204,7 @@ class InMemoryState:
             blocked_by.append(blocked)
             waits.append(wait)
             if blocked == ADMITTED:
-                for check in option.checks:
+                for check in (*option.checks, *common):
                     if check.is_slot:
                         self._slots.setdefault(check.key, set()).add(check.holder)
                     elif check.amount:
@@ -270,8 +278,8 @@ class InMemoryState:
         return window
 
     # SharedState
-    async def choose(self, options: Sequence[Option]) -> Choice:
-        return self.choose_now(options)
+    async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
+        return self.choose_now(options, common)
 
     async def settle(self, adds: Sequence[tuple[str, float]], releases: Sequence[tuple[str, str]]) -> None:
         self.settle_now(adds, releases)

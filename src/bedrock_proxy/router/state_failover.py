@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from bedrock_proxy.errors import ErrorCode, GatewayError
-from bedrock_proxy.router.state import Choice, InMemoryState, Option, Readings, SharedState
+from bedrock_proxy.router.state import Check, Choice, InMemoryState, Option, Readings, SharedState
 
 logger = logging.getLogger("bedrock_proxy.router")
 
@@ -113,11 +113,11 @@ class FailoverState:
             if self.on_change is not None:
                 self.on_change(True, "answers again")
 
-    async def choose(self, options: Sequence[Option]) -> Choice:
+    async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
         if self._usable():
             try:
                 async with asyncio.timeout(self.timeout):
-                    choice = await self.shared.choose(options)
+                    choice = await self.shared.choose(options, common)
             except Exception as exc:
                 self._failed(exc)
             else:
@@ -125,9 +125,10 @@ class FailoverState:
                 return choice
         if self.fail_closed:
             raise unavailable_error(self.shared.description)
-        choice = self.local.choose_now(options)
+        choice = self.local.choose_now(options, common)
         if choice.admitted:
-            self._local_holders.update(c.holder for c in options[choice.index].checks if c.is_slot)
+            taken = (*options[choice.index].checks, *common)
+            self._local_holders.update(check.holder for check in taken if check.is_slot)
         return choice
 
     async def settle(self, adds: Sequence[tuple[str, float]], releases: Sequence[tuple[str, str]]) -> None:

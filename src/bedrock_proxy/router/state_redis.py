@@ -18,7 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from bedrock_proxy.router.state import WINDOW_SECONDS, Choice, Option, Readings
+from bedrock_proxy.router.state import WINDOW_SECONDS, Check, Choice, Option, Readings
 
 DEFAULT_NAMESPACE = "bedrock-proxy"
 DEFAULT_MAX_CONNECTIONS = 64
@@ -70,58 +70,68 @@ local function slots_held(key, now)
 end
 """
 
-# KEYS: every key the options name; ARGV: lease seconds, option count, then per option: cooldown key index
-# (0: none), check count, and per check: key index, limit (-1: none), needed, amount, holder ('' : window).
-# Returns {admitted index (0-based, -1 none), then per option looked at: blocked_by, wait seconds (text)}.
+# KEYS: every key the checks name; ARGV: lease seconds, the common checks (count, then each check), option
+# count, then per option: cooldown key index (0: none), its checks (count, then each check). A check is five
+# values: key index, limit (-1: none), needed, amount, holder ('': a window).
+# Returns {admitted option (0-based, -1: none), common blocked_by, common wait, then per option looked at:
+# blocked_by, wait}; waits as text (Lua numbers become integers in replies).
 CHOOSE = (
     _COMMON
     + """
 local now = clock()
 local lease = tonumber(ARGV[1])
-local count = tonumber(ARGV[2])
-local result = {-1}
-local pos = 3
+local function blocked(first, count)
+  local p = first
+  for index = 0, count - 1 do
+    local key, limit, needed = KEYS[tonumber(ARGV[p])], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
+    if limit >= 0 then
+      if ARGV[p + 4] ~= '' then
+        if slots_held(key, now) >= limit then return index, 1 end
+      else
+        local total, buckets = window(key, now)
+        if total + needed > limit then return index, free_in(buckets, total, limit, needed, now) end
+      end
+    end
+    p = p + 5
+  end
+  return -1, 0
+end
+local function take(first, count)
+  local p = first
+  for _ = 1, count do
+    local key, amount, holder = KEYS[tonumber(ARGV[p])], tonumber(ARGV[p + 3]), ARGV[p + 4]
+    if holder ~= '' then
+      redis.call('ZADD', key, now + lease, holder)
+      redis.call('PEXPIRE', key, math.ceil(lease * 1000))
+    else
+      window_add(key, amount, now)
+    end
+    p = p + 5
+  end
+end
+local common = tonumber(ARGV[2])
+local common_first = 3
+local refused, wait = blocked(common_first, common)
+if refused >= 0 then return {-1, refused, tostring(wait)} end
+local pos = common_first + common * 5
+local count = tonumber(ARGV[pos])
+pos = pos + 1
+local result = {-1, -1, '0'}
 for option = 1, count do
-  local cooldown = tonumber(ARGV[pos])
-  local checks = tonumber(ARGV[pos + 1])
+  local cooldown, checks = tonumber(ARGV[pos]), tonumber(ARGV[pos + 1])
   local first = pos + 2
   pos = first + checks * 5
-  local blocked, wait = -1, 0
+  local index, seconds = -1, 0
   if cooldown > 0 then
     local ttl = redis.call('PTTL', KEYS[cooldown])
-    if ttl > 0 then blocked, wait = -2, ttl / 1000 end
+    if ttl > 0 then index, seconds = -2, ttl / 1000 end
   end
-  if blocked == -1 then
-    local p = first
-    for index = 0, checks - 1 do
-      local key, limit, needed = KEYS[tonumber(ARGV[p])], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
-      if limit >= 0 then
-        if ARGV[p + 4] ~= '' then
-          if slots_held(key, now) >= limit then blocked, wait = index, 1; break end
-        else
-          local total, buckets = window(key, now)
-          if total + needed > limit then
-            blocked, wait = index, free_in(buckets, total, limit, needed, now); break
-          end
-        end
-      end
-      p = p + 5
-    end
-  end
-  result[#result + 1] = blocked
-  result[#result + 1] = tostring(wait)
-  if blocked == -1 then
-    local p = first
-    for _ = 1, checks do
-      local key, amount, holder = KEYS[tonumber(ARGV[p])], tonumber(ARGV[p + 3]), ARGV[p + 4]
-      if holder ~= '' then
-        redis.call('ZADD', key, now + lease, holder)
-        redis.call('PEXPIRE', key, math.ceil(lease * 1000))
-      else
-        window_add(key, amount, now)
-      end
-      p = p + 5
-    end
+  if index == -1 then index, seconds = blocked(first, checks) end
+  result[#result + 1] = index
+  result[#result + 1] = tostring(seconds)
+  if index == -1 then
+    take(first, checks)
+    take(common_first, common)
     result[1] = option - 1
     return result
   end
@@ -230,8 +240,8 @@ class RedisState:
         await close()
         await self.pool.disconnect()
 
-    async def choose(self, options: Sequence[Option]) -> Choice:
-        keys, args = encode_options(options, self.prefix, self.lease_seconds)
+    async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
+        keys, args = encode_options(options, common, self.prefix, self.lease_seconds)
         reply = await self._choose(keys=keys, args=args)
         return decode_choice(reply)
 
@@ -269,8 +279,10 @@ class RedisState:
         return readings
 
 
-def encode_options(options: Sequence[Option], prefix: str, lease: float) -> tuple[list[str], list[Any]]:
-    """The CHOOSE script's KEYS and ARGV for these options (each key sent once)."""
+def encode_options(
+    options: Sequence[Option], common: Sequence[Check], prefix: str, lease: float
+) -> tuple[list[str], list[Any]]:
+    """The CHOOSE script's KEYS and ARGV (each key sent once)."""
     keys: list[str] = []
     index: dict[str, int] = {}
 
@@ -281,22 +293,27 @@ def encode_options(options: Sequence[Option], prefix: str, lease: float) -> tupl
             position = index[key] = len(keys)  # Lua counts from 1
         return position
 
-    args: list[Any] = [_number(lease), len(options)]
+    def add_checks(checks: Sequence[Check]) -> None:
+        args.append(len(checks))
+        for check in checks:
+            limit = -1 if check.limit is None else check.limit
+            args.extend((key_index(check.key), _number(limit), _number(check.needed), _number(check.amount)))
+            args.append(check.holder)
+
+    args: list[Any] = [_number(lease)]
+    add_checks(common)
+    args.append(len(options))
     for option in options:
         args.append(key_index(option.cooldown_key) if option.cooldown_key else 0)
-        args.append(len(option.checks))
-        for check in option.checks:
-            limit = -1 if check.limit is None else check.limit
-            args += [key_index(check.key), _number(limit), _number(check.needed), _number(check.amount)]
-            args.append(check.holder)
+        add_checks(option.checks)
     return keys, args
 
 
 def decode_choice(reply: Sequence[Any]) -> Choice:
     values = list(reply)
-    blocked = tuple(int(value) for value in values[1::2])
-    waits = tuple(float(value) for value in values[2::2])
-    return Choice(int(values[0]), blocked, waits)
+    blocked = tuple(int(value) for value in values[3::2])
+    waits = tuple(float(value) for value in values[4::2])
+    return Choice(int(values[0]), blocked, waits, int(values[1]), float(values[2]))
 
 
 def _number(value: float) -> str:

@@ -74,17 +74,23 @@ class SqliteState:
         db.execute("BEGIN IMMEDIATE")
         return db
 
-    async def choose(self, options: Sequence[Option]) -> Choice:
+    async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
         db = self._transaction()
         try:
-            choice = self._choose(db, options, self.clock())
+            choice = self._choose(db, options, common, self.clock())
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
         return choice
 
-    def _choose(self, db: sqlite3.Connection, options: Sequence[Option], now: float) -> Choice:
+    def _choose(
+        self, db: sqlite3.Connection, options: Sequence[Option], common: Sequence[Check], now: float
+    ) -> Choice:
+        if common:
+            blocked, wait = self._blocked(db, Option(tuple(common)), now)
+            if blocked != ADMITTED:
+                return Choice(-1, common_blocked=blocked, common_wait=wait)
         blocked_by: list[int] = []
         waits: list[float] = []
         for index, option in enumerate(options):
@@ -92,7 +98,7 @@ class SqliteState:
             blocked_by.append(blocked)
             waits.append(wait)
             if blocked == ADMITTED:
-                for check in option.checks:
+                for check in (*option.checks, *common):
                     if check.is_slot:
                         db.execute(
                             "INSERT OR REPLACE INTO slots VALUES (?, ?, ?)",
