@@ -189,3 +189,18 @@ async def test_common_checks_are_taken_with_the_admitted_option_only(store: Shar
     assert not over.admitted and over.common_blocked == 0 and over.blocked_by == ()
     assert 58 <= over.common_wait <= 60
     assert (await store.read(["rpm:d"], (), ())).total("rpm:d") == 2, "the option was not looked at"
+
+
+@pytest.mark.parametrize("idle", [61, 500], ids=["one-bucket-leaves", "long-idle-rebuild"])
+async def test_a_redis_window_forgets_buckets_a_minute_old(redis: RedisServer, idle: int) -> None:
+    """The window keeps a running total; buckets written here as if counted `idle` and 30 seconds ago."""
+    redis.command("FLUSHALL")
+    state = RedisState(url=redis.url, timeout=2.0)
+    now = int((await state.client.time())[0])
+    key = "{bedrock-proxy}:rpm:old"
+    await state.client.hset(key, mapping={"t": 8, "o": now - idle, now - idle: 5, now - 30: 3})
+    assert (await state.read(["rpm:old"], (), ())).total("rpm:old") == 3
+    assert sorted(await state.client.hkeys(key)) == sorted([b"t", b"o", str(now - 30).encode()])
+    refused = await state.choose([window("rpm:old", 3)])
+    assert not refused.admitted and 29 <= refused.waits[0] <= 31, "room when the bucket of 30 s ago leaves"
+    await state.aclose()

@@ -13,10 +13,15 @@ cooldown is a plain key with a TTL.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import NoScriptError
 
 from bedrock_proxy.router.state import WINDOW_SECONDS, Check, Choice, Option, Readings
 
@@ -30,29 +35,53 @@ local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
--- a minute window's total and live buckets; buckets a minute old are deleted
-local function window(key, now)
+-- A minute window: fields 't' (the total), 'o' (the oldest second that may still hold a bucket) and one
+-- bucket per second. expire() drops the buckets a minute old from the total and returns it: O(1) per call
+-- under steady use (about one bucket leaves per second), however many buckets the window holds.
+local function expire(key, now)
   local oldest = math.floor(now) - WINDOW
-  local raw = redis.call('HGETALL', key)
-  local total, buckets, stale = 0, {{}}, {{}}
-  for i = 1, #raw, 2 do
-    local second = tonumber(raw[i])
-    if second <= oldest then
-      stale[#stale + 1] = raw[i]
-    else
-      local amount = tonumber(raw[i + 1])
-      total = total + amount
-      buckets[#buckets + 1] = {{second, amount}}
+  local head = redis.call('HMGET', key, 't', 'o')
+  local total, from = tonumber(head[1]), tonumber(head[2])
+  if total == nil or from == nil then return 0 end
+  if from > oldest then return total end
+  local stale = {{}}
+  if oldest - from > 2 * WINDOW then
+    total = 0
+    local raw = redis.call('HGETALL', key)
+    for i = 1, #raw, 2 do
+      local second = tonumber(raw[i])
+      if second ~= nil then
+        if second <= oldest then stale[#stale + 1] = raw[i] else total = total + tonumber(raw[i + 1]) end
+      end
+    end
+  else
+    for second = from, oldest do stale[#stale + 1] = tostring(second) end
+    local amounts = redis.call('HMGET', key, unpack(stale))
+    for _, amount in ipairs(amounts) do
+      if amount then total = total - tonumber(amount) end
     end
   end
   if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
-  return total, buckets
+  if redis.call('HLEN', key) <= 2 then total = 0 end  -- no bucket left: no float drift either
+  redis.call('HSET', key, 't', tostring(total), 'o', tostring(oldest + 1))
+  return total
 end
-local function free_in(buckets, total, limit, needed, now)
+-- the live buckets, oldest first (only when a refusal must say when there is room)
+local function buckets(key, now)
+  local oldest = math.floor(now) - WINDOW
+  local raw = redis.call('HGETALL', key)
+  local found = {{}}
+  for i = 1, #raw, 2 do
+    local second = tonumber(raw[i])
+    if second ~= nil and second > oldest then found[#found + 1] = {{second, tonumber(raw[i + 1])}} end
+  end
+  table.sort(found, function(a, b) return a[1] < b[1] end)
+  return found
+end
+local function free_in(key, total, limit, needed, now)
   local excess = total + needed - limit
   if excess <= 0 then return 0 end
-  table.sort(buckets, function(a, b) return a[1] < b[1] end)
-  for _, bucket in ipairs(buckets) do
+  for _, bucket in ipairs(buckets(key, now)) do
     excess = excess - bucket[2]
     if excess <= 0 then return math.max(bucket[1] + WINDOW - now, 0) end
   end
@@ -60,9 +89,12 @@ local function free_in(buckets, total, limit, needed, now)
 end
 local function window_add(key, amount, now)
   if amount == 0 then return end
-  redis.call('HINCRBYFLOAT', key, math.floor(now), amount)
+  local second = math.floor(now)
+  expire(key, now)
+  redis.call('HINCRBYFLOAT', key, second, amount)
+  redis.call('HINCRBYFLOAT', key, 't', amount)
+  redis.call('HSETNX', key, 'o', second)
   redis.call('PEXPIRE', key, (WINDOW + 2) * 1000)
-  if redis.call('HLEN', key) > WINDOW + 8 then window(key, now) end
 end
 local function slots_held(key, now)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
@@ -88,8 +120,8 @@ local function blocked(first, count)
       if ARGV[p + 4] ~= '' then
         if slots_held(key, now) >= limit then return index, 1 end
       else
-        local total, buckets = window(key, now)
-        if total + needed > limit then return index, free_in(buckets, total, limit, needed, now) end
+        local total = expire(key, now)
+        if total + needed > limit then return index, free_in(key, total, limit, needed, now) end
       end
     end
     p = p + 5
@@ -158,7 +190,7 @@ FAIL = (
     + """
 local now = clock()
 window_add(KEYS[1], 1, now)
-local fails = window(KEYS[1], now)
+local fails = expire(KEYS[1], now)
 local seconds = tonumber(ARGV[2])
 if fails > tonumber(ARGV[1]) and seconds > 0 then
   redis.call('SET', KEYS[2], '1', 'PX', math.max(math.ceil(seconds * 1000), 1))
@@ -178,8 +210,7 @@ local windows, slots = tonumber(ARGV[1]), tonumber(ARGV[2])
 local result = {}
 for i = 1, #KEYS do
   if i <= windows then
-    local total = window(KEYS[i], now)
-    result[i] = tostring(total)
+    result[i] = tostring(expire(KEYS[i], now))
   elseif i <= windows + slots then
     result[i] = tostring(slots_held(KEYS[i], now))
   else
@@ -191,8 +222,13 @@ return result
 )
 
 
+_SHAS = {source: hashlib.sha1(source.encode()).hexdigest() for source in (CHOOSE, SETTLE, FAIL, READ)}
+
+
 class RedisState:
-    """One pooled `redis.asyncio` client; scripts are loaded once and called by their SHA (EVALSHA)."""
+    """Scripts called by their SHA (EVALSHA, EVAL once after a Redis restart emptied its script cache) on
+    connections of the official client (`redis.asyncio`), each used by one call at a time: the hot path
+    skips the client's command machinery and its pool's locks, which cost more than the round trip."""
 
     def __init__(
         self,
@@ -206,43 +242,58 @@ class RedisState:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         timeout: float = 0.1,
     ) -> None:
-        # a blocking pool waits for a free connection instead of failing when every one is busy; the
-        # caller's own timeout (FailoverState) bounds the wait
-        options: dict[str, Any] = {
-            "socket_timeout": timeout,
-            "socket_connect_timeout": timeout,
-            "max_connections": max_connections,
-            "timeout": None,
-        }
+        options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         if url:
-            pool = aioredis.BlockingConnectionPool.from_url(url, **options)
+            pool = aioredis.ConnectionPool.from_url(url, **options)
             self.target = _without_password(url)
         else:
-            pool = aioredis.BlockingConnectionPool(
+            pool = aioredis.ConnectionPool(
                 host=host or "localhost", port=port or 6379, password=password, **options
             )
             self.target = f"{host or 'localhost'}:{port or 6379}"
-        self.pool = pool
-        self.client = aioredis.Redis(connection_pool=pool)
+        self.pool = pool  # the connections' settings (host, TLS, AUTH, database); makes each connection
+        self.client = aioredis.Redis(connection_pool=pool)  # for start() and for looking from outside
         self.description = f"redis at {self.target}"
         self.prefix = "{" + namespace + "}:"  # one hash tag: every key of a script in one cluster slot
         self.lease_seconds = lease_seconds
-        self._choose = self.client.register_script(CHOOSE)
-        self._settle = self.client.register_script(SETTLE)
-        self._fail = self.client.register_script(FAIL)
-        self._read = self.client.register_script(READ)
+        self._idle: list[AbstractConnection] = []
+        self._open = asyncio.Semaphore(max_connections)
 
     async def start(self) -> None:
         await self.client.ping()
 
     async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.disconnect()
         close = getattr(self.client, "aclose", None) or self.client.close  # aclose: redis >= 5.0.1
         await close()
         await self.pool.disconnect()
 
+    def _connect(self) -> AbstractConnection:
+        """A new connection with the pool's settings (it connects on its first command)."""
+        return self.pool.connection_class(**self.pool.connection_kwargs)
+
+    async def _script(self, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        async with self._open:
+            connection = self._idle.pop() if self._idle else self._connect()
+            try:
+                try:
+                    await connection.send_command("EVALSHA", _SHAS[source], len(keys), *keys, *args)
+                    reply = await connection.read_response()
+                except NoScriptError:
+                    await connection.send_command("EVAL", source, len(keys), *keys, *args)
+                    reply = await connection.read_response()
+            except BaseException:  # an error, a timeout, a cancellation: the connection's state is unknown
+                with contextlib.suppress(Exception):
+                    await connection.disconnect(nowait=True)
+                raise
+            self._idle.append(connection)
+            return reply
+
     async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
         keys, args = encode_options(options, common, self.prefix, self.lease_seconds)
-        reply = await self._choose(keys=keys, args=args)
+        reply = await self._script(CHOOSE, keys, args)
         return decode_choice(reply)
 
     async def settle(self, adds: Sequence[tuple[str, float]], releases: Sequence[tuple[str, str]]) -> None:
@@ -252,13 +303,13 @@ class RedisState:
         prefix = self.prefix
         keys = [prefix + key for key, _ in adds] + [prefix + key for key, _ in releases]
         args: list[Any] = [len(adds), *(_number(amount) for _, amount in adds), *(h for _, h in releases)]
-        await self._settle(keys=keys, args=args)
+        await self._script(SETTLE, keys, args)
 
     async def fail(
         self, fails_key: str, cooldown_key: str, allowed: int, cooldown_seconds: float
     ) -> tuple[float, bool]:
         keys = [self.prefix + fails_key, self.prefix + cooldown_key]
-        reply = await self._fail(keys=keys, args=[allowed, _number(cooldown_seconds)])
+        reply = await self._script(FAIL, keys, [allowed, _number(cooldown_seconds)])
         return float(reply[0]), bool(int(reply[1]))
 
     async def read(self, windows: Sequence[str], slots: Sequence[str], cooldowns: Sequence[str]) -> Readings:
@@ -267,7 +318,7 @@ class RedisState:
         readings = Readings()
         if not keys:
             return readings
-        reply = await self._read(keys=keys, args=[len(windows), len(slots)])
+        reply = await self._script(READ, keys, [len(windows), len(slots)])
         values = [float(value) for value in reply]
         for key, value in zip(windows, values, strict=False):
             readings.totals[key] = value
