@@ -4,16 +4,21 @@ share their limits, so N workers never admit N times a limit.
 Each operation is one short `BEGIN IMMEDIATE` transaction (the file's write lock serialises the workers, so a
 check and its add are atomic), in WAL mode without fsync: the file lives in a temporary directory for as long
 as `serve` runs, nothing in it needs to survive a crash. Calls are synchronous: a transaction takes tens of
-microseconds, less than handing it to a thread would. The clock is the host's wall clock, which every worker
-shares.
+microseconds, less than handing it to a thread would. When another worker holds the lock, the event loop is
+not put to sleep (SQLite's own busy handler sleeps a millisecond or more): the transaction is tried again
+after the loop's other work, for up to `busy_timeout` seconds. The clock is the host's wall clock, which
+every worker shares.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from bedrock_proxy.router.state import (
     ADMITTED,
@@ -27,6 +32,8 @@ from bedrock_proxy.router.state import (
     free_in,
 )
 
+T = TypeVar("T")
+SETUP_TIMEOUT = 5.0  # seconds a worker may wait for another to set the file up
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS windows (key TEXT, second INTEGER, amount REAL, PRIMARY KEY (key, second))
     WITHOUT ROWID;
@@ -54,10 +61,12 @@ class SqliteState:
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
-            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            # the workers start together: setting the file up may wait for another; then never block
+            db = sqlite3.connect(self.path, timeout=SETUP_TIMEOUT, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=OFF")
             db.executescript(SCHEMA)
+            db.execute("PRAGMA busy_timeout=0")
             self._db = db
         return self._db
 
@@ -69,20 +78,37 @@ class SqliteState:
             self._db.close()
             self._db = None
 
-    def _transaction(self) -> sqlite3.Connection:
+    async def _transaction(self) -> sqlite3.Connection:
         db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        return db
+        deadline = 0.0
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return db
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                now = time.monotonic()
+                if not deadline:
+                    deadline = now + self.busy_timeout
+                elif now > deadline:
+                    raise
+            await asyncio.sleep(0)  # another worker holds the lock for microseconds: let this one work
+
+    async def _in_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` in one write transaction; rolled back on any error (the connection stays usable)."""
+        db = await self._transaction()
+        try:
+            result = work(db)
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        return result
 
     async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
-        db = self._transaction()
-        try:
-            choice = self._choose(db, options, common, self.clock())
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return choice
+        return await self._in_transaction(lambda db: self._choose(db, options, common, self.clock()))
 
     def _choose(
         self, db: sqlite3.Connection, options: Sequence[Option], common: Sequence[Check], now: float
@@ -125,22 +151,20 @@ class SqliteState:
     async def settle(self, adds: Sequence[tuple[str, float]], releases: Sequence[tuple[str, str]]) -> None:
         if not adds and not releases:
             return
-        db = self._transaction()
-        try:
+
+        def work(db: sqlite3.Connection) -> None:
             now = self.clock()
             for key, amount in adds:
                 _add(db, key, amount, now)
             db.executemany("DELETE FROM slots WHERE key = ? AND holder = ?", releases)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+
+        await self._in_transaction(work)
 
     async def fail(
         self, fails_key: str, cooldown_key: str, allowed: int, cooldown_seconds: float
     ) -> tuple[float, bool]:
-        db = self._transaction()
-        try:
+
+        def work(db: sqlite3.Connection) -> tuple[float, bool]:
             now = self.clock()
             _add(db, fails_key, 1, now)
             fails = sum(amount for _, amount in _buckets(db, fails_key, now))
@@ -149,11 +173,9 @@ class SqliteState:
                 until = now + cooldown_seconds
                 db.execute("INSERT OR REPLACE INTO cooldowns VALUES (?, ?)", (cooldown_key, until))
                 db.execute("DELETE FROM windows WHERE key = ?", (fails_key,))
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return fails, cooled
+            return fails, cooled
+
+        return await self._in_transaction(work)
 
     async def read(self, windows: Sequence[str], slots: Sequence[str], cooldowns: Sequence[str]) -> Readings:
         db = self._connection()
