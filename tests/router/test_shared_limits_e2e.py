@@ -94,6 +94,9 @@ def gateways(
                 "DATABASE_URL": f"sqlite:///{tmp_path}/spend-{port}.db",
                 "TMPDIR": str(tmp_path),
                 "BEDROCK_PROXY_METRICS_SNAPSHOT_SECONDS": "0.2",
+                # exact counts need every call to reach Redis: on a shared, loaded test machine a call can
+                # take longer than the 100 ms default (the timeout itself is tested in test_state_failover)
+                "BEDROCK_PROXY_REDIS_STATE_TIMEOUT_SECONDS": "1",
                 **(env or {}),
             }
             args = ["serve", "--config", str(config_path), "--host", "127.0.0.1", "--port", str(port)]

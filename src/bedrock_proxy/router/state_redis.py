@@ -27,6 +27,7 @@ from bedrock_proxy.router.state import WINDOW_SECONDS, Check, Choice, Option, Re
 
 DEFAULT_NAMESPACE = "bedrock-proxy"
 DEFAULT_MAX_CONNECTIONS = 64
+WARM_CONNECTIONS = 4  # opened at start
 
 _COMMON = f"""
 local WINDOW = {WINDOW_SECONDS}
@@ -260,7 +261,15 @@ class RedisState:
         self._open = asyncio.Semaphore(max_connections)
 
     async def start(self) -> None:
+        """Load the scripts and open a few connections now, so that the first requests pay neither a
+        connection nor a script upload within their short timeout."""
         await self.client.ping()
+        for source in _SHAS:
+            await self.client.script_load(source)
+        for _ in range(WARM_CONNECTIONS):
+            connection = self._connect()
+            await connection.connect()  # type: ignore[no-untyped-call]
+            self._idle.append(connection)
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
@@ -284,9 +293,12 @@ class RedisState:
                 except NoScriptError:
                     await connection.send_command("EVAL", source, len(keys), *keys, *args)
                     reply = await connection.read_response()
-            except BaseException:  # an error, a timeout, a cancellation: the connection's state is unknown
-                with contextlib.suppress(Exception):
-                    await connection.disconnect(nowait=True)
+            except BaseException:  # an error, a timeout, a cancellation: the connection's state is unknown,
+                # and the idle ones most likely went with the server: all are opened afresh
+                idle, self._idle = self._idle, []
+                for stale in (connection, *idle):
+                    with contextlib.suppress(Exception):
+                        await stale.disconnect(nowait=True)
                 raise
             self._idle.append(connection)
             return reply
