@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bedrock_proxy.chat.request import ReasoningPart
 from bedrock_proxy.chat.usage import Usage
 
 
@@ -32,6 +33,10 @@ class ChatAnswer:
     reasoning: str | None = None
     finish_reason: str | None = None  # None: a stream that did not finish
     usage: Usage | None = None
+    # the reasoning as blocks, each with its signature (or redacted data), in order: what a client must send
+    # back unchanged in its next turn (`reasoning` is their text joined, for clients that show only text)
+    reasoning_parts: list[ReasoningPart] = field(default_factory=list)
+    stop_sequence: str | None = None  # the stop sequence that ended the answer, when the provider says
 
 
 class StreamRenderer(Protocol):
@@ -44,9 +49,15 @@ class StreamRenderer(Protocol):
 
     def reasoning(self, text: str) -> Any: ...
 
+    def reasoning_signature(self, signature: str) -> Any | None: ...
+
+    def redacted_reasoning(self, data: str) -> Any | None: ...
+
     def tool_start(self, position: int, call_id: str, name: str) -> Any: ...
 
     def tool_arguments(self, position: int, arguments: str) -> Any: ...
+
+    def stop_sequence(self, sequence: str) -> Any | None: ...
 
     def finish(self, finish_reason: str) -> Any: ...
 

@@ -8,13 +8,14 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from bedrock_proxy.anthropic.errors import error_body as anthropic_error_body
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
 from bedrock_proxy.router.router import Router
-from bedrock_proxy.server import chat, embeddings, info, spend_routes
+from bedrock_proxy.server import chat, embeddings, info, messages, spend_routes
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
 from bedrock_proxy.server.health import BackgroundHealth
@@ -49,6 +50,10 @@ for _prefix in ("", "/v1"):
     ROUTES[("POST", f"{_prefix}/embeddings")] = (embeddings.embeddings, "embedding")
     ROUTES[("GET", f"{_prefix}/models")] = (info.models, "")
     ROUTES[("GET", f"{_prefix}/model/info")] = (info.model_info, "")
+ROUTES[("POST", "/v1/messages")] = (messages.messages, "chat")
+ROUTES[("POST", "/v1/messages/count_tokens")] = (messages.count_tokens, "")
+ROUTES[("HEAD", "/")] = (info.root, "")  # Claude Code's first request: is the gateway there
+ROUTES[("GET", "/")] = (info.root, "")
 ROUTES[("GET", "/health")] = (info.health, "")
 ROUTES[("GET", "/health/liveliness")] = (info.liveliness, "")
 ROUTES[("GET", "/health/liveness")] = (info.liveliness, "")
@@ -58,6 +63,11 @@ ROUTES[("GET", "/metrics")] = (info.metrics, "")
 ROUTES[("GET", "/key/info")] = (spend_routes.key_info, "")
 ROUTES[("GET", "/spend/logs")] = (spend_routes.spend_logs, "")
 _PATHS = {path for _, path in ROUTES}
+# routes of another client API than OpenAI's: named in their records, their errors (401s too) in its shape
+CLIENT_APIS = {"/v1/messages": "anthropic.messages", "/v1/messages/count_tokens": "anthropic.messages"}
+ERROR_BODIES: dict[str, Callable[[GatewayError], dict[str, Any]]] = {
+    "anthropic.messages": anthropic_error_body
+}
 
 
 class Gateway:
@@ -157,6 +167,8 @@ class Gateway:
             path = path.rstrip("/")
         route = ROUTES.get((scope["method"], path))
         kind = route[1] if route is not None else ""
+        ctx.client_api = CLIENT_APIS.get(path, "")
+        error_shape = ERROR_BODIES.get(ctx.client_api)
         response_started = False
         response_finished = False
 
@@ -198,7 +210,7 @@ class Gateway:
             if response_started:
                 logger.warning("error after the response started: %s", error.message)
             else:
-                await send_error(send, error, ctx.trace_headers() + list(error.headers))
+                await send_error(send, error, ctx.trace_headers() + list(error.headers), error_shape)
         except ClientDisconnected:
             failure = _client_closed()
         except asyncio.CancelledError:
@@ -216,7 +228,7 @@ class Gateway:
                 code=ErrorCode.INTERNAL_ERROR,
             )
             if not response_started:
-                await send_error(send, failure, ctx.trace_headers())
+                await send_error(send, failure, ctx.trace_headers(), error_shape)
         finally:
             if kind:
                 if refused:
@@ -324,7 +336,8 @@ def _no_route(method: str, path: str) -> GatewayError:
         )
     return GatewayError(
         404,
-        f"No route {method} {path}. This gateway serves /v1/chat/completions, /v1/embeddings, /v1/models,"
+        f"No route {method} {path}. This gateway serves /v1/chat/completions, /v1/messages, /v1/embeddings,"
+        " /v1/models,"
         " /model/info, /health and /metrics.",
         code=ErrorCode.NOT_FOUND,
     )

@@ -17,6 +17,15 @@ if TYPE_CHECKING:
 CREATED = 1_700_000_000  # a fixed `created` for model objects: Bedrock does not say when a model appeared
 
 
+async def root(gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
+    """/ answers 200 (HEAD without a body): clients such as Claude Code check the base URL with it."""
+    if scope["method"] == "HEAD":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await send_json(send, 200, {"status": "ok", "service": "bedrock-proxy"})
+
+
 async def models(gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
     principal = gateway.keys.authenticate_optional(scope)
     data = [
