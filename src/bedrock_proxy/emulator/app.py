@@ -30,7 +30,7 @@ from bedrock_proxy.emulator.converse_wire import converse_body, metadata_event, 
 from bedrock_proxy.emulator.errors import ERROR_FAULTS, EmulatorError
 from bedrock_proxy.emulator.eventstream import encode_event, encode_exception
 from bedrock_proxy.emulator.options import EmulatorOptions
-from bedrock_proxy.emulator.prompt_cache import PromptCache, cache_prefix
+from bedrock_proxy.emulator.prompt_cache import PromptCache, cache_prefixes
 from bedrock_proxy.emulator.sigv4 import SigV4Verifier
 from bedrock_proxy.emulator.stats import Stats
 
@@ -216,7 +216,7 @@ class EmulatorApp:
         if operation in ("Converse", "ConverseStream"):
             turn = validate(body, spec, streaming=operation == "ConverseStream")
             if spec.native == "anthropic":
-                turn.cache_prefix = cache_prefix(body)
+                turn.cache_prefixes = cache_prefixes(body)
         else:
             turn = native.parse_text(body, spec)
         if turn.marker:

@@ -55,7 +55,7 @@ class Turn:
     tool_results: list[str] = field(default_factory=list)  # results in the last user message
     marker: str | None = None  # `[[emu:...]]` controls found in the last user message
     thinking: bool = False  # additionalModelRequestFields.thinking asked for reasoning
-    cache_prefix: tuple[str, int] | None = None  # (key, tokens) up to the last cachePoint (prompt_cache)
+    cache_prefixes: list[tuple[str, int]] = field(default_factory=list)  # (key, tokens) per cachePoint
 
 
 @dataclass(slots=True)
@@ -151,9 +151,7 @@ def validate(body: Any, spec: ModelSpec, streaming: bool) -> Turn:
         if messages[-1]["role"] == "user"
         else (messages[-2] if len(messages) > 1 else messages[0])
     )
-    prompt = " ".join(
-        b["text"] for b in last["content"] if isinstance(b, dict) and isinstance(b.get("text"), str)
-    )
+    prompt = _prompt_of(last["content"])
     prompt, marker = take_marker(prompt) if MARKER_TEXT in prompt else (prompt, None)
     tool_results = [
         _text_of(b["toolResult"].get("content", []))
@@ -172,6 +170,19 @@ def validate(body: Any, spec: ModelSpec, streaming: bool) -> Turn:
         marker,
         thinking,
     )
+
+
+def _prompt_of(content: list[Any]) -> str:
+    """The text of a user turn as the model reads it: the user's words, without the reminders a coding
+    agent adds around them (Claude Code's `<system-reminder>` blocks), unless there is nothing else."""
+    texts = [b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)]
+    typed = [t for t in texts if not _is_reminder(t)]
+    return " ".join(typed or texts)
+
+
+def _is_reminder(text: str) -> bool:
+    text = text.strip()
+    return text.startswith("<system-reminder>") and text.endswith("</system-reminder>")
 
 
 def _check_block(block: Any, spec: ModelSpec, role: str) -> bool:
