@@ -11,7 +11,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.gateway.conftest import call
+from tests.gateway.conftest import call, emulator_stats
 from tests.messages_api.conftest import MASTER_KEY, TEAM_KEY
 
 WEATHER = {
@@ -240,13 +240,18 @@ def test_llama_and_mistral_answer_in_anthropics_format(claude: anthropic.Anthrop
     assert final.stop_reason == "tool_use" and final.content[-1].input["city"] == "Rome"  # type: ignore[union-attr]
 
 
-def test_count_tokens_uses_bedrock_for_claude_and_an_estimate_elsewhere(claude: anthropic.Anthropic) -> None:
+def test_count_tokens_uses_bedrock_for_claude_and_an_estimate_elsewhere(
+    claude: anthropic.Anthropic, emulator_url: str
+) -> None:
     messages: Any = [{"role": "user", "content": "How many tokens is this sentence, roughly?"}]
+    calls = emulator_stats(emulator_url)["by_operation"].get("CountTokens", 0)
     counted = claude.messages.count_tokens(model="claude-3-haiku", system="Be brief.", messages=messages)
     longer = claude.messages.count_tokens(model="claude-3-haiku", system="Be brief." * 50, messages=messages)
     assert 0 < counted.input_tokens < longer.input_tokens
+    assert emulator_stats(emulator_url)["by_operation"]["CountTokens"] == calls + 2  # Bedrock counted them
     estimated = claude.messages.count_tokens(model="llama3-2-3b", messages=messages, tools=[WEATHER])
-    assert estimated.input_tokens > 10
+    assert estimated.input_tokens > 10  # Llama has no CountTokens: the gateway's estimate, tools included
+    assert emulator_stats(emulator_url)["by_operation"]["CountTokens"] == calls + 2
 
 
 def test_a_bearer_token_is_a_key_too_and_the_call_is_in_the_spend_logs(messages_gateway_url: str) -> None:

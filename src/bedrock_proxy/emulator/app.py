@@ -215,7 +215,7 @@ class EmulatorApp:
             return
         if operation in ("Converse", "ConverseStream"):
             turn = validate(body, spec, streaming=operation == "ConverseStream")
-            if spec.native == "anthropic":
+            if spec.native == "anthropic" and isinstance(body, dict):  # validate refused anything else
                 turn.cache_prefixes = cache_prefixes(body)
         else:
             turn = native.parse_text(body, spec)
