@@ -58,3 +58,11 @@ def messages_gateway_url(emulator_url: str, tmp_path_factory: pytest.TempPathFac
 def claude(messages_gateway_url: str) -> anthropic.Anthropic:
     """The real Anthropic SDK, pointed at the gateway (x-api-key)."""
     return anthropic.Anthropic(api_key=MASTER_KEY, base_url=messages_gateway_url, max_retries=0, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def caching_gateway_url(emulator_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same models with the response cache on (in-process)."""
+    config = CONFIG + "litellm_settings:\n  cache: true\n  cache_params:\n    type: local\n"
+    with gateway_process(config, tmp_path_factory.mktemp("messages-cache"), emulator_url=emulator_url) as url:
+        yield url

@@ -334,3 +334,22 @@ def test_a_bedrock_failure_mid_stream_is_an_error_event(messages_gateway_url: st
 def test_head_of_the_root_answers(messages_gateway_url: str) -> None:
     status, _, _ = call(f"{messages_gateway_url}/", method="HEAD", key=None)
     assert status == 200
+
+
+def test_the_response_cache_answers_a_repeated_message(caching_gateway_url: str) -> None:
+    cached = anthropic.Anthropic(api_key=MASTER_KEY, base_url=caching_gateway_url, max_retries=0)
+    question: Any = [{"role": "user", "content": f"Cache me {time.time()}"}]
+    first, second = (
+        cached.messages.with_raw_response.create(model="claude-3-haiku", max_tokens=50, messages=question)
+        for _ in range(2)
+    )
+    assert (first.headers["x-bedrock-proxy-cache"], second.headers["x-bedrock-proxy-cache"]) == (
+        "miss",
+        "hit",
+    )
+    one, two = first.parse(), second.parse()
+    assert one.content == two.content and one.usage == two.usage and one.id != two.id
+    streamed = cached.messages.with_raw_response.create(
+        model="claude-3-haiku", max_tokens=50, messages=question, stream=True
+    )
+    assert "x-bedrock-proxy-cache" not in streamed.headers  # streams are not answered from the cache

@@ -123,7 +123,10 @@ class ResponseCaching:
 
 
 def cacheable(answer: dict) -> bool:
-    """A chat answer with choices, none of them filtered; an embedding answer with data."""
+    """A chat answer with choices, none of them filtered; an Anthropic message that was not refused; an
+    embedding answer with data."""
+    if answer.get("type") == "message":
+        return bool(answer.get("content")) and answer.get("stop_reason") != "refusal"
     if "choices" in answer:
         choices = answer["choices"]
         return bool(choices) and all(c.get("finish_reason") != "content_filter" for c in choices)
