@@ -27,6 +27,7 @@ LOCAL_CLI = ROOT / ".cache" / "agent-clis" / "node_modules" / ".bin" / "claude"
 MASTER_KEY = "sk-master-cc"
 CODER_KEY = "sk-claude-code"
 MODEL = "claude-code-model"  # a config name, as a team would set ANTHROPIC_MODEL
+THINKING_MODEL = "claude-code-thinking"  # Claude 3.7 Sonnet: extended thinking and prompt caching
 
 
 def claude_cli() -> str | None:
@@ -49,6 +50,10 @@ model_list:
     litellm_params:
       model: bedrock/anthropic.claude-3-haiku-20240307-v1:0
       aws_region_name: eu-west-1
+  - model_name: {THINKING_MODEL}
+    litellm_params:
+      model: bedrock/eu.anthropic.claude-3-7-sonnet-20250219-v1:0
+      aws_region_name: eu-west-1
 general_settings:
   master_key: {MASTER_KEY}
   api_keys:
@@ -65,7 +70,7 @@ def gateway(emulator_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield url
 
 
-def run_claude(gateway: str, home: Path, project: Path, *args: str) -> dict[str, Any]:
+def run_claude(gateway: str, home: Path, project: Path, *args: str, model: str = MODEL) -> dict[str, Any]:
     """`claude -p ... --output-format json` with the environment README's "Claude Code" section gives."""
     assert CLI is not None, "Claude Code is not installed, and CI must run these tests"
     home.mkdir(exist_ok=True)
@@ -74,7 +79,7 @@ def run_claude(gateway: str, home: Path, project: Path, *args: str) -> dict[str,
         "HOME": str(home),
         "ANTHROPIC_BASE_URL": gateway,
         "ANTHROPIC_AUTH_TOKEN": CODER_KEY,
-        "ANTHROPIC_MODEL": MODEL,
+        "ANTHROPIC_MODEL": model,
         "ANTHROPIC_SMALL_FAST_MODEL": MODEL,
         "DISABLE_TELEMETRY": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
@@ -121,7 +126,8 @@ def test_claude_p_answers_through_the_gateway_and_is_in_the_spend_logs(gateway: 
     assert all(row["prompt_tokens"] > 0 for row in rows)
 
 
-def test_a_read_tool_loop_completes(gateway: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", [MODEL, THINKING_MODEL])
+def test_a_read_tool_loop_completes(gateway: str, tmp_path: Path, model: str) -> None:
     project = tmp_path / "project"
     project.mkdir()
     notes = project / "notes.txt"
@@ -135,9 +141,15 @@ def test_a_read_tool_loop_completes(gateway: str, tmp_path: Path) -> None:
         f"Read {notes} and tell me the secret word [[emu:tool=Read]]",
         "--allowedTools",
         "Read",
+        model=model,
     )
     assert result["is_error"] is False and result["num_turns"] >= 2
     assert result["permission_denials"] == []
     # the second model call carried the tool result: the emulated model answers with what the tool returned
     assert result["result"].startswith("The tool returned:") and "pelican" in result["result"]
     assert len(spend_rows(gateway, before + 2)) >= before + 2
+    if model == THINKING_MODEL:
+        # Claude Code asks for adaptive thinking: Claude 3.7 gets a budget, its signed thinking goes back
+        # unchanged with the tool result (the emulator refuses a changed one), and the second call reads
+        # the prompt prefix the first one wrote
+        assert result["usage"]["cache_read_input_tokens"] > 0
