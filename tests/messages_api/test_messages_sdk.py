@@ -4,6 +4,7 @@ Llama and Mistral answering in Anthropic's format, and errors in Anthropic's sha
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -12,6 +13,7 @@ import anthropic
 import pytest
 
 from tests.gateway.conftest import call, emulator_stats
+from tests.gateway.images import png
 from tests.messages_api.conftest import MASTER_KEY, TEAM_KEY
 
 WEATHER = {
@@ -353,3 +355,77 @@ def test_the_response_cache_answers_a_repeated_message(caching_gateway_url: str)
         model="claude-3-haiku", max_tokens=50, messages=question, stream=True
     )
     assert "x-bedrock-proxy-cache" not in streamed.headers  # streams are not answered from the cache
+
+
+def test_images_documents_and_tool_results_with_images_reach_claude(claude: anthropic.Anthropic) -> None:
+    image = base64.b64encode(png()).decode()
+    pdf = base64.b64encode(b"%PDF-1.4 a tiny document").decode()
+    message = claude.messages.create(
+        model="claude-3-haiku",
+        max_tokens=100,
+        tools=[WEATHER],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": image}},
+                    {
+                        "type": "document",
+                        "title": "Report",
+                        "source": {"type": "base64", "media_type": "application/pdf", "data": pdf},
+                    },
+                    {"type": "text", "text": "Describe both"},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Oslo"}}
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_1",
+                        "is_error": True,
+                        "content": [
+                            {"type": "text", "text": "radar down"},
+                            {
+                                "type": "image",
+                                "source": {"type": "base64", "media_type": "image/png", "data": image},
+                            },
+                        ],
+                    }
+                ],
+            },
+        ],
+    )
+    assert (
+        message.content[0].text.startswith("The tool returned:") and "radar down" in message.content[0].text
+    )
+
+
+def test_an_image_url_to_a_private_address_is_refused_in_anthropics_shape(
+    claude: anthropic.Anthropic,
+) -> None:
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        claude.messages.create(
+            model="claude-3-haiku",
+            max_tokens=50,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "image",
+                            "source": {"type": "url", "url": "http://169.254.169.254/latest/meta-data/iam"},
+                        },
+                        {"type": "text", "text": "What is this?"},
+                    ],
+                }
+            ],
+        )
+    assert refused.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    assert "169.254.169.254" in refused.value.body["error"]["message"]  # type: ignore[index]
