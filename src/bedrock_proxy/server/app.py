@@ -63,8 +63,14 @@ ROUTES[("GET", "/metrics")] = (info.metrics, "")
 ROUTES[("GET", "/key/info")] = (spend_routes.key_info, "")
 ROUTES[("GET", "/spend/logs")] = (spend_routes.spend_logs, "")
 _PATHS = {path for _, path in ROUTES}
-# routes of another client API than OpenAI's: named in their records, their errors (401s too) in its shape
-CLIENT_APIS = {"/v1/messages": "anthropic.messages", "/v1/messages/count_tokens": "anthropic.messages"}
+# the client API of each model route, named in its records (failures too); a client API with its own error
+# shape (ERROR_BODIES) gets every error of its routes, 401s included, in that shape
+CLIENT_APIS = {
+    **{f"{prefix}/chat/completions": "openai.chat" for prefix in ("", "/v1")},
+    **{f"{prefix}/embeddings": "openai.embeddings" for prefix in ("", "/v1")},
+    "/v1/messages": "anthropic.messages",
+    "/v1/messages/count_tokens": "anthropic.messages",
+}
 ERROR_BODIES: dict[str, Callable[[GatewayError], dict[str, Any]]] = {
     "anthropic.messages": anthropic_error_body
 }
