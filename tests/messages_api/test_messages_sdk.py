@@ -429,3 +429,13 @@ def test_an_image_url_to_a_private_address_is_refused_in_anthropics_shape(
         )
     assert refused.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
     assert "169.254.169.254" in refused.value.body["error"]["message"]  # type: ignore[index]
+
+
+def test_the_model_list_is_anthropics_for_the_anthropic_sdk(
+    claude: anthropic.Anthropic, messages_gateway_url: str
+) -> None:
+    models = list(claude.models.list())
+    assert [model.id for model in models][:2] == ["claude-3-haiku", "claude-3-7-sonnet"]
+    assert all(model.type == "model" and model.created_at.year == 2023 for model in models)
+    status, _, body = call(f"{messages_gateway_url}/v1/models", key=MASTER_KEY)  # an OpenAI client
+    assert status == 200 and body["object"] == "list" and body["data"][0]["object"] == "model"

@@ -86,6 +86,17 @@ def message_from_answer(answer: ChatAnswer, msg_id: str, model: str) -> dict[str
     }
 
 
+def model_list(names: list[str], created_at: str) -> dict[str, Any]:
+    """GET /v1/models as Anthropic answers it (one page: the gateway's model names)."""
+    data = [{"type": "model", "id": name, "display_name": name, "created_at": created_at} for name in names]
+    return {
+        "data": data,
+        "has_more": False,
+        "first_id": names[0] if names else None,
+        "last_id": names[-1] if names else None,
+    }
+
+
 class MessageStreamRenderer:
     """Anthropic's events for one streamed answer, as SSE bytes (b"" when a delta sends nothing).
 
