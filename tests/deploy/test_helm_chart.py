@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.support.compose import through_entrypoint as entrypoint
 from tests.support.processes import (
     EXAMPLE_KEY_PAIR,
     clean_env,
@@ -110,15 +111,7 @@ def pod_environment(container: dict[str, Any], secret: dict[str, str]) -> dict[s
 
 
 def through_entrypoint(env: dict[str, str]) -> dict[str, str]:
-    done = subprocess.run(
-        [str(ENTRYPOINT), "env", "-0"],
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return dict(item.split("=", 1) for item in done.stdout.split("\0") if item)  # type: ignore[misc]
+    return entrypoint(env)[0]
 
 
 def configured(manifests: dict[tuple[str, str], dict[str, Any]], tmp_path: Path) -> Path:
