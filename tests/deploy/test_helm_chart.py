@@ -229,6 +229,8 @@ def test_service_pdb_and_hpa_point_at_the_gateway_pods() -> None:
 def test_one_pod_gets_no_disruption_budget_that_would_block_node_drains() -> None:
     manifests, notes = render(SINGLE_POD)
     assert ("PodDisruptionBudget", "bedrock-proxy") not in manifests
+    scaling_from_one = render({"autoscaling": {"minReplicas": 1}})[0]
+    assert ("PodDisruptionBudget", "bedrock-proxy") not in scaling_from_one
     assert ("HorizontalPodAutoscaler", "bedrock-proxy") not in manifests
     assert only(manifests, "Deployment")["spec"]["replicas"] == 1
     assert "WARNING" not in notes

@@ -45,7 +45,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* True when several pods serve at once, so per-pod state would multiply limits and split the ledger. */}}
+{{/* True when several pods may serve at once, so per-pod state would multiply limits and split the ledger. */}}
 {{- define "bedrock-proxy.manyPods" -}}
-{{- if or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
+{{- if .Values.autoscaling.enabled }}
+{{- if gt (int .Values.autoscaling.maxReplicas) 1 }}true{{ end }}
+{{- else if gt (int .Values.replicaCount) 1 }}true{{ end }}
+{{- end }}
+
+{{/* True when at least two pods always run: only then can a disruption budget keep one without blocking drains. */}}
+{{- define "bedrock-proxy.alwaysManyPods" -}}
+{{- if .Values.autoscaling.enabled }}
+{{- if gt (int .Values.autoscaling.minReplicas) 1 }}true{{ end }}
+{{- else if gt (int .Values.replicaCount) 1 }}true{{ end }}
 {{- end }}
