@@ -125,6 +125,7 @@ PARAMETERS = {
     "AWS::Region": "eu-west-1",
     "ComposeVersion": "v2.40.3",
     "GitRef": "v1.2.3",
+    "SkipDoctor": "0",
     "RepositoryUrl": "https://git.example.com/team/bedrock-proxy.git",
     "GatewayPort": "4002",
     "NumWorkers": "2",
@@ -185,8 +186,10 @@ STAND_INS = {
 target="${*: -1}"
 mkdir -p "$target/scripts"
 cp "$REPO/docker-compose.yml" "$REPO/config.yaml" "$REPO/.env.example" "$target/"
-printf '#!/bin/sh\\necho "deploy.sh HEALTH_TIMEOUT=$HEALTH_TIMEOUT in $(pwd)" >>"$CALLS"\\n' \\
-    >"$target/scripts/deploy.sh"
+cat >"$target/scripts/deploy.sh" <<'STUB'
+#!/bin/sh
+echo "deploy.sh SKIP_DOCTOR=$SKIP_DOCTOR HEALTH_TIMEOUT=$HEALTH_TIMEOUT in $(pwd)" >>"$CALLS"
+STUB
 chmod +x "$target/scripts/deploy.sh"
 """,
     "aws": """echo "aws $*" >>"$CALLS"
@@ -259,7 +262,7 @@ def test_user_data_installs_the_gateway_and_compose_wires_it_to_elasticache_and_
     assert "dnf install -y docker git jq aws-cfn-bootstrap" in log
     assert "docker/compose/releases/download/v2.40.3/docker-compose-linux-x86_64" in log
     assert f"git clone --depth 1 --branch v1.2.3 {PARAMETERS['RepositoryUrl']} {install}" in log
-    assert f"deploy.sh HEALTH_TIMEOUT=600 in {install}" in log
+    assert f"deploy.sh SKIP_DOCTOR=0 HEALTH_TIMEOUT=600 in {install}" in log
     assert log.rstrip().endswith(
         "cfn-signal --exit-code 0 --stack gw --resource AutoScalingGroup --region eu-west-1"
     )
