@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sysconfig
@@ -304,3 +305,17 @@ def test_user_data_that_cannot_read_the_master_key_signals_failure_and_starts_no
     signals = re.findall(r"cfn-signal --exit-code (\d+)", log)
     assert len(signals) == 1 and signals[0] != "0", log
     assert "deploy.sh" not in log and not (install / ".env").exists()
+
+
+def test_the_documented_deploy_command_gives_every_parameter_without_a_default() -> None:
+    text = (REPO / "docs" / "deploy.md").read_text()
+    command = re.search(r"^aws cloudformation deploy .*?(?<!\\)\n", text, flags=re.MULTILINE | re.DOTALL)
+    assert command, "docs/deploy.md has no aws cloudformation deploy command"
+    words = shlex.split(command.group(0).replace("\\\n", " "))
+    assert words[words.index("--template-file") + 1] == TEMPLATE.relative_to(REPO).as_posix()
+    assert words[words.index("--capabilities") + 1] == "CAPABILITY_IAM"
+    given = {word.split("=", 1)[0] for word in words[words.index("--parameter-overrides") + 1 :]}
+    declared = template()["Parameters"]
+    assert given <= set(declared), given - set(declared)
+    required = {name for name, parameter in declared.items() if "Default" not in parameter}
+    assert required <= given, f"the documented command misses {required - given}"

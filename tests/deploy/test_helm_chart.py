@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -374,3 +375,37 @@ def test_a_misspelt_or_mistyped_value_is_refused_naming_it(values: dict[str, Any
     """values.schema.json: Helm refuses the install instead of silently ignoring the value."""
     with pytest.raises(helm().HelmValuesError, match=re.escape(named)):
         render(values)
+
+
+def documented_helm_install() -> list[str]:
+    """The `helm install` command of docs/deploy.md, split as the shell would."""
+    text = (REPO / "docs" / "deploy.md").read_text()
+    command = re.search(r"^helm install .*?(?<!\\)\n", text, flags=re.MULTILINE | re.DOTALL)
+    assert command, "docs/deploy.md has no helm install command"
+    return shlex.split(command.group(0).replace("\\\n", " "))
+
+
+def test_the_documented_helm_install_renders_valid_manifests_with_the_repositorys_config() -> None:
+    import kubernetes_validate
+
+    words = documented_helm_install()
+    assert words[:4] == ["helm", "install", "bedrock-proxy", "deploy/helm/bedrock-proxy"]
+    values: dict[str, Any] = {}
+    for option, argument in zip(words[4::2], words[5::2], strict=True):
+        if option == "--set-file":
+            name, path = argument.split("=", 1)
+            values[name] = (REPO / path).read_text()
+        else:
+            assert option == "--set", option
+            parsed = helm().parse_set_string(argument)
+            for key, value in parsed.items():
+                values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
+    manifests, notes = render(values)
+    for manifest in manifests.values():
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSIONS[-1], strict=True)
+    mounted = only(manifests, "ConfigMap")["data"]["config.yaml"]
+    assert mounted.strip() == (REPO / "config.yaml").read_text().strip()
+    env = {item["name"]: item for item in gateway_container(manifests)["env"]}
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "DATABASE_URL"
+    assert "REDIS_HOST" in env
+    assert "WARNING" not in notes
