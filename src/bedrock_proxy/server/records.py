@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from bedrock_proxy.bedrock.streaming import StreamTranslator
+from bedrock_proxy.chat.answer import ChatAnswer
 from bedrock_proxy.chat.embeddings import EmbeddingRequest
 from bedrock_proxy.chat.request import ChatRequest
 from bedrock_proxy.chat.usage import total_usage
@@ -111,6 +112,7 @@ class Recorder:
         user: str | None = None,
         error: GatewayError | None = None,
         model_group: str | None = None,
+        client_api: str = "openai.chat",
     ) -> CallRecord:
         trace = ctx.trace
         deployment = trace.deployment if trace is not None else None
@@ -145,6 +147,7 @@ class Recorder:
             error_message=error.message if error else None,
             attempts=tuple(trace.attempts) if trace else (),
             fallback_used=trace.fallback_used if trace else False,
+            client_api=client_api,
         )
 
     def _messages(self, metadata: dict[str, Any] | None, input: Any, output: Any) -> tuple[Any, Any]:
@@ -184,6 +187,26 @@ class Recorder:
             params=params,
             metadata=request.metadata,
             user=request.user,
+            client_api=request.client_api,
+        )
+
+    def answer_success(
+        self, ctx: RequestContext, request: ChatRequest, params: dict[str, Any], answer: ChatAnswer
+    ) -> CallRecord:
+        """A whole answer of any client API, recorded in the gateway's terms (the output as the assistant
+        message observability shows for every API)."""
+        return self._record(
+            ctx,
+            "chat",
+            status=200,
+            usage=answer.usage or Usage(),
+            input=request.messages,
+            output=answer_message(answer, refusal=False),
+            finish_reason=answer.finish_reason,
+            params=params,
+            metadata=request.metadata,
+            user=request.user,
+            client_api=request.client_api,
         )
 
     def chat_stream_end(
@@ -209,6 +232,7 @@ class Recorder:
             metadata=request.metadata,
             user=request.user,
             error=error,
+            client_api=request.client_api,
         )
 
     def embedding_success(
@@ -250,7 +274,10 @@ class Recorder:
             body = _parse_body(ctx.body)
         if not isinstance(body, dict):
             body = {}
-        messages = body.get("input" if kind == "embedding" else "messages")
+        client_api = ctx.extra.get("client_api", "openai.chat")
+        messages = body.get(
+            "input" if kind == "embedding" or client_api == "openai.responses" else "messages"
+        )
         metadata = body.get("metadata")
         user = body.get("user")
         model = body.get("model")
@@ -263,6 +290,7 @@ class Recorder:
             user=user if isinstance(user, str) else None,
             error=error,
             model_group=model if isinstance(model, str) else None,
+            client_api=client_api,
         )
 
     @staticmethod

@@ -1,0 +1,224 @@
+"""The OpenAI Responses API: POST /v1/responses (streamed or not), GET and DELETE /v1/responses/{id}.
+
+The same way through as chat completions (server/model_calls.py: admission, router, retries, fallbacks,
+one CallRecord) with the Responses API's parse and render (openai/responses_request.py, openai/responses.py).
+`store` (true unless the client says false) keeps the response and its conversation in the gateway's
+database under the caller's key, for previous_response_id, GET and DELETE; another key gets a 404.
+The response cache is not consulted: it stores chat completions, keyed on their bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from bedrock_proxy.bedrock.streaming import StreamTranslator
+from bedrock_proxy.bedrock.translate import from_converse
+from bedrock_proxy.chat.request import remote_image_urls
+from bedrock_proxy.errors import ErrorCode, GatewayError
+from bedrock_proxy.openai.responses import (
+    ResponseStreamRenderer,
+    encode_events,
+    new_response_id,
+    response_from_answer,
+)
+from bedrock_proxy.openai.responses_request import (
+    CLIENT_API,
+    ResponsesRequest,
+    parse_responses_request,
+    previous_response_id,
+)
+from bedrock_proxy.server import sse
+from bedrock_proxy.server.auth import require_model_access
+from bedrock_proxy.server.context import RequestContext
+from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
+from bedrock_proxy.server.model_calls import (
+    admitted,
+    complete,
+    dropped_headers,
+    open_streams,
+    record_usage,
+    stream_failure,
+)
+from bedrock_proxy.spend.response_store import StoredResponse
+
+if TYPE_CHECKING:
+    from bedrock_proxy.keys import KeyIdentity
+    from bedrock_proxy.server.app import Gateway
+
+logger = logging.getLogger("bedrock_proxy.server")
+
+PATH_PREFIX = "/v1/responses/"
+
+
+def _not_found(response_id: str, param: str | None = None) -> GatewayError:
+    """Unknown, expired, deleted, or another key's: the same answer, so ids cannot be probed."""
+    return GatewayError(
+        404,
+        f"Response with id '{response_id}' not found. Stored responses are kept for the key that created "
+        "them, until they expire.",
+        param=param,
+        code=ErrorCode.NOT_FOUND,
+    )
+
+
+async def create_response(
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    ctx.extra["client_api"] = CLIENT_API
+    body = await read_json(receive, gateway.max_body_bytes)
+    history: list[dict[str, Any]] = []
+    previous = previous_response_id(body)
+    if previous is not None:
+        stored = await _load(gateway, previous, ctx.principal)
+        if stored is None:
+            raise _not_found(previous, "previous_response_id")
+        history = stored.items
+    request = parse_responses_request(body, history)
+    chat = request.chat
+    ctx.model = chat.model
+    require_model_access(ctx.principal, chat.model)
+    urls = remote_image_urls(chat)
+    images = await gateway.images.fetch_all(urls) if urls else {}
+    with admitted(gateway, ctx, chat):
+        if chat.stream:
+            await _stream(gateway, send, ctx, request, images)
+        else:
+            await _complete(gateway, send, ctx, request, images)
+
+
+async def _complete(
+    gateway: Gateway, send: Send, ctx: RequestContext, request: ResponsesRequest, images: dict[str, Any]
+) -> None:
+    call, answers = await complete(gateway, ctx, request.chat, images)
+    answer = from_converse(answers[0], json_tool=call.json_tool)
+    response = response_from_answer(new_response_id(), int(time.time()), request.echo, answer)
+    record_usage(ctx, answer.usage.total_tokens if answer.usage else 0)
+    record = gateway.recorder.answer_success(ctx, request.chat, call.params, answer)
+    await _store(gateway, ctx, request, response)
+    headers = ctx.trace_headers() + gateway.recorder.cost_headers(record) + dropped_headers(call)
+    await send_json(send, 200, response, headers)
+    gateway.recorder.submit(record)
+
+
+async def _stream(
+    gateway: Gateway, send: Send, ctx: RequestContext, request: ResponsesRequest, images: dict[str, Any]
+) -> None:
+    call, streams = await open_streams(gateway, ctx, request.chat, images)
+    _, events, first = streams[0]
+    renderer = ResponseStreamRenderer(new_response_id(), request.echo)
+    translator = StreamTranslator(renderer, call.json_tool)
+    await sse.start_stream(send, ctx.trace_headers() + dropped_headers(call))
+    error: GatewayError | None = None
+    status = 200
+    try:
+        try:
+            await _forward(send, translator, first, ctx)  # the events read ahead, in one write
+            async for event in events:
+                await _forward(send, translator, (event,), ctx)
+        except Exception as exc:  # a Bedrock error, or anything unexpected: the client still gets the end
+            error = stream_failure(exc)
+            await sse.end_stream(send, encode_events(renderer.failed(error)))
+        else:
+            ending = renderer.end()
+            # stored before the last event goes out: a client that continues at once finds it
+            await _store(gateway, ctx, request, renderer.final_response())
+            await sse.end_stream(send, encode_events(ending))
+    except asyncio.CancelledError:
+        # the client went away (the app cancels the request): the upstream call is cancelled with it
+        _end_stream(gateway, ctx, request, call.params, translator, 499, None)
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            await events.aclose()
+    if error is not None:
+        status = error.status
+    _end_stream(gateway, ctx, request, call.params, translator, status, error)
+
+
+async def _forward(send: Send, translator: StreamTranslator, events: Any, ctx: RequestContext) -> None:
+    """The events of what is already here, as one write."""
+    batches = [batch for event_type, payload in events for batch in translator.feed(event_type, payload)]
+    out = [event for batch in batches if batch for event in batch]
+    if out:
+        if "first_token" not in ctx.extra:
+            ctx.extra["first_token"] = time.time()
+        await sse.send_bytes(send, encode_events(out))
+
+
+def _end_stream(
+    gateway: Gateway,
+    ctx: RequestContext,
+    request: ResponsesRequest,
+    params: dict[str, Any],
+    translator: StreamTranslator,
+    status: int,
+    error: GatewayError | None,
+) -> None:
+    record_usage(ctx, translator.usage.total_tokens if translator.usage else 0)
+    gateway.recorder.submit(
+        gateway.recorder.chat_stream_end(ctx, request.chat, params, [translator], status, error)
+    )
+
+
+async def _store(
+    gateway: Gateway, ctx: RequestContext, request: ResponsesRequest, response: dict[str, Any]
+) -> None:
+    """Keep a finished response for previous_response_id, GET and DELETE (unless store is false)."""
+    store = gateway.responses
+    if not request.store or store is None:
+        return
+    now = time.time()
+    items = [*request.history, *request.input_items, *response["output"]]
+    stored = StoredResponse(
+        response["id"], ctx.principal.key_id, response, items, now, now + store.ttl_seconds
+    )
+    try:
+        await store.save(stored)
+    except ValueError as exc:  # SpendStoreError: the answer still goes out, only the storing failed
+        logger.warning("response %s not stored: %s", response["id"], exc)
+
+
+async def _load(gateway: Gateway, response_id: str, principal: KeyIdentity) -> StoredResponse | None:
+    if gateway.responses is None:
+        return None
+    return await gateway.responses.load(response_id, principal.key_id, time.time())
+
+
+def _response_id(scope: Scope) -> str:
+    response_id = str(scope["path"]).removeprefix(PATH_PREFIX).rstrip("/")
+    if not response_id or "/" in response_id:
+        raise GatewayError(
+            404,
+            f"No route {scope['method']} {scope['path']}: use /v1/responses/{{response_id}}.",
+            code=ErrorCode.NOT_FOUND,
+        )
+    return response_id
+
+
+async def retrieve_response(
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    """GET /v1/responses/{id}: a stored response, for the key that created it."""
+    principal = gateway.keys.authenticate(scope)
+    response_id = _response_id(scope)
+    stored = await _load(gateway, response_id, principal)
+    if stored is None:
+        raise _not_found(response_id)
+    await send_json(send, 200, stored.response, [(b"x-request-id", ctx.request_id.encode())])
+
+
+async def delete_response(
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    """DELETE /v1/responses/{id}: gone for good, for the key that created it."""
+    principal = gateway.keys.authenticate(scope)
+    response_id = _response_id(scope)
+    deleted = gateway.responses is not None and await gateway.responses.delete(response_id, principal.key_id)
+    if not deleted:
+        raise _not_found(response_id)
+    body = {"id": response_id, "object": "response", "deleted": True}
+    await send_json(send, 200, body, [(b"x-request-id", ctx.request_id.encode())])
