@@ -261,6 +261,10 @@ def _add_item(messages: list[Message], item: dict[str, Any], p: str, dropped: li
             messages.append(Message("assistant", [], p, tool_calls=[call]))
     elif kind == "function_call_output":
         call_id = item.get("call_id")
+        if call_id is None and item.get("namespace") is not None:
+            # Codex's namespaced outputs (its own agent state) answer no call the model made
+            dropped.append(f"{p} (namespaced function_call_output)")
+            return
         if not isinstance(call_id, str) or not call_id:
             raise invalid_request(
                 f"'{p}.call_id' is required: set it to the call_id of the function_call this output answers.",
