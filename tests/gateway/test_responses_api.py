@@ -276,3 +276,28 @@ def test_unknown_response_ids_and_methods(gateway_url: str) -> None:
     assert_openai_error(body, code="not_found")
     status, _, body = call(f"{gateway_url}/v1/responses/resp_unknown", key=None)
     assert status == 401
+
+
+def test_a_failure_mid_stream_ends_with_an_error_event_and_response_failed(special_client: OpenAI) -> None:
+    events = list(
+        special_client.responses.create(
+            model="faulty-haiku",
+            input="un deux trois [[emu:fault=stream-error,error=throttling]]",
+            stream=True,
+        )
+    )
+    types = [event.type for event in events]
+    assert "response.output_text.delta" in types, "deltas before the failure were forwarded"
+    assert types[-2:] == ["error", "response.failed"]
+    failed = events[-1].response  # type: ignore[union-attr]
+    assert failed.status == "failed" and failed.error is not None
+    assert "ThrottlingException" in failed.error.message or "throttl" in failed.error.message.lower()
+    assert events[-2].message == failed.error.message  # type: ignore[union-attr]
+
+
+def test_a_failure_before_the_first_byte_is_a_plain_openai_error(special_client: OpenAI) -> None:
+    with pytest.raises(openai.RateLimitError) as caught:
+        special_client.responses.create(
+            model="faulty-haiku", input="Bonjour [[emu:fault=throttling]]", stream=True
+        )
+    assert caught.value.body["code"] == "bedrock_throttled"  # type: ignore[index]
