@@ -301,3 +301,10 @@ def test_a_failure_before_the_first_byte_is_a_plain_openai_error(special_client:
             model="faulty-haiku", input="Bonjour [[emu:fault=throttling]]", stream=True
         )
     assert caught.value.body["code"] == "bedrock_throttled"  # type: ignore[index]
+
+
+def test_a_key_limited_to_other_models_gets_a_403_naming_the_model(gateway_url: str) -> None:
+    status, _, body = call(f"{gateway_url}/v1/responses", {"model": MODEL, "input": "hi"}, key="sk-team-b")
+    assert status == 403
+    error = assert_openai_error(body, code="model_not_allowed", param="model")
+    assert error["type"] == "permission_error"

@@ -342,7 +342,7 @@ def _no_route(method: str, path: str) -> GatewayError:
         )
     return GatewayError(
         404,
-        f"No route {method} {path}. This gateway serves /v1/chat/completions, /v1/embeddings, /v1/models,"
-        " /model/info, /health and /metrics.",
+        f"No route {method} {path}. This gateway serves /v1/chat/completions, /v1/responses, /v1/embeddings,"
+        " /v1/models, /model/info, /health and /metrics.",
         code=ErrorCode.NOT_FOUND,
     )

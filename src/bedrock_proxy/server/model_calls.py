@@ -14,10 +14,12 @@ from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from bedrock_proxy.bedrock.embeddings import require_chat_model
 from bedrock_proxy.bedrock.streaming import converse_events
 from bedrock_proxy.bedrock.translate import ConverseCall, to_converse
-from bedrock_proxy.chat.request import ChatRequest
+from bedrock_proxy.chat.request import ChatRequest, ImagePart, RemoteImagePart, TextPart
 from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
 from bedrock_proxy.router.limits import estimate_chat_tokens
 from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
@@ -42,13 +44,34 @@ def admitted(gateway: Gateway, ctx: RequestContext, request: ChatRequest) -> Ite
     deployment must have), held while the call runs."""
     ctx.trace = CallTrace(request.model)
     router = gateway.router
-    prompt = estimate_chat_tokens(request.messages) if router.counts_tokens else 0
+    prompt = prompt_estimate(request) if router.counts_tokens else 0
     estimate = prompt * (request.n or 1)  # n calls each send the prompt
     if router.pre_call_checks:
         # what must fit in one call's context window: the prompt and the answer it may grow to
         ctx.trace.context_tokens = prompt + (request.max_tokens or 0)
     with router.admit(ctx.trace, estimate):
         yield
+
+
+def prompt_estimate(request: ChatRequest) -> int:
+    """The prompt's tokens, estimated before the call (tpm limits, context windows). OpenAI chat's raw
+    messages are read as they always were; another API's, whose raw shape differs, from the parsed
+    messages in the same OpenAI shape (text parts, image parts, tool call arguments)."""
+    if request.client_api == "openai.chat":
+        return estimate_chat_tokens(request.messages)
+    shaped: list[dict[str, Any]] = []
+    for message in request.parsed_messages:
+        parts: list[dict[str, Any]] = []
+        for part in message.parts:
+            if isinstance(part, TextPart):
+                parts.append({"type": "text", "text": part.text})
+            elif isinstance(part, ImagePart | RemoteImagePart):
+                parts.append({"type": "image_url"})
+        parts += [
+            {"type": "text", "text": orjson.dumps(call.arguments).decode()} for call in message.tool_calls
+        ]
+        shaped.append({"role": message.role, "content": parts})
+    return estimate_chat_tokens(shaped)
 
 
 # Converse stop reasons that make an answer worth a fallback, when one of that kind is configured
