@@ -15,7 +15,9 @@ from bedrock_proxy.chat.usage import Usage
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.openai.responses import (
     ResponseStreamRenderer,
+    answer_from_response,
     encode_events,
+    replay,
     response_from_answer,
     usage_to_responses,
 )
@@ -214,3 +216,28 @@ def test_a_failure_before_any_event_still_starts_the_response() -> None:
 def test_events_are_framed_with_their_type() -> None:
     framed = encode_events([{"type": "response.created", "sequence_number": 0}])
     assert framed == b'event: response.created\ndata: {"type":"response.created","sequence_number":0}\n\n'
+
+
+@pytest.mark.parametrize(
+    ("case", "answer", "status", "types", "incomplete"), ANSWERS, ids=[a[0] for a in ANSWERS]
+)
+def test_a_rendered_response_gives_back_its_answer_and_replays_as_a_stream(
+    case: str, answer: ChatAnswer, status: str, types: list[str], incomplete: dict[str, str] | None
+) -> None:
+    response = response_from_answer("resp_abc", 1700000000, ECHO, answer)
+    again = answer_from_response(response)
+    expected_calls = [AnswerToolCall(c.id, c.name, c.arguments or "{}") for c in answer.tool_calls]
+    assert again == ChatAnswer(
+        answer.content if answer.content or not answer.tool_calls else None,
+        expected_calls,
+        answer.reasoning,
+        answer.finish_reason,
+        answer.usage,
+    )
+    renderer = ResponseStreamRenderer("resp_new", ECHO, created_at=1700000001)
+    events = replay(renderer, again)
+    for event in events:
+        EVENTS.validate_python(event, strict=True)
+    final = events[-1]["response"]
+    assert final["status"] == status and [item["type"] for item in final["output"]] == types
+    assert final["usage"] == response["usage"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from bedrock_proxy.chat.answer import ChatAnswer
+from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer
 from bedrock_proxy.chat.usage import Usage
 from bedrock_proxy.errors import GatewayError
 
@@ -159,6 +159,37 @@ def response_from_answer(
         output=output_items(response_id, answer),
         usage=answer.usage,
         incomplete_details=incomplete,
+    )
+
+
+def answer_from_response(response: dict[str, Any]) -> ChatAnswer:
+    """The answer a rendered response holds (the inverse of response_from_answer): a cached response is
+    served again through the same renderers, under a new id."""
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[AnswerToolCall] = []
+    for item in response.get("output") or []:
+        kind = item.get("type")
+        if kind == "message":
+            texts += [part.get("text") or "" for part in item.get("content") or []]
+        elif kind == "reasoning":
+            reasoning += [part.get("text") or "" for part in item.get("content") or []]
+        elif kind == "function_call":
+            calls.append(AnswerToolCall(item["call_id"], item["name"], item.get("arguments") or "{}"))
+    reason = (response.get("incomplete_details") or {}).get("reason")
+    finish = {"max_output_tokens": "length", "content_filter": "content_filter"}.get(reason or "")
+    usage = response.get("usage") or {}
+    return ChatAnswer(
+        "".join(texts) if texts or not calls else None,
+        calls,
+        "".join(reasoning) or None,
+        finish or ("tool_calls" if calls else "stop"),
+        Usage(
+            prompt_tokens=usage.get("input_tokens", 0),
+            completion_tokens=usage.get("output_tokens", 0),
+            cache_read_tokens=(usage.get("input_tokens_details") or {}).get("cached_tokens", 0) or 0,
+            cache_write_tokens=(usage.get("input_tokens_details") or {}).get("cache_write_tokens", 0) or 0,
+        ),
     )
 
 
@@ -388,3 +419,19 @@ class ResponseStreamRenderer:
         """The response the stream amounted to (what is stored for previous_response_id)."""
         status, incomplete = status_for(self.finish_reason)
         return self._snapshot(status, usage=self.usage_seen or Usage(), incomplete_details=incomplete)
+
+
+def replay(renderer: ResponseStreamRenderer, answer: ChatAnswer) -> list[dict[str, Any]]:
+    """A whole answer as the events of a stream (a cached response asked for with stream: true)."""
+    events = renderer.start()
+    if answer.reasoning:
+        events += renderer.reasoning(answer.reasoning)
+    if answer.content or not answer.tool_calls:
+        events += renderer.text(answer.content or "")
+    for position, call in enumerate(answer.tool_calls):
+        events += renderer.tool_start(position, call.id, call.name)
+        events += renderer.tool_arguments(position, call.arguments)
+    events += renderer.finish(answer.finish_reason or "stop")
+    if answer.usage is not None:
+        renderer.usage(answer.usage)
+    return events + renderer.end()

@@ -191,7 +191,13 @@ class Recorder:
         )
 
     def answer_success(
-        self, ctx: RequestContext, request: ChatRequest, params: dict[str, Any], answer: ChatAnswer
+        self,
+        ctx: RequestContext,
+        request: ChatRequest,
+        params: dict[str, Any],
+        answer: ChatAnswer,
+        *,
+        stream: bool = False,
     ) -> CallRecord:
         """A whole answer of any client API, recorded in the gateway's terms (the output as the assistant
         message observability shows for every API)."""
@@ -200,6 +206,7 @@ class Recorder:
             "chat",
             status=200,
             usage=answer.usage or Usage(),
+            stream=stream,
             input=request.messages,
             output=answer_message(answer, refusal=False),
             finish_reason=answer.finish_reason,
@@ -257,12 +264,15 @@ class Recorder:
         ctx: RequestContext,
         kind: str,
         request: ChatRequest | EmbeddingRequest,
-        answer: dict[str, Any],
+        answer: dict[str, Any] | ChatAnswer,
         *,
         stream: bool = False,
     ) -> CallRecord:
         """A request answered from the response cache: the stored usage, no upstream attempt, zero cost."""
-        if isinstance(request, ChatRequest):  # kind "chat"; an EmbeddingRequest is kind "embedding"
+        if isinstance(answer, ChatAnswer):  # a client API that keeps its cached answers in its own shape
+            assert isinstance(request, ChatRequest)
+            record = self.answer_success(ctx, request, {}, answer, stream=stream)
+        elif isinstance(request, ChatRequest):  # kind "chat"; an EmbeddingRequest is kind "embedding"
             record = self.chat_success(ctx, request, {}, answer, stream=stream)
         else:
             record = self.embedding_success(ctx, request, answer)

@@ -4,7 +4,8 @@ The same way through as chat completions (server/model_calls.py: admission, rout
 one CallRecord) with the Responses API's parse and render (openai/responses_request.py, openai/responses.py).
 `store` (true unless the client says false) keeps the response and its conversation in the gateway's
 database under the caller's key, for previous_response_id, GET and DELETE; another key gets a 404.
-The response cache is not consulted: it stores chat completions, keyed on their bodies.
+The response cache works as for chat: a hit (same model and body, kind "responses") is the cached response
+under a new id, whole or replayed as a stream, at zero cost.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.bedrock.streaming import StreamTranslator
 from bedrock_proxy.bedrock.translate import from_converse
+from bedrock_proxy.cache import Lookup
 from bedrock_proxy.chat.request import remote_image_urls
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.openai.responses import (
     ResponseStreamRenderer,
+    answer_from_response,
     encode_events,
     new_response_id,
+    replay,
     response_from_answer,
 )
 from bedrock_proxy.openai.responses_request import (
@@ -33,6 +37,7 @@ from bedrock_proxy.openai.responses_request import (
 )
 from bedrock_proxy.server import sse
 from bedrock_proxy.server.auth import require_model_access
+from bedrock_proxy.server.caching import cache_lookup, cache_store
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
 from bedrock_proxy.server.model_calls import (
@@ -81,17 +86,48 @@ async def create_response(
     chat = request.chat
     ctx.model = chat.model
     require_model_access(ctx.principal, chat.model)
+    lookup = await cache_lookup(gateway, scope, "responses", chat.model, chat.body)
+    if lookup is not None and lookup.answer is not None:
+        await _serve_cached(gateway, send, ctx, request, lookup)
+        return
     urls = remote_image_urls(chat)
     images = await gateway.images.fetch_all(urls) if urls else {}
     with admitted(gateway, ctx, chat):
         if chat.stream:
-            await _stream(gateway, send, ctx, request, images)
+            await _stream(gateway, send, ctx, request, images, lookup)
         else:
-            await _complete(gateway, send, ctx, request, images)
+            await _complete(gateway, send, ctx, request, images, lookup)
+
+
+async def _serve_cached(
+    gateway: Gateway, send: Send, ctx: RequestContext, request: ResponsesRequest, lookup: Lookup
+) -> None:
+    """A hit: the cached answer rendered again under a new id (and stored again, for this key)."""
+    assert lookup.answer is not None
+    answer = answer_from_response(lookup.answer)
+    record = gateway.recorder.cache_hit(ctx, "chat", request.chat, answer, stream=request.stream)
+    headers = ctx.trace_headers() + lookup.headers() + gateway.recorder.cost_headers(record)
+    if request.stream:
+        renderer = ResponseStreamRenderer(new_response_id(), request.echo)
+        events = replay(renderer, answer)
+        await _store(gateway, ctx, request, renderer.final_response())
+        await sse.start_stream(send, headers)
+        ctx.extra["first_token"] = time.time()
+        await sse.end_stream(send, encode_events(events))
+    else:
+        response = response_from_answer(new_response_id(), int(time.time()), request.echo, answer)
+        await _store(gateway, ctx, request, response)
+        await send_json(send, 200, response, headers)
+    gateway.recorder.submit(record)
 
 
 async def _complete(
-    gateway: Gateway, send: Send, ctx: RequestContext, request: ResponsesRequest, images: dict[str, Any]
+    gateway: Gateway,
+    send: Send,
+    ctx: RequestContext,
+    request: ResponsesRequest,
+    images: dict[str, Any],
+    lookup: Lookup | None,
 ) -> None:
     call, answers = await complete(gateway, ctx, request.chat, images)
     answer = from_converse(answers[0], json_tool=call.json_tool)
@@ -100,18 +136,27 @@ async def _complete(
     record = gateway.recorder.answer_success(ctx, request.chat, call.params, answer)
     await _store(gateway, ctx, request, response)
     headers = ctx.trace_headers() + gateway.recorder.cost_headers(record) + dropped_headers(call)
+    if lookup is not None:
+        headers += lookup.headers()
     await send_json(send, 200, response, headers)
     gateway.recorder.submit(record)
+    await cache_store(gateway, ctx, lookup, response)
 
 
 async def _stream(
-    gateway: Gateway, send: Send, ctx: RequestContext, request: ResponsesRequest, images: dict[str, Any]
+    gateway: Gateway,
+    send: Send,
+    ctx: RequestContext,
+    request: ResponsesRequest,
+    images: dict[str, Any],
+    lookup: Lookup | None,
 ) -> None:
     call, streams = await open_streams(gateway, ctx, request.chat, images)
     _, events, first = streams[0]
     renderer = ResponseStreamRenderer(new_response_id(), request.echo)
     translator = StreamTranslator(renderer, call.json_tool)
-    await sse.start_stream(send, ctx.trace_headers() + dropped_headers(call))
+    cache_headers = lookup.headers() if lookup is not None else []
+    await sse.start_stream(send, ctx.trace_headers() + cache_headers + dropped_headers(call))
     error: GatewayError | None = None
     status = 200
     try:
@@ -137,6 +182,8 @@ async def _stream(
     if error is not None:
         status = error.status
     _end_stream(gateway, ctx, request, call.params, translator, status, error)
+    if status == 200:  # the response a stream that ended well amounts to
+        await cache_store(gateway, ctx, lookup, renderer.final_response())
 
 
 async def _forward(send: Send, translator: StreamTranslator, events: Any, ctx: RequestContext) -> None:
