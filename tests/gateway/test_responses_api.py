@@ -5,6 +5,7 @@ delete, per-key isolation of stored responses, and 400s naming the field."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -12,6 +13,7 @@ import pytest
 from openai import OpenAI
 
 from tests.gateway.conftest import MASTER_KEY, assert_openai_error, call
+from tests.support.processes import gateway_process
 
 MODEL = "claude-3-haiku"
 WEATHER_TOOL: dict[str, Any] = {
@@ -308,3 +310,27 @@ def test_a_key_limited_to_other_models_gets_a_403_naming_the_model(gateway_url: 
     assert status == 403
     error = assert_openai_error(body, code="model_not_allowed", param="model")
     assert error["type"] == "permission_error"
+
+
+def test_an_unusable_database_fails_stored_lookups_with_a_503_and_still_answers(
+    emulator_url: str, tmp_path: Path
+) -> None:
+    config = f"""model_list:
+  - model_name: {MODEL}
+    litellm_params:
+      model: bedrock/anthropic.claude-3-haiku-20240307-v1:0
+      aws_region_name: eu-west-1
+general_settings:
+  master_key: {MASTER_KEY}
+  disable_spend_logs: true
+"""
+    (tmp_path / "not-a-dir").write_text("a file where a directory should be")
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/not-a-dir/responses.db"}
+    with gateway_process(config, tmp_path, emulator_url=emulator_url, env=env) as url:
+        status, _, created = call(f"{url}/v1/responses", {"model": MODEL, "input": "Say hello"})
+        assert status == 200 and created["status"] == "completed"  # answered, only not stored
+        status, _, body = call(f"{url}/v1/responses/{created['id']}")
+        assert status == 503
+        assert "Stored responses are unavailable" in assert_openai_error(body)["message"]
+        continued = {"model": MODEL, "input": "Again", "previous_response_id": created["id"]}
+        assert call(f"{url}/v1/responses", continued)[0] == 503

@@ -232,7 +232,22 @@ async def _store(
 async def _load(gateway: Gateway, response_id: str, principal: KeyIdentity) -> StoredResponse | None:
     if gateway.responses is None:
         return None
-    return await gateway.responses.load(response_id, principal.key_id, time.time())
+    try:
+        return await gateway.responses.load(response_id, principal.key_id, time.time())
+    except ValueError as exc:  # SpendStoreError: the database is unreachable
+        raise _store_unavailable(exc) from None
+
+
+def _store_unavailable(exc: ValueError) -> GatewayError:
+    logger.warning("stored responses unavailable: %s", exc)
+    return GatewayError(
+        503,
+        "Stored responses are unavailable right now (the gateway's database cannot be reached). Retry, or "
+        "send the whole conversation as 'input' instead of 'previous_response_id'.",
+        type="api_error",
+        code=ErrorCode.INTERNAL_ERROR,
+        retryable=True,
+    )
 
 
 def _response_id(scope: Scope) -> str:
@@ -264,7 +279,12 @@ async def delete_response(
     """DELETE /v1/responses/{id}: gone for good, for the key that created it."""
     principal = gateway.keys.authenticate(scope)
     response_id = _response_id(scope)
-    deleted = gateway.responses is not None and await gateway.responses.delete(response_id, principal.key_id)
+    try:
+        deleted = gateway.responses is not None and await gateway.responses.delete(
+            response_id, principal.key_id
+        )
+    except ValueError as exc:
+        raise _store_unavailable(exc) from None
     if not deleted:
         raise _not_found(response_id)
     body = {"id": response_id, "object": "response", "deleted": True}
