@@ -331,6 +331,7 @@ general_settings:
         assert status == 200 and created["status"] == "completed"  # answered, only not stored
         status, _, body = call(f"{url}/v1/responses/{created['id']}")
         assert status == 503
-        assert "Stored responses are unavailable" in assert_openai_error(body)["message"]
+        error = assert_openai_error(body, code="stored_responses_unavailable")
+        assert "Stored responses are unavailable" in error["message"]
         continued = {"model": MODEL, "input": "Again", "previous_response_id": created["id"]}
         assert call(f"{url}/v1/responses", continued)[0] == 503

@@ -245,7 +245,7 @@ def _store_unavailable(exc: ValueError) -> GatewayError:
         "Stored responses are unavailable right now (the gateway's database cannot be reached). Retry, or "
         "send the whole conversation as 'input' instead of 'previous_response_id'.",
         type="api_error",
-        code=ErrorCode.INTERNAL_ERROR,
+        code=ErrorCode.STORED_RESPONSES_UNAVAILABLE,
         retryable=True,
     )
 
