@@ -118,7 +118,7 @@ class GatewayError(Exception):
             headers=self.headers,
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, dict[str, str | None]]:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
     def __repr__(self) -> str:
