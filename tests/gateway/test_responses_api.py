@@ -335,3 +335,20 @@ general_settings:
         assert "Stored responses are unavailable" in error["message"]
         continued = {"model": MODEL, "input": "Again", "previous_response_id": created["id"]}
         assert call(f"{url}/v1/responses", continued)[0] == 503
+
+
+def test_the_input_items_of_a_stored_response_are_listed_newest_first(client: OpenAI) -> None:
+    first = client.responses.create(model=MODEL, input="My name is Ada", instructions="Be brief")
+    second = client.responses.create(model=MODEL, previous_response_id=first.id, input="What is my name?")
+
+    page = client.responses.input_items.list(second.id)
+    texts = [item.content[0].text for item in page.data if item.type == "message"]  # type: ignore[union-attr]
+    # the new input, then the first response's answer, then its input; the instructions are not items
+    assert texts == ["What is my name?", first.output_text, "My name is Ada"]
+    assert all(item.id for item in page.data)
+
+    ascending = client.responses.input_items.list(second.id, order="asc", limit=1)
+    assert [item.content[0].text for item in ascending.data] == ["My name is Ada"]  # type: ignore[union-attr]
+    assert ascending.has_more is True
+    with pytest.raises(openai.NotFoundError):
+        client.responses.input_items.list("resp_unknown")

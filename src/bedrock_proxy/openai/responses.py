@@ -193,6 +193,42 @@ def answer_from_response(response: dict[str, Any]) -> ChatAnswer:
     )
 
 
+def input_items(response: dict[str, Any], conversation: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The input items a stored response answered (its conversation before its output), each with an id and
+    in the item shape OpenAI lists (a string content becomes one input_text / output_text part)."""
+    inputs = conversation[: len(conversation) - len(response.get("output") or [])]
+    stem = str(response.get("id", "")).removeprefix("resp_")
+    out: list[dict[str, Any]] = []
+    for index, item in enumerate(inputs):
+        item = dict(item)
+        if item.get("type") is None and "role" in item:
+            item["type"] = "message"
+        if item["type"] == "message":
+            if isinstance(item.get("content"), str):
+                kind = "output_text" if item.get("role") == "assistant" else "input_text"
+                item["content"] = [{"type": kind, "text": item["content"]}]
+            item.setdefault("status", "completed")
+        item.setdefault("id", f"item_{stem}{index:03d}")
+        out.append(item)
+    return out
+
+
+def item_list(items: list[dict[str, Any]], *, order: str, limit: int, after: str | None) -> dict[str, Any]:
+    """One page of items, OpenAI's list shape (newest first unless order is asc)."""
+    ordered = items if order == "asc" else items[::-1]
+    if after is not None:
+        ids = [item["id"] for item in ordered]
+        ordered = ordered[ids.index(after) + 1 :] if after in ids else []
+    page = ordered[:limit]
+    return {
+        "object": "list",
+        "data": page,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": len(ordered) > limit,
+    }
+
+
 def failure_error(error: GatewayError) -> dict[str, Any]:
     """A failed response's `error`: OpenAI's codes are server_error and rate_limit_exceeded."""
     code = "rate_limit_exceeded" if error.status == 429 else "server_error"

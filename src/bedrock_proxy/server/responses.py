@@ -14,17 +14,20 @@ import asyncio
 import contextlib
 import logging
 import time
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.bedrock.streaming import StreamTranslator
 from bedrock_proxy.bedrock.translate import from_converse
 from bedrock_proxy.cache import Lookup
 from bedrock_proxy.chat.request import remote_image_urls
-from bedrock_proxy.errors import ErrorCode, GatewayError
+from bedrock_proxy.errors import ErrorCode, GatewayError, invalid_request
 from bedrock_proxy.openai.responses import (
     ResponseStreamRenderer,
     answer_from_response,
     encode_events,
+    input_items,
+    item_list,
     new_response_id,
     replay,
     response_from_answer,
@@ -57,6 +60,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("bedrock_proxy.server")
 
 PATH_PREFIX = "/v1/responses/"
+INPUT_ITEMS = "/input_items"
 
 
 def _not_found(response_id: str, param: str | None = None) -> GatewayError:
@@ -250,8 +254,8 @@ def _store_unavailable(exc: ValueError) -> GatewayError:
     )
 
 
-def _response_id(scope: Scope) -> str:
-    response_id = str(scope["path"]).removeprefix(PATH_PREFIX).rstrip("/")
+def _response_id(scope: Scope, suffix: str = "") -> str:
+    response_id = str(scope["path"]).removeprefix(PATH_PREFIX).rstrip("/").removesuffix(suffix)
     if not response_id or "/" in response_id:
         raise GatewayError(
             404,
@@ -264,13 +268,32 @@ def _response_id(scope: Scope) -> str:
 async def retrieve_response(
     gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
 ) -> None:
-    """GET /v1/responses/{id}: a stored response, for the key that created it."""
+    """GET /v1/responses/{id}: a stored response, for the key that created it; GET
+    /v1/responses/{id}/input_items: the items it answered, a page at a time."""
     principal = gateway.keys.authenticate(scope)
-    response_id = _response_id(scope)
+    listing = str(scope["path"]).rstrip("/").endswith(INPUT_ITEMS)
+    response_id = _response_id(scope, INPUT_ITEMS if listing else "")
     stored = await _load(gateway, response_id, principal)
     if stored is None:
         raise _not_found(response_id)
-    await send_json(send, 200, stored.response, [(b"x-request-id", ctx.request_id.encode())])
+    headers = [(b"x-request-id", ctx.request_id.encode())]
+    if not listing:
+        await send_json(send, 200, stored.response, headers)
+        return
+    order, limit, after = _page_query(scope)
+    page = item_list(input_items(stored.response, stored.items), order=order, limit=limit, after=after)
+    await send_json(send, 200, page, headers)
+
+
+def _page_query(scope: Scope) -> tuple[str, int, str | None]:
+    query = {k: v[-1] for k, v in urllib.parse.parse_qs(scope.get("query_string", b"").decode()).items()}
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise invalid_request(f"'order' must be 'asc' or 'desc', got {order!r}.", "order")
+    raw_limit = query.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        raise invalid_request(f"'limit' must be a whole number from 1 to 100, got {raw_limit!r}.", "limit")
+    return order, int(raw_limit), query.get("after")
 
 
 async def delete_response(
