@@ -352,3 +352,13 @@ def test_the_input_items_of_a_stored_response_are_listed_newest_first(client: Op
     assert ascending.has_more is True
     with pytest.raises(openai.NotFoundError):
         client.responses.input_items.list("resp_unknown")
+
+
+def test_a_bad_input_items_page_is_a_400_naming_the_query_field(client: OpenAI, gateway_url: str) -> None:
+    created = client.responses.create(model=MODEL, input="Say hello")
+    status, _, body = call(f"{gateway_url}/v1/responses/{created.id}/input_items?limit=0")
+    assert status == 400
+    assert_openai_error(body, param="limit")
+    status, _, body = call(f"{gateway_url}/v1/responses/{created.id}/input_items?order=up")
+    assert status == 400
+    assert_openai_error(body, param="order")

@@ -17,6 +17,8 @@ from bedrock_proxy.openai.responses import (
     ResponseStreamRenderer,
     answer_from_response,
     encode_events,
+    input_items,
+    item_list,
     replay,
     response_from_answer,
     usage_to_responses,
@@ -241,3 +243,27 @@ def test_a_rendered_response_gives_back_its_answer_and_replays_as_a_stream(
     final = events[-1]["response"]
     assert final["status"] == status and [item["type"] for item in final["output"]] == types
     assert final["usage"] == response["usage"]
+
+
+def test_input_items_get_ids_and_item_shapes_and_pages_follow_order_limit_after() -> None:
+    response = {"id": "resp_x", "output": [{"id": "msg_out", "type": "message"}]}
+    conversation = [
+        {"role": "user", "content": "Hi"},
+        {"type": "message", "role": "assistant", "content": "Hello", "id": "msg_1"},
+        {"type": "function_call_output", "call_id": "c", "output": "ok"},
+        {"id": "msg_out", "type": "message"},
+    ]
+    items = input_items(response, conversation)
+    assert items == [
+        {"role": "user", "content": [{"type": "input_text", "text": "Hi"}], "type": "message",
+         "status": "completed", "id": "item_x000"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello"}],
+         "id": "msg_1", "status": "completed"},
+        {"type": "function_call_output", "call_id": "c", "output": "ok", "id": "item_x002"},
+    ]  # fmt: skip
+    newest = item_list(items, order="desc", limit=2, after=None)
+    assert [i["id"] for i in newest["data"]] == ["item_x002", "msg_1"] and newest["has_more"] is True
+    rest = item_list(items, order="desc", limit=2, after="msg_1")
+    assert [i["id"] for i in rest["data"]] == ["item_x000"] and rest["has_more"] is False
+    assert rest["first_id"] == rest["last_id"] == "item_x000"
+    assert item_list(items, order="asc", limit=5, after="unknown")["data"] == []
