@@ -15,6 +15,7 @@ import contextlib
 import logging
 import time
 import urllib.parse
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.bedrock.streaming import StreamTranslator
@@ -44,6 +45,7 @@ from bedrock_proxy.server.caching import cache_lookup, cache_store
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
 from bedrock_proxy.server.model_calls import (
+    Event,
     admitted,
     complete,
     dropped_headers,
@@ -190,7 +192,9 @@ async def _stream(
         await cache_store(gateway, ctx, lookup, renderer.final_response())
 
 
-async def _forward(send: Send, translator: StreamTranslator, events: Any, ctx: RequestContext) -> None:
+async def _forward(
+    send: Send, translator: StreamTranslator, events: Sequence[Event], ctx: RequestContext
+) -> None:
     """The events of what is already here, as one write."""
     batches = [batch for event_type, payload in events for batch in translator.feed(event_type, payload)]
     out = [event for batch in batches if batch for event in batch]
