@@ -362,3 +362,12 @@ def test_a_bad_input_items_page_is_a_400_naming_the_query_field(client: OpenAI, 
     status, _, body = call(f"{gateway_url}/v1/responses/{created.id}/input_items?order=up")
     assert status == 400
     assert_openai_error(body, param="order")
+
+
+def test_the_routes_answer_without_the_v1_prefix_too(gateway_url: str) -> None:
+    status, _, created = call(f"{gateway_url}/responses", {"model": MODEL, "input": "Say hello"})
+    assert status == 200
+    status, _, again = call(f"{gateway_url}/responses/{created['id']}")
+    assert status == 200 and again["id"] == created["id"]
+    status, _, deleted = call(f"{gateway_url}/responses/{created['id']}", method="DELETE")
+    assert status == 200 and deleted == {"id": created["id"], "object": "response", "deleted": True}

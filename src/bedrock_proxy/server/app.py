@@ -50,7 +50,7 @@ for _prefix in ("", "/v1"):
     ROUTES[("POST", f"{_prefix}/embeddings")] = (embeddings.embeddings, "embedding")
     ROUTES[("GET", f"{_prefix}/models")] = (info.models, "")
     ROUTES[("GET", f"{_prefix}/model/info")] = (info.model_info, "")
-ROUTES[("POST", "/v1/responses")] = (responses.create_response, "chat")
+    ROUTES[("POST", f"{_prefix}/responses")] = (responses.create_response, "chat")
 ROUTES[("GET", "/health")] = (info.health, "")
 ROUTES[("GET", "/health/liveliness")] = (info.liveliness, "")
 ROUTES[("GET", "/health/liveness")] = (info.liveliness, "")
@@ -61,10 +61,10 @@ ROUTES[("GET", "/key/info")] = (spend_routes.key_info, "")
 ROUTES[("GET", "/spend/logs")] = (spend_routes.spend_logs, "")
 _PATHS = {path for _, path in ROUTES}
 # routes with an id at the end of the path: (method, path prefix) -> handler
-PREFIX_ROUTES: dict[tuple[str, str], Handler] = {
-    ("GET", responses.PATH_PREFIX): responses.retrieve_response,
-    ("DELETE", responses.PATH_PREFIX): responses.delete_response,
-}
+PREFIX_ROUTES: dict[tuple[str, str], Handler] = {}
+for _prefix in ("", "/v1"):
+    PREFIX_ROUTES[("GET", f"{_prefix}/responses/")] = responses.retrieve_response
+    PREFIX_ROUTES[("DELETE", f"{_prefix}/responses/")] = responses.delete_response
 
 
 class Gateway:

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("bedrock_proxy.server")
 
-PATH_PREFIX = "/v1/responses/"
+PATH_PREFIX = "/responses/"  # after /v1 or on its own, as every route of the gateway
 INPUT_ITEMS = "/input_items"
 
 
@@ -259,7 +259,7 @@ def _store_unavailable(exc: ValueError) -> GatewayError:
 
 
 def _response_id(scope: Scope, suffix: str = "") -> str:
-    response_id = str(scope["path"]).removeprefix(PATH_PREFIX).rstrip("/").removesuffix(suffix)
+    response_id = str(scope["path"]).split(PATH_PREFIX, 1)[-1].rstrip("/").removesuffix(suffix)
     if not response_id or "/" in response_id:
         raise GatewayError(
             404,
