@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import os
 import tempfile
+from typing import Any
 
 import uvicorn
 
@@ -52,7 +53,7 @@ def _configure_logging(config: object) -> None:
     configure_logging(json_logs=bool(settings.json_logs), level=level)
 
 
-def _uvicorn_options(host: str, port: int) -> dict:
+def _uvicorn_options(host: str, port: int) -> dict[str, Any]:
     return {
         "host": host,
         "port": port,
