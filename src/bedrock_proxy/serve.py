@@ -88,10 +88,14 @@ def serve_from_args(args: argparse.Namespace) -> int:
         return 1
     workers = args.num_workers or int(os.environ.get("NUM_WORKERS", "1") or 1)
     try:  # sinks are built here so a missing setting stops the start with a message, not a traceback
-        gateway = build_gateway(config) if workers == 1 else build_observability(config.settings)
+        if workers > 1:
+            build_observability(config.settings)  # checked only: each worker process builds its own gateway
+            gateway = None
+        else:
+            gateway = build_gateway(config)
     except ValueError as error:
         return cannot_start(error, json_logs=config.settings.json_logs)
-    if workers > 1:
+    if gateway is None:
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)
         os.environ[LISTEN_ENV] = Listening(args.host, args.port, workers).to_env()
         with shared_metrics_dir():  # each worker publishes its metrics there; /metrics adds them all up
@@ -108,7 +112,8 @@ def serve_from_args(args: argparse.Namespace) -> int:
 
 def demo_from_args(args: argparse.Namespace) -> int:
     from bedrock_proxy.config import demo_config
-    from bedrock_proxy.emulator.server import EmulatorOptions, start_in_thread
+    from bedrock_proxy.emulator.options import EmulatorOptions
+    from bedrock_proxy.emulator.server import start_in_thread
 
     emulator = start_in_thread(EmulatorOptions(ttft=0.05, delta_gap=0.02))
     # the emulator verifies SigV4 against AWS's documented example key pair

@@ -455,14 +455,15 @@ def _parse_tool_choice(value: object, tools: list[ToolDef] | None) -> ToolChoice
 def _parse_response_format(value: object) -> tuple[str, str | None, dict[str, Any] | None]:
     if value is None:
         return "text", None, None
-    kind = value.get("type") if isinstance(value, dict) else None
+    response_format = value if isinstance(value, dict) else {}
+    kind = response_format.get("type")
     if kind in ("text", "json_object"):
         return kind, None, None
     if kind != "json_schema":
         raise invalid_request(
             "'response_format.type' must be 'text', 'json_object' or 'json_schema'.", "response_format.type"
         )
-    spec = value.get("json_schema")
+    spec = response_format.get("json_schema")
     if not isinstance(spec, dict):
         raise _wrong_type("response_format.json_schema", 'an object {"name", "schema"}', spec)
     name = spec.get("name") or "json_response"
