@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from bedrock_proxy.config import load_config
+from bedrock_proxy.config import Config, load_config
 from bedrock_proxy.observability.logs import configure_logging
 from bedrock_proxy.observability.multiprocess import METRICS_DIR_ENV, shared_metrics_dir
 from bedrock_proxy.server.app import Gateway
@@ -42,9 +42,9 @@ def create_app() -> Gateway:
     return gateway
 
 
-def _configure_logging(config: object) -> None:
+def _configure_logging(config: Config) -> None:
     """json_logs, set_verbose / debug, or LiteLLM's LITELLM_LOG=DEBUG|INFO|WARNING|ERROR."""
-    settings = config.settings  # type: ignore[attr-defined]
+    settings = config.settings
     level = os.environ.get("LITELLM_LOG", "").strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         level = "INFO"

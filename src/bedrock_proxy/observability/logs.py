@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -133,7 +133,9 @@ def level_from(*, set_verbose: bool = False, debug: bool = False, default: str =
     return "DEBUG" if (set_verbose or debug) else default
 
 
-def configure_logging(*, json_logs: bool, level: str = "INFO", stream: Any = None) -> logging.Handler:
+def configure_logging(
+    *, json_logs: bool, level: str = "INFO", stream: TextIO | None = None
+) -> logging.Handler:
     """Replace the root handlers with one that writes readable or JSON lines to stderr."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())

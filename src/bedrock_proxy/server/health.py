@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bedrock_proxy.errors import GatewayError
 
@@ -56,7 +56,7 @@ class BackgroundHealth:
         self.deployments = deployments
         self.interval = max(float(interval), 0.1)
         self.timeout = min(PROBE_TIMEOUT, max(self.interval, 1.0))
-        self._task: asyncio.Task[Any] | None = None
+        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     def from_gateway(cls, gateway: Gateway) -> BackgroundHealth | None:
