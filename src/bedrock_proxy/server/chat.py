@@ -102,7 +102,7 @@ _FALLBACK_STOP_REASONS = {
 
 def _classify(result: tuple[ConverseCall, list[dict[str, Any]]]) -> str | None:
     for answer in result[1]:
-        kind = _FALLBACK_STOP_REASONS.get(answer.get("stopReason"))
+        kind = _FALLBACK_STOP_REASONS.get(answer.get("stopReason", ""))
         if kind is not None:
             return kind
     return None
@@ -302,7 +302,7 @@ def _end_stream(
     ctx: RequestContext,
     request: ChatRequest,
     params: dict[str, Any],
-    translators: list[StreamTranslator],
+    translators: list[StreamTranslator[dict[str, Any]]],
     status: int,
     error: GatewayError | None,
 ) -> None:
@@ -316,7 +316,7 @@ def _end_stream(
 async def _pump(
     send: Send,
     streams: list[Opened],
-    translators: list[StreamTranslator],
+    translators: list[StreamTranslator[dict[str, Any]]],
     ctx: RequestContext,
     final_usage: Callable[[], dict[str, Any]] | None = None,
 ) -> GatewayError | None:
@@ -342,7 +342,7 @@ async def _pump(
 
 async def _forward(
     send: Send,
-    translator: StreamTranslator,
+    translator: StreamTranslator[dict[str, Any]],
     events: Sequence[tuple[str, dict[str, Any]]],
     ctx: RequestContext,
 ) -> None:
@@ -357,7 +357,7 @@ async def _forward(
 async def _merge(
     send: Send,
     streams: list[Opened],
-    translators: list[StreamTranslator],
+    translators: list[StreamTranslator[dict[str, Any]]],
     ctx: RequestContext,
 ) -> None:
     """n > 1: several upstream streams interleaved into one, each chunk tagged with its choice index."""
@@ -391,7 +391,7 @@ async def _merge(
 
 
 def _usage_chunk(
-    answer_id: str, model: str, created: int, translators: list[StreamTranslator]
+    answer_id: str, model: str, created: int, translators: list[StreamTranslator[dict[str, Any]]]
 ) -> Callable[[], dict[str, Any]]:
     """The usage of every choice summed, built once all streams ended."""
 

@@ -191,7 +191,7 @@ class Recorder:
         ctx: RequestContext,
         request: ChatRequest,
         params: dict[str, Any],
-        translators: list[StreamTranslator],
+        translators: list[StreamTranslator[dict[str, Any]]],
         status: int,
         error: GatewayError | None,
     ) -> CallRecord:
