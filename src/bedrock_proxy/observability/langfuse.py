@@ -384,7 +384,10 @@ class LangfuseOtlpSink(HttpSink):
             "Content-Type": "application/x-protobuf" if self.protobuf else "application/json",
             "x-langfuse-ingestion-version": "4",
         }
-        self.resource = {"service.name": "bedrock-proxy", "telemetry.sdk.language": "python"}
+        self.resource: dict[str, str | None] = {
+            "service.name": "bedrock-proxy",
+            "telemetry.sdk.language": "python",
+        }
         if self.options.environment:
             self.resource["deployment.environment"] = _environment(self.options.environment)
 
@@ -535,7 +538,9 @@ class LangfuseLegacySink(HttpSink):
 
     def bodies(self, records: list[CallRecord]) -> list[bytes]:
         """One or more request bodies, each under the server's batch size limit."""
-        out, chunk, size = [], [], 0
+        out: list[bytes] = []
+        chunk: list[bytes] = []
+        size = 0
         for record in records:
             for event in legacy_events(record, self.options):
                 encoded = orjson.dumps(event, default=str)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from bedrock_proxy.bedrock.transport import BedrockTransport
     from bedrock_proxy.cache import ResponseCaching
     from bedrock_proxy.config.schema import Config, Deployment
-    from bedrock_proxy.spend import KeyGuard
+    from bedrock_proxy.spend import KeyGuard, SpendLedger
     from bedrock_proxy.spend.response_store import ResponseStore
 
 logger = logging.getLogger("bedrock_proxy.server")
@@ -75,6 +75,7 @@ class Gateway:
         config: Config,
         *,
         observability: Observability,
+        ledger: SpendLedger | None,
         router: Router,
         transport: BedrockTransport,
         provider: Provider,
@@ -88,6 +89,7 @@ class Gateway:
         self.config = config
         self.settings = config.settings
         self.observability = observability
+        self.ledger = ledger  # what each key spent (GET /key/info, /spend/logs), when spend is kept
         self.router = router
         self.transport = transport  # the Bedrock connection pool, closed at shutdown
         self.provider = provider  # a BedrockProvider, or it inside observability's RawLoggingProvider

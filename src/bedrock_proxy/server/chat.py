@@ -161,7 +161,7 @@ def _end_stream(
     ctx: RequestContext,
     request: ChatRequest,
     params: dict[str, Any],
-    translators: list[StreamTranslator],
+    translators: list[StreamTranslator[dict[str, Any]]],
     status: int,
     error: GatewayError | None,
 ) -> None:
@@ -175,7 +175,7 @@ def _end_stream(
 async def _pump(
     send: Send,
     streams: list[Opened],
-    translators: list[StreamTranslator],
+    translators: list[StreamTranslator[dict[str, Any]]],
     ctx: RequestContext,
     final_usage: Callable[[], dict[str, Any]] | None = None,
 ) -> GatewayError | None:
@@ -201,7 +201,7 @@ async def _pump(
 
 async def _forward(
     send: Send,
-    translator: StreamTranslator,
+    translator: StreamTranslator[dict[str, Any]],
     events: Sequence[tuple[str, dict[str, Any]]],
     ctx: RequestContext,
 ) -> None:
@@ -216,7 +216,7 @@ async def _forward(
 async def _merge(
     send: Send,
     streams: list[Opened],
-    translators: list[StreamTranslator],
+    translators: list[StreamTranslator[dict[str, Any]]],
     ctx: RequestContext,
 ) -> None:
     """n > 1: several upstream streams interleaved into one, each chunk tagged with its choice index."""
@@ -250,7 +250,7 @@ async def _merge(
 
 
 def _usage_chunk(
-    answer_id: str, model: str, created: int, translators: list[StreamTranslator]
+    answer_id: str, model: str, created: int, translators: list[StreamTranslator[dict[str, Any]]]
 ) -> Callable[[], dict[str, Any]]:
     """The usage of every choice summed, built once all streams ended."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -221,7 +222,7 @@ class Recorder:
         ctx: RequestContext,
         request: ChatRequest,
         params: dict[str, Any],
-        translators: list[StreamTranslator],
+        translators: Sequence[StreamTranslator[Any]],  # whatever each client API renders
         status: int,
         error: GatewayError | None,
     ) -> CallRecord:

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from bedrock_proxy.server.app import Gateway
 
 logger = logging.getLogger("bedrock_proxy.server")
+ResponseEvents = list[dict[str, Any]]  # what the stream renderer gives for one delta
 
 PATH_PREFIX = "/responses/"  # after /v1 or on its own, as every route of the gateway
 INPUT_ITEMS = "/input_items"
@@ -193,7 +194,7 @@ async def _stream(
 
 
 async def _forward(
-    send: Send, translator: StreamTranslator, events: Sequence[Event], ctx: RequestContext
+    send: Send, translator: StreamTranslator[ResponseEvents], events: Sequence[Event], ctx: RequestContext
 ) -> None:
     """The events of what is already here, as one write."""
     batches = [batch for event_type, payload in events for batch in translator.feed(event_type, payload)]
@@ -209,7 +210,7 @@ def _end_stream(
     ctx: RequestContext,
     request: ResponsesRequest,
     params: dict[str, Any],
-    translator: StreamTranslator,
+    translator: StreamTranslator[ResponseEvents],
     status: int,
     error: GatewayError | None,
 ) -> None:

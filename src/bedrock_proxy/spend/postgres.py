@@ -100,6 +100,7 @@ class PostgresSpendStore:
             ) from None
         password = str(params.get("password") or "")
         self._secrets = {s for s in (password, urllib.parse.quote(password, safe="")) if s}
+        # libpq keywords, passed to psycopg.connect as they are
         self._params: dict[str, Any] = {**_LIVENESS, **{k: v for k, v in params.items() if v is not None}}
         self._params.setdefault("connect_timeout", str(CONNECT_TIMEOUT_SECONDS))
         self._params.setdefault("application_name", "bedrock-proxy")

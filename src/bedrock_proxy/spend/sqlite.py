@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from bedrock_proxy.spend.store import LOG_COLUMNS, SpendEntry, SpendStoreError, logs_query, totals_by_key
 
@@ -77,7 +77,7 @@ class SqliteSpendStore:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._with_db, fn)
 
-    def _with_db(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _with_db(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._db is None:
             raise SpendStoreError("the spend store is not open")
         return fn(self._db)
