@@ -71,6 +71,7 @@ class ErrorCode(StrEnum):
     # the gateway itself
     INTERNAL_ERROR = "internal_error"
     NO_OUTCOME = "no_outcome"
+    STORED_RESPONSES_UNAVAILABLE = "stored_responses_unavailable"  # the Responses API's database
 
 
 class GatewayError(Exception):

@@ -124,8 +124,8 @@ def demo_from_args(args: argparse.Namespace) -> int:
     if args.config:
         for deployment in config.deployments:
             deployment.endpoint = deployment.endpoint or emulator.url
-    # A demo leaves nothing behind: the spend ledger its budgets need lives in a directory removed at exit,
-    # unless the config (or DATABASE_URL) names a database itself.
+    # A demo leaves nothing behind: its database (spend, stored responses) lives in a directory removed at
+    # exit, unless the config (or DATABASE_URL) names a database itself.
     ledger_dir = tempfile.TemporaryDirectory(prefix="bedrock-proxy-demo-")
     if uses_default_file(config.settings, os.environ):
         config.settings.database_url = f"sqlite:///{ledger_dir.name}/bedrock-proxy.db"

@@ -31,6 +31,7 @@ from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.images import ImageFetcher
 from bedrock_proxy.spend import KeyGuard, SpendLedger, key_identities, plan_ledger
 from bedrock_proxy.spend.ledger import DEFAULT_REFRESH_SECONDS
+from bedrock_proxy.spend.response_store import ResponseStore, plan_response_store
 
 log = logging.getLogger("bedrock_proxy.observability")
 
@@ -60,6 +61,11 @@ def build_alerter(settings: Settings, environ: Mapping[str, str]) -> Alerter | N
 def build_cache(settings: Settings, environ: Mapping[str, str]) -> ResponseCaching | None:
     """litellm_settings.cache / router_settings.cache_responses: None when caching is off."""
     return ResponseCaching.from_settings(settings, environ)
+
+
+def build_response_store(settings: Settings, environ: Mapping[str, str]) -> ResponseStore:
+    """The Responses API's stored responses, in the spend database (opened on first use)."""
+    return plan_response_store(settings, environ)
 
 
 def ca_bundle(environ: Mapping[str, str]) -> str | None:
@@ -150,4 +156,5 @@ def build_gateway(
         guard=guard,
         cache=build_cache(settings, environ),
         images=image_fetcher or ImageFetcher(),
+        responses=build_response_store(settings, environ),
     )

@@ -123,7 +123,10 @@ class ResponseCaching:
 
 
 def cacheable(answer: dict[str, Any]) -> bool:
-    """A chat answer with choices, none of them filtered; an embedding answer with data."""
+    """A chat answer with choices, none of them filtered; a Responses API response that completed; an
+    embedding answer with data."""
+    if answer.get("object") == "response":
+        return answer.get("status") == "completed" and bool(answer.get("output"))
     if "choices" in answer:
         choices = answer["choices"]
         return bool(choices) and all(c.get("finish_reason") != "content_filter" for c in choices)

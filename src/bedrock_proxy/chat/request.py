@@ -123,6 +123,7 @@ class ChatRequest:
     response_format: str = "text"  # text | json_object | json_schema
     json_schema_name: str | None = None
     json_schema: dict[str, Any] | None = None
+    client_api: str = "openai.chat"  # which client API sent it, named in the CallRecord and traces
 
 
 def remote_image_urls(request: ChatRequest) -> list[str]:

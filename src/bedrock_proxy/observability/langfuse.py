@@ -147,6 +147,7 @@ def resolve(record: CallRecord, options: LangfuseOptions) -> TraceFields:
         "fallback_used": record.fallback_used,
         "error_type": record.error_type,
         "cache_hit": record.cache_hit or None,
+        "client_api": record.client_api,  # which API the client spoke (openai.chat, openai.responses, ...)
     }
     return TraceFields(
         trace_key=existing or _str(md.get("trace_id")) or record.request_id,

@@ -42,6 +42,15 @@ CREATE TABLE IF NOT EXISTS key_spend (
     spend REAL NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS responses (
+    response_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    response TEXT NOT NULL,
+    items TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS responses_by_expiry ON responses (expires_at);
 """
 
 
