@@ -8,7 +8,7 @@ shape is known, because text before the JSON would make the content unparseable.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -17,8 +17,10 @@ from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer, StreamRenderer
 from bedrock_proxy.chat.request import ReasoningPart
 from bedrock_proxy.chat.usage import Usage
 
+Chunk = TypeVar("Chunk")  # what the client API's renderer makes of one delta
 
-class StreamTranslator:
+
+class StreamTranslator(Generic[Chunk]):
     """Translates one choice's ConverseStream into a client API's stream through its `StreamRenderer`;
     keeps what it saw for observability and the response cache (`answer`)."""
 
@@ -41,7 +43,7 @@ class StreamTranslator:
 
     usage: Usage | None
 
-    def __init__(self, renderer: StreamRenderer, json_tool: str | None) -> None:
+    def __init__(self, renderer: StreamRenderer[Chunk], json_tool: str | None) -> None:
         self._render = renderer
         self._json_tool = json_tool
         self._content: list[str] = []
@@ -58,7 +60,7 @@ class StreamTranslator:
         self._thinking: dict[int, list[Any]] = {}
         self.started = False
 
-    def feed(self, event_type: str, payload: dict[str, Any]) -> list[Any]:
+    def feed(self, event_type: str, payload: dict[str, Any]) -> list[Chunk]:
         """What to send for one ConverseStream event (possibly nothing). Unknown events and fields are
         ignored."""
         if event_type == "contentBlockDelta":
@@ -82,7 +84,7 @@ class StreamTranslator:
             return [item]
         return []
 
-    def _delta(self, block: int, delta: dict[str, Any]) -> list[Any]:
+    def _delta(self, block: int, delta: dict[str, Any]) -> list[Chunk]:
         text = delta.get("text")
         if text is not None:
             if not text:
@@ -114,7 +116,7 @@ class StreamTranslator:
             return self._reasoning_delta(block, reasoning)
         return []
 
-    def _reasoning_delta(self, block: int, reasoning: dict[str, Any]) -> list[Any]:
+    def _reasoning_delta(self, block: int, reasoning: dict[str, Any]) -> list[Chunk]:
         thinking = self._thinking.get(block)
         if thinking is None:
             thinking = self._thinking[block] = [[], None, None]
@@ -124,7 +126,7 @@ class StreamTranslator:
             thinking[0].append(text)
             self.started = True
             return [self._render.reasoning(text)]
-        item: Any = None
+        item: Chunk | None = None
         signature = reasoning.get("signature")
         if signature:
             thinking[1] = signature
@@ -138,7 +140,7 @@ class StreamTranslator:
         self.started = True
         return [item]
 
-    def _start(self, block: int, start: dict[str, Any]) -> list[Any]:
+    def _start(self, block: int, start: dict[str, Any]) -> list[Chunk]:
         tool = start.get("toolUse")
         if tool is None:
             return []
@@ -154,7 +156,7 @@ class StreamTranslator:
         self.started = True
         return [self._render.tool_start(position, call_id, name)]
 
-    def _stop_block(self, block: int) -> list[Any]:
+    def _stop_block(self, block: int) -> list[Chunk]:
         position = self._blocks.get(block)
         if position is not None and position not in self._args_seen:
             # A tool called without arguments: clients json.loads the arguments, so send "{}" rather than "".
@@ -168,8 +170,8 @@ class StreamTranslator:
             return [self._render.text("{}")]
         return []
 
-    def _message_stop(self, stop_reason: str | None) -> list[Any]:
-        chunks = []
+    def _message_stop(self, stop_reason: str | None) -> list[Chunk]:
+        chunks: list[Chunk] = []
         if self._held_text:
             text = "".join(self._held_text)
             self._content.append(text)
@@ -248,9 +250,9 @@ def converse_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
     return events
 
 
-def chunks_from_converse(translator: StreamTranslator, response: dict[str, Any]) -> list[Any]:
+def chunks_from_converse(translator: StreamTranslator[Chunk], response: dict[str, Any]) -> list[Chunk]:
     """All chunks for a Converse response, through the same translator a live stream would use."""
-    chunks: list[Any] = []
+    chunks: list[Chunk] = []
     for event_type, payload in converse_events(response):
         chunks.extend(translator.feed(event_type, payload))
     return chunks

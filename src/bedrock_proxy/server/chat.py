@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from bedrock_proxy.bedrock.streaming import StreamTranslator
 from bedrock_proxy.bedrock.translate import from_converse
 from bedrock_proxy.cache import Lookup, completion_from_stream, stream_chunks
-from bedrock_proxy.chat.request import ChatRequest
+from bedrock_proxy.chat.request import ChatRequest, remote_image_urls
 from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.openai import sse as openai_sse
@@ -30,22 +29,20 @@ from bedrock_proxy.server.auth import require_model_access
 from bedrock_proxy.server.caching import cache_lookup, cache_store
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
-from bedrock_proxy.server.upstream import (
+from bedrock_proxy.server.model_calls import (
     Event,
     Events,
     Opened,
+    admitted,
     complete,
     dropped_headers,
-    open_stream,
-    prepare,
+    open_streams,
     record_usage,
     stream_failure,
 )
 
 if TYPE_CHECKING:
     from bedrock_proxy.server.app import Gateway
-
-logger = logging.getLogger("bedrock_proxy.server")
 
 
 async def chat_completions(
@@ -59,9 +56,9 @@ async def chat_completions(
     if lookup is not None and lookup.answer is not None:
         await _serve_cached(gateway, send, ctx, request, lookup)
         return
-    images, estimate = await prepare(gateway, ctx, request)
-    assert ctx.trace is not None
-    with gateway.router.admit(ctx.trace, estimate):
+    urls = remote_image_urls(request)
+    images = await gateway.images.fetch_all(urls) if urls else {}
+    with admitted(gateway, ctx, request):
         if request.stream:
             await _stream(gateway, send, ctx, request, images, lookup)
         else:
@@ -117,7 +114,7 @@ async def _stream(
     images: dict[str, Any],
     lookup: Lookup | None = None,
 ) -> None:
-    call, streams = await open_stream(gateway, ctx, request, images)
+    call, streams = await open_streams(gateway, ctx, request, images)
     created = int(time.time())
     answer_id = response_id(ctx.request_id)
     include_usage = request.include_usage
@@ -164,7 +161,7 @@ def _end_stream(
     ctx: RequestContext,
     request: ChatRequest,
     params: dict[str, Any],
-    translators: list[StreamTranslator],
+    translators: list[StreamTranslator[dict[str, Any]]],
     status: int,
     error: GatewayError | None,
 ) -> None:
@@ -178,7 +175,7 @@ def _end_stream(
 async def _pump(
     send: Send,
     streams: list[Opened],
-    translators: list[StreamTranslator],
+    translators: list[StreamTranslator[dict[str, Any]]],
     ctx: RequestContext,
     final_usage: Callable[[], dict[str, Any]] | None = None,
 ) -> GatewayError | None:
@@ -204,7 +201,7 @@ async def _pump(
 
 async def _forward(
     send: Send,
-    translator: StreamTranslator,
+    translator: StreamTranslator[dict[str, Any]],
     events: Sequence[tuple[str, dict[str, Any]]],
     ctx: RequestContext,
 ) -> None:
@@ -219,7 +216,7 @@ async def _forward(
 async def _merge(
     send: Send,
     streams: list[Opened],
-    translators: list[StreamTranslator],
+    translators: list[StreamTranslator[dict[str, Any]]],
     ctx: RequestContext,
 ) -> None:
     """n > 1: several upstream streams interleaved into one, each chunk tagged with its choice index."""
@@ -253,7 +250,7 @@ async def _merge(
 
 
 def _usage_chunk(
-    answer_id: str, model: str, created: int, translators: list[StreamTranslator]
+    answer_id: str, model: str, created: int, translators: list[StreamTranslator[dict[str, Any]]]
 ) -> Callable[[], dict[str, Any]]:
     """The usage of every choice summed, built once all streams ended."""
 

@@ -30,13 +30,13 @@ from bedrock_proxy.server.auth import require_model_access
 from bedrock_proxy.server.caching import cache_lookup, cache_store
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, header, read_json, send_json
-from bedrock_proxy.server.upstream import (
+from bedrock_proxy.server.model_calls import (
     Event,
+    admitted,
     complete,
     converse_call,
     dropped_headers,
-    open_stream,
-    prepare,
+    open_streams,
     record_usage,
     stream_failure,
 )
@@ -62,12 +62,11 @@ async def messages(gateway: Gateway, scope: Scope, receive: Receive, send: Send,
         if lookup is not None and lookup.answer is not None:
             await _serve_cached(gateway, send, ctx, request, lookup)
             return
-    prompt = estimate_request_tokens(request)
-    images, estimate = await prepare(gateway, ctx, request, prompt)
-    assert ctx.trace is not None
-    with gateway.router.admit(ctx.trace, estimate):
+    urls = remote_image_urls(request)
+    images = await gateway.images.fetch_all(urls) if urls else {}
+    with admitted(gateway, ctx, request):
         if request.stream:
-            await _stream(gateway, send, ctx, request, images, prompt)
+            await _stream(gateway, send, ctx, request, images, estimate_request_tokens(request))
         else:
             await _complete(gateway, send, ctx, request, images, lookup)
 
@@ -120,10 +119,10 @@ async def _stream(
     images: dict[str, Any],
     prompt_tokens: int,
 ) -> None:
-    call, streams = await open_stream(gateway, ctx, request, images)
+    call, streams = await open_streams(gateway, ctx, request, images)
     _, events, first = streams[0]  # the Messages API has one answer per request
     renderer = MessageStreamRenderer(message_id(ctx.request_id), request.model, prompt_tokens)
-    translator = StreamTranslator(renderer, call.json_tool)
+    translator: StreamTranslator[bytes] = StreamTranslator(renderer, call.json_tool)
     await sse.start_stream(send, ctx.trace_headers() + dropped_headers(call))
     error: GatewayError | None = None
     status = 200
@@ -147,7 +146,7 @@ async def _stream(
 
 
 async def _forward(
-    send: Send, translator: StreamTranslator, events: Sequence[Event], ctx: RequestContext
+    send: Send, translator: StreamTranslator[bytes], events: Sequence[Event], ctx: RequestContext
 ) -> None:
     """The events of what is already here, as one write."""
     pieces = [piece for event_type, payload in events for piece in translator.feed(event_type, payload)]
@@ -163,7 +162,7 @@ def _end_stream(
     ctx: RequestContext,
     request: ChatRequest,
     params: dict[str, Any],
-    translator: StreamTranslator,
+    translator: StreamTranslator[bytes],
     status: int,
     error: GatewayError | None,
 ) -> None:

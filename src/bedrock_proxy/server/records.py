@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -147,7 +148,7 @@ class Recorder:
             error_message=error.message if error else None,
             attempts=tuple(trace.attempts) if trace else (),
             fallback_used=trace.fallback_used if trace else False,
-            client_api=client_api or ctx.client_api or None,
+            client_api=client_api or ctx.client_api or "openai.chat",
         )
 
     def _messages(self, metadata: dict[str, Any] | None, input: Any, output: Any) -> tuple[Any, Any]:
@@ -197,9 +198,10 @@ class Recorder:
         params: dict[str, Any],
         answer: ChatAnswer,
         *,
-        stream: bool,
+        stream: bool = False,
     ) -> CallRecord:
-        """A chat answer rendered by a client API other than OpenAI's chat completions."""
+        """A whole answer of any client API, recorded in the gateway's terms (the output as the assistant
+        message observability shows for every API)."""
         return self._record(
             ctx,
             "chat",
@@ -245,7 +247,7 @@ class Recorder:
         ctx: RequestContext,
         request: ChatRequest,
         params: dict[str, Any],
-        translators: list[StreamTranslator],
+        translators: Sequence[StreamTranslator[Any]],  # whatever each client API renders
         status: int,
         error: GatewayError | None,
     ) -> CallRecord:
@@ -288,12 +290,15 @@ class Recorder:
         ctx: RequestContext,
         kind: str,
         request: ChatRequest | EmbeddingRequest,
-        answer: dict[str, Any],
+        answer: dict[str, Any] | ChatAnswer,
         *,
         stream: bool = False,
     ) -> CallRecord:
         """A request answered from the response cache: the stored usage, no upstream attempt, zero cost."""
-        if isinstance(request, ChatRequest):  # kind "chat"; an EmbeddingRequest is kind "embedding"
+        if isinstance(answer, ChatAnswer):  # a client API that keeps its cached answers in its own shape
+            assert isinstance(request, ChatRequest)
+            record = self.answer_success(ctx, request, {}, answer, stream=stream)
+        elif isinstance(request, ChatRequest):  # kind "chat"; an EmbeddingRequest is kind "embedding"
             record = self.chat_success(ctx, request, {}, answer, stream=stream)
         else:
             record = self.embedding_success(ctx, request, answer)
@@ -305,7 +310,10 @@ class Recorder:
             body = _parse_body(ctx.body)
         if not isinstance(body, dict):
             body = {}
-        messages = body.get("input" if kind == "embedding" else "messages")
+        client_api = ctx.extra.get("client_api") or ctx.client_api or "openai.chat"
+        messages = body.get(
+            "input" if kind == "embedding" or client_api == "openai.responses" else "messages"
+        )
         metadata = body.get("metadata")
         user = body.get("user")
         model = body.get("model")
@@ -318,6 +326,7 @@ class Recorder:
             user=user if isinstance(user, str) else None,
             error=error,
             model_group=model if isinstance(model, str) else None,
+            client_api=client_api,
         )
 
     @staticmethod

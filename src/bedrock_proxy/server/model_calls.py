@@ -1,19 +1,25 @@
-"""The Bedrock call every chat-like route makes, whatever its client API: the Converse body built for each
-deployment the router tries, run through the router (retries, fallbacks, cooldowns), the stream opened far
-enough that a failure can still fall back; and the admission that comes before (remote images fetched, the
-prompt estimated for the limits and the context-window check)."""
+"""One model call through the router, whichever client API asked for it: admission (limits, context-window
+checks), the Converse body for each deployment tried, the whole-answer call, opening a stream so that a
+failure before its first byte can still be retried or fall back, and the failure that ends a stream.
+
+Shared by every chat-like route (server/chat.py for OpenAI chat completions, server/responses.py for the
+Responses API): each parses its own body into a ChatRequest and renders the answers its own way.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from bedrock_proxy.bedrock.embeddings import require_chat_model
 from bedrock_proxy.bedrock.streaming import converse_events
 from bedrock_proxy.bedrock.translate import ConverseCall, to_converse
-from bedrock_proxy.chat.request import ChatRequest, remote_image_urls
+from bedrock_proxy.chat.request import ChatRequest, ImagePart, RemoteImagePart, TextPart
 from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
 from bedrock_proxy.router.limits import estimate_chat_tokens
 from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
@@ -32,49 +38,40 @@ Opened = tuple[None, Events, list[Event]]
 logger = logging.getLogger("bedrock_proxy.server")
 
 
-async def prepare(
-    gateway: Gateway, ctx: RequestContext, request: ChatRequest, prompt_tokens: int | None = None
-) -> tuple[dict[str, Any], int]:
-    """Before admission: fetch the remote images, start the call's trace, estimate the prompt (for the
-    token limits and, with pre-call checks, the context window). Returns (images, token estimate) for
-    `router.admit`. `prompt_tokens`: the client API's own estimate, when it has a better one."""
-    urls = remote_image_urls(request)
-    images = await gateway.images.fetch_all(urls) if urls else {}
+@contextmanager
+def admitted(gateway: Gateway, ctx: RequestContext, request: ChatRequest) -> Iterator[None]:
+    """The router's admission for this request (gateway-wide limits, a tpm estimate, the context window a
+    deployment must have), held while the call runs."""
     ctx.trace = CallTrace(request.model)
     router = gateway.router
-    prompt = 0
-    if router.counts_tokens:
-        prompt = prompt_tokens if prompt_tokens is not None else estimate_chat_tokens(request.messages)
+    prompt = prompt_estimate(request) if router.counts_tokens else 0
     estimate = prompt * (request.n or 1)  # n calls each send the prompt
     if router.pre_call_checks:
         # what must fit in one call's context window: the prompt and the answer it may grow to
         ctx.trace.context_tokens = prompt + (request.max_tokens or 0)
-    return images, estimate
+    with router.admit(ctx.trace, estimate):
+        yield
 
 
-async def complete(
-    gateway: Gateway, ctx: RequestContext, request: ChatRequest, images: dict[str, Any]
-) -> tuple[ConverseCall, list[dict[str, Any]]]:
-    """The Converse answers (n of them) through the router: the call as built for the deployment that
-    answered, and each answer as Bedrock sent it."""
-    n = request.n or 1
-
-    async def attempt(deployment: Deployment, timeout: float) -> tuple[ConverseCall, list[dict[str, Any]]]:
-        call = converse_call(gateway, request, deployment, images)
-        if n == 1:
-            return call, [await gateway.provider.converse(deployment, call.body, timeout)]
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [
-                    group.create_task(gateway.provider.converse(deployment, call.body, timeout))
-                    for _ in range(n)
-                ]
-        except* GatewayError as failures:
-            raise failures.exceptions[0] from None
-        return call, [task.result() for task in tasks]
-
-    assert ctx.trace is not None
-    return await gateway.router.run(request.model, attempt, ctx.trace, classify=classify)
+def prompt_estimate(request: ChatRequest) -> int:
+    """The prompt's tokens, estimated before the call (tpm limits, context windows). OpenAI chat's raw
+    messages are read as they always were; another API's, whose raw shape differs, from the parsed
+    messages in the same OpenAI shape (text parts, image parts, tool call arguments)."""
+    if request.client_api == "openai.chat":
+        return estimate_chat_tokens(request.messages)
+    shaped: list[dict[str, Any]] = []
+    for message in request.parsed_messages:
+        parts: list[dict[str, Any]] = []
+        for part in message.parts:
+            if isinstance(part, TextPart):
+                parts.append({"type": "text", "text": part.text})
+            elif isinstance(part, ImagePart | RemoteImagePart):
+                parts.append({"type": "image_url"})
+        parts += [
+            {"type": "text", "text": orjson.dumps(call.arguments).decode()} for call in message.tool_calls
+        ]
+        shaped.append({"role": message.role, "content": parts})
+    return estimate_chat_tokens(shaped)
 
 
 # Converse stop reasons that make an answer worth a fallback, when one of that kind is configured
@@ -87,7 +84,7 @@ _FALLBACK_STOP_REASONS = {
 
 def classify(result: tuple[ConverseCall, list[dict[str, Any]]]) -> str | None:
     for answer in result[1]:
-        kind = _FALLBACK_STOP_REASONS.get(str(answer.get("stopReason")))
+        kind = _FALLBACK_STOP_REASONS.get(answer.get("stopReason") or "")
         if kind is not None:
             return kind
     return None
@@ -125,7 +122,31 @@ def dropped_headers(call: ConverseCall) -> list[tuple[bytes, bytes]]:
     return [(b"x-bedrock-proxy-dropped-params", ",".join(call.dropped).encode())] if call.dropped else []
 
 
-async def open_stream(
+async def complete(
+    gateway: Gateway, ctx: RequestContext, request: ChatRequest, images: dict[str, Any]
+) -> tuple[ConverseCall, list[dict[str, Any]]]:
+    """The whole answer(s), one Converse call per choice, through the router's retries and fallbacks."""
+    n = request.n or 1
+
+    async def attempt(deployment: Deployment, timeout: float) -> tuple[ConverseCall, list[dict[str, Any]]]:
+        call = converse_call(gateway, request, deployment, images)
+        if n == 1:
+            return call, [await gateway.provider.converse(deployment, call.body, timeout)]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(gateway.provider.converse(deployment, call.body, timeout))
+                    for _ in range(n)
+                ]
+        except* GatewayError as failures:
+            raise failures.exceptions[0] from None
+        return call, [task.result() for task in tasks]
+
+    assert ctx.trace is not None
+    return await gateway.router.run(request.model, attempt, ctx.trace, classify=classify)
+
+
+async def open_streams(
     gateway: Gateway, ctx: RequestContext, request: ChatRequest, images: dict[str, Any]
 ) -> tuple[ConverseCall, list[Opened]]:
     """Open the upstream stream(s) and wait for a first event, so a failure before any byte reached the
