@@ -2,8 +2,8 @@
 calls are in /spend/logs under the key it used; with `--allowedTools Read` it completes a tool loop (the
 model asks for Read, Claude Code reads the file, the next call carries the tool result).
 
-The CLI comes from npm (`.ci/run` installs it into .cache/agent-clis); the tests skip only when it is not
-installed and this is not CI.
+The CLI comes from npm (`.ci/run` installs it into .ci/agents); the tests skip only when it is not installed
+and this is not CI (BEDROCK_PROXY_CI=1, which .ci/run sets, makes a missing CLI a failure).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from tests.support.processes import gateway_process
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCAL_CLI = ROOT / ".cache" / "agent-clis" / "node_modules" / ".bin" / "claude"
+LOCAL_CLI = ROOT / ".ci" / "agents" / "node_modules" / ".bin" / "claude"
 MASTER_KEY = "sk-master-cc"
 CODER_KEY = "sk-claude-code"
 MODEL = "claude-code-model"  # a config name, as a team would set ANTHROPIC_MODEL
@@ -37,12 +37,12 @@ def claude_cli() -> str | None:
 
 
 CLI = claude_cli()
-if CLI is None and not os.environ.get("CI"):
-    pytest.skip(
-        "Claude Code is not installed: npm install --no-audit --no-fund --prefix .cache/agent-clis"
-        " @anthropic-ai/claude-code (CI installs it and never skips)",
-        allow_module_level=True,
-    )
+IN_CI = os.environ.get("BEDROCK_PROXY_CI") == "1" or bool(os.environ.get("CI"))
+pytestmark = pytest.mark.skipif(
+    CLI is None and not IN_CI,
+    reason="Claude Code is not installed: npm install --prefix .ci/agents --no-audit --no-fund"
+    " @anthropic-ai/claude-code (.ci/run does)",
+)
 
 CONFIG = f"""
 model_list:
