@@ -70,19 +70,38 @@ def gateway(emulator_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield url
 
 
+def readme_env() -> dict[str, str]:
+    """The variables the README's "Claude Code" section exports (`export A=1 B=2  # comment` lines)."""
+    section = (ROOT / "README.md").read_text().split("## Claude Code", 1)[1].split("\n## ", 1)[0]
+    script = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    env: dict[str, str] = {}
+    for line in script.splitlines():
+        if line.startswith("export "):
+            for assignment in line.split("#", 1)[0].split()[1:]:
+                name, _, value = assignment.partition("=")
+                env[name] = value
+    return env
+
+
+def test_the_readme_gives_the_gateway_url_a_key_and_the_model_names() -> None:
+    env = readme_env()
+    assert env["ANTHROPIC_BASE_URL"] == "http://localhost:4002"  # Claude Code adds /v1/messages itself
+    assert {"ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_MODEL", "ANTHROPIC_SMALL_FAST_MODEL"} <= set(env)
+
+
 def run_claude(gateway: str, home: Path, project: Path, *args: str, model: str = MODEL) -> dict[str, Any]:
-    """`claude -p ... --output-format json` with the environment README's "Claude Code" section gives."""
+    """`claude -p ... --output-format json` with the environment of the README's "Claude Code" section,
+    pointed at this gateway, its key and its model names."""
     assert CLI is not None, "Claude Code is not installed, and CI must run these tests"
     home.mkdir(exist_ok=True)
     env = {
+        **readme_env(),
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(home),
         "ANTHROPIC_BASE_URL": gateway,
         "ANTHROPIC_AUTH_TOKEN": CODER_KEY,
         "ANTHROPIC_MODEL": model,
         "ANTHROPIC_SMALL_FAST_MODEL": MODEL,
-        "DISABLE_TELEMETRY": "1",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     }
     finished = subprocess.run(
         [CLI, "-p", *args, "--output-format", "json"],
