@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from bedrock_proxy.anthropic.errors import error_body
-from bedrock_proxy.anthropic.messages import MessageStreamRenderer, message_from_answer
+from bedrock_proxy.anthropic.messages import (
+    MessageStreamRenderer,
+    finish_reason_of,
+    message_from_answer,
+    stop_reason,
+)
 from bedrock_proxy.anthropic.sse import encode_error
 from bedrock_proxy.bedrock.streaming import StreamTranslator, converse_events
 from bedrock_proxy.bedrock.translate import from_converse
@@ -210,3 +215,9 @@ def test_an_error_after_the_start_is_an_error_event() -> None:
         encode_error(GatewayError(503, "gone", code=ErrorCode.BEDROCK_UNAVAILABLE))
     )
     assert name == "error" and payload["error"] == {"type": "overloaded_error", "message": "gone"}
+
+
+@pytest.mark.parametrize("finish", ["stop", "length", "tool_calls", "content_filter"])
+def test_a_stored_messages_stop_reason_reads_back_as_the_finish_reason(finish: str) -> None:
+    assert finish_reason_of(stop_reason(finish)) == finish
+    assert finish_reason_of(stop_reason("stop", "END")) == "stop"  # stop_sequence

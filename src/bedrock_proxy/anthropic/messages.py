@@ -40,6 +40,13 @@ def stop_reason(finish_reason: str | None, stop_sequence: str | None = None) -> 
     return _STOP_REASONS.get(finish_reason, "end_turn")
 
 
+def finish_reason_of(stop: str | None) -> str | None:
+    """The gateway's finish reason for an Anthropic stop_reason (a stored message read back)."""
+    if stop is None:
+        return None
+    return {"max_tokens": "length", "tool_use": "tool_calls", "refusal": "content_filter"}.get(stop, "stop")
+
+
 def usage_to_anthropic(usage: Usage | None) -> dict[str, int]:
     usage = usage or Usage()
     return {

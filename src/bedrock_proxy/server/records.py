@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from bedrock_proxy.anthropic.messages import finish_reason_of
 from bedrock_proxy.bedrock.streaming import StreamTranslator
 from bedrock_proxy.chat.answer import ChatAnswer
 from bedrock_proxy.chat.embeddings import EmbeddingRequest
@@ -235,7 +236,7 @@ class Recorder:
             ),
             input=request.messages,
             output=message.get("content"),
-            finish_reason=message.get("stop_reason"),
+            finish_reason=finish_reason_of(message.get("stop_reason")),
             metadata=request.metadata,
             user=request.user,
             client_api=request.client_api,
