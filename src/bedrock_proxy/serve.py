@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
@@ -50,9 +51,9 @@ def create_app() -> Gateway:
     return gateway
 
 
-def _configure_logging(config: object) -> None:
+def _configure_logging(config: Config) -> None:
     """json_logs, set_verbose / debug, or LiteLLM's LITELLM_LOG=DEBUG|INFO|WARNING|ERROR."""
-    settings = config.settings  # type: ignore[attr-defined]
+    settings = config.settings
     level = os.environ.get("LITELLM_LOG", "").strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         level = "INFO"
@@ -61,7 +62,7 @@ def _configure_logging(config: object) -> None:
     configure_logging(json_logs=bool(settings.json_logs), level=level)
 
 
-def _uvicorn_options(host: str, port: int) -> dict:
+def _uvicorn_options(host: str, port: int) -> dict[str, Any]:
     return {
         "host": host,
         "port": port,
@@ -97,10 +98,14 @@ def serve_from_args(args: argparse.Namespace) -> int:
     workers = args.num_workers or int(os.environ.get("NUM_WORKERS", "1") or 1)
     _say(config, describe_shared_state(config.settings, os.environ, workers))
     try:  # sinks are built here so a missing setting stops the start with a message, not a traceback
-        gateway = build_gateway(config) if workers == 1 else build_observability(config.settings)
+        if workers > 1:
+            build_observability(config.settings)  # checked only: each worker process builds its own gateway
+            gateway = None
+        else:
+            gateway = build_gateway(config)
     except ValueError as error:
         return cannot_start(error, json_logs=config.settings.json_logs)
-    if workers > 1:
+    if gateway is None:
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)
         os.environ[LISTEN_ENV] = Listening(args.host, args.port, workers).to_env()
         with shared_metrics_dir(), _shared_state_file(config):  # metrics added up, limits shared
@@ -139,7 +144,8 @@ def _say(config: Config, line: str) -> None:
 
 def demo_from_args(args: argparse.Namespace) -> int:
     from bedrock_proxy.config import demo_config
-    from bedrock_proxy.emulator.server import EmulatorOptions, start_in_thread
+    from bedrock_proxy.emulator.options import EmulatorOptions
+    from bedrock_proxy.emulator.server import start_in_thread
 
     emulator = start_in_thread(EmulatorOptions(ttft=0.05, delta_gap=0.02))
     # the emulator verifies SigV4 against AWS's documented example key pair
@@ -150,8 +156,8 @@ def demo_from_args(args: argparse.Namespace) -> int:
     if args.config:
         for deployment in config.deployments:
             deployment.endpoint = deployment.endpoint or emulator.url
-    # A demo leaves nothing behind: the spend ledger its budgets need lives in a directory removed at exit,
-    # unless the config (or DATABASE_URL) names a database itself.
+    # A demo leaves nothing behind: its database (spend, stored responses) lives in a directory removed at
+    # exit, unless the config (or DATABASE_URL) names a database itself.
     ledger_dir = tempfile.TemporaryDirectory(prefix="bedrock-proxy-demo-")
     if uses_default_file(config.settings, os.environ):
         config.settings.database_url = f"sqlite:///{ledger_dir.name}/bedrock-proxy.db"
