@@ -145,7 +145,8 @@ Settle = Callable[[Ticket], list[tuple[str, float]]]  # the router's token corre
 
 
 class Admission:
-    """Checks and counts the global limits, all in one atomic `choose` on the shared state."""
+    """The gateway-wide limits as checks the router takes with the first deployment's (one atomic `choose`),
+    their 429s, and the release of what a ticket held."""
 
     def __init__(
         self, store: SharedState, settings: Settings, on_release: Settle, holder: Callable[[], str]
