@@ -165,9 +165,10 @@ def check_config_from_args(args: argparse.Namespace) -> int:
     note = describe(dotenv)
     if note:
         print(f"note    {note}")
-    workers = os.environ.get("NUM_WORKERS", "1")
-    workers_count = int(workers) if workers.isdigit() else 1
-    print(f"note    {describe_shared_state(config.settings, os.environ, workers_count)}")
+    if not config.errors:  # a config that cannot start keeps no limits anywhere: only its errors matter
+        workers = os.environ.get("NUM_WORKERS", "1")
+        workers_count = int(workers) if workers.isdigit() else 1
+        print(f"note    {describe_shared_state(config.settings, os.environ, workers_count)}")
     print(format_report(config))
     if config.errors:
         print("fix the errors above; the gateway refuses to start until they are fixed", file=sys.stderr)
