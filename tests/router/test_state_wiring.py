@@ -9,13 +9,13 @@ from pathlib import Path
 
 from bedrock_proxy.alerting import Alerter
 from bedrock_proxy.config.loader import inspect_text
+from bedrock_proxy.observability.metrics import GatewayMetrics
 from bedrock_proxy.router.state import InMemoryState
 from bedrock_proxy.router.state_failover import FailoverState
 from bedrock_proxy.router.state_redis import RedisState
 from bedrock_proxy.router.state_sqlite import SqliteState
 from bedrock_proxy.wiring import (
     STATE_FILE_ENV,
-    build_observability,
     build_shared_state,
     describe_shared_state,
 )
@@ -74,17 +74,16 @@ def test_redis_fail_mode_closed_is_read_and_a_wrong_value_names_the_key() -> Non
 
 def test_an_outage_sets_the_metric_and_raises_one_alert() -> None:
     chosen = settings("router_settings:\n  redis_host: r\n")
-    observability = build_observability(chosen, {})
-    observability.alerter = Alerter()
-    state = build_shared_state(chosen, {}, observability)
+    metrics, alerter = GatewayMetrics(), Alerter()
+    state = build_shared_state(chosen, {}, metrics, alerter)
     assert isinstance(state, FailoverState) and state.on_change is not None
     state.on_change(False, "Connection refused")
-    rendered = observability.metrics.render()[0].decode()
+    rendered = metrics.render()[0].decode()
     assert 'bedrock_proxy_shared_state_down{store="redis"} 1.0' in rendered
     assert 'bedrock_proxy_shared_state_outages_total{store="redis"} 1.0' in rendered
-    assert observability.alerter.raised == 1
+    assert alerter.raised == 1
     state.on_change(True, "answers again")
-    assert 'bedrock_proxy_shared_state_down{store="redis"} 0.0' in observability.metrics.render()[0].decode()
+    assert 'bedrock_proxy_shared_state_down{store="redis"} 0.0' in metrics.render()[0].decode()
 
 
 def test_check_config_says_which_store_keeps_the_limits(tmp_path: Path) -> None:
