@@ -21,6 +21,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
 from bedrock_proxy.router.state import WINDOW_SECONDS, Check, Choice, Option, Readings
@@ -293,12 +294,15 @@ class RedisState:
                 except NoScriptError:
                     await connection.send_command("EVAL", source, len(keys), *keys, *args)
                     reply = await connection.read_response()
-            except BaseException:  # an error, a timeout, a cancellation: the connection's state is unknown,
-                # and the idle ones most likely went with the server: all are opened afresh
-                idle, self._idle = self._idle, []
-                for stale in (connection, *idle):
+            except BaseException as exc:  # an error, a timeout, a cancellation: this connection's state is
+                # unknown; after a lost connection the idle ones most likely went with the server too
+                stale = [connection]
+                if isinstance(exc, RedisConnectionError | OSError):
+                    stale += self._idle
+                    self._idle = []
+                for each in stale:
                     with contextlib.suppress(Exception):
-                        await stale.disconnect(nowait=True)
+                        await each.disconnect(nowait=True)
                 raise
             self._idle.append(connection)
             return reply
