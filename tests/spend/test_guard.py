@@ -49,7 +49,7 @@ def test_a_budget_holds_from_the_moment_a_record_is_submitted(ledger: SpendLedge
     guard.admit(BY_ALIAS["budget"])
     ledger.note(record("budget", 0.006))
     ledger.note(record("budget", None))  # no price: counts nothing
-    ledger.note(record("budget", 0.5, status=500))  # a failure costs nothing
+    ledger.note(record("budget", None, status=500))  # a failure that produced nothing is not priced
     guard.admit(BY_ALIAS["budget"])
     ledger.note(record("budget", 0.006))
     with pytest.raises(BudgetExceeded) as refused:
@@ -71,3 +71,31 @@ def test_tpm_refuses_a_key_once_its_answers_used_the_minute_s_tokens(ledger: Spe
     assert refused.value.retry_after is not None and refused.value.retry_after >= 1
     guard.observe(record("budget", 0.0, tokens=1000))  # another key's tokens are its own
     guard.admit(BY_ALIAS["budget"])
+
+
+def test_a_call_cut_short_is_charged_what_it_cost(ledger: SpendLedger) -> None:
+    guard = KeyGuard(IDENTITIES, ledger, InMemoryCounterStore(), limit_error)
+    ledger.note(record("budget", 0.011, status=499))  # the client left mid-stream: priced, so charged
+    with pytest.raises(BudgetExceeded):
+        guard.admit(BY_ALIAS["budget"])
+
+
+def test_reservations_refuse_the_calls_a_budget_cannot_cover_and_settle_back(ledger: SpendLedger) -> None:
+    guard = KeyGuard(IDENTITIES, ledger, InMemoryCounterStore(), limit_error)
+    key = BY_ALIAS["budget"]
+    first = guard.reserve(key, 0.004)
+    second = guard.reserve(key, 0.004)
+    third = guard.reserve(key, 0.004)  # 0.008 reserved < 0.01: admitted, reserving up to 0.012
+    assert first is not None and second is not None and third is not None
+    with pytest.raises(BudgetExceeded) as refused:
+        guard.reserve(key, 0.004)
+    assert "reserved by its requests in flight" in refused.value.message
+    with pytest.raises(BudgetExceeded):
+        guard.admit(key)  # the cheap check before the body is read sees the reservations too
+    for reservation, cost in ((first, 0.001), (second, 0.001), (third, 0.001)):
+        ledger.note(record("budget", cost))
+        reservation.settle()
+        reservation.settle()  # idempotent
+    assert guard.reservations.reserved(key.key_id) == 0.0
+    assert guard.reserve(key, 0.004) is not None  # 0.003 spent: room again
+    assert guard.reserve(BY_ALIAS["master_key"], 1000.0) is None  # no budget, nothing reserved

@@ -71,6 +71,20 @@ class _LabelGuard:
         return label
 
 
+class _KnownLabel:
+    """A model label that takes only configured model names (and their aliases): anything else a caller
+    names is counted under one `unknown` value, so callers cannot add series by inventing model names."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.known = {name: _SAFE.sub("_", name)[:100] for name in names}
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return ""
+        return self.known.get(value, UNKNOWN_MODEL)
+
+
+UNKNOWN_MODEL = "unknown"
 SinkStats = Callable[[], dict[str, dict[str, int]]]
 
 
@@ -202,9 +216,19 @@ class GatewayMetrics:
     retry / fallback; render() for GET /metrics; start() / aclose() around serving (sharing with sibling
     worker processes when there are any)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None, *, max_label_values: int = 200) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        max_label_values: int = 200,
+        key_aliases: bool = True,
+    ) -> None:
+        """`key_aliases` False: the api_key_alias label shows a short digest of the key instead of its alias
+        (for a /metrics anyone may read)."""
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        self._group = _LabelGuard(max_label_values)
+        self.key_aliases = key_aliases
+        self._group: Callable[[str | None], str] = _LabelGuard(max_label_values)
+        self._route = _LabelGuard(64)  # in-flight requests, by route path
         self._deployment = _LabelGuard(max_label_values * 4)
         self._model = _LabelGuard(max_label_values)
         self._error = _LabelGuard(64)
@@ -312,18 +336,29 @@ class GatewayMetrics:
         self.registry.register(self._sinks)
         self._publisher: SnapshotPublisher | None = None
 
+    def limit_model_labels(self, names: Iterable[str]) -> None:
+        """Label only these model names (the configured groups and aliases); any other is `unknown`."""
+        self._group = _KnownLabel(names)
+
+    def _key_label(self, record: CallRecord) -> str:
+        if self.key_aliases or not record.api_key_id:
+            return self._alias(record.api_key_alias)
+        if record.api_key_id == record.api_key_alias:  # "anonymous": no key configured
+            return self._alias(record.api_key_alias)
+        return self._alias("key-" + record.api_key_id[:8])
+
     # ------------------------------------------------------------------ request path
     def request_started(self, route: str) -> None:
-        """In-flight +1. Pair with request_ended(route) in a `finally` (route: path or model group)."""
-        self.in_flight.inc((self._group(route),))
+        """In-flight +1. Pair with request_ended(route) in a `finally` (route: the request's path)."""
+        self.in_flight.inc((self._route(route),))
 
     def request_ended(self, route: str) -> None:
-        self.in_flight.inc((self._group(route),), -1.0)
+        self.in_flight.inc((self._route(route),), -1.0)
 
     def request_finished(self, record: CallRecord, overhead_seconds: float) -> None:
         """Counters and histograms of one finished call (in-flight is request_started / request_ended)."""
         group = (self._group(record.model_group),)
-        lite = (self._model(record.bedrock_model_id), group[0], self._alias(record.api_key_alias))
+        lite = (self._model(record.bedrock_model_id), group[0], self._key_label(record))
         status = str(record.status)
         self.requests.inc((group[0], status))
         self.l_total.inc((group[0], lite[2], status))

@@ -17,6 +17,7 @@ from bedrock_proxy.router.router import Router
 from bedrock_proxy.server import chat, embeddings, info, spend_routes
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
+from bedrock_proxy.server.deep_health import DeepHealthCache
 from bedrock_proxy.server.health import BackgroundHealth
 from bedrock_proxy.server.http import (
     ClientDisconnected,
@@ -75,6 +76,7 @@ class Gateway:
         guard: KeyGuard,
         cache: ResponseCaching | None,
         images: ImageFetcher,
+        deep_health: DeepHealthCache | None = None,
     ) -> None:
         """Takes its parts already built: bedrock_proxy.wiring.build_gateway builds them from the config."""
         self.config = config
@@ -87,6 +89,8 @@ class Gateway:
         self.guard = guard  # per-key spend_limit, rpm and tpm, checked before the handler runs
         self.images = images
         self.cache = cache  # None when caching is off
+        # GET /health/models' results, reused for a while: real Bedrock calls are not made per request
+        self.deep_health = deep_health if deep_health is not None else DeepHealthCache()
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
         self.max_body_bytes = MAX_BODY_BYTES
         self.started = False
@@ -231,6 +235,7 @@ class Gateway:
                             code=ErrorCode.NO_OUTCOME,
                         )
                     self.recorder.submit(self.recorder.failure(ctx, kind, failure))
+                ctx.settle_reservation()  # settled with its record; never left behind whatever happened
                 self.observability.metrics.request_ended(path)
                 current_request.reset(ctx_token)
             request_id_var.reset(token)

@@ -31,6 +31,7 @@ from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
 from bedrock_proxy.router.router import CallTrace
 from bedrock_proxy.server import sse
 from bedrock_proxy.server.auth import require_model_access
+from bedrock_proxy.server.budget import reserve_budget
 from bedrock_proxy.server.caching import cache_lookup, cache_store
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
@@ -62,8 +63,11 @@ async def chat_completions(
     images = await gateway.images.fetch_all(urls) if urls else {}
     ctx.trace = CallTrace(request.model)
     router = gateway.router
-    prompt = estimate_chat_tokens(request.messages) if router.counts_tokens else 0
-    estimate = prompt * (request.n or 1)  # n calls each send the prompt
+    prompt = estimate_chat_tokens(request.messages)
+    ctx.prompt_estimate = prompt  # what a call cut short is charged for its input (no usage arrived)
+    # the last step before the call: its maximum cost is set aside against the key's budget
+    reserve_budget(gateway, ctx, request.model, prompt, request.max_tokens, request.n or 1)
+    estimate = prompt * (request.n or 1) if router.counts_tokens else 0  # n calls each send the prompt
     if router.pre_call_checks:
         # what must fit in one call's context window: the prompt and the answer it may grow to
         ctx.trace.context_tokens = prompt + (request.max_tokens or 0)
@@ -165,7 +169,9 @@ async def _complete(
         return call, [task.result() for task in tasks]
 
     assert ctx.trace is not None
-    call, answers = await gateway.router.run(request.model, attempt, ctx.trace, classify=_classify)
+    call, answers = await gateway.router.run(
+        request.model, attempt, ctx.trace, allowed=ctx.principal.models, classify=_classify
+    )
     created = int(time.time())
     answer_id = response_id(ctx.request_id)
     choices = [from_converse(answer, json_tool=call.json_tool) for answer in answers]
@@ -244,7 +250,9 @@ async def _open_stream(
     # a model that cannot stream tool use answers in one piece: it gets the whole-answer timeout
     first = gateway.router.group(request.model)[0]
     buffered = _converse_call(gateway, request, first, images).buffered_stream
-    return await gateway.router.run(request.model, attempt, trace, stream=not buffered)
+    return await gateway.router.run(
+        request.model, attempt, trace, allowed=ctx.principal.models, stream=not buffered
+    )
 
 
 async def _stream(
