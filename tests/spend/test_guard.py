@@ -84,18 +84,39 @@ def test_reservations_refuse_the_calls_a_budget_cannot_cover_and_settle_back(led
     guard = KeyGuard(IDENTITIES, ledger, InMemoryCounterStore(), limit_error)
     key = BY_ALIAS["budget"]
     first = guard.reserve(key, 0.004)
-    second = guard.reserve(key, 0.004)
-    third = guard.reserve(key, 0.004)  # 0.008 reserved < 0.01: admitted, reserving up to 0.012
-    assert first is not None and second is not None and third is not None
+    second = guard.reserve(key, 0.004)  # 0.008 reserved: fits the budget of 0.01
+    assert first is not None and second is not None
     with pytest.raises(BudgetExceeded) as refused:
-        guard.reserve(key, 0.004)
+        guard.reserve(key, 0.004)  # would make 0.012 with the calls in flight
     assert "reserved by its requests in flight" in refused.value.message
+    assert "lower max_tokens" in refused.value.message
+    third = guard.reserve(key, 0.0015)  # a cheaper call still fits: 0.0095
+    assert third is not None
     with pytest.raises(BudgetExceeded):
-        guard.admit(key)  # the cheap check before the body is read sees the reservations too
-    for reservation, cost in ((first, 0.001), (second, 0.001), (third, 0.001)):
-        ledger.note(record("budget", cost))
+        guard.reserve(key, 0.001)  # 0.0105 with the calls in flight
+    ledger.note(record("budget", 0.009))  # the first call cost more than thought: spent 0.009
+    first.settle()
+    with pytest.raises(BudgetExceeded):
+        guard.admit(key)  # spent + reserved 0.0145: the check before the body is read sees reservations
+    for reservation in (second, third):
+        ledger.note(record("budget", 0.0001))
         reservation.settle()
         reservation.settle()  # idempotent
     assert guard.reservations.reserved(key.key_id) == 0.0
-    assert guard.reserve(key, 0.004) is not None  # 0.003 spent: room again
+    assert guard.reserve(key, 0.004) is not None  # 0.0092 spent, nothing in flight: a lone call goes
+
+
+def test_a_lone_call_is_admitted_while_spend_is_below_the_limit(ledger: SpendLedger) -> None:
+    guard = KeyGuard(IDENTITIES, ledger, InMemoryCounterStore(), limit_error)
+    key = BY_ALIAS["budget"]
+    ledger.note(record("budget", 0.009))
+    lone = guard.reserve(key, 0.5)  # nothing in flight: admitted, the one call that may pass the limit
+    assert lone is not None
+    with pytest.raises(BudgetExceeded):
+        guard.reserve(key, 0.0001)
+    ledger.note(record("budget", 0.002))
+    lone.settle()
+    assert guard.reservations.reserved(key.key_id) == 0.0
+    with pytest.raises(BudgetExceeded):
+        guard.reserve(key, 0.0001)  # 0.011 spent
     assert guard.reserve(BY_ALIAS["master_key"], 1000.0) is None  # no budget, nothing reserved

@@ -9,7 +9,10 @@ reach tpm.
 
 Budgets hold under concurrency through reservations: `reserve` sets a call's maximum cost aside before it
 is sent, in the same step as the budget check, and the reservation is settled when the call's record (its
-real cost) is counted. A key is admitted while spent + reserved is below its spend_limit.
+real cost) is counted. A call is admitted while spent + reserved is below the key's spend_limit and, when
+other calls of the key are in flight, only if its own maximum cost fits in what is left: concurrent calls
+can together spend at most the budget (up to the estimate's error), and a lone call is admitted while the
+spend is below the limit, as before, so it is the only one that can pass it (by its own cost).
 """
 
 from __future__ import annotations
@@ -35,8 +38,15 @@ def usd(amount: float) -> str:
 class BudgetExceeded(GatewayError):
     """429 like OpenAI's exhausted quota (code insufficient_quota), type budget_exceeded like LiteLLM."""
 
-    def __init__(self, alias: str, spent: float, limit: float, reserved: float = 0.0) -> None:
+    def __init__(
+        self, alias: str, spent: float, limit: float, reserved: float = 0.0, wanted: float = 0.0
+    ) -> None:
         in_flight = f" (and {usd(reserved)} is reserved by its requests in flight)" if reserved > 0 else ""
+        if wanted > 0:
+            in_flight += (
+                f"; this request may cost up to {usd(wanted)}, more than is left while they run: retry "
+                "when they have finished, or lower max_tokens"
+            )
         super().__init__(
             429,
             f"Budget has been exceeded! API key '{alias}' has spent {usd(spent)} of its spend_limit of "
@@ -108,7 +118,12 @@ class KeyGuard:
         if identity is None or identity.spend_limit is None or self.ledger is None:
             return None
         self._check_budget(identity)
-        return self.reservations.reserve(identity.key_id, max(max_cost, 0.0))
+        max_cost = max(max_cost, 0.0)
+        spent = self.ledger.spent(identity.key_id)
+        reserved = self.reservations.reserved(identity.key_id)
+        if reserved > 0 and spent + reserved + max_cost > identity.spend_limit:
+            raise BudgetExceeded(identity.alias, spent, identity.spend_limit, reserved, max_cost)
+        return self.reservations.reserve(identity.key_id, max_cost)
 
     def admit(self, principal: KeyIdentity) -> None:
         """Raise the error the caller should see, or count the request against its key's rpm."""
