@@ -36,8 +36,8 @@ from bedrock_proxy.emulator.stats import Stats
 log = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict]]
-Send = Callable[[dict], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 BODY_LIMIT = 25_000_000
 _JSON = (b"content-type", b"application/json")
@@ -50,7 +50,7 @@ _ACTIONS = {
     "invoke-with-response-stream": "InvokeModelWithResponseStream",
     "count-tokens": "CountTokens",
 }
-_CONTROL_PLANE: dict[str, Callable[[str, str, str], dict]] = {
+_CONTROL_PLANE: dict[str, Callable[[str, str, str], dict[str, Any]]] = {
     "ListFoundationModels": lambda target, query, region: control_plane.list_foundation_models(query, region),
     "GetFoundationModel": lambda target, query, region: control_plane.get_foundation_model(target, region),
     "ListInferenceProfiles": lambda target, query, region: control_plane.list_inference_profiles(
@@ -151,6 +151,8 @@ class EmulatorApp:
         self.stats.count(operation, target if operation in _ACTIONS.values() else None, prefix)
         body = await _read_body(receive)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if body is None:  # checked first: the signature covers a body that was dropped, so cannot be checked
+            raise errors.constraint("body", "<binary>", f"have length less than or equal to {BODY_LIMIT}")
         if self.verifier is not None:
             self.verifier.verify(
                 method,
@@ -159,8 +161,6 @@ class EmulatorApp:
                 headers,
                 body,
             )
-        if body is None:
-            raise errors.constraint("body", "<binary>", f"have length less than or equal to {BODY_LIMIT}")
         controls = NO_CONTROLS
         if "x-emulator" in headers:
             controls = parse(headers["x-emulator"])
@@ -176,7 +176,7 @@ class EmulatorApp:
             await self._data_plane(operation, target, body, controls, state, receive, started)
 
     async def _control_plane(
-        self, state: _Response, controls: Controls, receive: Receive, build: Callable[[], dict]
+        self, state: _Response, controls: Controls, receive: Receive, build: Callable[[], dict[str, Any]]
     ) -> None:
         if controls.fault is not None:
             self.stats.by_fault[controls.fault] += 1
@@ -344,7 +344,7 @@ class EmulatorApp:
         chunks = native.text_chunks(result, spec, state.request_id.decode())
         first_byte = _ms(started) + int(1000 * self._ttft(controls))
 
-        def events() -> Iterable[tuple[str, dict, bool]]:
+        def events() -> Iterable[tuple[str, dict[str, Any], bool]]:
             for index, (chunk, is_delta) in enumerate(chunks):
                 if index == len(chunks) - 1:
                     chunk = {
@@ -363,7 +363,7 @@ class EmulatorApp:
 
     async def _stream(
         self,
-        events: Iterable[tuple[str, dict, bool]],
+        events: Iterable[tuple[str, dict[str, Any], bool]],
         controls: Controls,
         fault: Controls | None,
         state: _Response,
@@ -473,7 +473,7 @@ def _route(method: str, path: str) -> tuple[str, str]:
 async def _read_body(receive: Receive) -> bytes | None:
     """The request body, or None when it is over Bedrock's 25 MB limit (read and dropped)."""
     message = await receive()
-    body = message.get("body", b"")
+    body: bytes = message.get("body", b"")
     if not message.get("more_body"):
         return body
     chunks, size = [body], len(body)

@@ -49,8 +49,8 @@ class Turn:
     input_tokens: int
     max_tokens: int | None
     stop_sequences: list[str]
-    tools: list[dict] = field(default_factory=list)
-    tool_choice: dict | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: dict[str, Any] | None = None
     tool_results: list[str] = field(default_factory=list)  # results in the last user message
     marker: str | None = None  # `[[emu:...]]` controls found in the last user message
 
@@ -59,7 +59,7 @@ class Turn:
 class Answer:
     """What the emulated model says: content blocks in Converse shape, why it stopped, token counts."""
 
-    blocks: list[dict]
+    blocks: list[dict[str, Any]]
     stop_reason: str
     input_tokens: int
     output_tokens: int
@@ -76,7 +76,7 @@ def _text_of(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def count_input_tokens(body: dict) -> int:
+def count_input_tokens(body: dict[str, Any]) -> int:
     """Token estimate of a Converse-shaped input (messages, system, tools), used for usage and CountTokens."""
     total = 0
     for block in body.get("system") or []:
@@ -232,7 +232,7 @@ def _inference_config(config: Any, spec: ModelSpec) -> tuple[int | None, list[st
 
 def _tool_config(
     config: Any, spec: ModelSpec, streaming: bool, uses_tools: bool
-) -> tuple[list[dict], dict | None]:
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     if config is None:
         if uses_tools:
             raise validation(

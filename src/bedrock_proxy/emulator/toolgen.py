@@ -37,7 +37,9 @@ def _keywords(text: str) -> set[str]:
     return {word for word in words if len(word) >= 4 and word not in _STOPWORDS}
 
 
-def select_tools(tools: list[dict], prompt: str, choice: dict | None) -> list[dict]:
+def select_tools(
+    tools: list[dict[str, Any]], prompt: str, choice: dict[str, Any] | None
+) -> list[dict[str, Any]]:
     """The toolSpecs the emulated model calls for this prompt (empty: answer with text)."""
     specs = [tool["toolSpec"] for tool in tools if isinstance(tool, dict) and "toolSpec" in tool]
     if not specs:
@@ -86,13 +88,13 @@ class _Prompt:
         self.entity = names[0] if names else (significant[-1] if significant else "example")
 
 
-def build_arguments(schema: dict, prompt: str) -> dict:
+def build_arguments(schema: dict[str, Any], prompt: str) -> dict[str, Any]:
     """A value for the tool's input schema (an object), valid against it."""
     value = _value(schema or {"type": "object"}, _Prompt(prompt), schema or {}, "input", 0)
     return value if isinstance(value, dict) else {"value": value}
 
 
-def _resolve(schema: dict, root: dict) -> dict:
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/"):
         target: Any = root
@@ -102,7 +104,7 @@ def _resolve(schema: dict, root: dict) -> dict:
     return schema
 
 
-def _value(schema: dict, prompt: _Prompt, root: dict, name: str, depth: int) -> Any:
+def _value(schema: dict[str, Any], prompt: _Prompt, root: dict[str, Any], name: str, depth: int) -> Any:
     schema = _resolve(schema, root)
     if "const" in schema:
         return schema["const"]
@@ -117,7 +119,7 @@ def _value(schema: dict, prompt: _Prompt, root: dict, name: str, depth: int) -> 
         if isinstance(options, list) and options:
             non_null = [o for o in options if _resolve(o, root).get("type") != "null"] or options
             if combinator == "allOf":
-                merged: dict = {}
+                merged: dict[str, Any] = {}
                 for option in options:
                     merged.update(_resolve(option, root))
                 return _value(merged, prompt, root, name, depth)
@@ -136,7 +138,8 @@ def _value(schema: dict, prompt: _Prompt, root: dict, name: str, depth: int) -> 
             for key, sub in properties.items()
         }
     if kind == "array":
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {"type": "string"}
+        declared = schema.get("items")
+        items: dict[str, Any] = declared if isinstance(declared, dict) else {"type": "string"}
         count = max(1, int(schema.get("minItems", 1)))
         if "maxItems" in schema:
             count = min(count, int(schema["maxItems"]))
@@ -150,7 +153,7 @@ def _value(schema: dict, prompt: _Prompt, root: dict, name: str, depth: int) -> 
     return _string(schema, prompt, name)
 
 
-def _number(schema: dict, prompt: _Prompt, integer: bool) -> float | int:
+def _number(schema: dict[str, Any], prompt: _Prompt, integer: bool) -> float | int:
     low = schema.get("minimum", schema.get("exclusiveMinimum"))
     high = schema.get("maximum", schema.get("exclusiveMaximum"))
     if isinstance(schema.get("exclusiveMinimum"), bool):  # draft-4 style flags
@@ -168,7 +171,7 @@ def _number(schema: dict, prompt: _Prompt, integer: bool) -> float | int:
     return value
 
 
-def _within(value: float, schema: dict) -> bool:
+def _within(value: float, schema: dict[str, Any]) -> bool:
     minimum, maximum = schema.get("minimum"), schema.get("maximum")
     ex_min, ex_max = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
     if minimum is not None and value < minimum:
@@ -180,7 +183,7 @@ def _within(value: float, schema: dict) -> bool:
     return not (isinstance(ex_max, int | float) and not isinstance(ex_max, bool) and value >= ex_max)
 
 
-def _string(schema: dict, prompt: _Prompt, name: str) -> str:
+def _string(schema: dict[str, Any], prompt: _Prompt, name: str) -> str:
     fmt = schema.get("format")
     if fmt == "date":
         value = "2024-01-01"
