@@ -135,9 +135,10 @@ def test_deep_health_needs_the_master_key_and_a_burst_of_calls_probes_bedrock_on
         )
 
     answers = asyncio.run(burst()) + [call(f"{gateway}/health/models", key=MASTER) for _ in range(20)]
-    probes = emulator_stats(emulator_url)["requests"] - before
-    assert probes == 4, f"30 calls to /health/models made {probes} Bedrock calls (one round is 4)"
-    assert {status for status, _, _ in answers} == {503}  # throttled-haiku answers 429 to its probe
+    after = emulator_stats(emulator_url)
+    probes = after["requests"] - before
+    assert probes == 4, f"30 calls to /health/models made {probes} Bedrock calls (one round is 4): {after}"
+    assert {status for status, _, _ in answers} == {503}, [b for _, _, b in answers]  # haiku is throttled
     first = answers[0][2]
     assert first["healthy_count"] == 3 and first["unhealthy_count"] == 1
     assert all(body == first for _, _, body in answers), "every caller gets the same round's results"

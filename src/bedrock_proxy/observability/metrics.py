@@ -15,7 +15,7 @@ import os
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -184,12 +184,15 @@ class _Histogram:
         return family
 
 
+_F = TypeVar("_F", "_Counter", "_Gauge", "_Histogram")
+
+
 class _Families(Collector):
     def __init__(self) -> None:
         self.families: list[Any] = []
         self.merged: Merged | None = None  # set by GatewayMetrics.render while it renders every worker's
 
-    def add(self, family: Any) -> Any:
+    def add(self, family: _F) -> _F:
         self.families.append(family)
         return family
 
@@ -236,11 +239,18 @@ class GatewayMetrics:
         self._states: dict[tuple[str, str], int] = {}
         self._regions: dict[str, str] = {}  # deployment -> region, LiteLLM's api_base label
         f = _Families()
-        counter = lambda name, doc, labels: f.add(_Counter(name, doc, labels))  # noqa: E731
-        gauge = lambda name, doc, labels, merge=SUM_LIVE: f.add(_Gauge(name, doc, labels, merge))  # noqa: E731
-        hist = lambda name, doc, labels, buckets=LATENCY_BUCKETS: f.add(  # noqa: E731
-            _Histogram(name, doc, labels, buckets)
-        )
+
+        def counter(name: str, doc: str, labels: list[str]) -> _Counter:
+            return f.add(_Counter(name, doc, labels))
+
+        def gauge(name: str, doc: str, labels: list[str], merge: str = SUM_LIVE) -> _Gauge:
+            return f.add(_Gauge(name, doc, labels, merge))
+
+        def hist(
+            name: str, doc: str, labels: list[str], buckets: tuple[float, ...] = LATENCY_BUCKETS
+        ) -> _Histogram:
+            return f.add(_Histogram(name, doc, labels, buckets))
+
         lite = ["model", "requested_model", "api_key_alias"]
 
         # --- our own names

@@ -17,7 +17,7 @@ from bedrock_proxy.router.router import Router
 from bedrock_proxy.server import chat, embeddings, info, spend_routes
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
-from bedrock_proxy.server.deep_health import DeepHealthCache
+from bedrock_proxy.server.deep_health import DeepHealth, DeepHealthCache
 from bedrock_proxy.server.health import BackgroundHealth
 from bedrock_proxy.server.http import (
     ClientDisconnected,
@@ -76,7 +76,7 @@ class Gateway:
         guard: KeyGuard,
         cache: ResponseCaching | None,
         images: ImageFetcher,
-        deep_health: DeepHealthCache | None = None,
+        deep_health: DeepHealthCache[DeepHealth] | None = None,
     ) -> None:
         """Takes its parts already built: bedrock_proxy.wiring.build_gateway builds them from the config."""
         self.config = config

@@ -106,7 +106,7 @@ _FALLBACK_STOP_REASONS = {
 
 def _classify(result: tuple[ConverseCall, list[dict[str, Any]]]) -> str | None:
     for answer in result[1]:
-        kind = _FALLBACK_STOP_REASONS.get(answer.get("stopReason"))
+        kind = _FALLBACK_STOP_REASONS.get(str(answer.get("stopReason")))
         if kind is not None:
             return kind
     return None

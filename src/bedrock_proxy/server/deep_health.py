@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+DeepHealth = tuple[int, dict[str, Any]]  # GET /health/models' status and body
 
 # BEDROCK_PROXY_HEALTH_MODELS_CACHE_SECONDS: how long one round of probes answers GET /health/models
 DEFAULT_HEALTH_REUSE_SECONDS = 60.0

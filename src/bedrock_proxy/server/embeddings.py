@@ -48,6 +48,7 @@ async def embeddings(
     with router.admit(ctx.trace, estimate) as ticket:
         results = await router.run(request.model, attempt, ctx.trace, allowed=ctx.principal.models)
         deployment = ctx.trace.deployment
+        assert deployment is not None  # set by the attempt that answered
         answer = embeddings_from_invoke(request, results, deployment.model_id)
         result = embeddings_response(answer, request.model, request.encoding_format)
         ticket.record_usage((result.get("usage") or {}).get("total_tokens", 0))

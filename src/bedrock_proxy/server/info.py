@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from bedrock_proxy.bedrock.capabilities import capabilities_for
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.server.context import RequestContext
+from bedrock_proxy.server.deep_health import DeepHealth
 from bedrock_proxy.server.health import probe
 from bedrock_proxy.server.http import Receive, Scope, Send, send_json
 
@@ -98,7 +99,7 @@ async def deep_health(
     await send_json(send, status, body, headers)
 
 
-async def _probe_all(gateway: Gateway) -> tuple[int, dict[str, Any]]:
+async def _probe_all(gateway: Gateway) -> DeepHealth:
     async def check(deployment: Deployment) -> tuple[Deployment, str | None]:
         return deployment, await probe(gateway.provider, deployment)
 

@@ -52,13 +52,13 @@ class SpendLedger:
         self._stored: dict[str, float] = {}
         self._unwritten: dict[str, float] = {}
         self._lock: asyncio.Lock | None = None
-        self._refresher: asyncio.Task | None = None
+        self._refresher: asyncio.Task[None] | None = None
         self._refresh_failing = False
 
     # ------------------------------------------------------------------ request path
     def note(self, record: CallRecord) -> None:
         """Count a record's cost at once (called when the record is submitted; never blocks)."""
-        if not charged(record):
+        if record.cost is None or not charged(record):
             return
         kid = record.api_key_id or ANONYMOUS_ID
         self._unwritten[kid] = self._unwritten.get(kid, 0.0) + record.cost
@@ -85,7 +85,7 @@ class SpendLedger:
 
     # ------------------------------------------------------------------ background
     def _entry(self, record: CallRecord) -> SpendEntry | None:
-        if not charged(record):
+        if record.cost is None or not charged(record):
             return None
         return SpendEntry(
             request_id=record.request_id,

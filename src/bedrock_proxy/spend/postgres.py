@@ -88,9 +88,9 @@ class PostgresSpendStore:
                 f"database_url {redact(url)} is not a PostgreSQL URL libpq can read: use "
                 "postgresql://user:password@host:5432/dbname (percent-encode special characters)"
             ) from None
-        password = params.get("password") or ""
+        password = str(params.get("password") or "")
         self._secrets = {s for s in (password, urllib.parse.quote(password, safe="")) if s}
-        self._params = {**_LIVENESS, **{k: v for k, v in params.items() if v is not None}}
+        self._params: dict[str, Any] = {**_LIVENESS, **{k: v for k, v in params.items() if v is not None}}
         self._params.setdefault("connect_timeout", str(CONNECT_TIMEOUT_SECONDS))
         self._params.setdefault("application_name", "bedrock-proxy")
         self.where = _where(params)

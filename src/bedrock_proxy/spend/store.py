@@ -29,7 +29,7 @@ class SpendEntry:
     estimated: bool = False  # the call was cut short before Bedrock sent its usage: its tokens are estimated
 
     @classmethod
-    def from_row(cls, row: tuple) -> SpendEntry:
+    def from_row(cls, row: tuple[Any, ...]) -> SpendEntry:
         """A spend_logs row, in the column order both stores select."""
         (request_id, kid, alias, model, model_id, kind, spend, prompt, completion, start, end, estimated) = (
             row
@@ -49,7 +49,7 @@ class SpendEntry:
             bool(estimated),
         )
 
-    def as_row(self) -> tuple:
+    def as_row(self) -> tuple[Any, ...]:
         """The spend_logs row, in LOG_COLUMNS order (the inverse of from_row)."""
         return (
             self.request_id,
