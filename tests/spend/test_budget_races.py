@@ -208,3 +208,25 @@ def test_two_workers_each_hold_the_budget_so_a_burst_spends_at_most_the_budget_p
         assert total <= workers * BURST_LIMIT * ESTIMATE_ERROR, f"spent {total} on a budget of {BURST_LIMIT}"
         # once both workers read the shared store, the key is refused everywhere
         eventually(lambda: burst_refused_now(url), message="a worker kept admitting the spent key")
+
+
+def test_a_client_that_leaves_while_bedrock_works_is_charged_its_prompt(
+    gateway: str, emulator_url: str
+) -> None:
+    """Bedrock had the prompt when the client left a whole-answer request: its estimate is charged."""
+    prompt = "mot " * 4000  # about 4,000 tokens in
+    sdk = OpenAI(api_key=DROPPER, base_url=f"{gateway}/v1", max_retries=0, timeout=0.5)
+    with pytest.raises(openai.APITimeoutError):  # the SDK gives up and closes the connection
+        sdk.chat.completions.create(
+            model="claude-3-haiku",
+            messages=[{"role": "user", "content": f"{prompt} [[emu:latency=3]]"}],
+            max_tokens=10,
+        )
+
+    def logged() -> list[dict[str, Any]]:
+        status, rows = get(f"{gateway}/spend/logs?api_key={DROPPER}", MASTER)
+        return rows if status == 200 else []
+
+    (row,) = eventually(logged, message="a call left while Bedrock worked was charged nothing")
+    assert row["usage_estimated"] is True and row["completion_tokens"] == 0
+    assert row["prompt_tokens"] >= 3900 and row["spend"] == pytest.approx(row["prompt_tokens"] * 0.25e-6)
