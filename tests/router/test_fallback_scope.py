@@ -103,3 +103,16 @@ async def test_a_fallback_named_through_an_alias_the_key_holds_is_allowed() -> N
     upstream = Upstream(cheap_0=fails(throttled))
     _, trace = await run(r, upstream, "cheap", allowed=frozenset({"cheap", "fast"}))
     assert trace.deployment.deployment_id == "pricey-0"
+
+
+async def test_the_deployments_a_request_may_end_on_are_its_groups_and_its_allowed_fallbacks() -> None:
+    r = router(
+        config(
+            '  fallbacks: [{"cheap": ["pricey"]}]\n  context_window_fallbacks: [{"cheap": ["spare"]}]\n'
+            "  model_group_alias: {small: cheap}\n"
+        )
+    )
+    ids = lambda deployments: [d.deployment_id for d in deployments]  # noqa: E731
+    assert ids(r.reachable("cheap", None)) == ["cheap-0", "pricey-0", "spare-0"]
+    assert ids(r.reachable("small", frozenset({"small", "spare"}))) == ["cheap-0", "spare-0"]
+    assert ids(r.reachable("pricey", None)) == ["pricey-0"]

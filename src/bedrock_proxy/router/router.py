@@ -154,6 +154,15 @@ class Router:
     def group(self, model_name: str) -> list[Deployment]:
         return self.groups[self._resolve(model_name)]
 
+    def reachable(self, model_name: str, allowed: Allowed) -> list[Deployment]:
+        """Every deployment a request for `model_name` may end on for this caller: its group's, then those
+        of the fallback groups (of every kind) in its scope. What a budget reservation prices."""
+        origin = self._resolve(model_name)
+        names = [origin]
+        for table in policy.FALLBACK_TABLES.values():
+            names += self._fallbacks(origin, table, allowed)[: self.settings.max_fallbacks]
+        return [d for name in dict.fromkeys(names) if name in self.groups for d in self.groups[name]]
+
     def may_route(self, allowed: Allowed, group: str) -> bool:
         """The one scope rule: a caller may reach a group when it may use the group's name, or an alias
         (model_group_alias) of it. Checked for the request's own group and for every fallback group."""

@@ -1,8 +1,9 @@
 """A call's maximum cost, reserved against its key's budget before it is sent (spend/guard.py).
 
-The maximum is what Bedrock could bill for it on the most expensive deployment of its group: the prompt
-estimate at the input price plus max_tokens (the request's, else the deployment's default, else the
-model's most) at the output price, times n. The reservation is settled when the call's record is submitted.
+The maximum is what Bedrock could bill for it on the most expensive deployment it may end on (its group's,
+or a fallback's the caller may use): the prompt estimate at the input price plus max_tokens (the request's,
+else the deployment's default, else the model's most) at the output price, times n. The reservation is
+settled when the call's record is submitted.
 """
 
 from __future__ import annotations
@@ -60,5 +61,6 @@ def reserve_budget(
     raises BudgetExceeded when spent + reserved already reach the key's spend_limit."""
     if not gateway.guard.keeps_budget(ctx.principal):
         return
-    cost = max_call_cost(gateway.router.group(model), prompt_tokens, max_tokens, calls)
+    reachable = gateway.router.reachable(model, ctx.principal.models)
+    cost = max_call_cost(reachable, prompt_tokens, max_tokens, calls)
     ctx.reservation = gateway.guard.reserve(ctx.principal, cost)
