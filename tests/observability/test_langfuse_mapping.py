@@ -96,6 +96,12 @@ def test_generation_carries_model_parameters_usage_cost_and_time_to_first_token(
     assert orjson.loads(attrs["langfuse.observation.output"]) == {"role": "assistant", "content": "Salut"}
 
 
+def test_the_generation_names_the_client_api() -> None:
+    assert generation(record())["langfuse.observation.metadata.client_api"] == "openai.chat"
+    responses = generation(record(client_api="openai.responses"))
+    assert responses["langfuse.observation.metadata.client_api"] == "openai.responses"
+
+
 def test_embeddings_are_embedding_observations() -> None:
     attrs = generation(record(kind="embedding", model_group="titan-embed-text-v2", output=None))
     assert attrs["langfuse.observation.type"] == "embedding"

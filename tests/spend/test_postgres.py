@@ -55,7 +55,7 @@ def test_the_schema_is_created_once_even_by_gateways_starting_together(postgres_
     applied = query(postgres_url, "SELECT version FROM bedrock_proxy_migrations ORDER BY version")
     assert applied == [(version,) for version in range(1, len(MIGRATIONS) + 1)]  # each one, once
     tables = query(postgres_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-    assert tables == [("bedrock_proxy_migrations",), ("key_spend",), ("spend_logs",)]
+    assert tables == [("bedrock_proxy_migrations",), ("key_spend",), ("responses",), ("spend_logs",)]
 
 
 async def test_writers_on_several_connections_lose_no_spend(postgres_url: str) -> None:

@@ -64,7 +64,7 @@ class Alerter:
         self._failures: dict[str, deque[float]] = {}
         self._sink_stats: list[SinkStats] = []
         self._dropped_seen: dict[str, int] = {}
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self.raised = 0
         self.suppressed = 0

@@ -8,7 +8,7 @@ shape is known, because text before the JSON would make the content unparseable.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -16,8 +16,10 @@ from bedrock_proxy.bedrock.translate import finish_reason_for, usage_from_conver
 from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer, StreamRenderer
 from bedrock_proxy.chat.usage import Usage
 
+Chunk = TypeVar("Chunk")  # what the client API's renderer makes of one delta
 
-class StreamTranslator:
+
+class StreamTranslator(Generic[Chunk]):
     """Translates one choice's ConverseStream into a client API's stream through its `StreamRenderer`;
     keeps what it saw for observability and the response cache (`answer`)."""
 
@@ -38,7 +40,7 @@ class StreamTranslator:
 
     usage: Usage | None
 
-    def __init__(self, renderer: StreamRenderer, json_tool: str | None) -> None:
+    def __init__(self, renderer: StreamRenderer[Chunk], json_tool: str | None) -> None:
         self._render = renderer
         self._json_tool = json_tool
         self._content: list[str] = []
@@ -52,7 +54,7 @@ class StreamTranslator:
         self.finish_reason: str | None = None
         self.started = False
 
-    def feed(self, event_type: str, payload: dict[str, Any]) -> list[Any]:
+    def feed(self, event_type: str, payload: dict[str, Any]) -> list[Chunk]:
         """What to send for one ConverseStream event (possibly nothing). Unknown events and fields are
         ignored."""
         if event_type == "contentBlockDelta":
@@ -75,7 +77,7 @@ class StreamTranslator:
             return [item]
         return []
 
-    def _delta(self, block: int, delta: dict[str, Any]) -> list[Any]:
+    def _delta(self, block: int, delta: dict[str, Any]) -> list[Chunk]:
         text = delta.get("text")
         if text is not None:
             if not text:
@@ -111,7 +113,7 @@ class StreamTranslator:
                 return [self._render.reasoning(text)]
         return []
 
-    def _start(self, block: int, start: dict[str, Any]) -> list[Any]:
+    def _start(self, block: int, start: dict[str, Any]) -> list[Chunk]:
         tool = start.get("toolUse")
         if tool is None:
             return []
@@ -127,7 +129,7 @@ class StreamTranslator:
         self.started = True
         return [self._render.tool_start(position, call_id, name)]
 
-    def _stop_block(self, block: int) -> list[Any]:
+    def _stop_block(self, block: int) -> list[Chunk]:
         position = self._blocks.get(block)
         if position is not None and position not in self._args_seen:
             # A tool called without arguments: clients json.loads the arguments, so send "{}" rather than "".
@@ -141,8 +143,8 @@ class StreamTranslator:
             return [self._render.text("{}")]
         return []
 
-    def _message_stop(self, stop_reason: str | None) -> list[Any]:
-        chunks = []
+    def _message_stop(self, stop_reason: str | None) -> list[Chunk]:
+        chunks: list[Chunk] = []
         if self._held_text:
             text = "".join(self._held_text)
             self._content.append(text)
@@ -196,9 +198,9 @@ def converse_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
     return events
 
 
-def chunks_from_converse(translator: StreamTranslator, response: dict[str, Any]) -> list[Any]:
+def chunks_from_converse(translator: StreamTranslator[Chunk], response: dict[str, Any]) -> list[Chunk]:
     """All chunks for a Converse response, through the same translator a live stream would use."""
-    chunks: list[Any] = []
+    chunks: list[Chunk] = []
     for event_type, payload in converse_events(response):
         chunks.extend(translator.feed(event_type, payload))
     return chunks

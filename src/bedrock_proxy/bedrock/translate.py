@@ -172,7 +172,7 @@ def _conversation(
         role = message.role
         if role == "system":
             for part in message.parts:
-                if part.text.strip():
+                if type(part) is TextPart and part.text.strip():  # a client API gives system text parts only
                     system.append({"text": part.text})
                     if part.cache:
                         system.append(_cache_point())
@@ -403,8 +403,7 @@ def _tool_config(
         if mode is not ToolChoiceMode.NONE:
             raise _no_tools(model_id, "tools")
         tools = []  # tools the client said not to use: nothing to send to a model without tools
-    specs = [_tool_spec(t.name, t.description, t.parameters, t.cache) for t in tools]
-    specs = [s for pair in specs for s in pair]
+    specs = [s for t in tools for s in _tool_spec(t.name, t.description, t.parameters, t.cache)]
     if mode in (ToolChoiceMode.REQUIRED, ToolChoiceMode.TOOL) and not caps.tool_choice_any:
         if not drop_params:
             sent = "'required'" if mode is ToolChoiceMode.REQUIRED else "'function'"
@@ -420,10 +419,8 @@ def _tool_config(
     json_answer = False  # the forced tool is the json answer tool, not one of the client's
     if request.response_format != "text":
         schema = request.json_schema if request.response_format == "json_schema" else {"type": "object"}
-        forced = (
-            caps.tools and caps.tool_choice_any and isinstance(schema, dict) and _is_object_schema(schema)
-        )
-        if forced:
+        object_schema = schema if isinstance(schema, dict) and _is_object_schema(schema) else None
+        if caps.tools and caps.tool_choice_any and object_schema is not None:
             json_tool = request.json_schema_name or "json_object"
             if any(t.name == json_tool for t in tools):
                 raise invalid_request(
@@ -433,7 +430,9 @@ def _tool_config(
                 )
             specs.extend(
                 _tool_spec(
-                    json_tool, "Give the final answer as this tool's input; it must match the schema.", schema
+                    json_tool,
+                    "Give the final answer as this tool's input; it must match the schema.",
+                    object_schema,
                 )
             )
             if mode not in (ToolChoiceMode.REQUIRED, ToolChoiceMode.TOOL):

@@ -43,9 +43,6 @@ class RawLoggingProvider:
     def __init__(self, inner: Provider) -> None:
         self._inner = inner
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
     async def _call(
         self,
         operation: str,
@@ -93,9 +90,6 @@ class _LoggedStream:
     def __init__(self, stream: Events, where: str) -> None:
         self._stream = stream
         self._where = where
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
     async def __aiter__(self) -> AsyncGenerator[tuple[str, Body], None]:
         events = self._stream.__aiter__()

@@ -14,7 +14,7 @@ from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
 from bedrock_proxy.router.router import Router
-from bedrock_proxy.server import chat, embeddings, info, spend_routes
+from bedrock_proxy.server import chat, embeddings, info, responses, spend_routes
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
 from bedrock_proxy.server.deep_health import DeepHealth, DeepHealthCache
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from bedrock_proxy.bedrock.transport import BedrockTransport
     from bedrock_proxy.cache import ResponseCaching
     from bedrock_proxy.config.schema import Config, Deployment
-    from bedrock_proxy.spend import KeyGuard
+    from bedrock_proxy.spend import KeyGuard, SpendLedger
+    from bedrock_proxy.spend.response_store import ResponseStore
 
 logger = logging.getLogger("bedrock_proxy.server")
 
@@ -50,6 +51,7 @@ for _prefix in ("", "/v1"):
     ROUTES[("POST", f"{_prefix}/embeddings")] = (embeddings.embeddings, "embedding")
     ROUTES[("GET", f"{_prefix}/models")] = (info.models, "")
     ROUTES[("GET", f"{_prefix}/model/info")] = (info.model_info, "")
+    ROUTES[("POST", f"{_prefix}/responses")] = (responses.create_response, "chat")
 ROUTES[("GET", "/health")] = (info.health, "")
 ROUTES[("GET", "/health/liveliness")] = (info.liveliness, "")
 ROUTES[("GET", "/health/liveness")] = (info.liveliness, "")
@@ -59,6 +61,11 @@ ROUTES[("GET", "/metrics")] = (info.metrics, "")
 ROUTES[("GET", "/key/info")] = (spend_routes.key_info, "")
 ROUTES[("GET", "/spend/logs")] = (spend_routes.spend_logs, "")
 _PATHS = {path for _, path in ROUTES}
+# routes with an id at the end of the path: (method, path prefix) -> handler
+PREFIX_ROUTES: dict[tuple[str, str], Handler] = {}
+for _prefix in ("", "/v1"):
+    PREFIX_ROUTES[("GET", f"{_prefix}/responses/")] = responses.retrieve_response
+    PREFIX_ROUTES[("DELETE", f"{_prefix}/responses/")] = responses.delete_response
 
 
 class Gateway:
@@ -69,6 +76,7 @@ class Gateway:
         config: Config,
         *,
         observability: Observability,
+        ledger: SpendLedger | None,
         router: Router,
         transport: BedrockTransport,
         provider: Provider,
@@ -77,11 +85,13 @@ class Gateway:
         cache: ResponseCaching | None,
         images: ImageFetcher,
         deep_health: DeepHealthCache[DeepHealth] | None = None,
+        responses: ResponseStore | None = None,
     ) -> None:
         """Takes its parts already built: bedrock_proxy.wiring.build_gateway builds them from the config."""
         self.config = config
         self.settings = config.settings
         self.observability = observability
+        self.ledger = ledger  # what each key spent (GET /key/info, /spend/logs), when spend is kept
         self.router = router
         self.transport = transport  # the Bedrock connection pool, closed at shutdown
         self.provider = provider  # a BedrockProvider, or it inside observability's RawLoggingProvider
@@ -91,6 +101,7 @@ class Gateway:
         self.cache = cache  # None when caching is off
         # GET /health/models' results, reused for a while: real Bedrock calls are not made per request
         self.deep_health = deep_health if deep_health is not None else DeepHealthCache()
+        self.responses = responses  # the Responses API's stored responses (opened on first use)
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
         self.max_body_bytes = MAX_BODY_BYTES
         self.started = False
@@ -129,6 +140,8 @@ class Gateway:
         await self.transport.aclose()
         if self.cache is not None:
             await self.cache.aclose()
+        if self.responses is not None:
+            await self.responses.close()
         await self.observability.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -159,7 +172,7 @@ class Gateway:
         path = scope["path"]
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/")
-        route = ROUTES.get((scope["method"], path))
+        route = ROUTES.get((scope["method"], path)) or _prefix_route(scope["method"], path)
         kind = route[1] if route is not None else ""
         response_started = False
         response_finished = False
@@ -248,6 +261,13 @@ class Gateway:
         logger.info("%s refused with %d (%s), request id %s", kind, error.status, error.code, ctx.request_id)
 
 
+def _prefix_route(method: str, path: str) -> tuple[Handler, str] | None:
+    for (route_method, prefix), handler in PREFIX_ROUTES.items():
+        if method == route_method and path.startswith(prefix):
+            return handler, ""
+    return None
+
+
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -329,7 +349,7 @@ def _no_route(method: str, path: str) -> GatewayError:
         )
     return GatewayError(
         404,
-        f"No route {method} {path}. This gateway serves /v1/chat/completions, /v1/embeddings, /v1/models,"
-        " /model/info, /health and /metrics.",
+        f"No route {method} {path}. This gateway serves /v1/chat/completions, /v1/responses, /v1/embeddings,"
+        " /v1/models, /model/info, /health and /metrics.",
         code=ErrorCode.NOT_FOUND,
     )

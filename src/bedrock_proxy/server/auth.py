@@ -71,7 +71,8 @@ def _has_header(scope: Scope, wanted: bytes) -> bool:
 def presented_key(scope: Scope) -> str | None:
     authorization = None
     api_key = None
-    for name, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
         if name == b"authorization":
             authorization = value.decode("latin-1")
         elif name == b"x-api-key":

@@ -29,13 +29,16 @@ class DeepHealthCache(Generic[T]):
         if self._result is not None and now - self._at < self.reuse_seconds:
             return self._result, now - self._at
         if self._round is None:
-            self._round = asyncio.ensure_future(compute())
-            self._round.add_done_callback(self._done)
+            self._round = asyncio.ensure_future(self._run(compute))
         # shielded: a caller that leaves does not cancel the round the others wait for
         result = await asyncio.shield(self._round)
         return result, time.monotonic() - self._at
 
-    def _done(self, task: asyncio.Task[T]) -> None:
-        self._round = None
-        if not task.cancelled() and task.exception() is None:
-            self._result, self._at = task.result(), time.monotonic()
+    async def _run(self, compute: Callable[[], Awaitable[T]]) -> T:
+        """One round; its result and time are kept before any waiter reads them."""
+        try:
+            result = await compute()
+            self._result, self._at = result, time.monotonic()
+            return result
+        finally:
+            self._round = None

@@ -19,7 +19,8 @@ JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 
 def header(scope: Scope, name: bytes) -> str | None:
     """First value of a request header (`name` in lower case)."""
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return None

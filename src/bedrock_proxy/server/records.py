@@ -9,11 +9,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from bedrock_proxy.bedrock.streaming import StreamTranslator
+from bedrock_proxy.chat.answer import ChatAnswer
 from bedrock_proxy.chat.embeddings import EmbeddingRequest
 from bedrock_proxy.chat.estimates import charged_usage
 from bedrock_proxy.chat.request import ChatRequest
@@ -124,6 +126,7 @@ class Recorder:
         user: str | None = None,
         error: GatewayError | None = None,
         model_group: str | None = None,
+        client_api: str = "openai.chat",
     ) -> CallRecord:
         trace = ctx.trace
         deployment = trace.deployment if trace is not None else None
@@ -161,6 +164,7 @@ class Recorder:
             error_message=error.message if error else None,
             attempts=tuple(trace.attempts) if trace else (),
             fallback_used=trace.fallback_used if trace else False,
+            client_api=client_api,
         )
 
     def _messages(self, metadata: dict[str, Any] | None, input: Any, output: Any) -> tuple[Any, Any]:
@@ -200,6 +204,33 @@ class Recorder:
             params=params,
             metadata=request.metadata,
             user=request.user,
+            client_api=request.client_api,
+        )
+
+    def answer_success(
+        self,
+        ctx: RequestContext,
+        request: ChatRequest,
+        params: dict[str, Any],
+        answer: ChatAnswer,
+        *,
+        stream: bool = False,
+    ) -> CallRecord:
+        """A whole answer of any client API, recorded in the gateway's terms (the output as the assistant
+        message observability shows for every API)."""
+        return self._record(
+            ctx,
+            "chat",
+            status=200,
+            usage=answer.usage or Usage(),
+            stream=stream,
+            input=request.messages,
+            output=answer_message(answer, refusal=False),
+            finish_reason=answer.finish_reason,
+            params=params,
+            metadata=request.metadata,
+            user=request.user,
+            client_api=request.client_api,
         )
 
     def chat_stream_end(
@@ -207,7 +238,7 @@ class Recorder:
         ctx: RequestContext,
         request: ChatRequest,
         params: dict[str, Any],
-        translators: list[StreamTranslator],
+        translators: Sequence[StreamTranslator[Any]],  # whatever each client API renders
         status: int,
         error: GatewayError | None,
     ) -> CallRecord:
@@ -230,6 +261,7 @@ class Recorder:
             metadata=request.metadata,
             user=request.user,
             error=error,
+            client_api=request.client_api,
         )
 
     def embedding_success(
@@ -254,12 +286,15 @@ class Recorder:
         ctx: RequestContext,
         kind: str,
         request: ChatRequest | EmbeddingRequest,
-        answer: dict[str, Any],
+        answer: dict[str, Any] | ChatAnswer,
         *,
         stream: bool = False,
     ) -> CallRecord:
         """A request answered from the response cache: the stored usage, no upstream attempt, zero cost."""
-        if isinstance(request, ChatRequest):  # kind "chat"; an EmbeddingRequest is kind "embedding"
+        if isinstance(answer, ChatAnswer):  # a client API that keeps its cached answers in its own shape
+            assert isinstance(request, ChatRequest)
+            record = self.answer_success(ctx, request, {}, answer, stream=stream)
+        elif isinstance(request, ChatRequest):  # kind "chat"; an EmbeddingRequest is kind "embedding"
             record = self.chat_success(ctx, request, {}, answer, stream=stream)
         else:
             record = self.embedding_success(ctx, request, answer)
@@ -271,7 +306,10 @@ class Recorder:
             body = _parse_body(ctx.body)
         if not isinstance(body, dict):
             body = {}
-        messages = body.get("input" if kind == "embedding" else "messages")
+        client_api = ctx.extra.get("client_api", "openai.chat")
+        messages = body.get(
+            "input" if kind == "embedding" or client_api == "openai.responses" else "messages"
+        )
         metadata = body.get("metadata")
         user = body.get("user")
         model = body.get("model")
@@ -287,6 +325,7 @@ class Recorder:
             user=user if isinstance(user, str) else None,
             error=error,
             model_group=model if isinstance(model, str) else None,
+            client_api=client_api,
         )
 
     @staticmethod

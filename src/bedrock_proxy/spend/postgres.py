@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from bedrock_proxy.spend.response_store import StoredResponse, delete_sql, load_sql, purge_sql, save_sql
 from bedrock_proxy.spend.store import SpendEntry, SpendStoreError, insert_logs_sql, logs_query, totals_by_key
 
 T = TypeVar("T")
@@ -56,7 +57,18 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at DOUBLE PRECISION NOT NULL
     );
     """,
-    # 2: calls cut short (a client that left mid-stream) are charged an estimate, flagged here
+    """
+    CREATE TABLE IF NOT EXISTS responses (
+        response_id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        response TEXT NOT NULL,
+        items TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS responses_by_expiry ON responses (expires_at);
+    """,
+    # 3: calls cut short (a client that left mid-stream) are charged an estimate, flagged here
     "ALTER TABLE spend_logs ADD COLUMN IF NOT EXISTS estimated BOOLEAN NOT NULL DEFAULT FALSE;",
 )
 
@@ -90,6 +102,7 @@ class PostgresSpendStore:
             ) from None
         password = str(params.get("password") or "")
         self._secrets = {s for s in (password, urllib.parse.quote(password, safe="")) if s}
+        # libpq keywords, passed to psycopg.connect as they are
         self._params: dict[str, Any] = {**_LIVENESS, **{k: v for k, v in params.items() if v is not None}}
         self._params.setdefault("connect_timeout", str(CONNECT_TIMEOUT_SECONDS))
         self._params.setdefault("application_name", "bedrock-proxy")
@@ -250,4 +263,40 @@ def _record(conn: psycopg.Connection, entries: list[SpendEntry], keep_logs: bool
             " ON CONFLICT (key_id) DO UPDATE SET spend = key_spend.spend + excluded.spend,"
             " key_alias = excluded.key_alias, updated_at = excluded.updated_at",
             [(kid, alias, spent, when) for kid, (alias, spent, when) in sorted(per_key.items())],
+        )
+
+
+class PostgresResponseStore(PostgresSpendStore):
+    """Stored responses (spend/response_store.py) in the PostgreSQL database the spend ledger uses."""
+
+    def __init__(self, url: str, ttl_seconds: float) -> None:
+        super().__init__(url)
+        self.ttl_seconds = ttl_seconds
+        self._opening = asyncio.Lock()
+
+    async def _ready(self) -> None:
+        async with self._opening:
+            await self.open()
+
+    async def save(self, stored: StoredResponse) -> None:
+        await self._ready()
+
+        def write(conn: psycopg.Connection) -> None:
+            with conn.transaction():
+                conn.execute(purge_sql("%s"), (stored.created_at,))
+                conn.execute(save_sql("%s"), stored.as_row())
+
+        await self._call(write)
+
+    async def load(self, response_id: str, key_id: str, now: float) -> StoredResponse | None:
+        await self._ready()
+        row = await self._call(
+            lambda conn: conn.execute(load_sql("%s"), (response_id, key_id, now)).fetchone()
+        )
+        return StoredResponse.from_row(row) if row is not None else None
+
+    async def delete(self, response_id: str, key_id: str) -> bool:
+        await self._ready()
+        return await self._call(
+            lambda conn: conn.execute(delete_sql("%s"), (response_id, key_id)).rowcount > 0
         )

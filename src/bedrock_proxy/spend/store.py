@@ -7,6 +7,7 @@ from its sink task and reads totals in the background.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,7 +30,7 @@ class SpendEntry:
     estimated: bool = False  # the call was cut short before Bedrock sent its usage: its tokens are estimated
 
     @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> SpendEntry:
+    def from_row(cls, row: Sequence[Any]) -> SpendEntry:
         """A spend_logs row, in the column order both stores select."""
         (request_id, kid, alias, model, model_id, kind, spend, prompt, completion, start, end, estimated) = (
             row
@@ -49,7 +50,7 @@ class SpendEntry:
             bool(estimated),
         )
 
-    def as_row(self) -> tuple[Any, ...]:
+    def as_row(self) -> tuple[str, str, str, str, str, str, float, int, int, float, float, bool]:
         """The spend_logs row, in LOG_COLUMNS order (the inverse of from_row)."""
         return (
             self.request_id,
