@@ -250,3 +250,9 @@ def test_legacy_failure_and_attempts() -> None:
     assert [e["type"] for e in events] == ["trace-create", "generation-create", "span-create", "span-create"]
     assert events[1]["body"]["level"] == "ERROR"
     assert events[1]["body"]["statusMessage"] == "boom"
+
+
+def test_the_client_api_is_named_on_the_generation() -> None:
+    attributes = generation(record(client_api="anthropic.messages", user='{"session_id":"s1"}'))
+    assert attributes["langfuse.observation.metadata.client_api"] == "anthropic.messages"
+    assert attributes["user.id"] == '{"session_id":"s1"}'  # Anthropic's metadata.user_id, as the trace user

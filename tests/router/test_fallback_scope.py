@@ -116,3 +116,31 @@ async def test_the_deployments_a_request_may_end_on_are_its_groups_and_its_allow
     assert ids(r.reachable("cheap", None)) == ["cheap-0", "pricey-0", "spare-0"]
     assert ids(r.reachable("small", frozenset({"small", "spare"}))) == ["cheap-0", "spare-0"]
     assert ids(r.reachable("pricey", None)) == ["pricey-0"]
+
+
+WILDCARDS = (
+    deployments("claude-3-haiku", 1)
+    + '  - model_name: "claude-*"\n    litellm_params:\n'
+    + "      model: bedrock/anthropic.claude-3-sonnet-20240229-v1:0\n      id: claude-wild-0\n"
+    + deployments("titan", 1)
+)
+
+
+async def test_a_wildcard_name_the_key_may_use_is_served_and_its_fallbacks_stay_in_scope() -> None:
+    r = router(
+        "model_list:\n" + WILDCARDS + "router_settings:\n  num_retries: 0\n"
+        '  fallbacks: [{"claude-*": ["titan"]}, {"claude-3-haiku": ["claude-*"]}]\n'
+    )
+    # a key limited to a wildcard reaches the names it matches (the group is the pattern itself)
+    _, trace = await run(r, Upstream(), "claude-sonnet-4-5", allowed=frozenset({"claude-*"}))
+    assert trace.deployment.deployment_id == "claude-wild-0"
+    # ...and a fallback into a group its wildcard covers, but not one outside it
+    upstream = Upstream(claude_3_haiku_0=fails(throttled))
+    _, trace = await run(r, upstream, "claude-3-haiku", allowed=frozenset({"claude-*"}))
+    assert trace.deployment.deployment_id == "claude-wild-0" and trace.fallback_used
+    upstream = Upstream(claude_wild_0=fails(throttled))
+    error, _ = await run_error(r, upstream, "claude-opus-4", allowed=frozenset({"claude-*"}))
+    assert error.code == "bedrock_throttled" and upstream.calls["titan-0"] == 0
+    # a key that names one exact model gets no other name through the wildcard group
+    error, _ = await run_error(r, Upstream(), "claude-opus-4", allowed=frozenset({"claude-3-haiku"}))
+    assert (error.status, error.code) == (403, "model_not_allowed")

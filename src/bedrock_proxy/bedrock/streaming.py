@@ -12,8 +12,9 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-from bedrock_proxy.bedrock.translate import finish_reason_for, usage_from_converse
+from bedrock_proxy.bedrock.translate import finish_reason_for, stop_sequence_of, usage_from_converse
 from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer, StreamRenderer
+from bedrock_proxy.chat.request import ReasoningPart
 from bedrock_proxy.chat.usage import Usage
 
 Chunk = TypeVar("Chunk")  # what the client API's renderer makes of one delta
@@ -32,9 +33,11 @@ class StreamTranslator(Generic[Chunk]):
         "_json_tool",
         "_reasoning",
         "_render",
+        "_thinking",
         "_tool_calls",
         "finish_reason",
         "started",
+        "stop_sequence",
         "usage",
     )
 
@@ -52,6 +55,9 @@ class StreamTranslator(Generic[Chunk]):
         self._held_text: list[str] | None = [] if json_tool else None
         self.usage = None
         self.finish_reason: str | None = None
+        self.stop_sequence: str | None = None
+        # contentBlockIndex -> [reasoning pieces, signature, redacted data]: the blocks a client sends back
+        self._thinking: dict[int, list[Any]] = {}
         self.started = False
 
     def feed(self, event_type: str, payload: dict[str, Any]) -> list[Chunk]:
@@ -67,6 +73,7 @@ class StreamTranslator(Generic[Chunk]):
             self.started = True
             return [self._render.start()]
         if event_type == "messageStop":
+            self.stop_sequence = stop_sequence_of(payload.get("additionalModelResponseFields"))
             return self._message_stop(payload.get("stopReason"))
         if event_type == "metadata":
             self.usage = usage_from_converse(payload.get("usage"))
@@ -106,12 +113,32 @@ class StreamTranslator(Generic[Chunk]):
             return [self._render.tool_arguments(position, piece)]
         reasoning = delta.get("reasoningContent")
         if reasoning is not None:
-            text = reasoning.get("text")
-            if text:
-                self._reasoning.append(text)
-                self.started = True
-                return [self._render.reasoning(text)]
+            return self._reasoning_delta(block, reasoning)
         return []
+
+    def _reasoning_delta(self, block: int, reasoning: dict[str, Any]) -> list[Chunk]:
+        thinking = self._thinking.get(block)
+        if thinking is None:
+            thinking = self._thinking[block] = [[], None, None]
+        text = reasoning.get("text")
+        if text:
+            self._reasoning.append(text)
+            thinking[0].append(text)
+            self.started = True
+            return [self._render.reasoning(text)]
+        item: Chunk | None = None
+        signature = reasoning.get("signature")
+        if signature:
+            thinking[1] = signature
+            item = self._render.reasoning_signature(signature)
+        redacted = reasoning.get("redactedContent")
+        if redacted:
+            thinking[2] = redacted
+            item = self._render.redacted_reasoning(redacted)
+        if item is None:
+            return []
+        self.started = True
+        return [item]
 
     def _start(self, block: int, start: dict[str, Any]) -> list[Chunk]:
         tool = start.get("toolUse")
@@ -151,6 +178,10 @@ class StreamTranslator(Generic[Chunk]):
             chunks.append(self._render.text(text))
         self._held_text = None
         self.finish_reason = finish_reason_for(stop_reason, bool(self._tool_calls))
+        if self.stop_sequence is not None:
+            item = self._render.stop_sequence(self.stop_sequence)
+            if item is not None:
+                chunks.append(item)
         chunks.append(self._render.finish(self.finish_reason))
         self.started = True
         return chunks
@@ -164,6 +195,11 @@ class StreamTranslator(Generic[Chunk]):
             "".join(self._reasoning) if self._reasoning else None,
             self.finish_reason,
             self.usage,
+            [
+                ReasoningPart("".join(pieces), signature=signature, redacted=redacted)
+                for _, (pieces, signature, redacted) in sorted(self._thinking.items())
+            ],
+            self.stop_sequence,
         )
 
 
@@ -176,6 +212,19 @@ def converse_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
         if "text" in block:
             events.append(
                 ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": block["text"]}})
+            )
+        elif "reasoningContent" in block:
+            content = block["reasoningContent"]
+            if "redactedContent" in content:
+                deltas = [{"redactedContent": content["redactedContent"]}]
+            else:
+                text = content.get("reasoningText") or {}
+                deltas = [{"text": text.get("text", "")}]
+                if text.get("signature"):
+                    deltas.append({"signature": text["signature"]})
+            events.extend(
+                ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": delta}})
+                for delta in deltas
             )
         elif "toolUse" in block:
             use = block["toolUse"]
@@ -191,7 +240,10 @@ def converse_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
         else:
             continue
         events.append(("contentBlockStop", {"contentBlockIndex": index}))
-    events.append(("messageStop", {"stopReason": response.get("stopReason", "end_turn")}))
+    stop: dict[str, Any] = {"stopReason": response.get("stopReason", "end_turn")}
+    if "additionalModelResponseFields" in response:
+        stop["additionalModelResponseFields"] = response["additionalModelResponseFields"]
+    events.append(("messageStop", stop))
     events.append(
         ("metadata", {"usage": response.get("usage") or {}, "metrics": response.get("metrics") or {}})
     )

@@ -124,9 +124,11 @@ class ResponseCaching:
 
 def cacheable(answer: dict[str, Any]) -> bool:
     """A chat answer with choices, none of them filtered; a Responses API response that completed; an
-    embedding answer with data."""
+    Anthropic message that was not refused; an embedding answer with data."""
     if answer.get("object") == "response":
         return answer.get("status") == "completed" and bool(answer.get("output"))
+    if answer.get("type") == "message":
+        return bool(answer.get("content")) and answer.get("stop_reason") != "refusal"
     if "choices" in answer:
         choices = answer["choices"]
         return bool(choices) and all(c.get("finish_reason") != "content_filter" for c in choices)

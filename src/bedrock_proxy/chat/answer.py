@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from bedrock_proxy.chat.request import ReasoningPart
 from bedrock_proxy.chat.usage import Usage
 
 
@@ -32,6 +33,10 @@ class ChatAnswer:
     reasoning: str | None = None
     finish_reason: str | None = None  # None: a stream that did not finish
     usage: Usage | None = None
+    # the reasoning as blocks, each with its signature (or redacted data), in order: what a client must send
+    # back unchanged in its next turn (`reasoning` is their text joined, for clients that show only text)
+    reasoning_parts: list[ReasoningPart] = field(default_factory=list)
+    stop_sequence: str | None = None  # the stop sequence that ended the answer, when the provider says
 
 
 Chunk = TypeVar("Chunk", covariant=True)  # what a client API sends for one delta (a chunk dict, an event)
@@ -48,9 +53,15 @@ class StreamRenderer(Protocol[Chunk]):
 
     def reasoning(self, text: str) -> Chunk: ...
 
+    def reasoning_signature(self, signature: str) -> Chunk | None: ...
+
+    def redacted_reasoning(self, data: str) -> Chunk | None: ...
+
     def tool_start(self, position: int, call_id: str, name: str) -> Chunk: ...
 
     def tool_arguments(self, position: int, arguments: str) -> Chunk: ...
+
+    def stop_sequence(self, sequence: str) -> Chunk | None: ...
 
     def finish(self, finish_reason: str) -> Chunk: ...
 

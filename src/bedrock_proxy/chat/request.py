@@ -44,7 +44,29 @@ class RemoteImagePart:
     cache: bool = False
 
 
-Part = TextPart | ImagePart | RemoteImagePart
+@dataclass(frozen=True, slots=True)
+class DocumentPart:
+    """A document sent inline (pdf, csv, txt, md, html, doc(x), xls(x)): Converse's document block."""
+
+    format: str
+    data: str  # base64
+    name: str
+    param: str
+    cache: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningPart:
+    """A model's earlier reasoning, sent back unchanged in the next turn: its text and the provider's
+    signature (Claude refuses a changed one), or `redacted` opaque data when the reasoning was encrypted."""
+
+    text: str
+    signature: str | None = None
+    redacted: str | None = None  # base64 of the encrypted reasoning, instead of text
+    cache: bool = False
+
+
+Part = TextPart | ImagePart | RemoteImagePart | DocumentPart | ReasoningPart
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -80,6 +102,25 @@ class ToolChoice:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Reasoning ("extended thinking")
+
+
+class ReasoningMode(StrEnum):
+    ENABLED = "enabled"  # think, within `budget_tokens`
+    ADAPTIVE = "adaptive"  # the model decides how much to think (newest Claude models)
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    """What the client asked of the model's reasoning; the provider maps it per model (or drops it)."""
+
+    mode: ReasoningMode
+    budget_tokens: int | None = None
+    effort: str | None = None  # low | medium | high | max: how hard to work (output_config.effort)
+
+
+# ----------------------------------------------------------------------------------------------------------
 # The request
 
 
@@ -93,6 +134,7 @@ class Message:
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None
     cache: bool = False
+    tool_error: bool = False  # a tool result that reports a failure (Converse status "error")
 
 
 @dataclass(slots=True)
@@ -123,6 +165,8 @@ class ChatRequest:
     response_format: str = "text"  # text | json_object | json_schema
     json_schema_name: str | None = None
     json_schema: dict[str, Any] | None = None
+    reasoning: Reasoning | None = None
+    clamp_max_tokens: bool = False  # max_tokens is the client's ceiling: lower it to the model's limit
     client_api: str = "openai.chat"  # which client API sent it, named in the CallRecord and traces
 
 

@@ -30,6 +30,7 @@ from bedrock_proxy.emulator.converse_wire import converse_body, metadata_event, 
 from bedrock_proxy.emulator.errors import ERROR_FAULTS, EmulatorError
 from bedrock_proxy.emulator.eventstream import encode_event, encode_exception
 from bedrock_proxy.emulator.options import EmulatorOptions
+from bedrock_proxy.emulator.prompt_cache import PromptCache, cache_prefixes
 from bedrock_proxy.emulator.sigv4 import SigV4Verifier
 from bedrock_proxy.emulator.stats import Stats
 
@@ -85,6 +86,7 @@ class EmulatorApp:
         self._rates = list(self.options.fault_rates.items())
         self._id_prefix = os.urandom(10).hex()
         self._ids = itertools.count(1)
+        self._prompt_cache = PromptCache()
 
     # --- ASGI entry ---------------------------------------------------------------------------------------
 
@@ -213,6 +215,8 @@ class EmulatorApp:
             return
         if operation in ("Converse", "ConverseStream"):
             turn = validate(body, spec, streaming=operation == "ConverseStream")
+            if spec.native == "anthropic" and isinstance(body, dict):  # validate refused anything else
+                turn.cache_prefixes = cache_prefixes(body)
         else:
             turn = native.parse_text(body, spec)
         if turn.marker:
@@ -233,7 +237,8 @@ class EmulatorApp:
                 await self._pre_answer_fault(fault, state, controls, receive)
             elif fault == "stream-error" and operation not in _STREAMING:
                 raise errors.from_fault(controls.error or "internal")
-            result = answer(turn, controls.words)
+            result = answer(turn, controls.words, controls.tool)
+            self._prompt_cache.account(result, turn)
         stream_fault = controls if fault == "stream-error" else None
         if fault == "slow" and operation in _STREAMING:
             await self._pause(controls, slow=True)  # a slow stream: late first byte

@@ -95,7 +95,7 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         _claude("anthropic.claude-3-5-sonnet-20241022-v2:0", "Claude 3.5 Sonnet v2", 8192),
         _claude("anthropic.claude-3-5-sonnet-20240620-v1:0", "Claude 3.5 Sonnet"),
-        _claude("anthropic.claude-3-7-sonnet-20250219-v1:0", "Claude 3.7 Sonnet", 8192),
+        _claude("anthropic.claude-3-7-sonnet-20250219-v1:0", "Claude 3.7 Sonnet", 64_000),
         _claude("anthropic.claude-3-opus-20240229-v1:0", "Claude 3 Opus"),
         _claude("anthropic.claude-3-sonnet-20240229-v1:0", "Claude 3 Sonnet"),
         _claude("anthropic.claude-3-haiku-20240307-v1:0", "Claude 3 Haiku"),

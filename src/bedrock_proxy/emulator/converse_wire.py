@@ -21,11 +21,11 @@ def padding(index: int) -> str:
 
 def usage(answer: Answer) -> dict[str, Any]:
     return {
-        "inputTokens": answer.input_tokens,
+        "inputTokens": answer.input_tokens - answer.cache_read - answer.cache_write,
         "outputTokens": answer.output_tokens,
         "totalTokens": answer.input_tokens + answer.output_tokens,
-        "cacheReadInputTokens": 0,
-        "cacheWriteInputTokens": 0,
+        "cacheReadInputTokens": answer.cache_read,
+        "cacheWriteInputTokens": answer.cache_write,
     }
 
 
@@ -62,6 +62,13 @@ def stream_events(answer: Answer) -> Iterator[tuple[str, dict[str, Any], bool]]:
                     {"contentBlockIndex": index, "delta": {"toolUse": {"input": piece}}},
                     True,
                 )
+        elif "reasoningContent" in block:
+            reasoning = block["reasoningContent"]["reasoningText"]
+            for piece in split_deltas(reasoning["text"]):
+                delta = {"reasoningContent": {"text": piece}}
+                yield "contentBlockDelta", {"contentBlockIndex": index, "delta": delta}, True
+            delta = {"reasoningContent": {"signature": reasoning["signature"]}}
+            yield "contentBlockDelta", {"contentBlockIndex": index, "delta": delta}, False
         else:
             for piece in split_deltas(block.get("text", "")):
                 yield "contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": piece}}, True

@@ -15,6 +15,7 @@ from typing import Any
 
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_ABSOLUTE_PATH = re.compile(r"(?<![\w/])/[\w.-]+(?:/[\w.-]+)+")
 _STOPWORDS = frozenset(
     {
         *("the", "and", "for", "with", "from", "that", "this", "what", "when", "where", "which", "your"),
@@ -86,10 +87,16 @@ class _Prompt:
             position += len(word)
         significant = [w for w in words if len(w) >= 3 and fold(w) not in _STOPWORDS and not w.isdigit()]
         self.entity = names[0] if names else (significant[-1] if significant else "example")
+        paths = _ABSOLUTE_PATH.findall(text)
+        self.path = paths[0] if paths else None
 
 
-def build_arguments(schema: dict[str, Any], prompt: str) -> dict[str, Any]:
-    """A value for the tool's input schema (an object), valid against it."""
+def build_arguments(schema: dict[str, Any], prompt: str, required_only: bool = False) -> dict[str, Any]:
+    """A value for the tool's input schema (an object), valid against it; `required_only`: only the
+    properties the schema requires (a call a marker forced gives the tool no optional settings)."""
+    if required_only and isinstance(schema.get("properties"), dict):
+        required = set(schema.get("required") or [])
+        schema = {**schema, "properties": {k: v for k, v in schema["properties"].items() if k in required}}
     value = _value(schema or {"type": "object"}, _Prompt(prompt), schema or {}, "input", 0)
     return value if isinstance(value, dict) else {"value": value}
 
@@ -193,6 +200,8 @@ def _string(schema: dict[str, Any], prompt: _Prompt, name: str) -> str:
         value = "user@example.com"
     elif fmt in ("uri", "url"):
         value = "https://example.com/"
+    elif prompt.path is not None and fold(name).endswith(("path", "file")):
+        value = prompt.path  # "read /tmp/x/notes.txt": the file a path argument names
     else:
         value = prompt.entity
     low = int(schema.get("minLength", 0))

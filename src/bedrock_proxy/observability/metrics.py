@@ -11,6 +11,7 @@ scrape adds up every worker's (observability/multiprocess.py); with one worker n
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from bisect import bisect_left
@@ -34,7 +35,7 @@ from bedrock_proxy.observability.record import CallRecord, DeploymentState
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
-_SAFE = re.compile(r"[^A-Za-z0-9_.:/@#+-]")  # deployment ids look like "claude-3-haiku#0"
+_SAFE = re.compile(r"[^A-Za-z0-9_.:/@#+*-]")  # ids look like "claude-3-haiku#0", wildcards "claude-*"
 
 HEALTHY, PARTIAL, COOLDOWN = DeploymentState  # the gauge values, re-exported under their old names
 _DEPLOYMENT_FAULTS = frozenset(
@@ -77,11 +78,19 @@ class _KnownLabel:
 
     def __init__(self, names: Iterable[str]) -> None:
         self.known = {name: _SAFE.sub("_", name)[:100] for name in names}
+        # a wildcard model_name (`claude-*`) labels the names it serves with itself
+        self.patterns = [name for name in self.known if "*" in name]
 
     def __call__(self, value: str | None) -> str:
         if not value:
             return ""
-        return self.known.get(value, UNKNOWN_MODEL)
+        label = self.known.get(value)
+        if label is not None:
+            return label
+        for pattern in self.patterns:
+            if fnmatch.fnmatchcase(value, pattern):
+                return self.known[pattern]
+        return UNKNOWN_MODEL
 
 
 UNKNOWN_MODEL = "unknown"

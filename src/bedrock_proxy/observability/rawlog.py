@@ -76,6 +76,10 @@ class RawLoggingProvider:
     async def embed(self, deployment: Deployment, bodies: list[Body], timeout: float) -> list[Body]:
         return await self._call("invoke", deployment, bodies, self._inner.embed(deployment, bodies, timeout))
 
+    async def count_tokens(self, deployment: Deployment, body: Body, timeout: float) -> Body:
+        call = self._inner.count_tokens(deployment, body, timeout)
+        return await self._call("count-tokens", deployment, body, call)
+
     async def converse_stream(
         self, deployment: Deployment, body: Body, first_event_timeout: float, timeout: float
     ) -> Events:

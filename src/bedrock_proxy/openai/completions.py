@@ -183,11 +183,20 @@ class ChunkRenderer:
     def reasoning(self, text: str) -> dict[str, Any]:
         return self._chunk({"reasoning_content": text})
 
+    def reasoning_signature(self, signature: str) -> None:
+        return None  # OpenAI's chat chunks carry reasoning text only
+
+    def redacted_reasoning(self, data: str) -> None:
+        return None
+
     def tool_start(self, position: int, call_id: str, name: str) -> dict[str, Any]:
         return self._chunk({"tool_calls": [tool_call_start(position, call_id, name)]})
 
     def tool_arguments(self, position: int, arguments: str) -> dict[str, Any]:
         return self._chunk({"tool_calls": [tool_call_arguments(position, arguments)]})
+
+    def stop_sequence(self, sequence: str) -> None:
+        return None  # the finish reason "stop" says it
 
     def finish(self, finish_reason: str) -> dict[str, Any]:
         return self._chunk({}, finish_reason)

@@ -421,6 +421,9 @@ class ResponseStreamRenderer:
             )
         ]
 
+    def stop_sequence(self, sequence: str) -> None:
+        return None  # the Responses API does not say which stop sequence ended the answer
+
     def finish(self, finish_reason: str) -> list[dict[str, Any]]:
         self.finish_reason = finish_reason
         return self._close_item()

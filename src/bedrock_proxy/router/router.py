@@ -11,6 +11,7 @@ not, is appended to the request's CallTrace so observability sees what the route
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 import math
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
+from bedrock_proxy.keys import model_allowed
 from bedrock_proxy.observability.record import Attempt, DeploymentState
 from bedrock_proxy.router import policy
 from bedrock_proxy.router.context_windows import context_window, too_long_error
@@ -127,6 +129,7 @@ class Router:
                 for tracked in group:
                     self._windows[tracked.deployment.deployment_id] = context_window(tracked.deployment)
         self.admission = Admission(self.store, settings, self._settle)
+        self._patterns = [name for name in self._tracked if "*" in name]
         if self.on_state_change:
             for group in self._tracked.values():
                 for tracked in group:
@@ -142,6 +145,9 @@ class Router:
         alias = self.settings.model_group_alias.get(model_name)  # config/parsers.py made each a name
         if alias in self._tracked:
             return alias
+        for pattern in self._patterns:  # a wildcard model_name such as `claude-*`, first in config order
+            if fnmatch.fnmatchcase(model_name, pattern):
+                return pattern
         names = ", ".join(self.groups)
         raise GatewayError(
             404,
@@ -164,14 +170,13 @@ class Router:
         return [d for name in dict.fromkeys(names) if name in self.groups for d in self.groups[name]]
 
     def may_route(self, allowed: Allowed, group: str) -> bool:
-        """The one scope rule: a caller may reach a group when it may use the group's name, or an alias
-        (model_group_alias) of it. Checked for the request's own group and for every fallback group."""
-        if not allowed:
-            return True
-        if group in allowed:
+        """The one scope rule: a caller may reach a group when it may use the group's name (exactly, or
+        through a wildcard among its models such as `claude-*`), or an alias (model_group_alias) of it.
+        Checked for the request's own group and for every fallback group."""
+        if not allowed or model_allowed(allowed, group):
             return True
         aliases = self.settings.model_group_alias
-        return any(aliases.get(name) == group for name in allowed)
+        return any(target == group and model_allowed(allowed, alias) for alias, target in aliases.items())
 
     # ------------------------------------------------------------------ admission
     def admit(self, trace: CallTrace, estimated_tokens: int = 0) -> Ticket:
@@ -214,7 +219,8 @@ class Router:
         non-streamed answers are classified: a stream's outcome is known at its end.
         """
         origin = self._resolve(model_name)
-        if not self.may_route(allowed, origin):
+        # the name asked for (which a wildcard model_name such as `claude-*` resolves) or its group
+        if not (model_allowed(allowed or (), model_name) or self.may_route(allowed, origin)):
             raise model_not_allowed(model_name, allowed)
         if not trace.deadline:
             trace.deadline = time.monotonic() + self.request_timeout

@@ -8,13 +8,14 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from bedrock_proxy.anthropic.errors import error_body as anthropic_error_body
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
 from bedrock_proxy.router.router import Router
-from bedrock_proxy.server import chat, embeddings, info, responses, spend_routes
+from bedrock_proxy.server import chat, embeddings, info, messages, responses, spend_routes
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
 from bedrock_proxy.server.deep_health import DeepHealth, DeepHealthCache
@@ -52,6 +53,10 @@ for _prefix in ("", "/v1"):
     ROUTES[("GET", f"{_prefix}/models")] = (info.models, "")
     ROUTES[("GET", f"{_prefix}/model/info")] = (info.model_info, "")
     ROUTES[("POST", f"{_prefix}/responses")] = (responses.create_response, "chat")
+ROUTES[("POST", "/v1/messages")] = (messages.messages, "chat")
+ROUTES[("POST", "/v1/messages/count_tokens")] = (messages.count_tokens, "")
+ROUTES[("HEAD", "/")] = (info.root, "")  # Claude Code's first request: is the gateway there
+ROUTES[("GET", "/")] = (info.root, "")
 ROUTES[("GET", "/health")] = (info.health, "")
 ROUTES[("GET", "/health/liveliness")] = (info.liveliness, "")
 ROUTES[("GET", "/health/liveness")] = (info.liveliness, "")
@@ -66,6 +71,18 @@ PREFIX_ROUTES: dict[tuple[str, str], Handler] = {}
 for _prefix in ("", "/v1"):
     PREFIX_ROUTES[("GET", f"{_prefix}/responses/")] = responses.retrieve_response
     PREFIX_ROUTES[("DELETE", f"{_prefix}/responses/")] = responses.delete_response
+# the client API of each model route, named in its records (failures too); a client API with its own error
+# shape (ERROR_BODIES) gets every error of its routes, 401s included, in that shape
+CLIENT_APIS = {
+    **{f"{prefix}/chat/completions": "openai.chat" for prefix in ("", "/v1")},
+    **{f"{prefix}/embeddings": "openai.embeddings" for prefix in ("", "/v1")},
+    **{f"{prefix}/responses": "openai.responses" for prefix in ("", "/v1")},
+    "/v1/messages": "anthropic.messages",
+    "/v1/messages/count_tokens": "anthropic.messages",
+}
+ERROR_BODIES: dict[str, Callable[[GatewayError], dict[str, Any]]] = {
+    "anthropic.messages": anthropic_error_body
+}
 
 
 class Gateway:
@@ -174,6 +191,8 @@ class Gateway:
             path = path.rstrip("/")
         route = ROUTES.get((scope["method"], path)) or _prefix_route(scope["method"], path)
         kind = route[1] if route is not None else ""
+        ctx.client_api = CLIENT_APIS.get(path, "")
+        error_shape = ERROR_BODIES.get(ctx.client_api)
         response_started = False
         response_finished = False
 
@@ -215,7 +234,7 @@ class Gateway:
             if response_started:
                 logger.warning("error after the response started: %s", error.message)
             else:
-                await send_error(send, error, ctx.trace_headers() + list(error.headers))
+                await send_error(send, error, ctx.trace_headers() + list(error.headers), error_shape)
         except ClientDisconnected:
             failure = _client_closed()
         except asyncio.CancelledError:
@@ -233,7 +252,7 @@ class Gateway:
                 code=ErrorCode.INTERNAL_ERROR,
             )
             if not response_started:
-                await send_error(send, failure, ctx.trace_headers())
+                await send_error(send, failure, ctx.trace_headers(), error_shape)
         finally:
             if kind:
                 if refused:
@@ -349,7 +368,7 @@ def _no_route(method: str, path: str) -> GatewayError:
         )
     return GatewayError(
         404,
-        f"No route {method} {path}. This gateway serves /v1/chat/completions, /v1/responses, /v1/embeddings,"
-        " /v1/models, /model/info, /health and /metrics.",
+        f"No route {method} {path}. This gateway serves /v1/chat/completions, /v1/responses, /v1/messages,"
+        " /v1/embeddings, /v1/models, /model/info, /health and /metrics.",
         code=ErrorCode.NOT_FOUND,
     )

@@ -26,6 +26,7 @@ class RequestContext:
     # the call's maximum cost set aside against its key's budget; settled when its record is submitted
     reservation: Reservation | None = None
     prompt_estimate: int = 0  # the prompt's tokens, estimated before the call (charged if no usage arrives)
+    client_api: str = ""  # the client API of the route (named in the CallRecord, even of a failure)
 
     def settle_reservation(self) -> None:
         """Give the reservation back (its real cost was just counted, or there will be none)."""

@@ -76,9 +76,13 @@ async def send_json(
 
 
 async def send_error(
-    send: Send, error: GatewayError, headers: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    error: GatewayError,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    shape: Callable[[GatewayError], Any] | None = None,
 ) -> None:
+    """The error in OpenAI's shape, or in `shape`'s (another client API's error body)."""
     extra = list(headers or [])
     if error.retry_after is not None:
         extra.append((b"retry-after", str(max(1, round(error.retry_after))).encode()))
-    await send_json(send, error.status, error.to_dict(), extra)
+    await send_json(send, error.status, shape(error) if shape else error.to_dict(), extra)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from bedrock_proxy.anthropic.messages import finish_reason_of
 from bedrock_proxy.bedrock.streaming import StreamTranslator
 from bedrock_proxy.chat.answer import ChatAnswer
 from bedrock_proxy.chat.embeddings import EmbeddingRequest
@@ -126,7 +127,7 @@ class Recorder:
         user: str | None = None,
         error: GatewayError | None = None,
         model_group: str | None = None,
-        client_api: str = "openai.chat",
+        client_api: str | None = None,
     ) -> CallRecord:
         trace = ctx.trace
         deployment = trace.deployment if trace is not None else None
@@ -164,7 +165,7 @@ class Recorder:
             error_message=error.message if error else None,
             attempts=tuple(trace.attempts) if trace else (),
             fallback_used=trace.fallback_used if trace else False,
-            client_api=client_api,
+            client_api=client_api or ctx.client_api or "openai.chat",
         )
 
     def _messages(self, metadata: dict[str, Any] | None, input: Any, output: Any) -> tuple[Any, Any]:
@@ -232,6 +233,31 @@ class Recorder:
             user=request.user,
             client_api=request.client_api,
         )
+
+    def cached_message(
+        self, ctx: RequestContext, request: ChatRequest, message: dict[str, Any], usage: dict[str, Any]
+    ) -> CallRecord:
+        """An Anthropic message answered from the response cache: its stored usage, zero cost."""
+        cache_read = int(usage.get("cache_read_input_tokens") or 0)
+        cache_write = int(usage.get("cache_creation_input_tokens") or 0)
+        record = self._record(
+            ctx,
+            "chat",
+            status=200,
+            usage=Usage(
+                prompt_tokens=int(usage.get("input_tokens") or 0) + cache_read + cache_write,
+                completion_tokens=int(usage.get("output_tokens") or 0),
+                cache_read_tokens=cache_read,
+                cache_write_tokens=cache_write,
+            ),
+            input=request.messages,
+            output=message.get("content"),
+            finish_reason=finish_reason_of(message.get("stop_reason")),
+            metadata=request.metadata,
+            user=request.user,
+            client_api=request.client_api,
+        )
+        return dataclasses.replace(record, cost=0.0, input_cost=0.0, output_cost=0.0, cache_hit=True)
 
     def chat_stream_end(
         self,
@@ -306,7 +332,7 @@ class Recorder:
             body = _parse_body(ctx.body)
         if not isinstance(body, dict):
             body = {}
-        client_api = ctx.extra.get("client_api", "openai.chat")
+        client_api = ctx.extra.get("client_api") or ctx.client_api or "openai.chat"
         messages = body.get(
             "input" if kind == "embedding" or client_api == "openai.responses" else "messages"
         )
