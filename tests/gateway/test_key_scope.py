@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 from openai import OpenAI
@@ -200,3 +201,20 @@ def test_metrics_can_require_a_key(emulator_url: str, tmp_path_factory: pytest.T
         status, _, text_body = call(f"{url}/metrics", key=OTHER)
         assert status == 200 and "bedrock_proxy_requests_total" in text_body
         assert 'api_key_alias="team-other"' in text_body, "behind a key, aliases are shown"
+
+
+def test_the_anthropic_messages_route_keeps_fallbacks_in_the_keys_scope_too(
+    gateway: str, emulator_url: str
+) -> None:
+    before = sonnet_calls(emulator_url)
+    scoped = anthropic.Anthropic(api_key=SCOPED, base_url=gateway, max_retries=0)
+    with pytest.raises(anthropic.RateLimitError):
+        scoped.messages.create(
+            model="throttled-haiku", max_tokens=20, messages=[{"role": "user", "content": "Bonjour"}]
+        )
+    assert sonnet_calls(emulator_url) == before, "/v1/messages fell back to a model the key may not use"
+    master = anthropic.Anthropic(api_key=MASTER, base_url=gateway, max_retries=0)
+    answer = master.messages.create(
+        model="throttled-haiku", max_tokens=20, messages=[{"role": "user", "content": "Bonjour"}]
+    )
+    assert answer.content and sonnet_calls(emulator_url) == before + 1
