@@ -61,6 +61,7 @@ general_settings:
   api_keys:
     - key: {TEAM_KEY}
       alias: team-a
+      spend_limit: 100
 litellm_settings:
   num_retries: 0
   cache: true
@@ -137,6 +138,32 @@ def test_the_team_spend_panel_shows_the_key_alias(exercised: Gateway) -> None:
     assert any(labels.get("api_key_alias") == "team-a" for labels in spend), spend
 
 
+def test_each_key_s_spend_and_spend_limit_are_on_metrics(exercised: Gateway) -> None:
+    """The budget gauges: the ledger's lifetime total of the key that made the calls, and its limit."""
+
+    def team_a(name: str) -> float:
+        for family in text_string_to_metric_families(get_text(f"{exercised.url}/metrics")):
+            for sample in family.samples:
+                if sample.name == name and sample.labels.get("api_key_alias") == "team-a":
+                    return sample.value
+        raise AssertionError(f"no {name} for team-a")
+
+    assert team_a("bedrock_proxy_key_spend_limit_usd") == 100
+    assert eventually(lambda: team_a("bedrock_proxy_key_spend_usd") > 0)
+    assert team_a("bedrock_proxy_key_spend_usd") == pytest.approx(
+        sum(value for labels, value in litellm_spend(exercised) if labels.get("api_key_alias") == "team-a")
+    )
+
+
+def litellm_spend(running: Gateway) -> list[tuple[dict[str, str], float]]:
+    return [
+        (dict(sample.labels), sample.value)
+        for family in text_string_to_metric_families(get_text(f"{running.url}/metrics"))
+        for sample in family.samples
+        if sample.name == "litellm_spend_metric_total"
+    ]
+
+
 def test_the_files_read_every_family_an_operator_needs() -> None:
     """Requests, errors, latency, TTFT, tokens, spend, deployment state and dropped records are all there."""
     read = {metric for expression in EXPRESSIONS for metric in expression.metrics}
@@ -150,5 +177,7 @@ def test_the_files_read_every_family_an_operator_needs() -> None:
         "litellm_spend_metric_total",
         "bedrock_proxy_deployment_state",
         "bedrock_proxy_sink_records_total",
+        "bedrock_proxy_key_spend_usd",
+        "bedrock_proxy_key_spend_limit_usd",
     ):
         assert needed in read, needed

@@ -107,6 +107,40 @@ class _SinkCollector(Collector):
         yield records
 
 
+# (key alias, lifetime spend in USD, spend_limit or None) for each configured key
+KeyBudgets = Callable[[], Iterable[tuple[str, float, float | None]]]
+
+
+class _BudgetCollector(Collector):
+    """Each configured key's lifetime spend and spend_limit, read from the spend ledger at scrape time.
+
+    The ledger's totals come from the shared store (every worker and gateway writing to it, within its
+    refresh interval), so any worker answers for all: these gauges are not added up across workers."""
+
+    def __init__(self) -> None:
+        self.sources: list[KeyBudgets] = []
+
+    def collect(self) -> Iterable[Metric]:
+        spend = GaugeMetricFamily(
+            "bedrock_proxy_key_spend_usd",
+            "Lifetime spend of each configured API key (USD), as budgets count it",
+            labels=["api_key_alias"],
+        )
+        limit = GaugeMetricFamily(
+            "bedrock_proxy_key_spend_limit_usd",
+            "spend_limit of each configured API key that has one (USD)",
+            labels=["api_key_alias"],
+        )
+        for source in self.sources:
+            for alias, spent, spend_limit in source():
+                spend.add_metric([alias], spent)
+                if spend_limit is not None:
+                    limit.add_metric([alias], spend_limit)
+        if self.sources:
+            yield spend
+            yield limit
+
+
 Values = Mapping[tuple[str, ...], Any]
 
 
@@ -320,6 +354,8 @@ class GatewayMetrics:
         self._rules = {family.name: family.merge for family in f.families}
         self._sinks = _SinkCollector()
         self.registry.register(self._sinks)
+        self._budgets = _BudgetCollector()
+        self.registry.register(self._budgets)
         self._publisher: SnapshotPublisher | None = None
 
     # ------------------------------------------------------------------ request path
@@ -399,6 +435,10 @@ class GatewayMetrics:
     def add_sink_stats(self, source: SinkStats) -> None:
         """Expose a dispatcher's per-sink queue depth and delivered / retried / dropped counts."""
         self._sinks.sources.append(source)
+
+    def add_key_budgets(self, source: KeyBudgets) -> None:
+        """Expose each configured key's lifetime spend and spend_limit (the spend ledger's totals)."""
+        self._budgets.sources.append(source)
 
     def render(self) -> tuple[bytes, str]:
         """Body and content type for GET /metrics: with sibling workers, everyone's values added up."""
