@@ -16,6 +16,7 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
 from opentelemetry.semconv.attributes import error_attributes
 
 from bedrock_proxy.observability import genai
+from bedrock_proxy.observability.langfuse import LangfuseOptions, otlp_spans
 from bedrock_proxy.observability.otel import gen_ai_span
 from bedrock_proxy.observability.otlp import SPAN_KIND_CLIENT
 from bedrock_proxy.observability.record import Usage
@@ -270,3 +271,13 @@ def test_an_output_with_reasoning_and_anthropic_blocks() -> None:
     assert genai.output_messages(blocks, "end_turn") == [
         {"role": "assistant", "parts": [{"type": "text", "content": "hi"}], "finish_reason": "stop"}
     ]
+
+
+def test_the_langfuse_generation_span_uses_the_same_names() -> None:
+    spans = otlp_spans(record(), LangfuseOptions())
+    (generation,) = [s for s in spans if attributes(s).get("langfuse.observation.type") == "generation"]
+    attrs = attributes(generation)
+    written = {key for key in attrs if key.startswith("gen_ai.")}
+    assert written <= SPEC_NAMES, written - SPEC_NAMES
+    assert attrs[gen_ai.GEN_AI_PROVIDER_NAME] == GenAiProviderNameValues.AWS_BEDROCK.value
+    assert attrs[gen_ai.GEN_AI_OPERATION_NAME] == GenAiOperationNameValues.CHAT.value
