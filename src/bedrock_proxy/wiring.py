@@ -59,8 +59,8 @@ def key_budgets(identities: Sequence[KeyIdentity], ledger: SpendLedger) -> KeyBu
     """What /metrics shows of budgets: each configured key's alias, lifetime spend and spend_limit."""
     keys = [(identity.alias, identity.key_id, identity.spend_limit) for identity in identities]
 
-    def read() -> list[tuple[str, float, float | None]]:
-        return [(alias, ledger.spent(kid), spend_limit) for alias, kid, spend_limit in keys]
+    def read() -> list[tuple[str, str, float, float | None]]:
+        return [(alias, kid, ledger.spent(kid), spend_limit) for alias, kid, spend_limit in keys]
 
     return read
 

@@ -4,6 +4,7 @@ a renamed metric or label breaks this test, not a dashboard in production."""
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 
 import openai
@@ -21,7 +22,6 @@ from tests.e2e.support import (
     Gateway,
     eventually,
     gateway,
-    get_text,
     langfuse_env,
 )
 from tests.fakes.langfuse_server import FakeLangfuse
@@ -33,7 +33,8 @@ FLAKY = "flaky-claude"
 
 def config(emulator_url: str) -> str:
     """Two models, a group whose two deployments are always throttled (retries, cooldowns, a fallback),
-    a team key with an alias, the response cache and a Langfuse sink."""
+    a team key with an alias and a spend_limit, the response cache, a Langfuse sink and /metrics behind a
+    key (so its api_key_alias labels show aliases, as the team spend panel wants)."""
     throttled = f"{emulator_url}/_emu/fault=throttling"
     flaky = "".join(
         f"""  - model_name: {FLAKY}
@@ -64,6 +65,7 @@ general_settings:
       spend_limit: 100
 litellm_settings:
   num_retries: 0
+  require_auth_for_metrics_endpoint: true  # /metrics names keys by their alias
   cache: true
   cache_params:
     type: local
@@ -105,10 +107,20 @@ def exercised(
         yield running
 
 
+def scrape(running: Gateway) -> str:
+    """GET /metrics with a key, as Prometheus does with `authorization: {credentials: ...}`."""
+    request = urllib.request.Request(
+        f"{running.url}/metrics", headers={"Authorization": f"Bearer {MASTER_KEY}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text: str = response.read().decode()
+    return text
+
+
 def samples(running: Gateway) -> dict[str, list[dict[str, str]]]:
     """Sample name -> the label sets it has on /metrics."""
     out: dict[str, list[dict[str, str]]] = {}
-    for family in text_string_to_metric_families(get_text(f"{running.url}/metrics")):
+    for family in text_string_to_metric_families(scrape(running)):
         for sample in family.samples:
             out.setdefault(sample.name, []).append(dict(sample.labels))
     return out
@@ -142,7 +154,7 @@ def test_each_key_s_spend_and_spend_limit_are_on_metrics(exercised: Gateway) -> 
     """The budget gauges: the ledger's lifetime total of the key that made the calls, and its limit."""
 
     def team_a(name: str) -> float:
-        for family in text_string_to_metric_families(get_text(f"{exercised.url}/metrics")):
+        for family in text_string_to_metric_families(scrape(exercised)):
             for sample in family.samples:
                 if sample.name == name and sample.labels.get("api_key_alias") == "team-a":
                     return sample.value
@@ -158,7 +170,7 @@ def test_each_key_s_spend_and_spend_limit_are_on_metrics(exercised: Gateway) -> 
 def litellm_spend(running: Gateway) -> list[tuple[dict[str, str], float]]:
     return [
         (dict(sample.labels), sample.value)
-        for family in text_string_to_metric_families(get_text(f"{running.url}/metrics"))
+        for family in text_string_to_metric_families(scrape(running))
         for sample in family.samples
         if sample.name == "litellm_spend_metric_total"
     ]
