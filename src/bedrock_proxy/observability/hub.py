@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from prometheus_client import CollectorRegistry
 
 from bedrock_proxy.config.knobs import env_seconds
+from bedrock_proxy.observability import genai
 from bedrock_proxy.observability.dispatch import RecordDispatcher
 from bedrock_proxy.observability.langfuse import LangfuseLegacySink, LangfuseOptions, LangfuseOtlpSink
 from bedrock_proxy.observability.metrics import GatewayMetrics, overhead_seconds
@@ -95,6 +96,7 @@ def _otel(settings: Settings, environ: Mapping[str, str]) -> Sink:
         protobuf=protocol == "http/protobuf",
         service_name=environ.get("OTEL_SERVICE_NAME") or "bedrock-proxy",
         log_messages=_log_messages(settings),
+        deprecated_names=not genai.latest_only(environ),
     )
 
 
@@ -113,6 +115,7 @@ def _traceloop(settings: Settings, environ: Mapping[str, str]) -> Sink:
             {"Authorization": f"Bearer {api_key}"},
             service_name=environ.get("OTEL_SERVICE_NAME") or "bedrock-proxy",
             log_messages=_log_messages(settings),
+            deprecated_names=not genai.latest_only(environ),
         )
     sink.name = "traceloop"
     return sink
