@@ -21,6 +21,7 @@ from bedrock_proxy.observability.metrics import GatewayMetrics, overhead_seconds
 from bedrock_proxy.observability.otel import OtelSink, parse_otlp_headers, traces_url
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.observability.sink import Sink
+from bedrock_proxy.observability.weave import WeaveSink
 from bedrock_proxy.observability.webhook import WebhookSink, parse_headers
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bedrock_proxy.observability")
 
 DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"
+DEFAULT_WANDB_PROJECT = "bedrock-proxy"
 DEFAULT_FLUSH_SECONDS = 20.0  # what shutdown (SIGTERM) spends at most delivering queued records
 
 # Callback names that need no sink: Prometheus metrics are always served on /metrics.
@@ -129,6 +131,22 @@ def _webhook(settings: Settings, environ: Mapping[str, str]) -> Sink:
     )
 
 
+def _wandb(settings: Settings, environ: Mapping[str, str]) -> Sink:
+    api_key = environ.get("WANDB_API_KEY")
+    if not api_key:
+        raise SinkNotConfigured(
+            "the wandb callback needs WANDB_API_KEY (and WANDB_PROJECT; WANDB_BASE_URL for a dedicated or "
+            "self-managed W&B)"
+        )
+    return WeaveSink(
+        api_key=api_key,
+        project=environ.get("WANDB_PROJECT") or DEFAULT_WANDB_PROJECT,
+        entity=environ.get("WANDB_ENTITY") or None,
+        base_url=environ.get("WANDB_BASE_URL") or None,
+        trace_url=environ.get("WF_TRACE_SERVER_URL") or None,
+    )
+
+
 SinkFactory = Callable[["Settings", Mapping[str, str]], Sink]
 
 SINK_FACTORIES: dict[str, SinkFactory] = {
@@ -137,6 +155,7 @@ SINK_FACTORIES: dict[str, SinkFactory] = {
     "otel": _otel,
     "traceloop": _traceloop,
     "webhook": _webhook,
+    "wandb": _wandb,
 }
 SUPPORTED_CALLBACKS = tuple(sorted({*SINK_FACTORIES, *BUILTIN_CALLBACKS}))
 
