@@ -30,6 +30,7 @@ from tests.e2e.support import (
     metric_samples,
     new_id,
 )
+from tests.fakes.helicone_server import FakeHelicone
 from tests.fakes.threaded import ThreadedFake
 from tests.fakes.weave_server import FakeWeave
 
@@ -73,6 +74,7 @@ def weave_check(call: dict[str, Any], want: Expected) -> None:
     assert gateway_facts["model_group"] == CHAT_MODEL and gateway_facts["region"] == REGION
     assert call["inputs"]["model"] == CHAT_MODEL
     assert call["inputs"]["messages"] == want.messages
+    assert want.error or call["inputs"]["temperature"] == 0.5
     assert call["attributes"]["user_id"] == want.user
     assert call["attributes"]["session_id"] == want.session and call["thread_id"] == want.session
     assert call["attributes"]["tags"] == want.tags
@@ -92,6 +94,50 @@ def weave_check(call: dict[str, Any], want: Expected) -> None:
     assert gateway_facts["cost_usd"] == pytest.approx(want.cost, rel=1e-6)
     if want.stream:
         assert 0 <= gateway_facts["time_to_first_token_ms"] <= gateway_facts["latency_ms"]
+
+
+# ---------------------------------------------------------------------------------------------- Helicone
+HELICONE_KEY = "sk-helicone-e2e"
+
+
+def helicone_records(fake: ThreadedFake, request_id: str) -> list[dict[str, Any]]:
+    return [
+        log for log in fake.received if log["body"]["providerRequest"]["meta"]["request_id"] == request_id
+    ]
+
+
+def helicone_time(point: dict[str, int]) -> float:
+    return point["seconds"] + point["milliseconds"] / 1000
+
+
+def helicone_check(log: dict[str, Any], want: Expected) -> None:
+    body, headers = log["body"], log["headers"]
+    assert log["path"] == "/custom/v1/log"
+    request, response, timing = body["providerRequest"], body["providerResponse"], body["timing"]
+    assert request["json"]["model"] == CHAT_MODEL
+    assert request["json"]["messages"] == want.messages
+    assert want.error or request["json"]["temperature"] == 0.5
+    assert headers["helicone-user-id"] == want.user
+    assert headers["helicone-session-id"] == want.session
+    assert headers["helicone-property-tags"] == ",".join(want.tags)
+    assert headers["helicone-property-request_id"] == want.request_id
+    assert headers["helicone-property-region"] == REGION
+    started, ended = helicone_time(timing["startTime"]), helicone_time(timing["endTime"])
+    assert want.started - 1 <= started <= ended <= want.ended + 1
+    if want.error:
+        assert response["status"] == 400
+        assert response["json"]["error"]["message"] == want.error
+        return
+    assert response["status"] == 200
+    assert response["json"]["model"] == CHAT_MODEL_ID
+    assert response["json"]["choices"][0]["message"]["content"] == want.content
+    usage = response["json"]["usage"]
+    assert usage["prompt_tokens"] == want.usage["prompt_tokens"]
+    assert usage["completion_tokens"] == want.usage["completion_tokens"]
+    assert float(headers["helicone-property-cost_usd"]) == pytest.approx(want.cost, rel=1e-6)
+    if want.stream:
+        assert 0 <= timing["timeToFirstToken"] <= (ended - started) * 1000 + 1
+        assert request["json"]["stream"] is True
 
 
 @dataclass
@@ -114,6 +160,13 @@ INTEGRATIONS = [
         },
         weave_records,
         weave_check,
+    ),
+    Integration(
+        "helicone",
+        lambda: FakeHelicone(HELICONE_KEY),
+        lambda fake: {"HELICONE_API_KEY": HELICONE_KEY, "HELICONE_API_BASE": fake.url},
+        helicone_records,
+        helicone_check,
     ),
 ]
 

@@ -28,6 +28,7 @@ SUPPORTED_CALLBACKS = (
     "webhook",
     "prometheus",
     "wandb",
+    "helicone",
 )
 SUPPORTED_ALERTING = ("slack", "webhook", "email")
 CACHE_TYPES = ("local", "redis")

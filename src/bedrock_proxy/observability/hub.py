@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from bedrock_proxy.config.knobs import env_seconds
 from bedrock_proxy.observability.dispatch import RecordDispatcher
+from bedrock_proxy.observability.helicone import HeliconeSink
 from bedrock_proxy.observability.langfuse import LangfuseLegacySink, LangfuseOptions, LangfuseOtlpSink
 from bedrock_proxy.observability.metrics import GatewayMetrics, overhead_seconds
 from bedrock_proxy.observability.otel import OtelSink, parse_otlp_headers, traces_url
@@ -147,6 +148,15 @@ def _wandb(settings: Settings, environ: Mapping[str, str]) -> Sink:
     )
 
 
+def _helicone(settings: Settings, environ: Mapping[str, str]) -> Sink:
+    api_key = environ.get("HELICONE_API_KEY")
+    if not api_key:
+        raise SinkNotConfigured(
+            "the helicone callback needs HELICONE_API_KEY (and HELICONE_API_BASE for a self-hosted Helicone)"
+        )
+    return HeliconeSink(api_key=api_key, base_url=environ.get("HELICONE_API_BASE") or None)
+
+
 SinkFactory = Callable[["Settings", Mapping[str, str]], Sink]
 
 SINK_FACTORIES: dict[str, SinkFactory] = {
@@ -156,6 +166,7 @@ SINK_FACTORIES: dict[str, SinkFactory] = {
     "traceloop": _traceloop,
     "webhook": _webhook,
     "wandb": _wandb,
+    "helicone": _helicone,
 }
 SUPPORTED_CALLBACKS = tuple(sorted({*SINK_FACTORIES, *BUILTIN_CALLBACKS}))
 
