@@ -6,6 +6,7 @@ time to first token, user, session, tags and errors; and the fake down for 10 s 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,7 @@ from tests.e2e.support import (
     new_id,
 )
 from tests.fakes.helicone_server import FakeHelicone
+from tests.fakes.lunary_server import FakeLunary
 from tests.fakes.threaded import ThreadedFake
 from tests.fakes.weave_server import FakeWeave
 
@@ -140,6 +142,41 @@ def helicone_check(log: dict[str, Any], want: Expected) -> None:
         assert request["json"]["stream"] is True
 
 
+# ---------------------------------------------------------------------------------------------- Lunary
+LUNARY_PROJECT = str(uuid.uuid4())
+
+
+def lunary_records(fake: ThreadedFake, request_id: str) -> list[dict[str, Any]]:
+    assert isinstance(fake, FakeLunary)
+    return [
+        run for run in fake.runs if run["metadata"]["request_id"] == request_id and run["status"] != "started"
+    ]
+
+
+def lunary_check(run: dict[str, Any], want: Expected) -> None:
+    assert run["type"] == "llm" and run["runtime"] == "bedrock-proxy"
+    assert run["name"] == CHAT_MODEL_ID  # what Lunary prices by
+    assert run["params"]["model"] == CHAT_MODEL
+    assert want.error or run["params"]["temperature"] == 0.5
+    assert run["input"] == want.messages
+    assert run["userId"] == want.user and run["tags"] == want.tags
+    metadata = run["metadata"]
+    assert metadata["session_id"] == want.session and metadata["region"] == REGION
+    started, ended = seconds(run["createdAt"]), seconds(run["endedAt"])
+    assert want.started - 1 <= started <= ended <= want.ended + 1
+    assert metadata["latency_ms"] == pytest.approx((ended - started) * 1000, abs=1)
+    if want.error:
+        assert run["status"] == "error" and run["error"]["message"] == want.error
+        return
+    assert run["status"] == "success"
+    assert run["output"]["content"] == want.content
+    assert run["promptTokens"] == want.usage["prompt_tokens"]
+    assert run["completionTokens"] == want.usage["completion_tokens"]
+    assert metadata["cost_usd"] == pytest.approx(want.cost, rel=1e-6)
+    if want.stream:
+        assert 0 <= metadata["time_to_first_token_ms"] <= metadata["latency_ms"]
+
+
 @dataclass
 class Integration:
     callback: str
@@ -167,6 +204,13 @@ INTEGRATIONS = [
         lambda fake: {"HELICONE_API_KEY": HELICONE_KEY, "HELICONE_API_BASE": fake.url},
         helicone_records,
         helicone_check,
+    ),
+    Integration(
+        "lunary",
+        lambda: FakeLunary(LUNARY_PROJECT),
+        lambda fake: {"LUNARY_PUBLIC_KEY": LUNARY_PROJECT, "LUNARY_API_URL": fake.url},
+        lunary_records,
+        lunary_check,
     ),
 ]
 

@@ -29,6 +29,7 @@ SUPPORTED_CALLBACKS = (
     "prometheus",
     "wandb",
     "helicone",
+    "lunary",
 )
 SUPPORTED_ALERTING = ("slack", "webhook", "email")
 CACHE_TYPES = ("local", "redis")

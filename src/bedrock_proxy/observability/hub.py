@@ -18,6 +18,7 @@ from bedrock_proxy.config.knobs import env_seconds
 from bedrock_proxy.observability.dispatch import RecordDispatcher
 from bedrock_proxy.observability.helicone import HeliconeSink
 from bedrock_proxy.observability.langfuse import LangfuseLegacySink, LangfuseOptions, LangfuseOtlpSink
+from bedrock_proxy.observability.lunary import LunarySink
 from bedrock_proxy.observability.metrics import GatewayMetrics, overhead_seconds
 from bedrock_proxy.observability.otel import OtelSink, parse_otlp_headers, traces_url
 from bedrock_proxy.observability.record import CallRecord
@@ -157,6 +158,15 @@ def _helicone(settings: Settings, environ: Mapping[str, str]) -> Sink:
     return HeliconeSink(api_key=api_key, base_url=environ.get("HELICONE_API_BASE") or None)
 
 
+def _lunary(settings: Settings, environ: Mapping[str, str]) -> Sink:
+    public_key = environ.get("LUNARY_PUBLIC_KEY") or environ.get("LUNARY_APP_ID")
+    if not public_key:
+        raise SinkNotConfigured(
+            "the lunary callback needs LUNARY_PUBLIC_KEY (and LUNARY_API_URL for a self-hosted Lunary)"
+        )
+    return LunarySink(public_key=public_key, api_url=environ.get("LUNARY_API_URL") or None)
+
+
 SinkFactory = Callable[["Settings", Mapping[str, str]], Sink]
 
 SINK_FACTORIES: dict[str, SinkFactory] = {
@@ -167,6 +177,7 @@ SINK_FACTORIES: dict[str, SinkFactory] = {
     "webhook": _webhook,
     "wandb": _wandb,
     "helicone": _helicone,
+    "lunary": _lunary,
 }
 SUPPORTED_CALLBACKS = tuple(sorted({*SINK_FACTORIES, *BUILTIN_CALLBACKS}))
 
