@@ -549,7 +549,9 @@ def test_callbacks_this_gateway_does_not_provide_are_errors_that_say_so(callback
     assert f"'{callback}' is a LiteLLM integration this gateway does not provide" in issue.message
 
 
-@pytest.mark.parametrize("callback", ["langfuse", "wandb", "lunary", "helicone", "traceloop", "prometheus"])
+@pytest.mark.parametrize(
+    "callback", ["langfuse", "wandb", "lunary", "helicone", "traceloop", "promptlayer", "prometheus"]
+)
 def test_every_callback_the_seed_names_is_accepted(callback):
     config = inspect(
         f"litellm_settings:\n  success_callback: [{callback}]\n  failure_callback: [{callback}]\n", ENV

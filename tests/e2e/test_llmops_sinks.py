@@ -5,11 +5,15 @@ time to first token, user, session, tags and errors; and the fake down for 10 s 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -33,8 +37,10 @@ from tests.e2e.support import (
 )
 from tests.fakes.helicone_server import FakeHelicone
 from tests.fakes.lunary_server import FakeLunary
+from tests.fakes.promptlayer_server import FakePromptLayer
 from tests.fakes.threaded import ThreadedFake
 from tests.fakes.weave_server import FakeWeave
+from tests.support.processes import clean_env
 
 OUTAGE_SECONDS = 10.0
 
@@ -177,6 +183,45 @@ def lunary_check(run: dict[str, Any], want: Expected) -> None:
         assert 0 <= metadata["time_to_first_token_ms"] <= metadata["latency_ms"]
 
 
+# ---------------------------------------------------------------------------------------------- PromptLayer
+PROMPTLAYER_KEY = "pl_e2e_0123456789"
+
+
+def promptlayer_records(fake: ThreadedFake, request_id: str) -> list[dict[str, Any]]:
+    return [r for r in fake.received if r["metadata"]["request_id"] == request_id]
+
+
+def blueprint(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in messages]
+
+
+def promptlayer_check(logged: dict[str, Any], want: Expected) -> None:
+    assert logged["provider"] == "amazon.bedrock"
+    assert logged["model"] == CHAT_MODEL_ID
+    assert logged["parameters"]["model_group"] == CHAT_MODEL
+    assert want.error or logged["parameters"]["temperature"] == 0.5
+    assert logged["input"] == {"type": "chat", "messages": blueprint(want.messages)}
+    assert logged["tags"] == want.tags
+    metadata = logged["metadata"]
+    assert metadata["user_id"] == want.user and metadata["session_id"] == want.session
+    assert metadata["region"] == REGION
+    started, ended = logged["request_start_time"], logged["request_end_time"]
+    assert want.started - 1 <= started <= ended <= want.ended + 1
+    assert float(metadata["latency_ms"]) == pytest.approx((ended - started) * 1000, abs=1)
+    if want.error:
+        assert logged["status"] == "ERROR" and logged["error_message"] == want.error
+        assert logged["error_type"] == "PROVIDER_ERROR"
+        return
+    assert logged["status"] == "SUCCESS"
+    [answer] = logged["output"]["messages"]
+    assert answer["role"] == "assistant" and answer["content"] == [{"type": "text", "text": want.content}]
+    assert logged["input_tokens"] == want.usage["prompt_tokens"]
+    assert logged["output_tokens"] == want.usage["completion_tokens"]
+    assert logged["price"] == pytest.approx(want.cost, rel=1e-6)
+    if want.stream:
+        assert 0 <= float(metadata["time_to_first_token_ms"]) <= float(metadata["latency_ms"])
+
+
 @dataclass
 class Integration:
     callback: str
@@ -211,6 +256,13 @@ INTEGRATIONS = [
         lambda fake: {"LUNARY_PUBLIC_KEY": LUNARY_PROJECT, "LUNARY_API_URL": fake.url},
         lunary_records,
         lunary_check,
+    ),
+    Integration(
+        "promptlayer",
+        lambda: FakePromptLayer(PROMPTLAYER_KEY),
+        lambda fake: {"PROMPTLAYER_API_KEY": PROMPTLAYER_KEY, "PROMPTLAYER_BASE_URL": fake.url},
+        promptlayer_records,
+        promptlayer_check,
     ),
 ]
 
@@ -364,3 +416,45 @@ def test_the_product_down_for_ten_seconds_loses_nothing(setup: Setup) -> None:
     sink = setup.integration.callback
     assert metric(samples, "bedrock_proxy_sink_records_total", sink=sink, outcome="dropped") == 0
     assert metric(samples, "bedrock_proxy_sink_records_total", sink=sink, outcome="retried") > 0
+
+
+# ---------------------------------------------------------------------------------------------- settings
+SEED_CALLBACKS = ["langfuse", "wandb", "lunary", "helicone", "traceloop", "promptlayer"]
+REQUIRED_VARIABLES = {
+    "wandb": "WANDB_API_KEY",
+    "lunary": "LUNARY_PUBLIC_KEY",
+    "helicone": "HELICONE_API_KEY",
+    "promptlayer": "PROMPTLAYER_API_KEY",
+}
+ALL_CALLBACKS = f"""  success_callback: {json.dumps(SEED_CALLBACKS)}
+  failure_callback: {json.dumps(list(REQUIRED_VARIABLES))}
+"""
+
+
+def test_check_config_accepts_every_callback_the_seed_names(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(config_text(ALL_CALLBACKS))
+    result = subprocess.run(
+        [sys.executable, "-m", "bedrock_proxy", "check-config", "--config", str(config)],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 errors" in result.stdout
+    for callback, variable in REQUIRED_VARIABLES.items():
+        assert f"the {callback} callback needs {variable}" in result.stdout
+
+
+def test_without_credentials_the_gateway_starts_and_names_each_missing_variable(
+    emulator_url: str, tmp_path: Path
+) -> None:
+    with gateway(config_text(ALL_CALLBACKS), tmp_path, emulator_url=emulator_url) as running:
+        answer = OpenAI(
+            api_key=MASTER_KEY, base_url=f"{running.url}/v1", max_retries=0
+        ).chat.completions.create(model=CHAT_MODEL, messages=[{"role": "user", "content": "Bonjour"}])
+        assert answer.choices[0].message.content
+        output = running.output()
+    for callback, variable in REQUIRED_VARIABLES.items():
+        assert f"{callback} callback disabled: the {callback} callback needs {variable}" in output

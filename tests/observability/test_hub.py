@@ -46,6 +46,7 @@ def test_unknown_callback_fails_at_start_up_listing_the_supported_ones(name: str
         ("wandb", "WANDB_API_KEY"),
         ("helicone", "HELICONE_API_KEY"),
         ("lunary", "LUNARY_PUBLIC_KEY"),
+        ("promptlayer", "PROMPTLAYER_API_KEY"),
     ],
 )
 def test_a_sink_without_its_settings_is_left_out_with_a_warning_naming_them(

@@ -30,6 +30,7 @@ SUPPORTED_CALLBACKS = (
     "wandb",
     "helicone",
     "lunary",
+    "promptlayer",
 )
 SUPPORTED_ALERTING = ("slack", "webhook", "email")
 CACHE_TYPES = ("local", "redis")

@@ -21,6 +21,7 @@ from bedrock_proxy.observability.langfuse import LangfuseLegacySink, LangfuseOpt
 from bedrock_proxy.observability.lunary import LunarySink
 from bedrock_proxy.observability.metrics import GatewayMetrics, overhead_seconds
 from bedrock_proxy.observability.otel import OtelSink, parse_otlp_headers, traces_url
+from bedrock_proxy.observability.promptlayer import PromptLayerSink
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.observability.sink import Sink
 from bedrock_proxy.observability.weave import WeaveSink
@@ -167,6 +168,15 @@ def _lunary(settings: Settings, environ: Mapping[str, str]) -> Sink:
     return LunarySink(public_key=public_key, api_url=environ.get("LUNARY_API_URL") or None)
 
 
+def _promptlayer(settings: Settings, environ: Mapping[str, str]) -> Sink:
+    api_key = environ.get("PROMPTLAYER_API_KEY")
+    if not api_key:
+        raise SinkNotConfigured(
+            "the promptlayer callback needs PROMPTLAYER_API_KEY (and PROMPTLAYER_BASE_URL for another server)"
+        )
+    return PromptLayerSink(api_key=api_key, base_url=environ.get("PROMPTLAYER_BASE_URL") or None)
+
+
 SinkFactory = Callable[["Settings", Mapping[str, str]], Sink]
 
 SINK_FACTORIES: dict[str, SinkFactory] = {
@@ -178,6 +188,7 @@ SINK_FACTORIES: dict[str, SinkFactory] = {
     "wandb": _wandb,
     "helicone": _helicone,
     "lunary": _lunary,
+    "promptlayer": _promptlayer,
 }
 SUPPORTED_CALLBACKS = tuple(sorted({*SINK_FACTORIES, *BUILTIN_CALLBACKS}))
 
