@@ -229,6 +229,7 @@ class Integration:
     env: Callable[[ThreadedFake], dict[str, str]]
     records: Callable[[ThreadedFake, str], list[dict[str, Any]]]
     check: Callable[[dict[str, Any], Expected], None]
+    messages: Callable[[dict[str, Any]], list[Any]]  # every prompt or answer text the record carries
 
 
 INTEGRATIONS = [
@@ -242,6 +243,7 @@ INTEGRATIONS = [
         },
         weave_records,
         weave_check,
+        lambda call: [call["inputs"].get("messages"), call.get("output")],
     ),
     Integration(
         "helicone",
@@ -249,6 +251,10 @@ INTEGRATIONS = [
         lambda fake: {"HELICONE_API_KEY": HELICONE_KEY, "HELICONE_API_BASE": fake.url},
         helicone_records,
         helicone_check,
+        lambda log: [
+            log["body"]["providerRequest"]["json"].get("messages"),
+            *(c.get("message") for c in log["body"]["providerResponse"]["json"].get("choices", [])),
+        ],
     ),
     Integration(
         "lunary",
@@ -256,6 +262,7 @@ INTEGRATIONS = [
         lambda fake: {"LUNARY_PUBLIC_KEY": LUNARY_PROJECT, "LUNARY_API_URL": fake.url},
         lunary_records,
         lunary_check,
+        lambda run: [run.get("input"), run.get("output")],
     ),
     Integration(
         "promptlayer",
@@ -263,6 +270,7 @@ INTEGRATIONS = [
         lambda fake: {"PROMPTLAYER_API_KEY": PROMPTLAYER_KEY, "PROMPTLAYER_BASE_URL": fake.url},
         promptlayer_records,
         promptlayer_check,
+        lambda logged: [*logged["input"]["messages"], *logged["output"]["messages"]],
     ),
 ]
 
@@ -403,6 +411,20 @@ def test_a_failed_call_is_one_record_carrying_the_error(setup: Setup) -> None:
     setup.integration.check(setup.one_record(request_id), want)
 
 
+def test_turn_off_message_logging_keeps_prompts_and_answers_out(setup: Setup) -> None:
+    request_id = new_id()
+    answer = setup.client().chat.completions.create(
+        model=CHAT_MODEL,
+        messages=[{"role": "user", "content": "Mon secret: 1234"}],
+        extra_body={"metadata": {**METADATA, "turn_off_message_logging": True}},
+        extra_headers={"x-request-id": request_id},
+    )
+    record = setup.one_record(request_id)
+    assert not [m for m in setup.integration.messages(record) if m], "messages left the gateway"
+    assert "1234" not in json.dumps(record)
+    assert answer.choices[0].message.content and answer.choices[0].message.content not in json.dumps(record)
+
+
 def test_the_product_down_for_ten_seconds_loses_nothing(setup: Setup) -> None:
     setup.fake.stop()
     try:
@@ -458,3 +480,27 @@ def test_without_credentials_the_gateway_starts_and_names_each_missing_variable(
         output = running.output()
     for callback, variable in REQUIRED_VARIABLES.items():
         assert f"{callback} callback disabled: the {callback} callback needs {variable}" in output
+
+
+@pytest.mark.parametrize("integration", INTEGRATIONS, ids=lambda i: i.callback)
+def test_sigterm_delivers_what_was_queued_while_the_product_was_down(
+    integration: Integration, emulator_url: str, tmp_path: Path
+) -> None:
+    fake = integration.make_fake()
+    fake.start()
+    settings = f'  success_callback: ["{integration.callback}"]\n'
+    env = {**integration.env(fake), "BEDROCK_PROXY_SINK_BACKOFF_MAX_SECONDS": "0.5"}
+    try:
+        with gateway(config_text(settings), tmp_path, emulator_url=emulator_url, env=env) as running:
+            setup = Setup(integration, fake, running)
+            fake.stop()
+            sent = [send_chat(setup, stream=False) for _ in range(2)]
+            time.sleep(1.0)  # both are being retried now
+            fake.start(fake.port)
+            running.stop()  # SIGTERM, as a container runtime sends
+            output = running.output()
+        for want in sent:
+            integration.check(setup.one_record(want.request_id), want)
+        assert "not delivered before shutdown" not in output
+    finally:
+        fake.stop()
