@@ -20,7 +20,18 @@ ROUTING_STRATEGIES = (
     "latency-based-routing",
     "cost-based-routing",
 )
-SUPPORTED_CALLBACKS = ("langfuse", "langfuse_otel", "otel", "traceloop", "webhook", "prometheus")
+SUPPORTED_CALLBACKS = (
+    "langfuse",
+    "langfuse_otel",
+    "otel",
+    "traceloop",
+    "webhook",
+    "prometheus",
+    "wandb",
+    "helicone",
+    "lunary",
+    "promptlayer",
+)
 SUPPORTED_ALERTING = ("slack", "webhook", "email")
 CACHE_TYPES = ("local", "redis")
 REDIS_FAIL_MODES = ("open", "closed")  # router_settings.redis_fail_mode
