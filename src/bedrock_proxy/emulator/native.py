@@ -15,7 +15,7 @@ from bedrock_proxy.emulator.catalogue import ModelSpec
 from bedrock_proxy.emulator.controls import MARKER_TEXT, take_marker
 from bedrock_proxy.emulator.conversation import Answer, Turn, validate
 from bedrock_proxy.emulator.embeddings import binary, embed, int8, packed_bits
-from bedrock_proxy.emulator.errors import malformed
+from bedrock_proxy.emulator.errors import malformed, validation
 from bedrock_proxy.emulator.textgen import estimate_tokens, split_deltas
 
 _TEMPLATE_TOKENS = re.compile(r"<\|[^|>]*\|>|\[/?INST\]|</?s>")
@@ -381,6 +381,11 @@ TEXT_FAMILIES = {
 
 
 def parse_text(body: Any, spec: ModelSpec) -> Turn:
+    if spec.native not in TEXT_FAMILIES:  # Nova's and gpt-oss's own bodies are not modelled: Converse is
+        raise validation(
+            f"The emulator models InvokeModel bodies only for {', '.join(TEXT_FAMILIES)} models; call"
+            f" {spec.model_id} through Converse."
+        )
     return TEXT_FAMILIES[spec.native][0](body, spec, False)
 
 
