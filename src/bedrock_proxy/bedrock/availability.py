@@ -352,9 +352,9 @@ AVAILABILITY: dict[str, Availability] = _table(
     ),
     Availability(
         "cohere.embed-v4:0",
-        on_demand=("us-east-1", "eu-west-1"),
+        on_demand=("us-east-1",),
         profiles={"eu": EU_WIDE, "us": US, "global": GLOBAL},
-        source="[cards] Embed v4: in-Region id, eu./us./global. ids; in-Region eu-west-1 UNVERIFIED",
+        source="[cards] Embed v4: in-Region id, eu./us./global. ids; in-Region regions UNVERIFIED",
     ),
     Availability("mistral.mistral-large-2402-v1:0", on_demand=_MISTRAL_REGIONS, source=_MISTRAL_SOURCE),
     Availability("mistral.mixtral-8x7b-instruct-v0:1", on_demand=_MISTRAL_REGIONS, source=_MISTRAL_SOURCE),
