@@ -3,6 +3,7 @@ text, their capabilities enforced, and application inference profiles answered b
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from botocore.exceptions import ClientError
 
@@ -128,3 +129,16 @@ def test_the_current_models_are_listed_active_with_their_inference_types(control
 
 def test_every_catalogue_model_is_listed_somewhere():
     assert all(spec.availability.on_demand or spec.availability.profiles for spec in MODELS.values())
+
+
+def test_cohere_embed_v4_answers_through_its_eu_profile_with_its_output_dimensions(runtime):
+    def embed(**extra):
+        body = orjson.dumps({"texts": ["Bonjour"], "input_type": "search_query", **extra})
+        answer = runtime.invoke_model(modelId="eu.cohere.embed-v4:0", body=body)
+        return orjson.loads(answer["body"].read())
+
+    assert len(embed()["embeddings"][0]) == 1536
+    assert len(embed(output_dimension=256)["embeddings"][0]) == 256
+    with pytest.raises(ClientError) as raised:
+        embed(output_dimension=300)
+    assert "output_dimension" in raised.value.response["Error"]["Message"]
