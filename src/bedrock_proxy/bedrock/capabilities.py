@@ -44,6 +44,7 @@ class ModelCapabilities:
     # "adaptive"; empty: no extended thinking at all
     thinking: frozenset[str] = frozenset()
     effort: bool = False  # additionalModelRequestFields {"output_config": {"effort"}} accepted
+    cache_1h: bool = False  # cachePoint {"ttl": "1h"} accepted (Claude 4.5 and later; others: 5 minutes)
 
 
 UNKNOWN = ModelCapabilities(family="unknown")
@@ -145,8 +146,21 @@ def _claude(mid: str) -> ModelCapabilities:
         output = 64_000
     thinking, effort = _claude_reasoning(mid)
     return ModelCapabilities(
-        family="claude", context_window=200_000, max_output_tokens=output, thinking=thinking, effort=effort
+        family="claude",
+        context_window=200_000,
+        max_output_tokens=output,
+        thinking=thinking,
+        effort=effort,
+        cache_1h=_claude_version(mid) >= (4, 5),
     )
+
+
+def _claude_version(mid: str) -> tuple[int, int]:
+    """(4, 5) for claude-sonnet-4-5, (0, 0) for ids without a generation (Claude 3.x and older)."""
+    match = _CLAUDE_GENERATION.search(mid)
+    if match is None:
+        return (0, 0) if "claude-3" in mid or "claude-v" in mid or "instant" in mid else (99, 0)
+    return int(match.group(2)), int(match.group(3) or 0)
 
 
 _BUDGET = frozenset({"enabled"})

@@ -22,6 +22,7 @@ from bedrock_proxy.config.coerce import (
     suggest,
 )
 from bedrock_proxy.config.effects import UNAPPLIED_DEFAULT_PARAMS, default_without_effect
+from bedrock_proxy.config.features import FEATURE_PARAMS, read_feature
 from bedrock_proxy.config.issues import child
 from bedrock_proxy.config.parsers import Context, check_url
 from bedrock_proxy.config.schema import Deployment, strip_userinfo
@@ -58,7 +59,7 @@ LIMIT_PARAMS = (
 # OpenAI request fields a deployment may give defaults for; the request's own value always wins.
 APPLIED_DEFAULT_PARAMS = ("max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop")
 DEFAULT_PARAMS = APPLIED_DEFAULT_PARAMS + UNAPPLIED_DEFAULT_PARAMS
-LITELLM_PARAMS = frozenset(CONNECTION_PARAMS + LIMIT_PARAMS + DEFAULT_PARAMS)
+LITELLM_PARAMS = frozenset(CONNECTION_PARAMS + LIMIT_PARAMS + DEFAULT_PARAMS + FEATURE_PARAMS)
 MODEL_INFO_KEYS = (
     "id",
     "mode",
@@ -236,6 +237,8 @@ def _read_params(deployment: Deployment, params: dict[str, Any], path: str, ctx:
                 params[key] = parsed
         elif key in CONNECTION_PARAMS:
             _connection_param(deployment, key, value, key_path, ctx)
+        elif key in FEATURE_PARAMS:
+            deployment.features = read_feature(deployment.features, key, value, key_path, log)
         elif key in MODEL_INFO_KEYS:
             log.warning(
                 key_path, f"read as model_info.{key}; it describes the model, move it under model_info"

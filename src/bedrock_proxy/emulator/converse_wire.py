@@ -38,6 +38,7 @@ def converse_body(answer: Answer, latency_ms: int) -> bytes:
     }
     if answer.stop_sequence is not None:
         body["additionalModelResponseFields"] = {"stop_sequence": answer.stop_sequence}
+    body.update(answer.echo)
     return orjson.dumps(body)
 
 
@@ -80,4 +81,4 @@ def stream_events(answer: Answer) -> Iterator[tuple[str, dict[str, Any], bool]]:
 
 
 def metadata_event(answer: Answer, latency_ms: int) -> dict[str, Any]:
-    return {"usage": usage(answer), "metrics": {"latencyMs": latency_ms}}
+    return {"usage": usage(answer), "metrics": {"latencyMs": latency_ms}, **answer.echo}
