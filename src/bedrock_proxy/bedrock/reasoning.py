@@ -9,6 +9,7 @@ Per the model's thinking kinds (`capabilities.thinking`):
 - a model without reasoning: a 400 naming the client's field (reasoning_effort, thinking, reasoning.effort),
   or under drop_params a drop named in x-bedrock-proxy-dropped-params. Anthropic's own API (no field named)
   keeps its drop.
+An unknown model id (an application inference profile ARN) is sent a budget: Bedrock has the last word.
 Claude counts the thinking budget inside max_tokens: a max_tokens at or under the budget is raised by the
 budget (up to the model's output limit), so the answer keeps the room the client asked for.
 """
@@ -33,6 +34,7 @@ EFFORT_BUDGETS = {
     "xhigh": 8192,
     "max": 16_384,
 }
+_UNKNOWN_KINDS = frozenset({"enabled"})
 # OpenAI's effort words -> Anthropic's output_config.effort (low | medium | high | xhigh | max)
 _ANTHROPIC_EFFORT = {"minimal": "low"}
 
@@ -90,7 +92,9 @@ def _spent_as_budget(reasoning: Reasoning, thinking: dict[str, Any] | None) -> b
 
 
 def _thinking(reasoning: Reasoning, caps: ModelCapabilities, max_tokens: int | None) -> dict[str, Any] | None:
-    kinds = caps.thinking
+    # an unknown id (an application inference profile ARN, a model newer than our table) gets a budget, the
+    # most widely taken form: Bedrock has the last word
+    kinds = caps.thinking or (_UNKNOWN_KINDS if caps.family == "unknown" else caps.thinking)
     effort_budget = EFFORT_BUDGETS.get(reasoning.effort or "")
     if reasoning.mode is ReasoningMode.ENABLED:
         if reasoning.budget_tokens is None and effort_budget is not None and "adaptive" in kinds:
