@@ -608,7 +608,15 @@ def usage_from_converse(usage: dict[str, Any] | None, reasoning: str = "") -> Us
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
         reasoning_tokens=min(estimate_tokens(reasoning), completion) if reasoning else 0,
+        cache_write_1h_tokens=_one_hour_writes(usage.get("cacheDetails")),
     )
+
+
+def _one_hour_writes(details: Any) -> int:
+    """The cache writes with a one-hour TTL, from Converse's cacheDetails ([{ttl, inputTokens}])."""
+    if not isinstance(details, list):
+        return 0
+    return sum(d.get("inputTokens") or 0 for d in details if isinstance(d, dict) and d.get("ttl") == "1h")
 
 
 def service_tier_of(response: dict[str, Any]) -> str | None:

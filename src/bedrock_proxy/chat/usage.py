@@ -19,6 +19,7 @@ class Usage:
     # of completion_tokens, spent on reasoning. Bedrock does not count them apart: they are estimated from
     # the reasoning text (`estimate_tokens`), at most the completion tokens.
     reasoning_tokens: int = 0
+    cache_write_1h_tokens: int = 0  # of cache_write_tokens, written with a one-hour TTL (priced apart)
 
     @property
     def total_tokens(self) -> int:
@@ -31,6 +32,7 @@ class Usage:
             self.cache_read_tokens + other.cache_read_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
+            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
         )
 
 

@@ -217,7 +217,7 @@ class EmulatorApp:
         if operation in ("Converse", "ConverseStream"):
             turn = validate(body, spec, streaming=operation == "ConverseStream")
             if spec.native == "anthropic" and isinstance(body, dict):  # validate refused anything else
-                turn.cache_prefixes = cache_prefixes(body)
+                turn.cache_prefixes = cache_prefixes(body, spec.model_id)
         else:
             turn = native.parse_text(body, spec)
         if turn.marker:

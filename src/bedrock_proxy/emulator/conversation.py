@@ -56,7 +56,8 @@ class Turn:
     tool_results: list[str] = field(default_factory=list)  # results in the last user message
     marker: str | None = None  # `[[emu:...]]` controls found in the last user message
     thinking: bool = False  # additionalModelRequestFields.thinking asked for reasoning
-    cache_prefixes: list[tuple[str, int]] = field(default_factory=list)  # (key, tokens) per cachePoint
+    # (key, tokens, ttl) per cachePoint
+    cache_prefixes: list[tuple[str, int, str]] = field(default_factory=list)
     features: RequestFeatures = NO_FEATURES  # serviceTier, performanceConfig, guardrailConfig
 
 
@@ -71,6 +72,7 @@ class Answer:
     stop_sequence: str | None = None
     cache_read: int = 0  # of input_tokens, read from the prompt cache
     cache_write: int = 0  # of input_tokens, written to the prompt cache
+    cache_write_1h: int = 0  # of cache_write, written with a one-hour TTL
     echo: dict[str, Any] = field(default_factory=dict)  # serviceTier / performanceConfig, as Bedrock reports
 
     @property

@@ -20,13 +20,17 @@ def padding(index: int) -> str:
 
 
 def usage(answer: Answer) -> dict[str, Any]:
-    return {
+    counts: dict[str, Any] = {
         "inputTokens": answer.input_tokens - answer.cache_read - answer.cache_write,
         "outputTokens": answer.output_tokens,
         "totalTokens": answer.input_tokens + answer.output_tokens,
         "cacheReadInputTokens": answer.cache_read,
         "cacheWriteInputTokens": answer.cache_write,
     }
+    if answer.cache_write:  # the writes per TTL, as Bedrock details them
+        details = [("5m", answer.cache_write - answer.cache_write_1h), ("1h", answer.cache_write_1h)]
+        counts["cacheDetails"] = [{"ttl": ttl, "inputTokens": n} for ttl, n in details if n]
+    return counts
 
 
 def converse_body(answer: Answer, latency_ms: int) -> bytes:
