@@ -112,6 +112,31 @@ def test_reasoning_is_mapped_per_model(
 
 
 @pytest.mark.parametrize(
+    ("model_id", "extra", "fields"),
+    [
+        (
+            "eu.amazon.nova-2-lite-v1:0",
+            {"reasoning_effort": "minimal"},
+            {"reasoningConfig": {"type": "enabled", "maxReasoningEffort": "low"}},
+        ),
+        (
+            "global.amazon.nova-2-lite-v1:0",
+            {"thinking": {"type": "enabled", "budget_tokens": 4000}},
+            {"reasoningConfig": {"type": "enabled", "maxReasoningEffort": "medium"}},
+        ),
+        ("openai.gpt-oss-120b-1:0", {"reasoning_effort": "high"}, {"reasoning_effort": "high"}),
+        ("openai.gpt-oss-20b-1:0", {"reasoning_effort": "max"}, {"reasoning_effort": "high"}),
+    ],
+)
+def test_nova_2_and_gpt_oss_take_the_effort_in_their_own_field(
+    model_id: str, extra: dict[str, Any], fields: dict[str, Any]
+) -> None:
+    call = convert(chat(user("Why?"), **extra), model_id)
+    assert call.body["additionalModelRequestFields"] == fields
+    assert call.dropped == ()
+
+
+@pytest.mark.parametrize(
     ("model_id", "extra", "param"),
     [
         (HAIKU_3, {"reasoning_effort": "high"}, "reasoning_effort"),

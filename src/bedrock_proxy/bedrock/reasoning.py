@@ -9,6 +9,9 @@ Per the model's thinking kinds (`capabilities.thinking`):
 - a model without reasoning: a 400 naming the client's field (reasoning_effort, thinking, reasoning.effort),
   or under drop_params a drop named in x-bedrock-proxy-dropped-params. Anthropic's own API (no field named)
   keeps its drop.
+- Nova 2 takes `reasoningConfig: {"type": "enabled", "maxReasoningEffort": low | medium | high}` and
+  gpt-oss its own `reasoning_effort` (low | medium | high): the effort goes there (minimal -> low,
+  xhigh / max -> high; a budget or adaptive request without an effort -> medium).
 An unknown model id (an application inference profile ARN) is sent a budget: Bedrock has the last word.
 Claude counts the thinking budget inside max_tokens: a max_tokens at or under the budget is raised by the
 budget (up to the model's output limit), so the answer keeps the room the client asked for.
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bedrock_proxy.bedrock.capabilities import ModelCapabilities
+from bedrock_proxy.bedrock.capabilities import ModelCapabilities, base_model_id
 from bedrock_proxy.chat.request import Reasoning, ReasoningMode
 from bedrock_proxy.errors import invalid_request
 
@@ -51,6 +54,10 @@ def reasoning_fields(
 ) -> None:
     """Set `thinking` and `output_config` in `additional` (and maxTokens in `inference` when the budget
     needs room) as this model takes them; what it cannot take is a 400 or, named, dropped."""
+    if reasoning.mode is not ReasoningMode.DISABLED and _effort_field(
+        model_id, reasoning, additional, params
+    ):
+        return
     thinking = _thinking(reasoning, caps, inference.get("maxTokens"))
     if thinking is None and reasoning.mode is not ReasoningMode.DISABLED:
         if reasoning.param is not None and not drop_params:
@@ -78,6 +85,35 @@ def reasoning_fields(
         params["effort"] = sent
     elif not _spent_as_budget(reasoning, thinking):
         dropped.append("effort")
+
+
+# models whose reasoning is an effort level in a field of their own (AWS's Nova 2 and OpenAI-model pages)
+_EFFORT_FIELDS = (("amazon.nova-2", "reasoningConfig"), ("openai.gpt-oss", "reasoning_effort"))
+_THREE_LEVELS = {
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+    "max": "high",
+}
+
+
+def _effort_field(
+    model_id: str, reasoning: Reasoning, additional: dict[str, Any], params: dict[str, Any]
+) -> bool:
+    """Nova 2's reasoningConfig or gpt-oss's reasoning_effort; False for a model without such a field."""
+    base = base_model_id(model_id).lower()
+    field = next((name for prefix, name in _EFFORT_FIELDS if base.startswith(prefix)), None)
+    if field is None:
+        return False
+    level = _THREE_LEVELS.get(reasoning.effort or "", "medium")
+    if field == "reasoningConfig":
+        additional[field] = {"type": "enabled", "maxReasoningEffort": level}
+    else:
+        additional[field] = level
+    params["effort"] = level
+    return True
 
 
 def _spent_as_budget(reasoning: Reasoning, thinking: dict[str, Any] | None) -> bool:
