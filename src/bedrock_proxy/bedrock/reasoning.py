@@ -6,9 +6,9 @@ Per the model's thinking kinds (`capabilities.thinking`):
 - an adaptive model (Claude 4.6+) gets `thinking: {"type": "adaptive"}`, the effort as
   `output_config.effort`; a budget request becomes adaptive where budgets are refused (4.7+); an adaptive
   request on a budget-only model thinks with half of max_tokens (at most 16,000);
-- a model without reasoning: a 400 naming the client's field (reasoning_effort, thinking, reasoning.effort),
-  or under drop_params a drop named in x-bedrock-proxy-dropped-params. Anthropic's own API (no field named)
-  keeps its drop.
+- a model without reasoning: a 400 naming the client's field (reasoning_effort, thinking), or under
+  drop_params a drop named in x-bedrock-proxy-dropped-params. The Responses API's reasoning.effort (Codex
+  sends one to every model) and Anthropic's own API are dropped, named, without a 400.
 - Nova 2 takes `reasoningConfig: {"type": "enabled", "maxReasoningEffort": low | medium | high}` and
   gpt-oss its own `reasoning_effort` (low | medium | high): the effort goes there (minimal -> low,
   xhigh / max -> high; a budget or adaptive request without an effort -> medium).
@@ -60,7 +60,7 @@ def reasoning_fields(
         return
     thinking = _thinking(reasoning, caps, inference.get("maxTokens"))
     if thinking is None and reasoning.mode is not ReasoningMode.DISABLED:
-        if reasoning.param is not None and not drop_params:
+        if reasoning.param is not None and reasoning.refuse and not drop_params:
             raise invalid_request(
                 f"'{reasoning.param}' is not supported by model {model_id}: it has no extended thinking."
                 " Remove it, use a reasoning model (Claude 3.7 / 4.x), or set drop_params: true.",

@@ -124,6 +124,9 @@ class Reasoning:
     # the client's field that asked for it (reasoning_effort, thinking, reasoning.effort): a model without
     # reasoning is a 400 naming it (or, with drop_params, a drop); None: dropped silently (Anthropic's API)
     param: str | None = None
+    # False: a model without reasoning gets the request without it (named as dropped) instead of a 400;
+    # the Responses API, whose clients (Codex) send an effort to every model
+    refuse: bool = True
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -20,8 +20,11 @@ _LATENCIES = ("standard", "optimized")
 _CACHE_TTLS = ("5m", "1h")
 
 
-def parse_reasoning_effort(value: object, param: str = "reasoning_effort") -> Reasoning | None:
-    """`reasoning_effort` as a Reasoning: think, with a budget or effort the model's kind decides."""
+def parse_reasoning_effort(
+    value: object, param: str = "reasoning_effort", *, refuse: bool = True
+) -> Reasoning | None:
+    """`reasoning_effort` as a Reasoning: think, with a budget or effort the model's kind decides.
+    `refuse` False: a model without reasoning drops it rather than answering 400."""
     if value is None:
         return None
     if value not in REASONING_EFFORTS:
@@ -30,7 +33,7 @@ def parse_reasoning_effort(value: object, param: str = "reasoning_effort") -> Re
         )
     if value == "none":
         return None
-    return Reasoning(ReasoningMode.ENABLED, effort=str(value), param=param)
+    return Reasoning(ReasoningMode.ENABLED, effort=str(value), param=param, refuse=refuse)
 
 
 def parse_thinking(value: object, effort: Reasoning | None) -> Reasoning | None:

@@ -165,7 +165,8 @@ def parse_responses_request(body: object, history: list[dict[str, Any]] | None =
     chat.parallel_tool_calls = _boolean(body, "parallel_tool_calls", None)
     text = _parse_text(body.get("text"), chat)
     reasoning = _parse_reasoning(body.get("reasoning"))
-    chat.reasoning = parse_reasoning_effort(reasoning.get("effort"), "reasoning.effort")
+    # Codex sends an effort whatever the model: one without reasoning gets the request without it (named)
+    chat.reasoning = parse_reasoning_effort(reasoning.get("effort"), "reasoning.effort", refuse=False)
     chat.service_tier = parse_service_tier(body)
     for key in ("include", "prompt_cache_key", "client_metadata", "truncation"):
         if body.get(key) is not None:
