@@ -28,6 +28,7 @@ from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.router import Router, StateListener
 from bedrock_proxy.server.app import Gateway
 from bedrock_proxy.server.auth import KeyRing
+from bedrock_proxy.server.deep_health import DEFAULT_HEALTH_REUSE_SECONDS, DeepHealthCache
 from bedrock_proxy.server.images import ImageFetcher
 from bedrock_proxy.spend import KeyGuard, SpendLedger, key_identities, plan_ledger
 from bedrock_proxy.spend.ledger import DEFAULT_REFRESH_SECONDS
@@ -131,6 +132,8 @@ def build_gateway(
     """The gateway for one process, every part built from `config` and the environment."""
     settings = config.settings
     observability, ledger, alerter = _observability_parts(settings, environ)
+    # model labels take configured names only: a caller naming unknown models adds no series
+    observability.metrics.limit_model_labels([*config.model_names(), *settings.model_group_alias])
     # the router counts retries and fallbacks in the metrics, and tells each listener every deployment
     # state change (healthy, partial, cooldown)
     metrics = observability.metrics
@@ -156,5 +159,8 @@ def build_gateway(
         guard=guard,
         cache=build_cache(settings, environ),
         images=image_fetcher or ImageFetcher(),
+        deep_health=DeepHealthCache(
+            env_seconds(environ, "BEDROCK_PROXY_HEALTH_MODELS_CACHE_SECONDS", DEFAULT_HEALTH_REUSE_SECONDS)
+        ),
         responses=build_response_store(settings, environ),
     )

@@ -130,3 +130,30 @@ def test_each_gateway_can_have_its_own_registry() -> None:
     a.request_finished(record(), 0.0)
     assert value(samples(a), "bedrock_proxy_requests_total") == 1
     assert not [k for k in samples(b) if k[0] == "bedrock_proxy_requests_total"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "label"),
+    [
+        ("claude-3-haiku", "claude-3-haiku"),  # a configured name
+        ("fast", "fast"),  # an alias
+        ("claude-sonnet-4-5", "claude-*"),  # a name a wildcard model_name serves: the pattern
+        ("gpt-4o", "unknown"),  # anything else: one bucket
+        ("made-up-1", "unknown"),
+    ],
+)
+def test_model_labels_take_only_configured_names(asked: str, label: str) -> None:
+    m = GatewayMetrics()
+    m.limit_model_labels(["claude-3-haiku", "claude-*", "fast"])
+    m.request_finished(record(model_group=asked, status=404, usage=Usage(), attempts=()), 0.0)
+    groups = {dict(ls)["model_group"] for (n, ls) in samples(m) if n == "bedrock_proxy_requests_total"}
+    assert groups == {label}
+
+
+def test_a_public_metrics_page_shows_key_digests_not_aliases() -> None:
+    public, private = GatewayMetrics(key_aliases=False), GatewayMetrics()
+    for m in (public, private):
+        m.request_finished(record(api_key_alias="team-a", api_key_id="ab12cd34ef" + "0" * 54), 0.0)
+    alias = lambda m: {dict(ls).get("api_key_alias") for (n, ls) in samples(m)} - {None}  # noqa: E731
+    assert alias(public) == {"key-ab12cd34"}
+    assert alias(private) == {"team-a"}

@@ -71,7 +71,7 @@ async def test_the_only_deployment_of_a_group_never_cools_down() -> None:
 async def admit_and_run(r, upstream: Upstream, model: str = "m", estimate: int = 0):
     trace = CallTrace(model)
     with r.admit(trace, estimate) as ticket:
-        result = await r.run(model, upstream, trace)
+        result = await r.run(model, upstream, trace, allowed=None)
         ticket.record_usage(estimate)
     return result, trace
 
@@ -111,7 +111,7 @@ async def test_the_global_tpm_counts_an_estimate_before_and_real_usage_after() -
     for _ in range(5):  # estimated 300 each, but really 100 each: 5 fit
         trace = CallTrace("m")
         with r.admit(trace, 300) as ticket:
-            await r.run("m", upstream, trace)
+            await r.run("m", upstream, trace, allowed=None)
             ticket.record_usage(100)
 
 
@@ -120,7 +120,7 @@ async def test_a_failed_request_gives_its_token_estimate_back() -> None:
     for _ in range(10):
         trace = CallTrace("m")
         with pytest.raises(GatewayError), r.admit(trace, 600):
-            await r.run("m", Upstream(m_0=fails(unavailable)), trace)
+            await r.run("m", Upstream(m_0=fails(unavailable)), trace, allowed=None)
     await admit_and_run(r, Upstream(), estimate=600)
 
 

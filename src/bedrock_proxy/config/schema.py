@@ -216,6 +216,9 @@ class Settings:
     log_raw_request_response: bool = False
     turn_off_message_logging: bool = False
     redact_user_api_key_info: bool = False
+    # GET /metrics needs a valid key (any configured key), as LiteLLM's litellm_settings key of that name;
+    # off (LiteLLM's default): anyone may scrape it, and key aliases are shown as short digests there
+    require_auth_for_metrics_endpoint: bool = False
     # observability: names from SUPPORTED_CALLBACKS only
     success_callbacks: list[str] = field(default_factory=list)
     failure_callbacks: list[str] = field(default_factory=list)

@@ -146,6 +146,7 @@ NATIVE: dict[str, dict[str, SettingKey]] = {
         "log_raw_request_response": SettingKey("log_raw_request_response", _bool),
         "turn_off_message_logging": SettingKey("turn_off_message_logging", _bool),
         "redact_user_api_key_info": SettingKey("redact_user_api_key_info", _bool),
+        "require_auth_for_metrics_endpoint": SettingKey("require_auth_for_metrics_endpoint", _bool),
         "max_budget": SettingKey("max_budget", _usd),
         "rpm": SettingKey("rpm", _count),  # the seed's global limits
         "tpm": SettingKey("tpm", _count),

@@ -278,7 +278,8 @@ class Observability:
         size = queue_size or int(environ.get("BEDROCK_PROXY_SINK_QUEUE_SIZE") or 10_000)
         backoff_max = env_seconds(environ, "BEDROCK_PROXY_SINK_BACKOFF_MAX_SECONDS", 10.0)
         return cls(
-            GatewayMetrics(registry),
+            # a /metrics anyone may read shows no key alias, only a short digest of each key
+            GatewayMetrics(registry, key_aliases=settings.require_auth_for_metrics_endpoint),
             RecordDispatcher(
                 sinks.values(),
                 queue_size=size,
@@ -301,6 +302,8 @@ class Observability:
         for observe in self.observers:
             observe(record)
         names = self.success_sinks if record.status < 400 else self.failure_sinks
+        if record.status >= 400 and record.cost and self.spend is not None:
+            names = (*names, self.spend.name)  # a call cut short is still paid for: the ledger keeps it
         if names:
             self.dispatcher.submit(record, names)
 

@@ -11,6 +11,7 @@ scrape adds up every worker's (observability/multiprocess.py); with one worker n
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from bisect import bisect_left
@@ -34,7 +35,7 @@ from bedrock_proxy.observability.record import CallRecord, DeploymentState
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
-_SAFE = re.compile(r"[^A-Za-z0-9_.:/@#+-]")  # deployment ids look like "claude-3-haiku#0"
+_SAFE = re.compile(r"[^A-Za-z0-9_.:/@#+*-]")  # ids look like "claude-3-haiku#0", wildcards "claude-*"
 
 HEALTHY, PARTIAL, COOLDOWN = DeploymentState  # the gauge values, re-exported under their old names
 _DEPLOYMENT_FAULTS = frozenset(
@@ -71,6 +72,28 @@ class _LabelGuard:
         return label
 
 
+class _KnownLabel:
+    """A model label that takes only configured model names (and their aliases): anything else a caller
+    names is counted under one `unknown` value, so callers cannot add series by inventing model names."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.known = {name: _SAFE.sub("_", name)[:100] for name in names}
+        # a wildcard model_name (`claude-*`) labels the names it serves with itself
+        self.patterns = [name for name in self.known if "*" in name]
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return ""
+        label = self.known.get(value)
+        if label is not None:
+            return label
+        for pattern in self.patterns:
+            if fnmatch.fnmatchcase(value, pattern):
+                return self.known[pattern]
+        return UNKNOWN_MODEL
+
+
+UNKNOWN_MODEL = "unknown"
 SinkStats = Callable[[], dict[str, dict[str, int]]]
 
 
@@ -205,9 +228,19 @@ class GatewayMetrics:
     retry / fallback; render() for GET /metrics; start() / aclose() around serving (sharing with sibling
     worker processes when there are any)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None, *, max_label_values: int = 200) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        max_label_values: int = 200,
+        key_aliases: bool = True,
+    ) -> None:
+        """`key_aliases` False: the api_key_alias label shows a short digest of the key instead of its alias
+        (for a /metrics anyone may read)."""
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        self._group = _LabelGuard(max_label_values)
+        self.key_aliases = key_aliases
+        self._group: Callable[[str | None], str] = _LabelGuard(max_label_values)
+        self._route = _LabelGuard(64)  # in-flight requests, by route path
         self._deployment = _LabelGuard(max_label_values * 4)
         self._model = _LabelGuard(max_label_values)
         self._error = _LabelGuard(64)
@@ -322,18 +355,29 @@ class GatewayMetrics:
         self.registry.register(self._sinks)
         self._publisher: SnapshotPublisher | None = None
 
+    def limit_model_labels(self, names: Iterable[str]) -> None:
+        """Label only these model names (the configured groups and aliases); any other is `unknown`."""
+        self._group = _KnownLabel(names)
+
+    def _key_label(self, record: CallRecord) -> str:
+        if self.key_aliases or not record.api_key_id:
+            return self._alias(record.api_key_alias)
+        if record.api_key_id == record.api_key_alias:  # "anonymous": no key configured
+            return self._alias(record.api_key_alias)
+        return self._alias("key-" + record.api_key_id[:8])
+
     # ------------------------------------------------------------------ request path
     def request_started(self, route: str) -> None:
-        """In-flight +1. Pair with request_ended(route) in a `finally` (route: path or model group)."""
-        self.in_flight.inc((self._group(route),))
+        """In-flight +1. Pair with request_ended(route) in a `finally` (route: the request's path)."""
+        self.in_flight.inc((self._route(route),))
 
     def request_ended(self, route: str) -> None:
-        self.in_flight.inc((self._group(route),), -1.0)
+        self.in_flight.inc((self._route(route),), -1.0)
 
     def request_finished(self, record: CallRecord, overhead_seconds: float) -> None:
         """Counters and histograms of one finished call (in-flight is request_started / request_ended)."""
         group = (self._group(record.model_group),)
-        lite = (self._model(record.bedrock_model_id), group[0], self._alias(record.api_key_alias))
+        lite = (self._model(record.bedrock_model_id), group[0], self._key_label(record))
         status = str(record.status)
         self.requests.inc((group[0], status))
         self.l_total.inc((group[0], lite[2], status))

@@ -15,11 +15,12 @@ import fnmatch
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
+from bedrock_proxy.keys import model_allowed
 from bedrock_proxy.observability.record import Attempt, DeploymentState
 from bedrock_proxy.router import policy
 from bedrock_proxy.router.context_windows import context_window, too_long_error
@@ -41,6 +42,9 @@ HEALTHY, PARTIAL, COOLDOWN = DeploymentState
 # Hears every deployment state change, as httpx's event hooks hear requests:
 # (deployment_id, model_group, state, *, bedrock_model_id, region) -> None
 StateListener = Callable[..., None]
+# The model names a caller may use (an API key's `models`); None or empty: every model. Handed to `run`
+# explicitly so that every route to a model (the request's group, an alias, every kind of fallback) obeys it.
+Allowed = Collection[str] | None
 # the router's own guard around an attempt, past the timeout the attempt was given: the transport's
 # timeout normally fires first and says more precisely what was late
 TIMEOUT_GRACE = 0.25
@@ -66,6 +70,18 @@ class CallTrace:
     def time_left(self) -> float:
         """Seconds until the request's deadline (a stream must end by then too)."""
         return max(self.deadline - time.monotonic(), 0.001)
+
+
+def model_not_allowed(model_name: str, allowed: Allowed) -> GatewayError:
+    """The 403 a caller gets for a model outside its key's `models` (the same as the server's check)."""
+    names = ", ".join(sorted(allowed or ()))
+    return GatewayError(
+        403,
+        f"This API key may not use model '{model_name}'. Models allowed for this key: {names}.",
+        type="permission_error",
+        param="model",
+        code=ErrorCode.MODEL_NOT_ALLOWED,
+    )
 
 
 class Router:
@@ -144,6 +160,24 @@ class Router:
     def group(self, model_name: str) -> list[Deployment]:
         return self.groups[self._resolve(model_name)]
 
+    def reachable(self, model_name: str, allowed: Allowed) -> list[Deployment]:
+        """Every deployment a request for `model_name` may end on for this caller: its group's, then those
+        of the fallback groups (of every kind) in its scope. What a budget reservation prices."""
+        origin = self._resolve(model_name)
+        names = [origin]
+        for table in policy.FALLBACK_TABLES.values():
+            names += self._fallbacks(origin, table, allowed)[: self.settings.max_fallbacks]
+        return [d for name in dict.fromkeys(names) if name in self.groups for d in self.groups[name]]
+
+    def may_route(self, allowed: Allowed, group: str) -> bool:
+        """The one scope rule: a caller may reach a group when it may use the group's name (exactly, or
+        through a wildcard among its models such as `claude-*`), or an alias (model_group_alias) of it.
+        Checked for the request's own group and for every fallback group."""
+        if not allowed or model_allowed(allowed, group):
+            return True
+        aliases = self.settings.model_group_alias
+        return any(target == group and model_allowed(allowed, alias) for alias, target in aliases.items())
+
     # ------------------------------------------------------------------ admission
     def admit(self, trace: CallTrace, estimated_tokens: int = 0) -> Ticket:
         """Check the gateway-wide limits and start the request's clock; use as `with router.admit(...)`.
@@ -170,17 +204,24 @@ class Router:
         attempt: AttemptFn[T],
         trace: CallTrace,
         *,
+        allowed: Allowed,
         stream: bool = False,
         classify: Classify[T] | None = None,
     ) -> T:
         """The first acceptable answer of `attempt` on the model's group or its fallbacks.
 
+        `allowed` is the caller's scope (its key's models, None for every model): a fallback group outside
+        it is skipped, so a fallback never takes a request to a model its key may not use; with none left
+        the original error (or answer) is returned.
         `classify` marks a successful answer that should still fall back (a guardrail intervened, the
         context window was exceeded); when no fallback of that kind is configured the answer is returned,
         and when every fallback fails the first such answer is returned rather than an error. Only
         non-streamed answers are classified: a stream's outcome is known at its end.
         """
         origin = self._resolve(model_name)
+        # the name asked for (which a wildcard model_name such as `claude-*` resolves) or its group
+        if not (model_allowed(allowed or (), model_name) or self.may_route(allowed, origin)):
+            raise model_not_allowed(model_name, allowed)
         if not trace.deadline:
             trace.deadline = time.monotonic() + self.request_timeout
         settings = self.settings
@@ -188,7 +229,9 @@ class Router:
             None  # (answer, deployment, from a fallback) to fall back from
         )
         try:
-            result, kind = await self._run_group(origin, origin, attempt, trace, stream, classify, False)
+            result, kind = await self._run_group(
+                origin, origin, attempt, trace, stream, classify, False, allowed
+            )
             if kind is None:
                 return result
             pending = (result, trace.deployment, False)
@@ -200,7 +243,7 @@ class Router:
                 raise
             table = fallback_table
             first_error = error
-        names = [name for name in settings.fallbacks_for(origin, table) if name != origin]
+        names = self._fallbacks(origin, table, allowed)
         tried: list[str] = []
         for name in names[: settings.max_fallbacks]:
             if name not in self._tracked:
@@ -212,7 +255,9 @@ class Router:
             if self.metrics is not None:
                 self.metrics.fallback(origin, name)
             try:
-                result, kind = await self._run_group(origin, name, attempt, trace, stream, classify, True)
+                result, kind = await self._run_group(
+                    origin, name, attempt, trace, stream, classify, True, allowed
+                )
             except GatewayError:
                 continue
             if kind is None:
@@ -238,10 +283,10 @@ class Router:
         stream: bool,
         classify: Classify[T] | None,
         is_fallback: bool,
+        allowed: Allowed,
     ) -> tuple[T, str | None]:
         """Attempts on one group until an answer, or the error that ends it (retries spent, not retryable)."""
         store = self.store
-        settings = self.settings
         group = self._tracked[name]
         estimate = trace.estimated_tokens
         if self.pre_call_checks:
@@ -313,6 +358,23 @@ class Router:
                 store.release(tracked.in_flight_key)
                 if charged:
                     store.add(tracked.tpm_key, -estimate, time.monotonic())
+                # the call reached Bedrock: the trace says where, so the request is charged for it
+                trace.deployment = deployment
+                trace.upstream_seconds += time.monotonic() - now
+                trace.attempts.append(
+                    Attempt(
+                        deployment.deployment_id,
+                        deployment.model_name,
+                        deployment.model_id,
+                        deployment.region,
+                        wall,
+                        time.time(),
+                        499,
+                        ErrorCode.CLIENT_CLOSED_REQUEST,
+                        "cancelled: the client closed the connection",
+                        is_fallback,
+                    )
+                )
                 raise
             ended = time.monotonic()
             elapsed = ended - now
@@ -337,7 +399,7 @@ class Router:
             if tracked.state != HEALTHY:
                 self._report(tracked, HEALTHY)
             kind = classify(result) if classify is not None else None
-            if kind is not None and not settings.fallbacks_for(origin, policy.FALLBACK_TABLES[kind]):
+            if kind is not None and not self._fallbacks(origin, policy.FALLBACK_TABLES[kind], allowed):
                 kind = None
             ticket = trace.ticket
             if ticket is not None and kind is None:
@@ -349,6 +411,15 @@ class Router:
             if charged and kind is None:
                 trace.charged = tracked
             return result, kind
+
+    def _fallbacks(self, origin: str, table: str, allowed: Allowed) -> list[str]:
+        """The fallback groups of one kind (plain, context window, content policy, or the defaults) the
+        caller may reach, in order: where the router picks the next group, the caller's scope holds."""
+        return [
+            name
+            for name in self.settings.fallbacks_for(origin, table)
+            if name != origin and self.may_route(allowed, name)
+        ]
 
     def _fitting(self, name: str, group: list[Tracked], trace: CallTrace) -> list[Tracked]:
         """The deployments whose context window holds the request; raises context_length_exceeded (which

@@ -18,6 +18,7 @@ from bedrock_proxy.router.router import Router
 from bedrock_proxy.server import chat, embeddings, info, messages, responses, spend_routes
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
+from bedrock_proxy.server.deep_health import DeepHealth, DeepHealthCache
 from bedrock_proxy.server.health import BackgroundHealth
 from bedrock_proxy.server.http import (
     ClientDisconnected,
@@ -100,6 +101,7 @@ class Gateway:
         guard: KeyGuard,
         cache: ResponseCaching | None,
         images: ImageFetcher,
+        deep_health: DeepHealthCache[DeepHealth] | None = None,
         responses: ResponseStore | None = None,
     ) -> None:
         """Takes its parts already built: bedrock_proxy.wiring.build_gateway builds them from the config."""
@@ -114,6 +116,8 @@ class Gateway:
         self.guard = guard  # per-key spend_limit, rpm and tpm, checked before the handler runs
         self.images = images
         self.cache = cache  # None when caching is off
+        # GET /health/models' results, reused for a while: real Bedrock calls are not made per request
+        self.deep_health = deep_health if deep_health is not None else DeepHealthCache()
         self.responses = responses  # the Responses API's stored responses (opened on first use)
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
         self.max_body_bytes = MAX_BODY_BYTES
@@ -263,6 +267,7 @@ class Gateway:
                             code=ErrorCode.NO_OUTCOME,
                         )
                     self.recorder.submit(self.recorder.failure(ctx, kind, failure))
+                ctx.settle_reservation()  # settled with its record; never left behind whatever happened
                 self.observability.metrics.request_ended(path)
                 current_request.reset(ctx_token)
             request_id_var.reset(token)
