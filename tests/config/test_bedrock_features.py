@@ -58,6 +58,7 @@ def test_features_are_read_from_litellm_params(params: str, expected: BedrockFea
     ("params", "path", "words"),
     [
         ("      service_tier: fastest\n", "service_tier", ["priority, default, flex"]),
+        ("      reasoning_effort: extreme\n", "reasoning_effort", ["low", "medium", "high"]),
         ("      performanceConfig:\n        latency: instant\n", "performanceConfig.latency", ["optimized"]),
         ("      performanceConfig: optimized\n", "performanceConfig", ["latency"]),
         (

@@ -154,6 +154,24 @@ def test_reasoning_on_a_model_without_it_is_a_400_naming_the_parameter(
     assert dropped.dropped == (param,)
 
 
+def test_a_deployment_default_reasoning_effort_applies_when_the_request_says_nothing() -> None:
+    parsed = parse_chat_request(chat(user("Why?")))
+    call = to_converse(
+        parsed, model_id=SONNET_45, defaults={"reasoning_effort": "medium"}, drop_params=False, images={}
+    )
+    assert call.body["additionalModelRequestFields"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    asked = parse_chat_request(chat(user("Why?"), reasoning_effort="high"))
+    own = to_converse(
+        asked, model_id=SONNET_45, defaults={"reasoning_effort": "low"}, drop_params=False, images={}
+    )
+    assert own.body["additionalModelRequestFields"]["thinking"]["budget_tokens"] == 4096  # the request wins
+    # a model without reasoning: the deployment's default is dropped, named, never a 400 for the client
+    plain = to_converse(
+        parsed, model_id=HAIKU_3, defaults={"reasoning_effort": "high"}, drop_params=False, images={}
+    )
+    assert "additionalModelRequestFields" not in plain.body and plain.dropped == ("reasoning_effort",)
+
+
 def test_no_reasoning_asked_is_nothing_sent() -> None:
     for extra in ({}, {"reasoning_effort": "none"}, {"thinking": {"type": "disabled"}}):
         call = convert(chat(user("Why?"), **extra), HAIKU_3)

@@ -59,6 +59,8 @@ from bedrock_proxy.chat.request import (
     ImagePart,
     Message,
     Part,
+    Reasoning,
+    ReasoningMode,
     ReasoningPart,
     RemoteImagePart,
     TextPart,
@@ -131,10 +133,9 @@ def to_converse(
     inference = _inference_config(request, caps, defaults, drop_params, params, dropped)
     dropped += _unsupported(request, drop_params)
     additional: dict[str, Any] = {}
-    if request.reasoning is not None:
-        reasoning_fields(
-            request.reasoning, caps, model_id, drop_params, inference, additional, params, dropped
-        )
+    reasoning = request.reasoning or _default_reasoning(defaults)
+    if reasoning is not None:
+        reasoning_fields(reasoning, caps, model_id, drop_params, inference, additional, params, dropped)
     top_k = request.top_k if request.top_k is not None else defaults.get("top_k")
     if top_k is not None:
         if caps.top_k:
@@ -443,6 +444,15 @@ def _inference_config(
         config["stopSequences"] = stop
         params["stop"] = stop
     return config
+
+
+def _default_reasoning(defaults: dict[str, Any]) -> Reasoning | None:
+    """A deployment's default reasoning_effort (litellm_params), for requests that ask for none; a model
+    without reasoning drops it, named, rather than failing every request."""
+    effort = defaults.get("reasoning_effort")
+    if not isinstance(effort, str) or effort == "none":
+        return None
+    return Reasoning(ReasoningMode.ENABLED, effort=effort, param="reasoning_effort", refuse=False)
 
 
 def _unsupported(request: ChatRequest, drop_params: bool) -> list[str]:

@@ -57,7 +57,16 @@ LIMIT_PARAMS = (
     "output_cost_per_token",
 )
 # OpenAI request fields a deployment may give defaults for; the request's own value always wins.
-APPLIED_DEFAULT_PARAMS = ("max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop")
+APPLIED_DEFAULT_PARAMS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop",
+    "reasoning_effort",
+)
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 DEFAULT_PARAMS = APPLIED_DEFAULT_PARAMS + UNAPPLIED_DEFAULT_PARAMS
 LITELLM_PARAMS = frozenset(CONNECTION_PARAMS + LIMIT_PARAMS + DEFAULT_PARAMS + FEATURE_PARAMS)
 MODEL_INFO_KEYS = (
@@ -282,6 +291,11 @@ def _default_param(key: str, value: Any, path: str, ctx: Context) -> Any:
         return as_number(value, path, log, minimum=-2, maximum=2)
     if key == "parallel_tool_calls":
         return as_bool(value, path, log)
+    if key == "reasoning_effort":
+        if value in REASONING_EFFORTS:
+            return value
+        log.error(path, f"expected one of {', '.join(REASONING_EFFORTS)}, got {describe(value)}")
+        return INVALID
     if key == "stop":
         if isinstance(value, str):
             return value
