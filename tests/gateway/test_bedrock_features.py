@@ -14,6 +14,7 @@ import openai
 import pytest
 from openai import OpenAI
 
+from tests.e2e.support import eventually, metric, metric_samples
 from tests.gateway.conftest import MASTER_KEY, call
 from tests.support.processes import gateway_process
 
@@ -83,6 +84,10 @@ def test_a_repeated_long_system_prompt_with_cache_control_costs_less_the_second_
             {"type": "text", "text": _long_system(uuid.uuid4().hex), "cache_control": {"type": "ephemeral"}}
         ],
     }
+    gateway = str(client.base_url).removesuffix("/v1/")
+    before = metric(
+        metric_samples(gateway), "litellm_spend_metric_total", requested_model="claude-3-7-sonnet"
+    )
     replies = []
     for question in ("Is clause 4 fair?", "Is clause 9 fair?"):
         raw = client.chat.completions.with_raw_response.create(
@@ -98,9 +103,18 @@ def test_a_repeated_long_system_prompt_with_cache_control_costs_less_the_second_
     assert "cache_creation_input_tokens" not in (second.usage.model_extra or {})
     # reads cost a tenth of input, writes 1.25x: the second call is much cheaper than the first
     assert _cost(second_raw) < _cost(first_raw) / 3
+    # the metrics count the same dollars as the headers
+    spent = _cost(first_raw) + _cost(second_raw)
+
+    def counted() -> bool:
+        after = metric(
+            metric_samples(gateway), "litellm_spend_metric_total", requested_model="claude-3-7-sonnet"
+        )
+        return after - before == pytest.approx(spent, rel=1e-6)
+
+    eventually(counted, message="litellm_spend_metric did not grow by the two calls' costs")
     # the ledger keeps the same cost as the header (what budgets and /spend/logs read)
     request_id = second_raw.headers["x-request-id"]
-    gateway = str(client.base_url).removesuffix("/v1/")
     deadline = time.monotonic() + 30
     rows: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not rows:
