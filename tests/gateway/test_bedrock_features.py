@@ -256,3 +256,18 @@ def test_the_service_tier_reaches_bedrock_and_comes_back(client: OpenAI) -> None
             model="claude-3-haiku", messages=[{"role": "user", "content": "Hi"}], service_tier="scale"
         )
     assert refused.value.body["param"] == "service_tier"
+
+
+def test_the_responses_api_reasoning_effort_reaches_the_model(client: OpenAI) -> None:
+    reasoned = client.responses.create(
+        model="claude-3-7-sonnet", input="Which is larger, 9.9 or 9.11?", reasoning={"effort": "low"}
+    )
+    kinds = [item.type for item in reasoned.output]
+    assert kinds[0] == "reasoning" and "message" in kinds
+    assert reasoned.usage is not None and reasoned.usage.output_tokens_details.reasoning_tokens > 0
+    # Codex sends an effort to every model: one without reasoning answers, and says what it dropped
+    raw = client.responses.with_raw_response.create(
+        model="claude-3-haiku", input="Hi", reasoning={"effort": "medium"}
+    )
+    assert raw.headers["x-bedrock-proxy-dropped-params"] == "reasoning.effort"
+    assert [item.type for item in raw.parse().output] == ["message"]
