@@ -172,6 +172,53 @@ def test_a_deployment_default_reasoning_effort_applies_when_the_request_says_not
     assert "additionalModelRequestFields" not in plain.body and plain.dropped == ("reasoning_effort",)
 
 
+WEATHER = function_tool("weather", {"type": "object"})
+JSON_ANSWER = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}}}
+
+
+@pytest.mark.parametrize(
+    ("extra", "param", "kept"),
+    [
+        (
+            {"temperature": 0.2},
+            "temperature",
+            lambda body: "temperature" not in body.get("inferenceConfig", {}),
+        ),
+        ({"top_k": 40}, "top_k", lambda body: "top_k" not in body["additionalModelRequestFields"]),
+        ({"top_p": 0.5}, "top_p", lambda body: "topP" not in body.get("inferenceConfig", {})),
+        (
+            {"tools": [WEATHER], "tool_choice": "required"},
+            "tool_choice",
+            lambda body: body["toolConfig"]["toolChoice"] == {"auto": {}},
+        ),
+        (
+            {"response_format": JSON_ANSWER},
+            "response_format",
+            lambda body: body["toolConfig"]["toolChoice"] == {"auto": {}},
+        ),
+    ],
+)
+def test_what_claude_refuses_with_thinking_is_a_400_or_dropped(
+    extra: dict[str, Any], param: str, kept: Any
+) -> None:
+    body = chat(user("Why?"), reasoning_effort="low", **extra)
+    error = expect_400(convert, body, SONNET_45, param=param)
+    assert "reasoning" in error.message
+    relaxed = convert(body, SONNET_45, drop_params=True)
+    assert param in relaxed.dropped and kept(relaxed.body)
+    assert relaxed.body["additionalModelRequestFields"]["thinking"]["type"] == "enabled"
+
+
+def test_values_claude_takes_with_thinking_pass() -> None:
+    body = chat(
+        user("Why?"), reasoning_effort="low", temperature=1, top_p=0.95, tools=[WEATHER], tool_choice="auto"
+    )
+    call = convert(body, SONNET_45)
+    assert call.body["inferenceConfig"] == {"temperature": 1, "topP": 0.95} and call.dropped == ()
+    # no reasoning, no constraint
+    assert convert(chat(user("Why?"), temperature=0.2, top_k=5), SONNET_45).dropped == ()
+
+
 def test_no_reasoning_asked_is_nothing_sent() -> None:
     for extra in ({}, {"reasoning_effort": "none"}, {"thinking": {"type": "disabled"}}):
         call = convert(chat(user("Why?"), **extra), HAIKU_3)

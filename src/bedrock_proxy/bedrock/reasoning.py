@@ -13,6 +13,9 @@ Per the model's thinking kinds (`capabilities.thinking`):
   gpt-oss its own `reasoning_effort` (low | medium | high): the effort goes there (minimal -> low,
   xhigh / max -> high; a budget or adaptive request without an effort -> medium).
 An unknown model id (an application inference profile ARN) is sent a budget: Bedrock has the last word.
+Claude's thinking takes no temperature but 1, no top_k, a top_p of at least 0.95 and no forced tool choice:
+each is a 400 naming it or, under drop_params, dropped (a forced tool_choice relaxed to auto), never
+Bedrock's own 400 after a round trip.
 Claude counts the thinking budget inside max_tokens: a max_tokens at or under the budget is raised by the
 budget (up to the model's output limit), so the answer keeps the room the client asked for.
 """
@@ -169,3 +172,56 @@ def _make_room(
         )
     inference["maxTokens"] = raised
     params["max_tokens"] = raised
+
+
+_MIN_TOP_P = 0.95  # the lowest top_p Claude takes with thinking on
+
+
+def check_thinking_compatible(
+    additional: dict[str, Any],
+    inference: dict[str, Any],
+    tool_config: dict[str, Any] | None,
+    json_tool: str | None,
+    drop_params: bool,
+    params: dict[str, Any],
+    dropped: list[str],
+) -> None:
+    """Claude with thinking on refuses a temperature other than 1, top_k, a top_p under 0.95 and a forced
+    tool choice: a 400 naming the first, or under drop_params each removed (the tool choice relaxed)."""
+    if additional["thinking"].get("type") == "disabled":
+        return
+    temperature, top_p = inference.get("temperature"), inference.get("topP")
+    choice = (tool_config or {}).get("toolChoice") or {}
+    forced = "any" in choice or "tool" in choice
+    conflicts = [
+        ("temperature", temperature is not None and temperature != 1, "only 1 (or none)"),
+        ("top_k", "top_k" in additional, "none"),
+        ("top_p", top_p is not None and top_p < _MIN_TOP_P, f"{_MIN_TOP_P} to 1 (or none)"),
+        (
+            "response_format" if json_tool else "tool_choice",
+            forced,
+            "no forced tool (a json_schema answer is one: ask for JSON in the prompt instead)"
+            if json_tool
+            else "auto or none (thinking cannot be combined with a forced tool)",
+        ),
+    ]
+    for name, conflict, allowed in conflicts:
+        if not conflict:
+            continue
+        if not drop_params:
+            raise invalid_request(
+                f"'{name}' cannot be combined with reasoning on this model: it takes {allowed}. Change it,"
+                " drop the reasoning, or set drop_params: true.",
+                name,
+            )
+        dropped.append(name)
+        params.pop(name, None)
+        if name == "temperature":
+            del inference["temperature"]
+        elif name == "top_p":
+            del inference["topP"]
+        elif name == "top_k":
+            del additional["top_k"]
+        else:  # the forced tool choice, relaxed: the model may call a tool (or the json tool) or answer
+            assert tool_config is not None
+            tool_config["toolChoice"] = {"auto": {}}

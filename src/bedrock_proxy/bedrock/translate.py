@@ -50,7 +50,7 @@ import orjson
 
 from bedrock_proxy.bedrock.capabilities import ModelCapabilities, capabilities_for
 from bedrock_proxy.bedrock.features import bedrock_features, inject_cache_points, strip_cache_ttls
-from bedrock_proxy.bedrock.reasoning import reasoning_fields
+from bedrock_proxy.bedrock.reasoning import check_thinking_compatible, reasoning_fields
 from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer
 from bedrock_proxy.chat.request import (
     CacheMark,
@@ -151,6 +151,8 @@ def to_converse(
     tool_config, json_tool = _tool_config(
         request, caps, model_id, drop_params, tool_history_names, system, params, dropped, tools_cache
     )
+    if "thinking" in additional:
+        check_thinking_compatible(additional, inference, tool_config, json_tool, drop_params, params, dropped)
 
     if system and not caps.system_prompt:
         # This model has no system prompt (Titan Text, Mistral 7B, Mixtral): its text goes first in the
