@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from prometheus_client import CollectorRegistry
 
@@ -21,8 +21,9 @@ from bedrock_proxy.bedrock.transport import BedrockTransport
 from bedrock_proxy.cache import ResponseCaching
 from bedrock_proxy.config.knobs import env_seconds
 from bedrock_proxy.config.schema import Config, Settings
+from bedrock_proxy.keys import KeyIdentity
 from bedrock_proxy.observability.hub import Observability, plan_sinks
-from bedrock_proxy.observability.metrics import GatewayMetrics
+from bedrock_proxy.observability.metrics import GatewayMetrics, KeyBudgets
 from bedrock_proxy.observability.rawlog import RawLoggingProvider
 from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.router import Router, StateListener
@@ -52,6 +53,16 @@ def build_ledger(settings: Settings, environ: Mapping[str, str]) -> SpendLedger 
         "; totals only: disable_spend_logs" if not plan.keep_logs else "",
     )
     return SpendLedger(plan.store, keep_logs=plan.keep_logs, refresh_seconds=refresh)
+
+
+def key_budgets(identities: Sequence[KeyIdentity], ledger: SpendLedger) -> KeyBudgets:
+    """What /metrics shows of budgets: each configured key's alias, lifetime spend and spend_limit."""
+    keys = [(identity.alias, identity.key_id, identity.spend_limit) for identity in identities]
+
+    def read() -> list[tuple[str, str, float, float | None]]:
+        return [(alias, kid, ledger.spent(kid), spend_limit) for alias, kid, spend_limit in keys]
+
+    return read
 
 
 def build_alerter(settings: Settings, environ: Mapping[str, str]) -> Alerter | None:
@@ -146,6 +157,8 @@ def build_gateway(
     # per-key spend_limit, rpm and tpm, checked once per model call before the handler runs; rpm and tpm
     # count in the router's store, so a shared store shares them across processes too
     guard = KeyGuard(keys.identities, ledger, router.store, limit_error)
+    if ledger is not None:
+        metrics.add_key_budgets(key_budgets(keys.identities, ledger))
     if guard.counts_tokens:
         observability.observers.append(guard.observe)
     return Gateway(

@@ -127,6 +127,32 @@ def test_sink_queue_depth_and_outcomes_are_read_at_scrape_time() -> None:
     assert value(samples(m), "bedrock_proxy_sink_records_total", sink="langfuse", outcome="dropped") == 4
 
 
+def test_key_spend_and_spend_limits_are_read_at_scrape_time() -> None:
+    m = GatewayMetrics()
+    assert not any(name.startswith("bedrock_proxy_key_") for name, _ in samples(m))  # no ledger: no gauges
+    spent = {"team-a": 12.5, "master_key": 3.0}
+    m.add_key_budgets(
+        lambda: [
+            ("team-a", "a1" * 32, spent["team-a"], 100.0),
+            ("master_key", "b2" * 32, spent["master_key"], None),
+        ]
+    )
+    all_samples = samples(m)
+    assert value(all_samples, "bedrock_proxy_key_spend_usd", api_key_alias="team-a") == 12.5
+    assert value(all_samples, "bedrock_proxy_key_spend_limit_usd", api_key_alias="team-a") == 100.0
+    assert (
+        "bedrock_proxy_key_spend_limit_usd",
+        frozenset({("api_key_alias", "master_key")}),
+    ) not in all_samples
+    spent["team-a"] = 20.0
+    assert value(samples(m), "bedrock_proxy_key_spend_usd", api_key_alias="team-a") == 20.0
+    # while /metrics is public a key is named by its digest, as on every other api_key_alias label
+    public = GatewayMetrics(key_aliases=False)
+    public.add_key_budgets(lambda: [("team-a", "a1" * 32, 1.0, 100.0)])
+    assert value(samples(public), "bedrock_proxy_key_spend_limit_usd", api_key_alias="key-a1a1a1a1") == 100.0
+    assert not any(("api_key_alias", "team-a") in labels for _, labels in samples(public))
+
+
 def test_label_values_from_clients_are_bounded() -> None:
     m = GatewayMetrics(max_label_values=3)
     for i in range(10):

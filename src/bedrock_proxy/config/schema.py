@@ -20,7 +20,18 @@ ROUTING_STRATEGIES = (
     "latency-based-routing",
     "cost-based-routing",
 )
-SUPPORTED_CALLBACKS = ("langfuse", "langfuse_otel", "otel", "traceloop", "webhook", "prometheus")
+SUPPORTED_CALLBACKS = (
+    "langfuse",
+    "langfuse_otel",
+    "otel",
+    "traceloop",
+    "webhook",
+    "prometheus",
+    "wandb",
+    "helicone",
+    "lunary",
+    "promptlayer",
+)
 SUPPORTED_ALERTING = ("slack", "webhook", "email")
 CACHE_TYPES = ("local", "redis")
 # retry_policy keys: LiteLLM writes `RateLimitErrorRetries`; both that and `RateLimitError` are accepted and

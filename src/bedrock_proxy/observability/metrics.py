@@ -130,6 +130,44 @@ class _SinkCollector(Collector):
         yield records
 
 
+# (key alias, key id, lifetime spend in USD, spend_limit or None) for each configured key
+KeyBudgets = Callable[[], Iterable[tuple[str, str, float, float | None]]]
+
+
+class _BudgetCollector(Collector):
+    """Each configured key's lifetime spend and spend_limit, read from the spend ledger at scrape time.
+
+    The ledger's totals come from the shared store (every worker and gateway writing to it, within its
+    refresh interval), so any worker answers for all: these gauges are not added up across workers. The
+    key is labelled as every other api_key_alias label (`label`: its alias, or a digest while /metrics is
+    public)."""
+
+    def __init__(self, label: Callable[[str | None, str | None], str]) -> None:
+        self.sources: list[KeyBudgets] = []
+        self.label = label
+
+    def collect(self) -> Iterable[Metric]:
+        spend = GaugeMetricFamily(
+            "bedrock_proxy_key_spend_usd",
+            "Lifetime spend of each configured API key (USD), as budgets count it",
+            labels=["api_key_alias"],
+        )
+        limit = GaugeMetricFamily(
+            "bedrock_proxy_key_spend_limit_usd",
+            "spend_limit of each configured API key that has one (USD)",
+            labels=["api_key_alias"],
+        )
+        for source in self.sources:
+            for alias, key_id, spent, spend_limit in source():
+                key = self.label(alias, key_id)
+                spend.add_metric([key], spent)
+                if spend_limit is not None:
+                    limit.add_metric([key], spend_limit)
+        if self.sources:
+            yield spend
+            yield limit
+
+
 Values = Mapping[tuple[str, ...], Any]
 
 
@@ -359,6 +397,8 @@ class GatewayMetrics:
         self._rules = {family.name: family.merge for family in f.families}
         self._sinks = _SinkCollector()
         self.registry.register(self._sinks)
+        self._budgets = _BudgetCollector(self._key_label_of)
+        self.registry.register(self._budgets)
         self._publisher: SnapshotPublisher | None = None
 
     def limit_model_labels(self, names: Iterable[str]) -> None:
@@ -366,11 +406,14 @@ class GatewayMetrics:
         self._group = _KnownLabel(names)
 
     def _key_label(self, record: CallRecord) -> str:
-        if self.key_aliases or not record.api_key_id:
-            return self._alias(record.api_key_alias)
-        if record.api_key_id == record.api_key_alias:  # "anonymous": no key configured
-            return self._alias(record.api_key_alias)
-        return self._alias("key-" + record.api_key_id[:8])
+        return self._key_label_of(record.api_key_alias, record.api_key_id)
+
+    def _key_label_of(self, alias: str | None, key_id: str | None) -> str:
+        if self.key_aliases or not key_id:
+            return self._alias(alias)
+        if key_id == alias:  # "anonymous": no key configured
+            return self._alias(alias)
+        return self._alias("key-" + key_id[:8])
 
     # ------------------------------------------------------------------ request path
     def request_started(self, route: str) -> None:
@@ -453,6 +496,10 @@ class GatewayMetrics:
     def add_sink_stats(self, source: SinkStats) -> None:
         """Expose a dispatcher's per-sink queue depth and delivered / retried / dropped counts."""
         self._sinks.sources.append(source)
+
+    def add_key_budgets(self, source: KeyBudgets) -> None:
+        """Expose each configured key's lifetime spend and spend_limit (the spend ledger's totals)."""
+        self._budgets.sources.append(source)
 
     def render(self) -> tuple[bytes, str]:
         """Body and content type for GET /metrics: with sibling workers, everyone's values added up."""
