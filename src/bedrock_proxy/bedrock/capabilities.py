@@ -11,7 +11,7 @@ defaults: Bedrock then has the last word and its errors are mapped as usual.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TypedDict
 
@@ -42,6 +42,7 @@ class ModelCapabilities:
     context_window: int | None = None
     max_output_tokens: int | None = None
     documents: bool = True
+    cache_1h: bool = False  # cachePoint {"ttl": "1h"} accepted (Claude 4.5 and later; others: 5 minutes)
     top_k: bool = True  # additionalModelRequestFields {"top_k"} accepted
     # the `thinking` types this model takes in additionalModelRequestFields: "enabled" (with budget_tokens),
     # "adaptive"; empty: no extended thinking at all
@@ -92,7 +93,7 @@ def capabilities_for(model_id: str) -> ModelCapabilities:
     """Capabilities of a Bedrock model id (plain, `eu.`/`us.`/`apac.`/`global.` profile, or ARN)."""
     mid = base_model_id(model_id).lower()
     if mid.startswith("anthropic.claude"):
-        return _claude(mid)
+        return replace(_claude(mid), cache_1h=_claude_version(mid) >= (4, 5))
     if mid.startswith("amazon.titan-embed"):
         return ModelCapabilities(
             family="titan-embed",
@@ -280,3 +281,11 @@ def _mistral(mid: str) -> ModelCapabilities:
         context_window=32_000 if "2402" in mid else 128_000,
         max_output_tokens=16_384 if "pixtral" in mid else 8192,
     )
+
+
+def _claude_version(mid: str) -> tuple[int, int]:
+    """(4, 5) for claude-sonnet-4-5; (0, 0) for Claude 3.x and older; newer naming schemes count as newest."""
+    match = _CLAUDE_GENERATION.search(mid)
+    if match is None:
+        return (0, 0) if "claude-3" in mid or "claude-v" in mid or "instant" in mid else (99, 0)
+    return int(match.group(2)), int(match.group(3) or 0)
