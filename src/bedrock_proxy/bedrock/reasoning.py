@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bedrock_proxy.bedrock.capabilities import ModelCapabilities, base_model_id
+from bedrock_proxy.bedrock.capabilities import ModelCapabilities
 from bedrock_proxy.chat.request import Reasoning, ReasoningMode
 from bedrock_proxy.errors import invalid_request
 
@@ -57,9 +57,7 @@ def reasoning_fields(
 ) -> None:
     """Set `thinking` and `output_config` in `additional` (and maxTokens in `inference` when the budget
     needs room) as this model takes them; what it cannot take is a 400 or, named, dropped."""
-    if reasoning.mode is not ReasoningMode.DISABLED and _effort_field(
-        model_id, reasoning, additional, params
-    ):
+    if reasoning.mode is not ReasoningMode.DISABLED and _effort_field(caps, reasoning, additional, params):
         return
     thinking = _thinking(reasoning, caps, inference.get("maxTokens"))
     if thinking is None and reasoning.mode is not ReasoningMode.DISABLED:
@@ -90,8 +88,8 @@ def reasoning_fields(
         dropped.append("effort")
 
 
-# models whose reasoning is an effort level in a field of their own (AWS's Nova 2 and OpenAI-model pages)
-_EFFORT_FIELDS = (("amazon.nova-2", "reasoningConfig"), ("openai.gpt-oss", "reasoning_effort"))
+# the capability fields (ModelCapabilities.reasoning_field) where reasoning is an effort level of its own
+_EFFORT_FIELDS = frozenset({"reasoningConfig", "reasoning_effort"})
 _THREE_LEVELS = {
     "minimal": "low",
     "low": "low",
@@ -103,12 +101,11 @@ _THREE_LEVELS = {
 
 
 def _effort_field(
-    model_id: str, reasoning: Reasoning, additional: dict[str, Any], params: dict[str, Any]
+    caps: ModelCapabilities, reasoning: Reasoning, additional: dict[str, Any], params: dict[str, Any]
 ) -> bool:
     """Nova 2's reasoningConfig or gpt-oss's reasoning_effort; False for a model without such a field."""
-    base = base_model_id(model_id).lower()
-    field = next((name for prefix, name in _EFFORT_FIELDS if base.startswith(prefix)), None)
-    if field is None:
+    field = caps.reasoning_field
+    if field not in _EFFORT_FIELDS:
         return False
     level = _THREE_LEVELS.get(reasoning.effort or "", "medium")
     if field == "reasoningConfig":
