@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from bedrock_proxy.alerting import Alerter, AlertSink, alerter_from_settings
 from bedrock_proxy.alerting.alert import shared_state_alert
+from bedrock_proxy.bedrock.app_profiles import learn_application_profiles
 from bedrock_proxy.bedrock.provider import BedrockProvider, Provider
 from bedrock_proxy.bedrock.transport import BedrockTransport
 from bedrock_proxy.cache import ResponseCaching
@@ -25,6 +26,7 @@ from bedrock_proxy.config.schema import Config, Settings
 from bedrock_proxy.keys import KeyIdentity
 from bedrock_proxy.observability.hub import Observability, plan_sinks
 from bedrock_proxy.observability.metrics import GatewayMetrics, KeyBudgets
+from bedrock_proxy.observability.pricing import price_profile_as
 from bedrock_proxy.observability.rawlog import RawLoggingProvider
 from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.router import Router, StateListener
@@ -225,6 +227,10 @@ def build_gateway(
 ) -> Gateway:
     """The gateway for one process, every part built from `config` and the environment."""
     settings = config.settings
+    # application inference profiles are priced as the model they wrap: asked once, before the router
+    # weighs its deployments by price
+    for arn, wrapped in learn_application_profiles(config.deployments, environ).items():
+        price_profile_as(arn, wrapped)
     observability, ledger, alerter = _observability_parts(settings, environ)
     # model labels take configured names only: a caller naming unknown models adds no series
     observability.metrics.limit_model_labels([*config.model_names(), *settings.model_group_alias])

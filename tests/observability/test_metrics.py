@@ -57,6 +57,17 @@ def test_a_successful_streamed_call_shows_up_under_our_names_and_litellm_names()
     )
 
 
+def test_prompt_cache_reads_and_writes_are_counted_apart_from_the_input_they_are_part_of() -> None:
+    m = GatewayMetrics()
+    usage = Usage(prompt_tokens=2000, completion_tokens=5, cache_read_tokens=1500, cache_write_tokens=400)
+    m.request_finished(record(usage=usage), 0.001)
+    s = samples(m)
+    group = {"model_group": "claude-3-5-sonnet"}
+    assert value(s, "bedrock_proxy_tokens_total", direction="input", **group) == 2000
+    assert value(s, "bedrock_proxy_prompt_cache_tokens_total", kind="read", **group) == 1500
+    assert value(s, "bedrock_proxy_prompt_cache_tokens_total", kind="write", **group) == 400
+
+
 def test_failures_are_counted_by_error_type() -> None:
     m = GatewayMetrics()
     m.request_finished(record(status=429, error_type="ThrottlingException", usage=Usage()), 0.001)

@@ -74,6 +74,38 @@ def strip_userinfo(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
+SERVICE_TIERS = ("priority", "default", "flex", "reserved")  # Bedrock's serviceTier.type values
+LATENCIES = ("standard", "optimized")  # Bedrock's performanceConfig.latency values
+GUARDRAIL_TRACES = ("enabled", "disabled", "enabled_full")
+CACHE_TTLS = ("5m", "1h")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheInjection:
+    """One of LiteLLM's `cache_control_injection_points`: a cache point the gateway adds to every request.
+    location "message" targets the messages of `role` or the one at `index` (negative counts from the end);
+    location "tool_config" puts one after the tools. `ttl` None: Bedrock's default five minutes."""
+
+    location: str  # message | tool_config
+    role: str | None = None  # system | user | assistant
+    index: int | None = None
+    ttl: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BedrockFeatures:
+    """A deployment's Bedrock request features (litellm_params), sent on every call to it; a request's own
+    service_tier / performanceConfig win over the deployment's."""
+
+    service_tier: str | None = None
+    latency: str | None = None
+    guardrail: dict[str, str] | None = None  # Converse guardrailConfig: guardrailIdentifier, guardrailVersion
+    cache_injection: tuple[CacheInjection, ...] = ()
+
+
+NO_FEATURES = BedrockFeatures()
+
+
 @dataclass
 class Deployment:
     """One `model_list` entry: a Bedrock model id reached with given credentials, region and limits.
@@ -113,6 +145,7 @@ class Deployment:
     )  # request params applied when the client omits them
     model_info: dict[str, Any] = field(default_factory=dict)
     mode: str = "chat"  # "chat" | "embedding"
+    features: BedrockFeatures = NO_FEATURES  # service tier, latency, guardrail, cache injection points
     litellm_params: dict[str, Any] = field(default_factory=dict, repr=False)  # as written, env refs resolved
 
     def public_params(self) -> dict[str, Any]:

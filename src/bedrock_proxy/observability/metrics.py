@@ -326,6 +326,12 @@ class GatewayMetrics:
         )
         self.tokens = counter("bedrock_proxy_tokens", "Tokens by direction", ["model_group", "direction"])
         self.spend = counter("bedrock_proxy_spend_usd", "Spend in USD", ["model_group"])
+        # of the input tokens, those read from / written to Bedrock's prompt cache (priced apart)
+        self.prompt_cache = counter(
+            "bedrock_proxy_prompt_cache_tokens",
+            "Input tokens read from or written to the prompt cache",
+            ["model_group", "kind"],
+        )
         self.cache_hits = counter(
             "bedrock_proxy_cache_hits", "Answers served from the response cache", ["model_group"]
         )
@@ -454,6 +460,10 @@ class GatewayMetrics:
         if usage.completion_tokens:
             self.tokens.inc((group[0], "output"), usage.completion_tokens)
             self.l_out.inc(lite, usage.completion_tokens)
+        if usage.cache_read_tokens:
+            self.prompt_cache.inc((group[0], "read"), usage.cache_read_tokens)
+        if usage.cache_write_tokens:
+            self.prompt_cache.inc((group[0], "write"), usage.cache_write_tokens)
         if record.cost:
             self.spend.inc(group, record.cost)
             self.l_spend.inc(lite, record.cost)

@@ -111,6 +111,7 @@ def converse_call(
         defaults=deployment.defaults,
         drop_params=gateway.drop_params(deployment),
         images=images,
+        features=deployment.features,
     )
     if call.dropped:
         logger.debug(
