@@ -53,7 +53,7 @@ async def test_least_busy_sends_the_next_request_to_the_deployment_with_fewest_i
 
 async def run_in_ticket(r: Router, upstream: Upstream) -> object:
     trace = CallTrace("m")
-    with r.admit(trace):
+    async with r.admit(trace):
         return await r.run("m", upstream, trace, allowed=None)
 
 
@@ -62,7 +62,7 @@ async def test_least_busy_counts_a_request_in_flight_until_its_ticket_ends() -> 
     r = router(text)
     upstream = Upstream()
     held = CallTrace("m")
-    with r.admit(held):
+    async with r.admit(held):
         await r.run("m", upstream, held, allowed=None)  # answered, its stream would still be running
         busy = held.deployment.deployment_id
         calls = await picks(r, "m", 50)

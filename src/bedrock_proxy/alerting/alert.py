@@ -9,11 +9,12 @@ from typing import Any
 COOLDOWN = "deployment_cooldown"
 FAILURES = "model_group_failures"
 SINK_DROPPED = "sink_dropped_records"
+SHARED_STATE = "shared_state_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # COOLDOWN | FAILURES | SINK_DROPPED
+    kind: str  # COOLDOWN | FAILURES | SINK_DROPPED | SHARED_STATE
     subject: str  # what rate limiting is keyed on, e.g. "model_group_failures:claude-3-haiku"
     text: str  # one human sentence, what Slack and the log show
     model_group: str | None = None
@@ -72,4 +73,14 @@ def dropped_alert(sink: str, count: int, total: int) -> Alert:
         "they will not reach it",
         sink=sink,
         count=count,
+    )
+
+
+def shared_state_alert(store: str, reason: str, meanwhile: str) -> Alert:
+    """The shared rate-limit store is down; `meanwhile` says what the gateway does until it answers."""
+    return Alert(
+        SHARED_STATE,
+        f"{SHARED_STATE}:{store}",
+        f"bedrock-proxy: the shared rate-limit store ({store}) is unreachable ({reason}); until it answers"
+        f" again {meanwhile}",
     )

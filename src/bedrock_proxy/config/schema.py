@@ -34,6 +34,7 @@ SUPPORTED_CALLBACKS = (
 )
 SUPPORTED_ALERTING = ("slack", "webhook", "email")
 CACHE_TYPES = ("local", "redis")
+REDIS_FAIL_MODES = ("open", "closed")  # router_settings.redis_fail_mode
 # retry_policy keys: LiteLLM writes `RateLimitErrorRetries`; both that and `RateLimitError` are accepted and
 # normalised to the short name.
 RETRY_POLICY_ERRORS = (
@@ -241,6 +242,7 @@ class Settings:
     redis_port: int | None = None
     redis_password: str | None = field(default=None, repr=False)
     redis_url: str | None = field(default=None, repr=False)
+    redis_fail_mode: str = "open"  # shared limits while Redis is down: "open" per process, "closed" 503
     # auth, storage, alerting, health
     master_key: str | None = field(
         default=None, repr=False

@@ -37,7 +37,7 @@ from bedrock_proxy.config.parsers import (
     parse_retry_policy,
     parse_routing_strategy,
 )
-from bedrock_proxy.config.schema import CacheParams, Settings
+from bedrock_proxy.config.schema import REDIS_FAIL_MODES, CacheParams, Settings
 
 # a raw YAML value -> the Settings field's value (each parser its own type), or INVALID
 Parser = Callable[[Any, str, Context], Any]
@@ -85,6 +85,22 @@ def _text(value: Any, path: str, ctx: Context) -> str | Invalid:
 
 def _secret(value: Any, path: str, ctx: Context) -> str | Invalid:
     return as_str(value, path, ctx.log, secret=True)
+
+
+def _fail_mode(value: Any, path: str, ctx: Context) -> Any:
+    """redis_fail_mode: what limits do while the shared store is down."""
+    mode = as_str(value, path, ctx.log)
+    if mode is INVALID:
+        return INVALID
+    mode = mode.strip().lower()
+    if mode not in REDIS_FAIL_MODES:
+        ctx.log.error(
+            path,
+            f"must be one of {', '.join(REDIS_FAIL_MODES)}, not {value!r}: 'open' keeps serving with each "
+            "process's own limits while Redis is down, 'closed' refuses requests with 503",
+        )
+        return INVALID
+    return mode
 
 
 MAKE_A_KEY = 'make one with: echo "sk-$(openssl rand -hex 16)"'
@@ -169,6 +185,7 @@ NATIVE: dict[str, dict[str, SettingKey]] = {
         "redis_port": SettingKey("redis_port", _port),
         "redis_password": SettingKey("redis_password", _secret),
         "redis_url": SettingKey("redis_url", _secret),
+        "redis_fail_mode": SettingKey("redis_fail_mode", _fail_mode),
         "cache_responses": SettingKey("cache", _bool),  # the seed's shape
         "cache_kwargs": SettingKey("_cache_kwargs", parse_cache_params),
     },

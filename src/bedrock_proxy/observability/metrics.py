@@ -355,6 +355,17 @@ class GatewayMetrics:
         self.fallbacks = counter(
             "bedrock_proxy_fallbacks", "Fallbacks to another model group", ["from_group", "to_group"]
         )
+        self.shared_state_down = gauge(
+            "bedrock_proxy_shared_state_down",
+            "1 while the shared rate-limit store (Redis) is unreachable: limits per process, or refused",
+            ["store"],
+            MAX_LIVE,
+        )
+        self.shared_state_outages = counter(
+            "bedrock_proxy_shared_state_outages",
+            "Times the shared rate-limit store became unreachable",
+            ["store"],
+        )
 
         # --- LiteLLM's names and labels (the unbounded ones such as end_user and user are left out)
         self.l_total = counter(
@@ -483,6 +494,12 @@ class GatewayMetrics:
             self.cooldowns.inc((deployment, group))
         self.deployment_state.set((deployment, group), state)
         self.l_deployment_state.set((group, deployment, region, "bedrock"), state)
+
+    def shared_state(self, store: str, up: bool) -> None:
+        """The shared rate-limit store became unreachable (up False) or answers again."""
+        self.shared_state_down.set((store,), 0.0 if up else 1.0)
+        if not up:
+            self.shared_state_outages.inc((store,))
 
     def retry(self, model_group: str, deployment_id: str, error_type: str | None = None) -> None:
         self.retries.inc(

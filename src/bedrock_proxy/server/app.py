@@ -135,6 +135,7 @@ class Gateway:
 
     async def startup(self) -> None:
         await self.observability.start()
+        await self.router.start()  # the shared limits' store; unreachable is handled by its fail mode
         if self.cache is not None:
             await self.cache.start()  # an unreachable Redis is a warning: serving matters more than caching
         if self.keys.open:
@@ -155,6 +156,7 @@ class Gateway:
         if self.health_checks is not None:
             await self.health_checks.stop()  # before the transport its probes use closes
         await self.transport.aclose()
+        await self.router.aclose()
         if self.cache is not None:
             await self.cache.aclose()
         if self.responses is not None:
@@ -221,7 +223,7 @@ class Gateway:
                     raise
                 # read here so a failure record can carry the client's metadata; the handler reads it again
                 ctx.body = await read_body(receive, self.max_body_bytes)
-                self.guard.admit(ctx.principal)
+                await self.guard.admit(ctx.principal)
                 watch = DisconnectWatch(receive, lambda: response_finished)
                 try:
                     await route[0](self, scope, watch.replay(ctx.body), tracked_send, ctx)

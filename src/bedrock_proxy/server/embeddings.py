@@ -45,7 +45,7 @@ async def embeddings(
     ctx.prompt_estimate = prompt  # what a call cut short is charged (no usage arrived)
     reserve_budget(gateway, ctx, request.model, prompt, 0, 1)  # embeddings have no output tokens
     estimate = prompt if router.counts_tokens else 0
-    with router.admit(ctx.trace, estimate) as ticket:
+    async with router.admit(ctx.trace, estimate) as ticket:
         results, deployment = await router.run(
             request.model, attempt, ctx.trace, allowed=ctx.principal.models
         )

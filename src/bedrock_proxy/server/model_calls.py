@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -39,8 +39,8 @@ Opened = tuple[None, Events, list[Event]]
 logger = logging.getLogger("bedrock_proxy.server")
 
 
-@contextmanager
-def admitted(gateway: Gateway, ctx: RequestContext, request: ChatRequest) -> Iterator[None]:
+@asynccontextmanager
+async def admitted(gateway: Gateway, ctx: RequestContext, request: ChatRequest) -> AsyncIterator[None]:
     """The router's admission for this request (gateway-wide limits, a tpm estimate, the context window a
     deployment must have), held while the call runs; before it, the call's maximum cost is reserved
     against the key's budget (server/budget.py)."""
@@ -54,7 +54,7 @@ def admitted(gateway: Gateway, ctx: RequestContext, request: ChatRequest) -> Ite
     if router.pre_call_checks:
         # what must fit in one call's context window: the prompt and the answer it may grow to
         ctx.trace.context_tokens = prompt + (request.max_tokens or 0)
-    with router.admit(ctx.trace, estimate):
+    async with router.admit(ctx.trace, estimate):
         yield
 
 

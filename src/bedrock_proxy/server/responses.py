@@ -99,7 +99,7 @@ async def create_response(
         return
     urls = remote_image_urls(chat)
     images = await gateway.images.fetch_all(urls) if urls else {}
-    with admitted(gateway, ctx, chat):
+    async with admitted(gateway, ctx, chat):
         if chat.stream:
             await _stream(gateway, send, ctx, request, images, lookup)
         else:
