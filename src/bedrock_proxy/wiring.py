@@ -135,5 +135,9 @@ def build_gateway(
         keys=keys,
         guard=guard,
         cache=build_cache(settings, environ),
-        images=image_fetcher or ImageFetcher(),
+        images=image_fetcher
+        or ImageFetcher(
+            per_request=settings.max_image_fetches_per_request,
+            per_process=settings.max_image_fetches_per_process,
+        ),
     )

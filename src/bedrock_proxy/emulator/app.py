@@ -151,6 +151,8 @@ class EmulatorApp:
         self.stats.count(operation, target if operation in _ACTIONS.values() else None, prefix)
         body = await _read_body(receive)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if body is None:  # refused before the signature is checked: there is no body left to hash
+            raise errors.constraint("body", "<binary>", f"have length less than or equal to {BODY_LIMIT}")
         if self.verifier is not None:
             self.verifier.verify(
                 method,
@@ -159,8 +161,6 @@ class EmulatorApp:
                 headers,
                 body,
             )
-        if body is None:
-            raise errors.constraint("body", "<binary>", f"have length less than or equal to {BODY_LIMIT}")
         controls = NO_CONTROLS
         if "x-emulator" in headers:
             controls = parse(headers["x-emulator"])

@@ -25,10 +25,11 @@ from bedrock_proxy.server.http import (
     Scope,
     Send,
     header,
-    read_body,
+    read_request_body,
     send_error,
 )
 from bedrock_proxy.server.images import ImageFetcher
+from bedrock_proxy.server.protocol import ConnectionLimits
 from bedrock_proxy.server.records import Recorder
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("bedrock_proxy.server")
 
 Handler = Callable[["Gateway", Scope, Receive, Send, RequestContext], Awaitable[None]]
-MAX_BODY_BYTES = 32 * 1024 * 1024
 
 ROUTES: dict[tuple[str, str], tuple[Handler, str]] = {}
 for _prefix in ("", "/v1"):
@@ -88,7 +88,10 @@ class Gateway:
         self.images = images
         self.cache = cache  # None when caching is off
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
-        self.max_body_bytes = MAX_BODY_BYTES
+        # below Bedrock's 25,000,000-byte request limit by default: what Bedrock would refuse is refused here
+        self.max_body_bytes = int(self.settings.max_request_size_mb * 1024 * 1024)
+        self.max_json_depth = self.settings.max_json_depth
+        self.connection_limits = ConnectionLimits.from_settings(self.settings)  # read by server/protocol.py
         self.started = False
         self.draining = False
         self.health_checks: BackgroundHealth | None = None  # set by startup
@@ -184,7 +187,7 @@ class Gateway:
                     refused = True
                     raise
                 # read here so a failure record can carry the client's metadata; the handler reads it again
-                ctx.body = await read_body(receive, self.max_body_bytes)
+                ctx.body = await read_request_body(scope, receive, self.max_body_bytes)
                 self.guard.admit(ctx.principal)
                 watch = DisconnectWatch(receive, lambda: response_finished)
                 try:

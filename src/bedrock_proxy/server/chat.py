@@ -13,7 +13,7 @@ from bedrock_proxy.bedrock.embeddings import require_chat_model
 from bedrock_proxy.bedrock.streaming import StreamTranslator, converse_events
 from bedrock_proxy.bedrock.translate import ConverseCall, from_converse, to_converse
 from bedrock_proxy.cache import Lookup, completion_from_stream, stream_chunks
-from bedrock_proxy.chat.request import ChatRequest, remote_image_urls
+from bedrock_proxy.chat.request import ChatRequest, image_count, remote_image_urls
 from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
 from bedrock_proxy.openai import sse as openai_sse
@@ -50,14 +50,15 @@ logger = logging.getLogger("bedrock_proxy.server")
 async def chat_completions(
     gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
 ) -> None:
-    body = await read_json(receive, gateway.max_body_bytes)
-    request = parse_chat_request(body)
+    body = await read_json(receive, gateway.max_body_bytes, gateway.max_json_depth)
+    request = parse_chat_request(body, gateway.max_json_depth)
     ctx.model = request.model
     require_model_access(ctx.principal, request.model)
     lookup = await cache_lookup(gateway, scope, "chat", request.model, request.body)
     if lookup is not None and lookup.answer is not None:
         await _serve_cached(gateway, send, ctx, request, lookup)
         return
+    check_image_count(request, gateway.settings.max_images_per_request)
     urls = remote_image_urls(request)
     images = await gateway.images.fetch_all(urls) if urls else {}
     ctx.trace = CallTrace(request.model)
@@ -72,6 +73,19 @@ async def chat_completions(
             await _stream(gateway, send, ctx, request, images, lookup)
         else:
             await _complete(gateway, send, ctx, request, images, lookup)
+
+
+def check_image_count(request: ChatRequest, limit: int) -> None:
+    """Before any image is fetched: a request with more images than the limit costs nothing to refuse."""
+    count = image_count(request)
+    if count > limit:
+        raise GatewayError(
+            400,
+            f"The request holds {count} images; the gateway takes at most {limit} per request"
+            " (general_settings.max_images_per_request). Send fewer images.",
+            param="messages",
+            code=ErrorCode.TOO_MANY_IMAGES,
+        )
 
 
 async def _serve_cached(
