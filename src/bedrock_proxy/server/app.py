@@ -14,7 +14,7 @@ from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
 from bedrock_proxy.router.router import Router
-from bedrock_proxy.server import chat, embeddings, info, spend_routes
+from bedrock_proxy.server import chat, embeddings, info, openapi, spend_routes
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
 from bedrock_proxy.server.health import BackgroundHealth
@@ -57,6 +57,7 @@ ROUTES[("GET", "/health/models")] = (info.deep_health, "")
 ROUTES[("GET", "/metrics")] = (info.metrics, "")
 ROUTES[("GET", "/key/info")] = (spend_routes.key_info, "")
 ROUTES[("GET", "/spend/logs")] = (spend_routes.spend_logs, "")
+ROUTES[("GET", "/openapi.json")] = (openapi.openapi_document, "")
 _PATHS = {path for _, path in ROUTES}
 
 
