@@ -104,6 +104,19 @@ def _sse_contents(buffer: bytearray) -> int:
                     break
 
 
+def _anthropic_sse_contents(buffer: bytearray) -> int:
+    """Consume complete Anthropic SSE events from `buffer`; count the text deltas."""
+    count = 0
+    while True:
+        end = buffer.find(b"\n\n")
+        if end < 0:
+            return count
+        event = bytes(buffer[:end])
+        del buffer[: end + 2]
+        if b"event: content_block_delta" in event and b'"text_delta"' in event:
+            count += 1
+
+
 def _eventstream_contents(buffer: bytearray) -> int:
     """Consume complete AWS event-stream messages; count contentBlockDelta events."""
     count = 0
@@ -119,7 +132,8 @@ def _eventstream_contents(buffer: bytearray) -> int:
 
 
 async def stream_timing(http: aiohttp.ClientSession, call: Call) -> StreamTiming:
-    parse: Callable[[bytearray], int] = _sse_contents if call.stream == "sse" else _eventstream_contents
+    parsers = {"sse": _sse_contents, "anthropic-sse": _anthropic_sse_contents}
+    parse: Callable[[bytearray], int] = parsers.get(call.stream, _eventstream_contents)
     timing = StreamTiming()
     buffer = bytearray()
     started = time.perf_counter()

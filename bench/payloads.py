@@ -30,6 +30,19 @@ def openai_chat(model: str, prompt: str, *, stream: bool = False, max_tokens: in
     )
 
 
+def anthropic_messages(model: str, prompt: str, *, stream: bool = False, max_tokens: int = 256) -> bytes:
+    """The same question as an Anthropic Messages body (POST /v1/messages)."""
+    return orjson.dumps(
+        {
+            "model": model,
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": max_tokens,
+            "temperature": 0.5,
+            "stream": stream,
+        }
+    )
+
+
 def converse(prompt: str, *, max_tokens: int = 256) -> bytes:
     return orjson.dumps(
         {

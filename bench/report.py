@@ -117,6 +117,14 @@ def rows(results: dict) -> list[tuple[str, str, object, object, str]]:
         ("streaming", "not_batched"),
         "met" if not_batched else ("**missed**" if not_batched is False else ""),
     )
+    messages_ttft = _get(ours, "messages", "streaming", "added_ttft_p50_ms")
+    add(
+        "/v1/messages streaming: added TTFT p50 (ms)",
+        "<= 1",
+        ("messages", "streaming", "added_ttft_p50_ms"),
+        _verdict(messages_ttft, TARGETS["ttft"]),
+    )
+    add("/v1/messages: added latency p50, small (ms)", "", ("messages", "added_latency", "added_p50_ms"))
     add("embeddings: 100 inputs, 20 ms upstream, p50 (ms)", "~1 round trip", ("embeddings", "list", "p50_ms"))
     trips = _get(ours, "embeddings", "round_trips")
     add("embeddings: upstream round trips' worth", "~1", ("embeddings", "round_trips"), _verdict(trips, 1.5))

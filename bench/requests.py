@@ -45,6 +45,15 @@ def gateway_stream(gateway: str, model: str, prompt: str) -> Call:
     )
 
 
+def gateway_messages(gateway: str, model: str, prompt: str) -> Call:
+    return Call(f"{gateway}/v1/messages", payloads.anthropic_messages(model, prompt), _auth())
+
+
+def gateway_messages_stream(gateway: str, model: str, prompt: str) -> Call:
+    body = payloads.anthropic_messages(model, prompt, stream=True)
+    return Call(f"{gateway}/v1/messages", body, _auth(), "anthropic-sse")
+
+
 def direct_embedding(upstream: str, text: str) -> Call:
     return Call(f"{upstream}/model/{payloads.EMBED_MODEL_ID}/invoke", payloads.titan_embedding(text))
 

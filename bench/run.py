@@ -24,6 +24,7 @@ SECTIONS = (
     "throughput",
     "open_loop",
     "streaming",
+    "messages",
     "embeddings",
     "memory",
 )
@@ -61,6 +62,8 @@ def measure_target(
     capacity = out["throughput"].get("requests_per_s") if peer else None
     _section(out, "open_loop", lambda: scenarios.open_loop_through(plan, target, direct_points, capacity))
     _section(out, "streaming", lambda: scenarios.streaming(plan, up, target, scale=scale))
+    if not peer:  # the Anthropic Messages API: ours only
+        _section(out, "messages", lambda: scenarios.messages(plan, up, target))
     _section(out, "embeddings", lambda: scenarios.embeddings(plan, up, target))
     if before_memory is not None:
         before_memory(out)

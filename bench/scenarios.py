@@ -129,11 +129,15 @@ def open_loop_through(
     return points
 
 
-def streaming(plan: Plan, up: Upstreams, target: Target, *, scale: float = 1.0) -> dict:
+def streaming(
+    plan: Plan, up: Upstreams, target: Target, *, scale: float = 1.0, through: requests.Call | None = None
+) -> dict:
     """Added TTFT and added inter-chunk gap at concurrency 1 against a paced upstream (ttft 20 ms, one delta
-    every 10 ms); batching shows as fewer chunks, or as gaps near zero where the upstream had 10 ms."""
+    every 10 ms); batching shows as fewer chunks, or as gaps near zero where the upstream had 10 ms.
+    `through`: the gateway call to time (default: a chat completions stream)."""
     direct = requests.direct_stream(up.stream, payloads.STREAM_PROMPT)
-    through = requests.gateway_stream(target.url, "bench-stream", payloads.STREAM_PROMPT)
+    if through is None:
+        through = requests.gateway_stream(target.url, "bench-stream", payloads.STREAM_PROMPT)
     per_round = max(2, int(plan.streams_per_round * scale))
     rounds = client.run(lambda: client.interleaved_streams(direct, through, plan.stream_rounds, per_round))
     ttft_p50, ttft_p99, gap_p50, gap_p99 = [], [], [], []
@@ -172,6 +176,20 @@ def streaming(plan: Plan, up: Upstreams, target: Target, *, scale: float = 1.0) 
         "not_batched": bool(
             through_chunks and min(through_chunks) >= upstream_deltas and batched_share <= 0.05
         ),
+    }
+
+
+def messages(plan: Plan, up: Upstreams, target: Target) -> dict:
+    """The Anthropic Messages API (/v1/messages) with the chat sections' method and upstreams: added
+    latency (small prompt, not streamed) and the streaming section (added TTFT and gaps)."""
+    per_round = max(5, plan.per_round)
+    direct = requests.direct_chat(up.fast, payloads.SMALL_PROMPT)
+    through = requests.gateway_messages(target.url, "bench-fast", payloads.SMALL_PROMPT)
+    rounds = client.run(lambda: client.interleaved_rounds(direct, through, plan.rounds, per_round))
+    stream = requests.gateway_messages_stream(target.url, "bench-stream", payloads.STREAM_PROMPT)
+    return {
+        "added_latency": added_over_rounds(rounds),  # type: ignore[arg-type]
+        "streaming": streaming(plan, up, target, through=stream),
     }
 
 

@@ -36,4 +36,35 @@ MESSAGE
     export LITELLM_MASTER_KEY
 fi
 
+# Docker Compose profiles (COMPOSE_PROFILES, passed in by docker-compose.yml): a bundled service that is on is
+# the default, so `COMPOSE_PROFILES=redis,postgres` alone wires the gateway to both; values set in .env win.
+profiles=",$(printf '%s' "${COMPOSE_PROFILES:-}" | tr -d ' '),"
+case $profiles in
+*,redis,*)
+    if [ -z "${REDIS_HOST:-}" ] && [ -z "${REDIS_URL:-}" ]; then
+        REDIS_HOST=redis
+        REDIS_PORT=${REDIS_PORT:-6379}
+        export REDIS_HOST REDIS_PORT
+    fi
+    ;;
+esac
+if [ -z "${DATABASE_URL:-}" ]; then
+    case $profiles in
+    *,postgres,*)
+        if [ -n "${POSTGRES_PASSWORD:-}" ]; then
+            DATABASE_URL="postgresql://${POSTGRES_USER:-bedrock_proxy}:${POSTGRES_PASSWORD}@postgres:5432/${POSTGRES_DB:-bedrock_proxy}"
+        else
+            echo "COMPOSE_PROFILES has postgres but POSTGRES_PASSWORD is empty in .env: keys and spend stay in" \
+                "SQLite (${EMBEDDED_DATABASE_URL:-the default file}). Set POSTGRES_PASSWORD, then: docker compose up -d" >&2
+        fi
+        ;;
+    esac
+    DATABASE_URL=${DATABASE_URL:-${EMBEDDED_DATABASE_URL:-}}
+    if [ -n "$DATABASE_URL" ]; then
+        export DATABASE_URL
+    else
+        unset DATABASE_URL
+    fi
+fi
+
 exec "$@"

@@ -40,7 +40,7 @@ LAYERS = (
     layer("foundations", "errors", "config", independent=True),
     layer("types", "chat"),
     layer("provider", "bedrock"),
-    layer("client-api", "openai"),
+    layer("client-api", "openai", "anthropic"),
     layer("observability", "observability"),
     layer("features", "cache", "spend", "alerting", "router", independent=True),
     layer("server", "server"),

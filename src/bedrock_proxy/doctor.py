@@ -73,13 +73,17 @@ def _environ_region(environ: Mapping[str, str]) -> str | None:
     return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
 
 
+# (service, region, endpoint, profile, static keys)
+_ClientKey = tuple[str, str, str | None, str | None, tuple[tuple[str, str], ...]]
+
+
 class AwsClients:
     """botocore clients shared by the checks, one per (service, region, endpoint, credentials)."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self._sessions: dict[str | None, botocore.session.Session] = {}
-        self._clients: dict[tuple, Any] = {}
+        self._clients: dict[_ClientKey, Any] = {}  # botocore clients (untyped)
 
     def session(self, profile: str | None = None) -> botocore.session.Session:
         if profile not in self._sessions:
@@ -217,13 +221,14 @@ def _profile_for(control: Any, model_id: str, region: str) -> str | None:
         summaries = control.list_inference_profiles(typeEquals="SYSTEM_DEFINED")["inferenceProfileSummaries"]
     except (ClientError, BotoCoreError):
         return _table_profile(model_id, region)
-    candidates = [
+    candidates: list[str] = [
         summary["inferenceProfileId"]
         for summary in summaries
         if any(m.get("modelArn", "").endswith(f"/{model_id}") for m in summary.get("models", []))
     ]
     preferred = [c for c in candidates if c.startswith(f"{geography_of(region)}.")]
-    return (preferred or candidates or [None])[0]
+    chosen = preferred or candidates
+    return chosen[0] if chosen else None
 
 
 def _probe(clients: AwsClients, deployment: Deployment) -> None:

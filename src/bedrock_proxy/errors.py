@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from bedrock_proxy.bedrock.availability import advice_for
 
@@ -78,6 +79,7 @@ class ErrorCode(StrEnum):
     # the gateway itself
     INTERNAL_ERROR = "internal_error"
     NO_OUTCOME = "no_outcome"
+    STORED_RESPONSES_UNAVAILABLE = "stored_responses_unavailable"  # the Responses API's database
 
 
 class GatewayError(Exception):
@@ -125,7 +127,7 @@ class GatewayError(Exception):
             headers=self.headers,
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
     def __repr__(self) -> str:

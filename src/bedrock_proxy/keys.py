@@ -7,6 +7,7 @@ reordered, the key does not. Aliases are made unique here so logs and the spend 
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,10 @@ class KeyIdentity:
     is_master: bool = False
 
     def may_use(self, model: str) -> bool:
-        return not self.models or model in self.models
+        """An allowed name, or a name a wildcard among them matches (`claude-*`, as a model_name can be)."""
+        if not self.models or model in self.models:
+            return True
+        return any("*" in allowed and fnmatch.fnmatchcase(model, allowed) for allowed in self.models)
 
 
 # the caller when no key is configured: every model, no limits

@@ -7,10 +7,11 @@ import argparse
 import contextlib
 import os
 import tempfile
+from typing import Any
 
 import uvicorn
 
-from bedrock_proxy.config import load_config
+from bedrock_proxy.config import Config, load_config
 from bedrock_proxy.observability.logs import configure_logging
 from bedrock_proxy.observability.multiprocess import METRICS_DIR_ENV, shared_metrics_dir
 from bedrock_proxy.server.app import Gateway
@@ -42,9 +43,9 @@ def create_app() -> Gateway:
     return gateway
 
 
-def _configure_logging(config: object) -> None:
+def _configure_logging(config: Config) -> None:
     """json_logs, set_verbose / debug, or LiteLLM's LITELLM_LOG=DEBUG|INFO|WARNING|ERROR."""
-    settings = config.settings  # type: ignore[attr-defined]
+    settings = config.settings
     level = os.environ.get("LITELLM_LOG", "").strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         level = "INFO"
@@ -53,7 +54,7 @@ def _configure_logging(config: object) -> None:
     configure_logging(json_logs=bool(settings.json_logs), level=level)
 
 
-def _uvicorn_options(host: str, port: int) -> dict:
+def _uvicorn_options(host: str, port: int) -> dict[str, Any]:
     return {
         "host": host,
         "port": port,
@@ -88,10 +89,14 @@ def serve_from_args(args: argparse.Namespace) -> int:
         return 1
     workers = args.num_workers or int(os.environ.get("NUM_WORKERS", "1") or 1)
     try:  # sinks are built here so a missing setting stops the start with a message, not a traceback
-        gateway = build_gateway(config) if workers == 1 else build_observability(config.settings)
+        if workers > 1:
+            build_observability(config.settings)  # checked only: each worker process builds its own gateway
+            gateway = None
+        else:
+            gateway = build_gateway(config)
     except ValueError as error:
         return cannot_start(error, json_logs=config.settings.json_logs)
-    if workers > 1:
+    if gateway is None:
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)
         os.environ[LISTEN_ENV] = Listening(args.host, args.port, workers).to_env()
         with shared_metrics_dir():  # each worker publishes its metrics there; /metrics adds them all up
@@ -108,7 +113,8 @@ def serve_from_args(args: argparse.Namespace) -> int:
 
 def demo_from_args(args: argparse.Namespace) -> int:
     from bedrock_proxy.config import demo_config
-    from bedrock_proxy.emulator.server import EmulatorOptions, start_in_thread
+    from bedrock_proxy.emulator.options import EmulatorOptions
+    from bedrock_proxy.emulator.server import start_in_thread
 
     emulator = start_in_thread(EmulatorOptions(ttft=0.05, delta_gap=0.02))
     # the emulator verifies SigV4 against AWS's documented example key pair
@@ -119,8 +125,8 @@ def demo_from_args(args: argparse.Namespace) -> int:
     if args.config:
         for deployment in config.deployments:
             deployment.endpoint = deployment.endpoint or emulator.url
-    # A demo leaves nothing behind: the spend ledger its budgets need lives in a directory removed at exit,
-    # unless the config (or DATABASE_URL) names a database itself.
+    # A demo leaves nothing behind: its database (spend, stored responses) lives in a directory removed at
+    # exit, unless the config (or DATABASE_URL) names a database itself.
     ledger_dir = tempfile.TemporaryDirectory(prefix="bedrock-proxy-demo-")
     if uses_default_file(config.settings, os.environ):
         config.settings.database_url = f"sqlite:///{ledger_dir.name}/bedrock-proxy.db"

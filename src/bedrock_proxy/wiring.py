@@ -22,6 +22,7 @@ from bedrock_proxy.cache import ResponseCaching
 from bedrock_proxy.config.knobs import env_seconds
 from bedrock_proxy.config.schema import Config, Settings
 from bedrock_proxy.observability.hub import Observability, plan_sinks
+from bedrock_proxy.observability.metrics import GatewayMetrics
 from bedrock_proxy.observability.rawlog import RawLoggingProvider
 from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.router import Router, StateListener
@@ -30,6 +31,7 @@ from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.images import ImageFetcher
 from bedrock_proxy.spend import KeyGuard, SpendLedger, key_identities, plan_ledger
 from bedrock_proxy.spend.ledger import DEFAULT_REFRESH_SECONDS
+from bedrock_proxy.spend.response_store import ResponseStore, plan_response_store
 
 log = logging.getLogger("bedrock_proxy.observability")
 
@@ -61,6 +63,11 @@ def build_cache(settings: Settings, environ: Mapping[str, str]) -> ResponseCachi
     return ResponseCaching.from_settings(settings, environ)
 
 
+def build_response_store(settings: Settings, environ: Mapping[str, str]) -> ResponseStore:
+    """The Responses API's stored responses, in the spend database (opened on first use)."""
+    return plan_response_store(settings, environ)
+
+
 def ca_bundle(environ: Mapping[str, str]) -> str | None:
     """The TLS trust the Bedrock transport uses: AWS_CA_BUNDLE, else the system's."""
     return environ.get("AWS_CA_BUNDLE") or None
@@ -75,6 +82,18 @@ def build_observability(
 ) -> Observability:
     """Metrics, every configured sink, the spend ledger and the alerter, connected; nothing is started.
     Raises ValueError for a setting that stops the start."""
+    return _observability_parts(settings, environ, registry=registry, queue_size=queue_size)[0]
+
+
+def _observability_parts(
+    settings: Settings,
+    environ: Mapping[str, str] | None = None,
+    *,
+    registry: CollectorRegistry | None = None,
+    queue_size: int | None = None,
+) -> tuple[Observability, SpendLedger | None, Alerter | None]:
+    """build_observability, plus the ledger and the alerter it was handed: the rest of the gateway needs
+    them as what they are (budgets read the ledger, the router tells the alerter of state changes)."""
     environ = os.environ if environ is None else environ
     plan = plan_sinks(settings, environ)
     plan.log_disabled()
@@ -92,14 +111,14 @@ def build_observability(
     )
     if alerter is not None:  # records a sink dropped raise an alert too
         alerter.watch_sinks(observability.dispatcher.stats)
-    return observability
+    return observability, ledger, alerter
 
 
-def state_listeners(observability: Observability) -> list[StateListener]:
+def state_listeners(metrics: GatewayMetrics, alerter: Alerter | None) -> list[StateListener]:
     """Who hears each deployment state change: the state gauges, and the alerter (cooldown alerts)."""
-    listeners: list[StateListener] = [observability.metrics.set_deployment_state]
-    if observability.alerter is not None:
-        listeners.append(observability.alerter.deployment_state)
+    listeners: list[StateListener] = [metrics.set_deployment_state]
+    if alerter is not None:
+        listeners.append(alerter.deployment_state)
     return listeners
 
 
@@ -107,15 +126,15 @@ def build_gateway(
     config: Config,
     *,
     environ: Mapping[str, str] = os.environ,
-    observability: Observability | None = None,
     image_fetcher: ImageFetcher | None = None,
 ) -> Gateway:
     """The gateway for one process, every part built from `config` and the environment."""
     settings = config.settings
-    observability = observability or build_observability(settings, environ)
+    observability, ledger, alerter = _observability_parts(settings, environ)
     # the router counts retries and fallbacks in the metrics, and tells each listener every deployment
     # state change (healthy, partial, cooldown)
-    router = Router(config, observability.metrics, on_state_change=state_listeners(observability))
+    metrics = observability.metrics
+    router = Router(config, metrics, on_state_change=state_listeners(metrics, alerter))
     transport = BedrockTransport(ca_bundle=ca_bundle(environ))
     provider: Provider = BedrockProvider(transport, environ)
     if observability.log_raw_request_response:
@@ -123,12 +142,13 @@ def build_gateway(
     keys = KeyRing(settings.master_key, settings.api_keys)
     # per-key spend_limit, rpm and tpm, checked once per model call before the handler runs; rpm and tpm
     # count in the router's store, so a shared store shares them across processes too
-    guard = KeyGuard(keys.identities, observability.spend, router.store, limit_error)
+    guard = KeyGuard(keys.identities, ledger, router.store, limit_error)
     if guard.counts_tokens:
         observability.observers.append(guard.observe)
     return Gateway(
         config,
         observability=observability,
+        ledger=ledger,
         router=router,
         transport=transport,
         provider=provider,
@@ -140,4 +160,5 @@ def build_gateway(
             per_request=settings.max_image_fetches_per_request,
             per_process=settings.max_image_fetches_per_process,
         ),
+        responses=build_response_store(settings, environ),
     )

@@ -17,6 +17,7 @@ TARGET_SECTIONS = (
     "throughput",
     "open_loop",
     "streaming",
+    "messages",
     "embeddings",
     "memory",
     "observability",
@@ -51,6 +52,8 @@ def test_smoke_run_measures_every_section_without_errors(smoke_run: tuple[dict, 
         assert ours["added_latency"][size]["rounds"] >= 1
     assert ours["throughput"]["requests"] > 0
     assert ours["streaming"]["streams"] > 0
+    assert ours["messages"]["streaming"]["streams"] > 0 and ours["messages"]["added_latency"]["rounds"] >= 1
+    assert ours["messages"]["streaming"]["chunks_per_stream_min"] > 0  # text deltas were counted
     assert ours["memory"]["idle_mb"] > 0
     assert "capacity" in results["upstream"] and "error" not in results["upstream"]["capacity"]
 

@@ -62,7 +62,10 @@ def test_compose_keeps_the_sqlite_ledger_on_the_writable_volume_of_a_read_only_c
     gateway = compose()["services"]["litellm"]
     assert gateway["read_only"] is True
     assert "gateway-data:/app/data" in gateway["volumes"]
-    assert gateway["environment"]["DATABASE_URL"] == "${DATABASE_URL:-sqlite:////app/data/bedrock-proxy.db}"
+    # An empty DATABASE_URL is chosen by the entrypoint (the postgres profile, else this file on the volume):
+    # test_compose_profiles.py checks what the gateway ends up with, through the real Compose.
+    assert gateway["environment"]["DATABASE_URL"] == "${DATABASE_URL:-}"
+    assert gateway["environment"]["EMBEDDED_DATABASE_URL"] == "sqlite:////app/data/bedrock-proxy.db"
 
 
 def test_redis_and_postgres_start_only_when_their_profile_is_asked_for() -> None:

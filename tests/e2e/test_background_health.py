@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Any
 
+from bedrock_proxy.config import Deployment, load_config_text
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.server.health import BackgroundHealth
 from tests.e2e.support import CHAT_MODEL_ID, MASTER_KEY, REGION, eventually, gateway, metric_samples, sample
@@ -63,7 +64,7 @@ class CountingProvider:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def converse(self, deployment: SimpleNamespace, body: dict, timeout: float) -> dict:
+    async def converse(self, deployment: Deployment, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         self.calls += 1
         if deployment.deployment_id == "broken":
             raise GatewayError(503, "Bedrock is unavailable", code="service_unavailable")
@@ -79,13 +80,10 @@ async def test_the_checks_stop_when_the_gateway_shuts_down() -> None:
         if len(reports) >= 4:
             two_rounds.set()
 
-    router = SimpleNamespace(report_probe=report_probe)
     provider = CountingProvider()
-    deployments = [
-        SimpleNamespace(deployment_id=i, mode="chat", model_name="m", model_id="x", region="r")
-        for i in ("good", "broken")
-    ]
-    checks = BackgroundHealth(router, provider, deployments, 0.1)
+    deployments = load_config_text(config("http://127.0.0.1:9", True), environ={}).deployments
+    assert [d.deployment_id for d in deployments] == ["good", "broken"]
+    checks = BackgroundHealth(report_probe, provider, deployments, 0.1)
     checks.start()
     await asyncio.wait_for(two_rounds.wait(), 10)
     await checks.stop()

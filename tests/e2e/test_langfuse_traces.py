@@ -445,3 +445,29 @@ def test_the_exporter_authenticates_and_speaks_otlp_version_4(
 
 
 LANGFUSE_SECRET = "sk-lf-e2e-secret-9876"
+
+
+def test_a_responses_api_call_is_a_generation_naming_its_client_api(
+    proxy: Gateway, fake_langfuse: FakeLangfuse
+) -> None:
+    request_id = new_id()
+    answer = post(
+        f"{proxy.url}/v1/responses",
+        {"model": CHAT_MODEL, "input": "Bonjour", "metadata": {"session_id": "codex-1"}},
+        request_id=request_id,
+    )
+    assert answer.status == 200 and answer.body["object"] == "response"
+    attrs = generation_of(spans_of(fake_langfuse, request_id))["attributes"]
+    assert attrs["langfuse.observation.metadata.client_api"] == "openai.responses"
+    assert attrs["session.id"] == "codex-1"
+    assert json.loads(attrs["langfuse.observation.input"]) == [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Bonjour"}]}
+    ]
+    output = json.loads(attrs["langfuse.observation.output"])
+    assert output["content"] == answer.body["output"][0]["content"][0]["text"]
+    usage = answer.body["usage"]
+    assert json.loads(attrs["langfuse.observation.usage_details"]) == {
+        "input": usage["input_tokens"],
+        "output": usage["output_tokens"],
+        "total": usage["total_tokens"],
+    }

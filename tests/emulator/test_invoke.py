@@ -6,6 +6,7 @@ import math
 
 import orjson
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.emulator.conftest import HAIKU, raw_post
 
@@ -154,6 +155,16 @@ def test_a_body_over_25_mb_gets_a_validation_error(open_emulator):
     status, headers, body = raw_post(open_emulator.url, f"/model/{HAIKU}/invoke", b" " * 25_000_001)
     assert status == 400 and headers["x-amzn-errortype"] == "ValidationException"
     assert b"25000000" in body
+
+
+def test_a_signed_body_over_25_mb_gets_the_same_validation_error(runtime):
+    """The signature covers a body the emulator dropped: the size limit answers, not a crash."""
+    with pytest.raises(ClientError) as caught:
+        runtime.invoke_model(modelId=HAIKU, body=b" " * 25_000_001)
+    error = caught.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "ValidationException"
+    assert "25000000" in error["Error"]["Message"]
 
 
 @pytest.mark.parametrize(("dimensions", "normalize"), [(1024, True), (512, True), (256, False)])

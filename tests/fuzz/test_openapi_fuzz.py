@@ -47,6 +47,7 @@ def test_no_route_answers_5xx_or_an_error_of_another_shape(case: schemathesis.Ca
         else response.headers.get("content-type", ""),
         response.content,
         f"{case.method} {case.path} {case.body!r:.300}",
+        anthropic=case.path.startswith("/v1/messages"),
     )
 
 

@@ -16,7 +16,7 @@ import pytest
 from openai import OpenAI
 
 from tests.gateway.conftest import call
-from tests.support.processes import clean_env, emulator_process, free_port, gateway_process
+from tests.support.processes import clean_env, emulator_process, free_port, gateway_process, wait_until_up
 from tests.support.tls import TlsFiles
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +85,27 @@ def test_the_demo_streams_with_the_sdk(demo: tuple[str, str]) -> None:
     assert (
         "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Emulated answer: Bonjour"
     )
+
+
+def test_the_demo_stores_responses_without_leaving_a_file_behind(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bedrock_proxy", "demo", "--port", str(port)],
+        env=clean_env(),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/health", process, timeout=30)
+        client = OpenAI(api_key="sk-1234", base_url=f"{base}/v1", max_retries=0)
+        created = client.responses.create(model="claude-3-5-sonnet", input="Bonjour")
+        assert client.responses.retrieve(created.id).output_text == "Emulated answer: Bonjour"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,12 @@ def test_generation_carries_model_parameters_usage_cost_and_time_to_first_token(
     assert orjson.loads(attrs["langfuse.observation.output"]) == {"role": "assistant", "content": "Salut"}
 
 
+def test_the_generation_names_the_client_api() -> None:
+    assert generation(record())["langfuse.observation.metadata.client_api"] == "openai.chat"
+    responses = generation(record(client_api="openai.responses"))
+    assert responses["langfuse.observation.metadata.client_api"] == "openai.responses"
+
+
 def test_embeddings_are_embedding_observations() -> None:
     attrs = generation(record(kind="embedding", model_group="titan-embed-text-v2", output=None))
     assert attrs["langfuse.observation.type"] == "embedding"
@@ -244,3 +250,9 @@ def test_legacy_failure_and_attempts() -> None:
     assert [e["type"] for e in events] == ["trace-create", "generation-create", "span-create", "span-create"]
     assert events[1]["body"]["level"] == "ERROR"
     assert events[1]["body"]["statusMessage"] == "boom"
+
+
+def test_the_client_api_is_named_on_the_generation() -> None:
+    attributes = generation(record(client_api="anthropic.messages", user='{"session_id":"s1"}'))
+    assert attributes["langfuse.observation.metadata.client_api"] == "anthropic.messages"
+    assert attributes["user.id"] == '{"session_id":"s1"}'  # Anthropic's metadata.user_id, as the trace user

@@ -52,9 +52,9 @@ def test_the_schema_is_created_once_even_by_gateways_starting_together(postgres_
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda _: PostgresSpendStore(postgres_url).check(), range(4)))
     PostgresSpendStore(postgres_url).check()  # and again at the next start
-    assert query(postgres_url, "SELECT version FROM bedrock_proxy_migrations") == [(1,)]
+    assert query(postgres_url, "SELECT version FROM bedrock_proxy_migrations ORDER BY 1") == [(1,), (2,)]
     tables = query(postgres_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-    assert tables == [("bedrock_proxy_migrations",), ("key_spend",), ("spend_logs",)]
+    assert tables == [("bedrock_proxy_migrations",), ("key_spend",), ("responses",), ("spend_logs",)]
 
 
 async def test_writers_on_several_connections_lose_no_spend(postgres_url: str) -> None:

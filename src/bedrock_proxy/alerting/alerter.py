@@ -71,7 +71,7 @@ class Alerter:
         self._sink_stats: list[SinkStats] = []
         self._dropped_seen: dict[str, int] = {}
         self._refusals_seen: dict[str, int] = {}
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self.raised = 0
         self.suppressed = 0

@@ -7,8 +7,10 @@ defaults: Bedrock then has the last word and its errors are mapped as usual.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypedDict
 
 # Geography prefixes of cross-region (system-defined) inference profile ids: the one list of them.
 GEO_PREFIXES = frozenset({"us", "eu", "apac", "global", "us-gov", "ca", "jp", "au", "apne1"})
@@ -38,11 +40,26 @@ class ModelCapabilities:
     max_output_tokens: int | None = None
     documents: bool = True
     top_k: bool = True  # additionalModelRequestFields {"top_k"} accepted
+    # the `thinking` types this model takes in additionalModelRequestFields: "enabled" (with budget_tokens),
+    # "adaptive"; empty: no extended thinking at all
+    thinking: frozenset[str] = frozenset()
+    effort: bool = False  # additionalModelRequestFields {"output_config": {"effort"}} accepted
 
 
 UNKNOWN = ModelCapabilities(family="unknown")
 
-_NO_CHAT_FEATURES = {
+
+class _Features(TypedDict):
+    system_prompt: bool
+    tools: bool
+    streaming_tools: bool
+    images: bool
+    tool_choice_any: bool
+    tool_choice_tool: bool
+    documents: bool
+
+
+_NO_CHAT_FEATURES: _Features = {
     "system_prompt": False,
     "tools": False,
     "streaming_tools": False,
@@ -126,7 +143,34 @@ def _claude(mid: str) -> ModelCapabilities:
         output = 4096
     else:  # newer Claude generations
         output = 64_000
-    return ModelCapabilities(family="claude", context_window=200_000, max_output_tokens=output)
+    thinking, effort = _claude_reasoning(mid)
+    return ModelCapabilities(
+        family="claude", context_window=200_000, max_output_tokens=output, thinking=thinking, effort=effort
+    )
+
+
+_BUDGET = frozenset({"enabled"})
+_BOTH = frozenset({"enabled", "adaptive"})
+_ADAPTIVE = frozenset({"adaptive"})
+_CLAUDE_GENERATION = re.compile(r"claude-(opus|sonnet|haiku)-(\d+)(?:-(\d)(?!\d))?")
+
+
+def _claude_reasoning(mid: str) -> tuple[frozenset[str], bool]:
+    """Extended thinking and effort by Claude generation (Anthropic's model docs): 3.7 and 4.0-4.5 take a
+    thinking budget; 4.6 takes a budget (deprecated) or adaptive; 4.7 and later adaptive only (budget_tokens
+    is refused). Effort: Opus 4.5, and every model from 4.6 on."""
+    if "claude-3-7" in mid:
+        return _BUDGET, False
+    match = _CLAUDE_GENERATION.search(mid)
+    if match is None:
+        return (frozenset(), False) if "claude-3" in mid else (_ADAPTIVE, True)
+    tier, version = match.group(1), (int(match.group(2)), int(match.group(3) or 0))
+    effort = version >= (4, 6) or (tier == "opus" and version >= (4, 5))
+    if version >= (4, 7):
+        return _ADAPTIVE, effort
+    if version >= (4, 6):
+        return _BOTH, effort
+    return _BUDGET, effort
 
 
 def _llama(mid: str) -> ModelCapabilities:

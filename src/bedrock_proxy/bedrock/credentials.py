@@ -43,9 +43,9 @@ class CredentialSource:
             return self._credentials
 
     async def get(self) -> ReadOnlyCredentials:
-        credentials = self._credentials
-        if credentials is None:
-            credentials = await asyncio.to_thread(self._resolve)
+        credentials = (
+            self._credentials if self._credentials is not None else await asyncio.to_thread(self._resolve)
+        )
         if isinstance(credentials, RefreshableCredentials) and credentials.refresh_needed():
             return await asyncio.to_thread(credentials.get_frozen_credentials)
         return credentials.get_frozen_credentials()

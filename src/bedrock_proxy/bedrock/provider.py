@@ -37,6 +37,8 @@ class Provider(Protocol):
 
     async def embed(self, deployment: Deployment, bodies: list[Body], timeout: float) -> list[Body]: ...
 
+    async def count_tokens(self, deployment: Deployment, body: Body, timeout: float) -> Body: ...
+
 
 # a 100-string list (a typical RAG batch) goes out in one round trip; longer lists in rounds of 100
 EMBEDDING_CONCURRENCY = 100
@@ -89,6 +91,10 @@ class BedrockProvider:
 
     async def invoke(self, deployment: Deployment, body: Body, timeout: float) -> Body:
         return await self.transport.call(self.target(deployment), "invoke", body, timeout)
+
+    async def count_tokens(self, deployment: Deployment, body: Body, timeout: float) -> Body:
+        """CountTokens: `{"input": {"converse": {...}}}` -> `{"inputTokens": N}` (free, Claude models)."""
+        return await self.transport.call(self.target(deployment), "count-tokens", body, timeout)
 
     async def embed(self, deployment: Deployment, bodies: list[Body], timeout: float) -> list[Body]:
         """One InvokeModel per body, at most EMBEDDING_CONCURRENCY at once, answers in input order."""

@@ -8,16 +8,19 @@ shape is known, because text before the JSON would make the content unparseable.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
-from bedrock_proxy.bedrock.translate import finish_reason_for, usage_from_converse
+from bedrock_proxy.bedrock.translate import finish_reason_for, stop_sequence_of, usage_from_converse
 from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer, StreamRenderer
+from bedrock_proxy.chat.request import ReasoningPart
 from bedrock_proxy.chat.usage import Usage
 
+Chunk = TypeVar("Chunk")  # what the client API's renderer makes of one delta
 
-class StreamTranslator:
+
+class StreamTranslator(Generic[Chunk]):
     """Translates one choice's ConverseStream into a client API's stream through its `StreamRenderer`;
     keeps what it saw for observability and the response cache (`answer`)."""
 
@@ -30,15 +33,17 @@ class StreamTranslator:
         "_json_tool",
         "_reasoning",
         "_render",
+        "_thinking",
         "_tool_calls",
         "finish_reason",
         "started",
+        "stop_sequence",
         "usage",
     )
 
     usage: Usage | None
 
-    def __init__(self, renderer: StreamRenderer, json_tool: str | None) -> None:
+    def __init__(self, renderer: StreamRenderer[Chunk], json_tool: str | None) -> None:
         self._render = renderer
         self._json_tool = json_tool
         self._content: list[str] = []
@@ -50,9 +55,12 @@ class StreamTranslator:
         self._held_text: list[str] | None = [] if json_tool else None
         self.usage = None
         self.finish_reason: str | None = None
+        self.stop_sequence: str | None = None
+        # contentBlockIndex -> [reasoning pieces, signature, redacted data]: the blocks a client sends back
+        self._thinking: dict[int, list[Any]] = {}
         self.started = False
 
-    def feed(self, event_type: str, payload: dict[str, Any]) -> list[Any]:
+    def feed(self, event_type: str, payload: dict[str, Any]) -> list[Chunk]:
         """What to send for one ConverseStream event (possibly nothing). Unknown events and fields are
         ignored."""
         if event_type == "contentBlockDelta":
@@ -65,6 +73,7 @@ class StreamTranslator:
             self.started = True
             return [self._render.start()]
         if event_type == "messageStop":
+            self.stop_sequence = stop_sequence_of(payload.get("additionalModelResponseFields"))
             return self._message_stop(payload.get("stopReason"))
         if event_type == "metadata":
             self.usage = usage_from_converse(payload.get("usage"))
@@ -75,7 +84,7 @@ class StreamTranslator:
             return [item]
         return []
 
-    def _delta(self, block: int, delta: dict[str, Any]) -> list[Any]:
+    def _delta(self, block: int, delta: dict[str, Any]) -> list[Chunk]:
         text = delta.get("text")
         if text is not None:
             if not text:
@@ -104,14 +113,34 @@ class StreamTranslator:
             return [self._render.tool_arguments(position, piece)]
         reasoning = delta.get("reasoningContent")
         if reasoning is not None:
-            text = reasoning.get("text")
-            if text:
-                self._reasoning.append(text)
-                self.started = True
-                return [self._render.reasoning(text)]
+            return self._reasoning_delta(block, reasoning)
         return []
 
-    def _start(self, block: int, start: dict[str, Any]) -> list[Any]:
+    def _reasoning_delta(self, block: int, reasoning: dict[str, Any]) -> list[Chunk]:
+        thinking = self._thinking.get(block)
+        if thinking is None:
+            thinking = self._thinking[block] = [[], None, None]
+        text = reasoning.get("text")
+        if text:
+            self._reasoning.append(text)
+            thinking[0].append(text)
+            self.started = True
+            return [self._render.reasoning(text)]
+        item: Chunk | None = None
+        signature = reasoning.get("signature")
+        if signature:
+            thinking[1] = signature
+            item = self._render.reasoning_signature(signature)
+        redacted = reasoning.get("redactedContent")
+        if redacted:
+            thinking[2] = redacted
+            item = self._render.redacted_reasoning(redacted)
+        if item is None:
+            return []
+        self.started = True
+        return [item]
+
+    def _start(self, block: int, start: dict[str, Any]) -> list[Chunk]:
         tool = start.get("toolUse")
         if tool is None:
             return []
@@ -127,7 +156,7 @@ class StreamTranslator:
         self.started = True
         return [self._render.tool_start(position, call_id, name)]
 
-    def _stop_block(self, block: int) -> list[Any]:
+    def _stop_block(self, block: int) -> list[Chunk]:
         position = self._blocks.get(block)
         if position is not None and position not in self._args_seen:
             # A tool called without arguments: clients json.loads the arguments, so send "{}" rather than "".
@@ -141,14 +170,18 @@ class StreamTranslator:
             return [self._render.text("{}")]
         return []
 
-    def _message_stop(self, stop_reason: str | None) -> list[Any]:
-        chunks = []
+    def _message_stop(self, stop_reason: str | None) -> list[Chunk]:
+        chunks: list[Chunk] = []
         if self._held_text:
             text = "".join(self._held_text)
             self._content.append(text)
             chunks.append(self._render.text(text))
         self._held_text = None
         self.finish_reason = finish_reason_for(stop_reason, bool(self._tool_calls))
+        if self.stop_sequence is not None:
+            item = self._render.stop_sequence(self.stop_sequence)
+            if item is not None:
+                chunks.append(item)
         chunks.append(self._render.finish(self.finish_reason))
         self.started = True
         return chunks
@@ -162,6 +195,11 @@ class StreamTranslator:
             "".join(self._reasoning) if self._reasoning else None,
             self.finish_reason,
             self.usage,
+            [
+                ReasoningPart("".join(pieces), signature=signature, redacted=redacted)
+                for _, (pieces, signature, redacted) in sorted(self._thinking.items())
+            ],
+            self.stop_sequence,
         )
 
 
@@ -174,6 +212,19 @@ def converse_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
         if "text" in block:
             events.append(
                 ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": block["text"]}})
+            )
+        elif "reasoningContent" in block:
+            content = block["reasoningContent"]
+            if "redactedContent" in content:
+                deltas = [{"redactedContent": content["redactedContent"]}]
+            else:
+                text = content.get("reasoningText") or {}
+                deltas = [{"text": text.get("text", "")}]
+                if text.get("signature"):
+                    deltas.append({"signature": text["signature"]})
+            events.extend(
+                ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": delta}})
+                for delta in deltas
             )
         elif "toolUse" in block:
             use = block["toolUse"]
@@ -189,16 +240,19 @@ def converse_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
         else:
             continue
         events.append(("contentBlockStop", {"contentBlockIndex": index}))
-    events.append(("messageStop", {"stopReason": response.get("stopReason", "end_turn")}))
+    stop: dict[str, Any] = {"stopReason": response.get("stopReason", "end_turn")}
+    if "additionalModelResponseFields" in response:
+        stop["additionalModelResponseFields"] = response["additionalModelResponseFields"]
+    events.append(("messageStop", stop))
     events.append(
         ("metadata", {"usage": response.get("usage") or {}, "metrics": response.get("metrics") or {}})
     )
     return events
 
 
-def chunks_from_converse(translator: StreamTranslator, response: dict[str, Any]) -> list[Any]:
+def chunks_from_converse(translator: StreamTranslator[Chunk], response: dict[str, Any]) -> list[Chunk]:
     """All chunks for a Converse response, through the same translator a live stream would use."""
-    chunks: list[Any] = []
+    chunks: list[Chunk] = []
     for event_type, payload in converse_events(response):
         chunks.extend(translator.feed(event_type, payload))
     return chunks

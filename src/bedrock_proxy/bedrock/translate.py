@@ -27,6 +27,14 @@ Decisions worth knowing (each one is tested):
   "any" with only that tool declared, which forces the same call.
 - A stream with tools on a model that cannot stream tool use (Llama, Mistral) is flagged
   `ConverseCall.buffered_stream`: call Converse, then replay it with `streaming.chunks_from_converse`.
+- Reasoning (`ChatRequest.reasoning`) is mapped per model into additionalModelRequestFields: a thinking
+  budget on models that take one, adaptive thinking on models that take it (a budget request becomes adaptive
+  on models that refuse budgets; an adaptive request gets a budget of half the answer on models without
+  adaptive), effort as `output_config.effort` where the model takes it. What a model cannot take is left out
+  and named in `ConverseCall.dropped`. Reasoning blocks of earlier turns go back as reasoningContent, with
+  their signature, to models with extended thinking; others get the turn without them.
+- `ChatRequest.clamp_max_tokens`: a max_tokens above the model's output limit is lowered to it (a client
+  such as Claude Code always sends its own ceiling) instead of failing.
 - The body of one ChatRequest can be built again for another deployment (retries, fallbacks): to_converse
   never mutates the request.
 """
@@ -44,8 +52,12 @@ from bedrock_proxy.bedrock.capabilities import ModelCapabilities, capabilities_f
 from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer
 from bedrock_proxy.chat.request import (
     ChatRequest,
+    DocumentPart,
     ImagePart,
     Part,
+    ReasoningMode,
+    ReasoningPart,
+    RemoteImagePart,
     TextPart,
     ToolChoiceMode,
 )
@@ -113,6 +125,8 @@ def to_converse(
     inference = _inference_config(request, caps, defaults, drop_params, params, dropped)
     dropped += _unsupported(request, drop_params)
     additional: dict[str, Any] = {}
+    if request.reasoning is not None:
+        _reasoning_fields(request, caps, inference.get("maxTokens"), additional, params, dropped)
     top_k = request.top_k if request.top_k is not None else defaults.get("top_k")
     if top_k is not None:
         if caps.top_k:
@@ -172,7 +186,7 @@ def _conversation(
         role = message.role
         if role == "system":
             for part in message.parts:
-                if part.text.strip():
+                if type(part) is TextPart and part.text.strip():  # a client API gives system text parts only
                     system.append({"text": part.text})
                     if part.cache:
                         system.append(_cache_point())
@@ -189,7 +203,7 @@ def _conversation(
                     f"'{message.param}' is a function result without a preceding assistant function_call.",
                     message.param,
                 )
-            blocks.append(_tool_result(call_id, message.parts))
+            blocks.append(_tool_result(call_id, message.parts, message.tool_error, images))
             role = "user"
         else:
             for part in message.parts:
@@ -235,7 +249,20 @@ def _append_part(
         if not part.text.strip():
             return
         blocks.append({"text": part.text})
-    else:
+    elif type(part) is ReasoningPart:
+        if not caps.thinking:
+            return  # a model without extended thinking gets the turn without its reasoning
+        blocks.append(_reasoning_block(part))
+    elif type(part) is DocumentPart:
+        if not caps.documents:
+            raise invalid_request(
+                f"Model {model_id} does not accept documents: remove the document or use a model that reads"
+                " them (Claude 3+, Nova, Llama 3.1+).",
+                part.param,
+            )
+        document = {"format": part.format, "name": part.name, "source": {"bytes": part.data}}
+        blocks.append({"document": document})
+    elif type(part) is ImagePart or type(part) is RemoteImagePart:
         if not caps.images:
             raise invalid_request(
                 f"Model {model_id} does not accept images: remove the image part or use a vision model.",
@@ -243,7 +270,7 @@ def _append_part(
             )
         if type(part) is ImagePart:
             blocks.append({"image": {"format": part.format, "source": {"bytes": part.data}}})
-        else:
+        elif type(part) is RemoteImagePart:
             blocks.append({"image": _remote_image(part.url, part.param, images)})
     if part.cache:
         blocks.append(_cache_point())
@@ -259,7 +286,41 @@ def _remote_image(url: str, param: str, images: dict[str, tuple[str, bytes]]) ->
     return {"format": image_format, "source": {"bytes": base64.b64encode(data).decode("ascii")}}
 
 
-def _tool_result(call_id: str, parts: list[Part]) -> dict[str, Any]:
+def _reasoning_block(part: ReasoningPart) -> dict[str, Any]:
+    """An earlier turn's reasoning, exactly as the model gave it (Claude checks the signature)."""
+    if part.redacted is not None:
+        return {"reasoningContent": {"redactedContent": part.redacted}}
+    text: dict[str, Any] = {"text": part.text}
+    if part.signature is not None:
+        text["signature"] = part.signature
+    return {"reasoningContent": {"reasoningText": text}}
+
+
+def _tool_result(
+    call_id: str, parts: list[Part], error: bool = False, images: dict[str, tuple[str, bytes]] | None = None
+) -> dict[str, Any]:
+    status = "error" if error else "success"
+    if any(type(part) is not TextPart for part in parts):
+        # images (and text) returned by a tool: each part its own block, in order
+        blocks: list[dict[str, Any]] = []
+        for part in parts:
+            if type(part) is TextPart:
+                if part.text.strip():
+                    blocks.append({"text": part.text})
+            elif type(part) is ImagePart:
+                blocks.append({"image": {"format": part.format, "source": {"bytes": part.data}}})
+            elif type(part) is RemoteImagePart:
+                blocks.append({"image": _remote_image(part.url, part.param, images or {})})
+            elif type(part) is DocumentPart:
+                document = {"format": part.format, "name": part.name, "source": {"bytes": part.data}}
+                blocks.append({"document": document})
+        return {
+            "toolResult": {
+                "toolUseId": _tool_use_id(call_id),
+                "content": blocks or [{"text": "(no output)"}],
+                "status": status,
+            }
+        }
     text = "".join(part.text for part in parts if type(part) is TextPart)
     content: list[dict[str, Any]]
     parsed = None
@@ -272,7 +333,7 @@ def _tool_result(call_id: str, parts: list[Part]) -> dict[str, Any]:
         content = [{"json": parsed}]
     else:
         content = [{"text": text if text.strip() else "(no output)"}]
-    return {"toolResult": {"toolUseId": _tool_use_id(call_id), "content": content, "status": "success"}}
+    return {"toolResult": {"toolUseId": _tool_use_id(call_id), "content": content, "status": status}}
 
 
 def _cache_point() -> dict[str, Any]:
@@ -339,6 +400,10 @@ def _inference_config(
     if max_tokens is None:
         max_tokens = defaults.get("max_completion_tokens", defaults.get("max_tokens"))
     if max_tokens is not None:
+        ceiling = caps.max_output_tokens
+        if request.clamp_max_tokens and ceiling and max_tokens > ceiling:
+            max_tokens = ceiling
+            dropped.append("max_tokens")
         config["maxTokens"] = max_tokens
         params["max_tokens"] = max_tokens
     temperature = request.temperature if request.temperature is not None else defaults.get("temperature")
@@ -363,6 +428,47 @@ def _inference_config(
         config["stopSequences"] = stop
         params["stop"] = stop
     return config
+
+
+_MIN_THINKING_BUDGET = 1024  # Claude's smallest budget_tokens
+_MAX_ADAPTED_BUDGET = 16_000  # an adaptive request on a budget-only model thinks at most this much
+
+
+def _reasoning_fields(
+    request: ChatRequest,
+    caps: ModelCapabilities,
+    max_tokens: int | None,
+    additional: dict[str, Any],
+    params: dict[str, Any],
+    dropped: list[str],
+) -> None:
+    """`thinking` and `output_config.effort` as this model takes them; what it cannot take is dropped."""
+    reasoning = request.reasoning
+    assert reasoning is not None
+    thinking: dict[str, Any] | None = None
+    if reasoning.mode is ReasoningMode.ENABLED:
+        if "enabled" in caps.thinking:
+            budget = reasoning.budget_tokens or _MIN_THINKING_BUDGET
+            thinking = {"type": "enabled", "budget_tokens": budget}
+        elif "adaptive" in caps.thinking:
+            thinking = {"type": "adaptive"}  # this model refuses budgets: it decides how much to think
+    elif reasoning.mode is ReasoningMode.ADAPTIVE:
+        if "adaptive" in caps.thinking:
+            thinking = {"type": "adaptive"}
+        elif "enabled" in caps.thinking and max_tokens and max_tokens > 2 * _MIN_THINKING_BUDGET:
+            budget = min(_MAX_ADAPTED_BUDGET, max_tokens // 2)
+            thinking = {"type": "enabled", "budget_tokens": budget}
+    if thinking is not None:
+        additional["thinking"] = thinking
+        params["thinking"] = thinking
+    elif reasoning.mode is not ReasoningMode.DISABLED:
+        dropped.append("thinking")
+    if reasoning.effort:
+        if caps.effort:
+            additional["output_config"] = {"effort": reasoning.effort}
+            params["effort"] = reasoning.effort
+        else:
+            dropped.append("effort")
 
 
 def _unsupported(request: ChatRequest, drop_params: bool) -> list[str]:
@@ -403,8 +509,7 @@ def _tool_config(
         if mode is not ToolChoiceMode.NONE:
             raise _no_tools(model_id, "tools")
         tools = []  # tools the client said not to use: nothing to send to a model without tools
-    specs = [_tool_spec(t.name, t.description, t.parameters, t.cache) for t in tools]
-    specs = [s for pair in specs for s in pair]
+    specs = [s for t in tools for s in _tool_spec(t.name, t.description, t.parameters, t.cache)]
     if mode in (ToolChoiceMode.REQUIRED, ToolChoiceMode.TOOL) and not caps.tool_choice_any:
         if not drop_params:
             sent = "'required'" if mode is ToolChoiceMode.REQUIRED else "'function'"
@@ -420,10 +525,8 @@ def _tool_config(
     json_answer = False  # the forced tool is the json answer tool, not one of the client's
     if request.response_format != "text":
         schema = request.json_schema if request.response_format == "json_schema" else {"type": "object"}
-        forced = (
-            caps.tools and caps.tool_choice_any and isinstance(schema, dict) and _is_object_schema(schema)
-        )
-        if forced:
+        object_schema = schema if isinstance(schema, dict) and _is_object_schema(schema) else None
+        if caps.tools and caps.tool_choice_any and object_schema is not None:
             json_tool = request.json_schema_name or "json_object"
             if any(t.name == json_tool for t in tools):
                 raise invalid_request(
@@ -433,7 +536,9 @@ def _tool_config(
                 )
             specs.extend(
                 _tool_spec(
-                    json_tool, "Give the final answer as this tool's input; it must match the schema.", schema
+                    json_tool,
+                    "Give the final answer as this tool's input; it must match the schema.",
+                    object_schema,
                 )
             )
             if mode not in (ToolChoiceMode.REQUIRED, ToolChoiceMode.TOOL):
@@ -538,6 +643,7 @@ def from_converse(response: dict[str, Any], *, json_tool: str | None) -> ChatAns
     blocks = ((response.get("output") or {}).get("message") or {}).get("content") or []
     texts: list[str] = []
     reasoning: list[str] = []
+    reasoning_parts: list[ReasoningPart] = []
     tool_calls: list[AnswerToolCall] = []
     json_answer: str | None = None
     for block in blocks:
@@ -551,22 +657,37 @@ def from_converse(response: dict[str, Any], *, json_tool: str | None) -> ChatAns
                 continue
             tool_calls.append(AnswerToolCall(use.get("toolUseId", ""), use.get("name", ""), arguments))
         elif "reasoningContent" in block:
-            text = (block["reasoningContent"].get("reasoningText") or {}).get("text")
+            content = block["reasoningContent"]
+            if "redactedContent" in content:
+                reasoning_parts.append(ReasoningPart("", redacted=content["redactedContent"]))
+                continue
+            reasoning_text = content.get("reasoningText") or {}
+            text = reasoning_text.get("text")
             if text:
                 reasoning.append(text)
+            reasoning_parts.append(ReasoningPart(text or "", signature=reasoning_text.get("signature")))
     finish = finish_reason_for(response.get("stopReason"), bool(tool_calls))
+    answer_text: str | None
     if json_answer is not None:
-        content: str | None = json_answer
+        answer_text = json_answer
         if not tool_calls:
             finish = "stop"
     elif texts:
-        content = "".join(texts)
+        answer_text = "".join(texts)
     else:
-        content = None if tool_calls else ""
+        answer_text = None if tool_calls else ""
     return ChatAnswer(
-        content,
+        answer_text,
         tool_calls,
         "".join(reasoning) if reasoning else None,
         finish,
         usage_from_converse(response.get("usage")),
+        reasoning_parts,
+        stop_sequence_of(response.get("additionalModelResponseFields")),
     )
+
+
+def stop_sequence_of(fields: Any) -> str | None:
+    """The stop sequence that ended the answer, which Claude reports in additionalModelResponseFields."""
+    value = fields.get("stop_sequence") if isinstance(fields, dict) else None
+    return value if isinstance(value, str) else None

@@ -138,7 +138,8 @@ class BedrockTransport:
                     data = await response.read()
                     if response.status >= 400:
                         raise _error_from_response(response, data, target)
-                    return orjson.loads(data)
+                    answer: dict[str, Any] = orjson.loads(data)  # Bedrock answers a JSON object
+                    return answer
         except TimeoutError:
             raise timeout_error(timeout) from None
         except aiohttp.ClientError as exc:

@@ -89,7 +89,8 @@ class RedisCache:
             self._failed("read", exc)
             return None
         self._counts["hits" if value is not None else "misses"] += 1
-        return value
+        # redis-py types get() as bytes | str | None whatever the client; without decode_responses it is bytes
+        return value  # type: ignore[return-value]
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         if ttl <= 0 or self._bypassed():

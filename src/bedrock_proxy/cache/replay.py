@@ -4,8 +4,9 @@ and a stored completion replayed as the SSE chunks a streaming client expects. P
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
+from bedrock_proxy.chat.answer import ChatAnswer
 from bedrock_proxy.openai.completions import (
     NO_USAGE,
     chunk,
@@ -15,9 +16,18 @@ from bedrock_proxy.openai.completions import (
 )
 
 
+class StreamedChoice(Protocol):
+    """One choice of a stream as its translator (bedrock.streaming.StreamTranslator) assembles it."""
+
+    @property
+    def finish_reason(self) -> str | None: ...
+
+    def answer(self) -> ChatAnswer: ...
+
+
 def completion_from_stream(
-    response_id: str, model: str, created: int, translators: Sequence[Any]
-) -> dict | None:
+    response_id: str, model: str, created: int, translators: Sequence[StreamedChoice]
+) -> dict[str, Any] | None:
     """The `chat.completion` a finished stream amounts to; None when a choice did not finish."""
     if not translators or any(t.finish_reason is None for t in translators):
         return None
@@ -25,15 +35,17 @@ def completion_from_stream(
     return completion_from_answers(response_id, created, model, answers, from_stream=True)
 
 
-def stream_chunks(answer: dict, include_usage: bool) -> list[dict]:
+def stream_chunks(answer: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
     """Every chunk of `answer` replayed as a stream: per choice its role, its content (whole, in one
-    delta), its tool calls and its finish; then the usage chunk when the client asked for it."""
-    chunks: list[dict] = []
-    response_id, created, model = answer.get("id"), answer.get("created"), answer.get("model")
+    delta), its tool calls and its finish; then the usage chunk when the client asked for it. `answer` is a
+    completion the gateway built (completion_from_answers, under this request's id): id, created, model and
+    each tool call's id, name and arguments are always there."""
+    chunks: list[dict[str, Any]] = []
+    response_id, created, model = answer["id"], answer["created"], answer["model"]
     fingerprint = answer.get("system_fingerprint")
     null_usage = None if include_usage else NO_USAGE
 
-    def add(index: int, delta: dict, finish_reason: str | None = None) -> None:
+    def add(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> None:
         choices = [delta_choice(index, delta, finish_reason)]
         chunks.append(chunk(response_id, created, model, choices, null_usage, fingerprint))
 
@@ -49,10 +61,8 @@ def stream_chunks(answer: dict, include_usage: bool) -> list[dict]:
         if calls:
             starts = []
             for n, call in enumerate(calls):
-                function = call.get("function") or {}
-                starts.append(
-                    tool_call_start(n, call.get("id"), function.get("name"), function.get("arguments"))
-                )
+                function = call["function"]
+                starts.append(tool_call_start(n, call["id"], function["name"], function["arguments"]))
             add(index, {"tool_calls": starts})
         add(index, {}, item.get("finish_reason"))
     if include_usage:

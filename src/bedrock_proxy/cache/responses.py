@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -42,7 +42,7 @@ class Lookup:
     key: str
     status: str
     control: CacheControl
-    answer: dict | None = None
+    answer: dict[str, Any] | None = None
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         return [(HEADER, self.status.encode())]
@@ -86,7 +86,7 @@ class ResponseCaching:
     async def aclose(self) -> None:
         await self.backend.aclose()
 
-    async def lookup(self, kind: str, model: str, body: dict, cache_header: str | None) -> Lookup:
+    async def lookup(self, kind: str, model: str, body: dict[str, Any], cache_header: str | None) -> Lookup:
         control = cache_control(body, cache_header)
         lookup = Lookup(response_key(kind, model, body), "miss", control)
         if not control.read:
@@ -107,7 +107,7 @@ class ResponseCaching:
         lookup.answer = answer
         return lookup
 
-    async def store(self, lookup: Lookup, answer: dict) -> bool:
+    async def store(self, lookup: Lookup, answer: dict[str, Any]) -> bool:
         """Store a successful answer after it was sent; True when it was handed to the backend."""
         if lookup.status == "hit" or not lookup.control.write or not cacheable(answer):
             return False
@@ -122,8 +122,13 @@ class ResponseCaching:
         return self.backend.stats()
 
 
-def cacheable(answer: dict) -> bool:
-    """A chat answer with choices, none of them filtered; an embedding answer with data."""
+def cacheable(answer: dict[str, Any]) -> bool:
+    """A chat answer with choices, none of them filtered; a Responses API response that completed; an
+    Anthropic message that was not refused; an embedding answer with data."""
+    if answer.get("object") == "response":
+        return answer.get("status") == "completed" and bool(answer.get("output"))
+    if answer.get("type") == "message":
+        return bool(answer.get("content")) and answer.get("stop_reason") != "refusal"
     if "choices" in answer:
         choices = answer["choices"]
         return bool(choices) and all(c.get("finish_reason") != "content_filter" for c in choices)

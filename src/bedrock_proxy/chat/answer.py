@@ -9,8 +9,9 @@ content_filter.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
+from bedrock_proxy.chat.request import ReasoningPart
 from bedrock_proxy.chat.usage import Usage
 
 
@@ -32,22 +33,36 @@ class ChatAnswer:
     reasoning: str | None = None
     finish_reason: str | None = None  # None: a stream that did not finish
     usage: Usage | None = None
+    # the reasoning as blocks, each with its signature (or redacted data), in order: what a client must send
+    # back unchanged in its next turn (`reasoning` is their text joined, for clients that show only text)
+    reasoning_parts: list[ReasoningPart] = field(default_factory=list)
+    stop_sequence: str | None = None  # the stop sequence that ended the answer, when the provider says
 
 
-class StreamRenderer(Protocol):
+Chunk = TypeVar("Chunk", covariant=True)  # what a client API sends for one delta (a chunk dict, an event)
+
+
+class StreamRenderer(Protocol[Chunk]):
     """A client API's stream, written one delta at a time. Each method returns what to send for it (a chunk,
-    an event), or None when the API sends nothing for it. Called on the hot path: keep them plain."""
+    an event); `usage` returns None when the API sends nothing for it. Called on the hot path: keep them
+    plain."""
 
-    def start(self) -> Any: ...
+    def start(self) -> Chunk: ...
 
-    def text(self, text: str) -> Any: ...
+    def text(self, text: str) -> Chunk: ...
 
-    def reasoning(self, text: str) -> Any: ...
+    def reasoning(self, text: str) -> Chunk: ...
 
-    def tool_start(self, position: int, call_id: str, name: str) -> Any: ...
+    def reasoning_signature(self, signature: str) -> Chunk | None: ...
 
-    def tool_arguments(self, position: int, arguments: str) -> Any: ...
+    def redacted_reasoning(self, data: str) -> Chunk | None: ...
 
-    def finish(self, finish_reason: str) -> Any: ...
+    def tool_start(self, position: int, call_id: str, name: str) -> Chunk: ...
 
-    def usage(self, usage: Usage) -> Any | None: ...
+    def tool_arguments(self, position: int, arguments: str) -> Chunk: ...
+
+    def stop_sequence(self, sequence: str) -> Chunk | None: ...
+
+    def finish(self, finish_reason: str) -> Chunk: ...
+
+    def usage(self, usage: Usage) -> Chunk | None: ...

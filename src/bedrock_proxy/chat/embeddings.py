@@ -4,6 +4,7 @@ renders the second; the provider translates between them and its calls)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bedrock_proxy.chat.usage import Usage
 
@@ -12,7 +13,7 @@ COHERE_INPUT_TYPES = ("search_document", "search_query", "classification", "clus
 
 @dataclass(slots=True)
 class EmbeddingRequest:
-    body: dict
+    body: dict[str, Any]
     model: str
     inputs: list[str]
     dimensions: int | None = None

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, final
 
 # ----------------------------------------------------------------------------------------------------------
 # Message parts. `cache` marks a prompt-cache point after the part; `param` names the client's field, for
 # errors found later (a model that takes no images, an image URL that could not be fetched).
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class TextPart:
     text: str
     cache: bool = False
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class ImagePart:
     """An image sent inline: its real format (sniffed from the bytes) and its base64 data."""
@@ -31,6 +34,7 @@ class ImagePart:
     cache: bool = False
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class RemoteImagePart:
     """An image by http(s) URL: the server fetches it before translation (Converse takes only bytes)."""
@@ -40,7 +44,29 @@ class RemoteImagePart:
     cache: bool = False
 
 
-Part = TextPart | ImagePart | RemoteImagePart
+@dataclass(frozen=True, slots=True)
+class DocumentPart:
+    """A document sent inline (pdf, csv, txt, md, html, doc(x), xls(x)): Converse's document block."""
+
+    format: str
+    data: str  # base64
+    name: str
+    param: str
+    cache: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningPart:
+    """A model's earlier reasoning, sent back unchanged in the next turn: its text and the provider's
+    signature (Claude refuses a changed one), or `redacted` opaque data when the reasoning was encrypted."""
+
+    text: str
+    signature: str | None = None
+    redacted: str | None = None  # base64 of the encrypted reasoning, instead of text
+    cache: bool = False
+
+
+Part = TextPart | ImagePart | RemoteImagePart | DocumentPart | ReasoningPart
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -51,14 +77,14 @@ Part = TextPart | ImagePart | RemoteImagePart
 class ToolCall:
     id: str
     name: str
-    arguments: dict
+    arguments: dict[str, Any]
 
 
 @dataclass(slots=True)
 class ToolDef:
     name: str
     description: str | None
-    parameters: dict  # JSON Schema of the arguments
+    parameters: dict[str, Any]  # JSON Schema of the arguments
     cache: bool = False
 
 
@@ -76,6 +102,25 @@ class ToolChoice:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Reasoning ("extended thinking")
+
+
+class ReasoningMode(StrEnum):
+    ENABLED = "enabled"  # think, within `budget_tokens`
+    ADAPTIVE = "adaptive"  # the model decides how much to think (newest Claude models)
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    """What the client asked of the model's reasoning; the provider maps it per model (or drops it)."""
+
+    mode: ReasoningMode
+    budget_tokens: int | None = None
+    effort: str | None = None  # low | medium | high | max: how hard to work (output_config.effort)
+
+
+# ----------------------------------------------------------------------------------------------------------
 # The request
 
 
@@ -89,13 +134,14 @@ class Message:
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None
     cache: bool = False
+    tool_error: bool = False  # a tool result that reports a failure (Converse status "error")
 
 
 @dataclass(slots=True)
 class ChatRequest:
-    body: dict  # the client's body as sent (what the response cache keys on)
+    body: dict[str, Any]  # the client's body as sent (what the response cache keys on)
     model: str
-    messages: list  # the client's messages as sent (what observability records)
+    messages: list[Any]  # the client's messages as sent (what observability records)
     parsed_messages: list[Message]  # the same, checked and normalised for translation
     stream: bool = False
     include_usage: bool = False
@@ -107,18 +153,21 @@ class ChatRequest:
     stop: list[str] | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
-    logit_bias: dict | None = None
+    logit_bias: dict[str, Any] | None = None
     logprobs: bool = False
     top_logprobs: int | None = None
     seed: int | None = None
     user: str | None = None
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
     tools: list[ToolDef] | None = None
     tool_choice: ToolChoice | None = None  # None: the client said nothing
     parallel_tool_calls: bool | None = None
     response_format: str = "text"  # text | json_object | json_schema
     json_schema_name: str | None = None
-    json_schema: dict | None = None
+    json_schema: dict[str, Any] | None = None
+    reasoning: Reasoning | None = None
+    clamp_max_tokens: bool = False  # max_tokens is the client's ceiling: lower it to the model's limit
+    client_api: str = "openai.chat"  # which client API sent it, named in the CallRecord and traces
 
 
 def remote_image_urls(request: ChatRequest) -> list[str]:

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 from bedrock_proxy.config.issues import IssueLog
 
 
-class _Invalid:
+class Invalid(Enum):
     """Marker: the value was reported as unusable; the setting keeps its default."""
+
+    INVALID = "INVALID"
 
     def __repr__(self) -> str:
         return "INVALID"
 
 
-INVALID: Any = _Invalid()
+INVALID: Final = Invalid.INVALID
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -51,7 +54,7 @@ def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.75) -> 
     return f" (did you mean '{match}'?)" if match else ""
 
 
-def as_bool(value: Any, path: str, log: IssueLog) -> Any:
+def as_bool(value: Any, path: str, log: IssueLog) -> bool | Invalid:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
@@ -82,7 +85,7 @@ def as_number(
     maximum: float | None = None,
     exclusive_minimum: bool = False,
     unit: str = "",
-) -> Any:
+) -> float | Invalid:
     number = _number(value)
     if number is None or number != number:  # NaN
         log.error(path, f"expected a number{unit}, got {describe(value)}")
@@ -98,7 +101,7 @@ def as_int(
     minimum: int | None = None,
     maximum: int | None = None,
     exclusive_minimum: bool = False,
-) -> Any:
+) -> int | Invalid:
     number = _number(value)
     if number is None or number != number or not number.is_integer():
         log.error(path, f"expected a whole number, got {describe(value)}")
@@ -115,7 +118,7 @@ def _check_range(
     maximum: float | None,
     exclusive_minimum: bool,
     unit: str,
-) -> Any:
+) -> float | Invalid:
     shown = int(number) if number.is_integer() else number
     if minimum is not None and (number <= minimum if exclusive_minimum else number < minimum):
         bound = f"greater than {minimum:g}" if exclusive_minimum else f"at least {minimum:g}"
@@ -127,7 +130,9 @@ def _check_range(
     return number
 
 
-def as_str(value: Any, path: str, log: IssueLog, *, secret: bool = False, allow_empty: bool = False) -> Any:
+def as_str(
+    value: Any, path: str, log: IssueLog, *, secret: bool = False, allow_empty: bool = False
+) -> str | Invalid:
     if isinstance(value, str):
         if not value.strip() and not allow_empty:
             log.error(path, "is empty")
@@ -140,7 +145,7 @@ def as_str(value: Any, path: str, log: IssueLog, *, secret: bool = False, allow_
     return INVALID
 
 
-def as_str_list(value: Any, path: str, log: IssueLog) -> Any:
+def as_str_list(value: Any, path: str, log: IssueLog) -> list[str] | Invalid:
     """A list of names; a single string is read as a one-element list."""
     if value is None:
         return []
@@ -157,7 +162,7 @@ def as_str_list(value: Any, path: str, log: IssueLog) -> Any:
     return names
 
 
-def as_mapping(value: Any, path: str, log: IssueLog, *, what: str = "a mapping") -> Any:
+def as_mapping(value: Any, path: str, log: IssueLog, *, what: str = "a mapping") -> dict[Any, Any] | Invalid:
     if value is None:
         return {}
     if isinstance(value, dict):

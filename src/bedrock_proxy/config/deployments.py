@@ -11,6 +11,7 @@ from typing import Any
 
 from bedrock_proxy.config.coerce import (
     INVALID,
+    Invalid,
     as_bool,
     as_int,
     as_mapping,
@@ -160,7 +161,7 @@ def _read_entry(entry: Any, path: str, ctx: Context, per_name: dict[str, int]) -
     return deployment
 
 
-def _model_name(entry: dict, path: str, ctx: Context) -> str | None:
+def _model_name(entry: dict[str, Any], path: str, ctx: Context) -> str | None:
     if "model_name" not in entry:
         ctx.log.error(path, "has no model_name: add model_name, the name clients send as `model`")
         return None
@@ -168,7 +169,7 @@ def _model_name(entry: dict, path: str, ctx: Context) -> str | None:
     return None if name is INVALID else name.strip()
 
 
-def _model(params: dict, path: str, ctx: Context) -> tuple[str, str] | None:
+def _model(params: dict[str, Any], path: str, ctx: Context) -> tuple[str, str] | None:
     log = ctx.log
     model_path = child(path, "model")
     if "model" not in params:
@@ -210,7 +211,7 @@ def _model(params: dict, path: str, ctx: Context) -> tuple[str, str] | None:
     return None
 
 
-def _read_params(deployment: Deployment, params: dict, path: str, ctx: Context) -> None:
+def _read_params(deployment: Deployment, params: dict[str, Any], path: str, ctx: Context) -> None:
     log = ctx.log
     for key, value in params.items():
         key_path = child(path, key)
@@ -288,7 +289,7 @@ def _default_param(key: str, value: Any, path: str, ctx: Context) -> Any:
     return value
 
 
-def _limit_param(key: str, value: Any, path: str, ctx: Context) -> Any:
+def _limit_param(key: str, value: Any, path: str, ctx: Context) -> int | float | Invalid:
     log = ctx.log
     if key in ("rpm", "tpm", "max_retries"):
         return as_int(value, path, log, minimum=0)
@@ -320,7 +321,7 @@ def _connection_param(deployment: Deployment, key: str, value: Any, path: str, c
         setattr(deployment, key, text)
 
 
-def _region(deployment: Deployment, params: dict, path: str, ctx: Context) -> None:
+def _region(deployment: Deployment, params: dict[str, Any], path: str, ctx: Context) -> None:
     region_path = child(path, "aws_region_name")
     region = params.get("aws_region_name")
     if region is None:
@@ -341,7 +342,7 @@ def _region(deployment: Deployment, params: dict, path: str, ctx: Context) -> No
     deployment.region = text
 
 
-def _endpoint(deployment: Deployment, params: dict, path: str, ctx: Context) -> None:
+def _endpoint(deployment: Deployment, params: dict[str, Any], path: str, ctx: Context) -> None:
     endpoint_path = child(path, "aws_bedrock_runtime_endpoint")
     endpoint = params.get("aws_bedrock_runtime_endpoint")
     api_base = params.get("api_base")
@@ -366,7 +367,9 @@ def _endpoint(deployment: Deployment, params: dict, path: str, ctx: Context) -> 
     deployment.endpoint = bare.rstrip("/")
 
 
-def _read_model_info(deployment: Deployment, info: dict, path: str, params: dict, ctx: Context) -> None:
+def _read_model_info(
+    deployment: Deployment, info: dict[str, Any], path: str, params: dict[str, Any], ctx: Context
+) -> None:
     log = ctx.log
     for key in MODEL_INFO_KEYS:  # model-description keys written in litellm_params (already warned)
         if key in params and key not in info and key not in LITELLM_PARAMS:
@@ -406,7 +409,7 @@ def _read_model_info(deployment: Deployment, info: dict, path: str, params: dict
     deployment.model_info = checked
 
 
-def _mode(deployment: Deployment, info: dict, path: str, ctx: Context) -> str:
+def _mode(deployment: Deployment, info: dict[str, Any], path: str, ctx: Context) -> str:
     inferred = "embedding" if "embed" in deployment.model_id.lower() else "chat"
     if info.get("mode") is None:
         return inferred

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from bedrock_proxy.config.coerce import INVALID, as_str, describe
+from bedrock_proxy.config.coerce import INVALID, Invalid, as_str, describe
 from bedrock_proxy.config.issues import IssueLog, child
 from bedrock_proxy.config.refs import NameRef
 
 _SEED_TARGET_KEYS = ("fallback", "fallbacks")
 _SHAPES = "write [{model: X, fallback: Y}] or [{X: [Y, Z]}]"
+_Names = list[tuple[str, str]]  # (model name, where it was read)
 
 
-def parse_fallbacks(value: Any, path: str, log: IssueLog, refs: list[NameRef]) -> Any:
+def parse_fallbacks(
+    value: Any, path: str, log: IssueLog, refs: list[NameRef]
+) -> dict[str, list[str]] | Invalid:
     """The normalised table; every model name read is appended to `refs` for the existence check."""
     if value is None:
         return {}
@@ -51,7 +54,7 @@ def parse_fallbacks(value: Any, path: str, log: IssueLog, refs: list[NameRef]) -
     return table
 
 
-def _seed_shape(item: dict, path: str, log: IssueLog) -> list[tuple[Any, Any, str]]:
+def _seed_shape(item: dict[Any, Any], path: str, log: IssueLog) -> list[tuple[Any, _Names | Invalid, str]]:
     present = [key for key in _SEED_TARGET_KEYS if key in item]
     for key in item:
         if key != "model" and key not in _SEED_TARGET_KEYS:
@@ -65,7 +68,7 @@ def _seed_shape(item: dict, path: str, log: IssueLog) -> list[tuple[Any, Any, st
     return [(item["model"], _names(item[key], child(path, key), log), child(path, "model"))]
 
 
-def _names(value: Any, path: str, log: IssueLog) -> Any:
+def _names(value: Any, path: str, log: IssueLog) -> _Names | Invalid:
     """[(name, path)] from one name or a list of names."""
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         items = [(value, path)]

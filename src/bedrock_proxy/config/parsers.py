@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from bedrock_proxy.config.coerce import (
     INVALID,
+    Invalid,
     as_int,
     as_mapping,
     as_number,
@@ -76,7 +77,7 @@ def one_of(choices: tuple[str, ...]) -> str:
     return ", ".join(choices)
 
 
-def parse_routing_strategy(value: Any, path: str, ctx: Context) -> Any:
+def parse_routing_strategy(value: Any, path: str, ctx: Context) -> str | Invalid:
     name = as_str(value, path, ctx.log)
     if name is INVALID:
         return INVALID
@@ -91,7 +92,7 @@ def parse_routing_strategy(value: Any, path: str, ctx: Context) -> Any:
     return name
 
 
-def parse_callbacks(value: Any, path: str, ctx: Context) -> Any:
+def parse_callbacks(value: Any, path: str, ctx: Context) -> list[str] | Invalid:
     names = as_str_list(value, path, ctx.log)
     if names is INVALID:
         return INVALID
@@ -118,7 +119,7 @@ def parse_callbacks(value: Any, path: str, ctx: Context) -> Any:
     return supported
 
 
-def parse_alerting(value: Any, path: str, ctx: Context) -> Any:
+def parse_alerting(value: Any, path: str, ctx: Context) -> list[str] | Invalid:
     names = as_str_list(value, path, ctx.log)
     if names is INVALID:
         return INVALID
@@ -139,7 +140,7 @@ def parse_alerting(value: Any, path: str, ctx: Context) -> Any:
     return kept
 
 
-def parse_retry_policy(value: Any, path: str, ctx: Context) -> Any:
+def parse_retry_policy(value: Any, path: str, ctx: Context) -> dict[str, int] | Invalid:
     mapping = as_mapping(value, path, ctx.log, what="a mapping of error name to retries")
     if mapping is INVALID:
         return INVALID
@@ -161,7 +162,7 @@ def parse_retry_policy(value: Any, path: str, ctx: Context) -> Any:
     return policy
 
 
-def parse_model_group_alias(value: Any, path: str, ctx: Context) -> Any:
+def parse_model_group_alias(value: Any, path: str, ctx: Context) -> dict[str, str] | Invalid:
     mapping = as_mapping(value, path, ctx.log, what="a mapping of alias to model_name")
     if mapping is INVALID:
         return INVALID
@@ -178,7 +179,7 @@ def parse_model_group_alias(value: Any, path: str, ctx: Context) -> Any:
     return aliases
 
 
-def parse_default_fallbacks(value: Any, path: str, ctx: Context) -> Any:
+def parse_default_fallbacks(value: Any, path: str, ctx: Context) -> list[str] | Invalid:
     names = as_str_list(value, path, ctx.log)
     if names is INVALID:
         return INVALID
@@ -188,14 +189,15 @@ def parse_default_fallbacks(value: Any, path: str, ctx: Context) -> Any:
     return list(dict.fromkeys(names))
 
 
-def parse_cache_params(value: Any, path: str, ctx: Context) -> Any:
+def parse_cache_params(value: Any, path: str, ctx: Context) -> dict[str, str | int | float] | Invalid:
     """cache_params or cache_kwargs -> {field: value} for the fields written (merged later)."""
     mapping = as_mapping(value, path, ctx.log)
     if mapping is INVALID:
         return INVALID
-    params: dict[str, Any] = {}
+    params: dict[str, str | int | float] = {}
     for key, item in mapping.items():
         key_path = child(path, key)
+        parsed: str | int | float | Invalid
         if key == "type":
             kind = as_str(item, key_path, ctx.log)
             if kind is not INVALID and kind not in CACHE_TYPES:
@@ -225,7 +227,7 @@ def parse_cache_params(value: Any, path: str, ctx: Context) -> Any:
     return params
 
 
-def parse_api_keys(value: Any, path: str, ctx: Context) -> Any:
+def parse_api_keys(value: Any, path: str, ctx: Context) -> list[ApiKey] | Invalid:
     if value is None:
         return []
     if not isinstance(value, list):
@@ -269,7 +271,9 @@ def parse_api_keys(value: Any, path: str, ctx: Context) -> Any:
     return keys
 
 
-def _api_key_field(target: str, item: Any, path: str, ctx: Context) -> Any:
+def _api_key_field(
+    target: str, item: Any, path: str, ctx: Context
+) -> str | int | float | tuple[str, ...] | Invalid:
     if target == "key":
         return as_str(item, path, ctx.log, secret=True)
     if target == "alias":
@@ -289,7 +293,7 @@ def _api_key_field(target: str, item: Any, path: str, ctx: Context) -> Any:
     return tuple(dict.fromkeys(names))
 
 
-def parse_database_url(value: Any, path: str, ctx: Context) -> Any:
+def parse_database_url(value: Any, path: str, ctx: Context) -> str | Invalid:
     url = as_str(value, path, ctx.log, secret=True)
     if url is INVALID:
         return INVALID

@@ -11,7 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bedrock_proxy.config.coerce import INVALID, as_bool, as_int, as_mapping, as_number, as_str, suggest
+from bedrock_proxy.config.coerce import (
+    INVALID,
+    Invalid,
+    as_bool,
+    as_int,
+    as_mapping,
+    as_number,
+    as_str,
+    suggest,
+)
 from bedrock_proxy.config.effects import check_settings_effects
 from bedrock_proxy.config.fallbacks import parse_fallbacks
 from bedrock_proxy.config.issues import child
@@ -30,6 +39,7 @@ from bedrock_proxy.config.parsers import (
 )
 from bedrock_proxy.config.schema import CacheParams, Settings
 
+# a raw YAML value -> the Settings field's value (each parser its own type), or INVALID
 Parser = Callable[[Any, str, Context], Any]
 SECTIONS = ("router_settings", "litellm_settings", "general_settings")  # precedence order
 
@@ -41,46 +51,46 @@ class SettingKey:
     priority: int = 0  # lower wins among keys of one section that set the same field
 
 
-def _bool(value: Any, path: str, ctx: Context) -> Any:
+def _bool(value: Any, path: str, ctx: Context) -> bool | Invalid:
     return as_bool(value, path, ctx.log)
 
 
-def _count(value: Any, path: str, ctx: Context) -> Any:
+def _count(value: Any, path: str, ctx: Context) -> int | Invalid:
     return as_int(value, path, ctx.log, minimum=0)
 
 
-def _positive_int(value: Any, path: str, ctx: Context) -> Any:
+def _positive_int(value: Any, path: str, ctx: Context) -> int | Invalid:
     return as_int(value, path, ctx.log, minimum=1)
 
 
-def _seconds(value: Any, path: str, ctx: Context) -> Any:
+def _seconds(value: Any, path: str, ctx: Context) -> float | Invalid:
     return as_number(value, path, ctx.log, minimum=0, exclusive_minimum=True, unit=" seconds")
 
 
-def _seconds_or_zero(value: Any, path: str, ctx: Context) -> Any:
+def _seconds_or_zero(value: Any, path: str, ctx: Context) -> float | Invalid:
     return as_number(value, path, ctx.log, minimum=0, unit=" seconds")
 
 
-def _usd(value: Any, path: str, ctx: Context) -> Any:
+def _usd(value: Any, path: str, ctx: Context) -> float | Invalid:
     return as_number(value, path, ctx.log, minimum=0, unit=" USD")
 
 
-def _positive(value: Any, path: str, ctx: Context) -> Any:
+def _positive(value: Any, path: str, ctx: Context) -> float | Invalid:
     return as_number(value, path, ctx.log, minimum=0, exclusive_minimum=True)
 
 
-def _text(value: Any, path: str, ctx: Context) -> Any:
+def _text(value: Any, path: str, ctx: Context) -> str | Invalid:
     return as_str(value, path, ctx.log)
 
 
-def _secret(value: Any, path: str, ctx: Context) -> Any:
+def _secret(value: Any, path: str, ctx: Context) -> str | Invalid:
     return as_str(value, path, ctx.log, secret=True)
 
 
 MAKE_A_KEY = 'make one with: echo "sk-$(openssl rand -hex 16)"'
 
 
-def _master_key(value: Any, path: str, ctx: Context) -> Any:
+def _master_key(value: Any, path: str, ctx: Context) -> str | Invalid:
     """An empty key is the usual first-deploy mistake (.env.example ships it empty): name what to fill."""
     if not (isinstance(value, str) and not value.strip()):
         return _secret(value, path, ctx)
@@ -100,7 +110,7 @@ def _master_key(value: Any, path: str, ctx: Context) -> Any:
     return INVALID
 
 
-def _port(value: Any, path: str, ctx: Context) -> Any:
+def _port(value: Any, path: str, ctx: Context) -> int | Invalid:
     return as_int(value, path, ctx.log, minimum=1, maximum=65535)
 
 
@@ -112,11 +122,11 @@ def _depth(value: Any, path: str, ctx: Context) -> Any:
     return as_int(value, path, ctx.log, minimum=4, maximum=200)  # orjson writes at most 254 levels
 
 
-def _mapping(value: Any, path: str, ctx: Context) -> Any:
+def _mapping(value: Any, path: str, ctx: Context) -> dict[Any, Any] | Invalid:
     return as_mapping(value, path, ctx.log)
 
 
-def _fallbacks(value: Any, path: str, ctx: Context) -> Any:
+def _fallbacks(value: Any, path: str, ctx: Context) -> dict[str, list[str]] | Invalid:
     return parse_fallbacks(value, path, ctx.log, ctx.refs)
 
 

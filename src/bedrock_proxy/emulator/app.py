@@ -30,14 +30,15 @@ from bedrock_proxy.emulator.converse_wire import converse_body, metadata_event, 
 from bedrock_proxy.emulator.errors import ERROR_FAULTS, EmulatorError
 from bedrock_proxy.emulator.eventstream import encode_event, encode_exception
 from bedrock_proxy.emulator.options import EmulatorOptions
+from bedrock_proxy.emulator.prompt_cache import PromptCache, cache_prefixes
 from bedrock_proxy.emulator.sigv4 import SigV4Verifier
 from bedrock_proxy.emulator.stats import Stats
 
 log = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict]]
-Send = Callable[[dict], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 BODY_LIMIT = 25_000_000
 _JSON = (b"content-type", b"application/json")
@@ -50,7 +51,7 @@ _ACTIONS = {
     "invoke-with-response-stream": "InvokeModelWithResponseStream",
     "count-tokens": "CountTokens",
 }
-_CONTROL_PLANE: dict[str, Callable[[str, str, str], dict]] = {
+_CONTROL_PLANE: dict[str, Callable[[str, str, str], dict[str, Any]]] = {
     "ListFoundationModels": lambda target, query, region: control_plane.list_foundation_models(query, region),
     "GetFoundationModel": lambda target, query, region: control_plane.get_foundation_model(target, region),
     "ListInferenceProfiles": lambda target, query, region: control_plane.list_inference_profiles(
@@ -85,6 +86,7 @@ class EmulatorApp:
         self._rates = list(self.options.fault_rates.items())
         self._id_prefix = os.urandom(10).hex()
         self._ids = itertools.count(1)
+        self._prompt_cache = PromptCache()
 
     # --- ASGI entry ---------------------------------------------------------------------------------------
 
@@ -151,7 +153,7 @@ class EmulatorApp:
         self.stats.count(operation, target if operation in _ACTIONS.values() else None, prefix)
         body = await _read_body(receive)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        if body is None:  # refused before the signature is checked: there is no body left to hash
+        if body is None:  # checked first: the signature covers a body that was dropped, so cannot be checked
             raise errors.constraint("body", "<binary>", f"have length less than or equal to {BODY_LIMIT}")
         if self.verifier is not None:
             self.verifier.verify(
@@ -176,7 +178,7 @@ class EmulatorApp:
             await self._data_plane(operation, target, body, controls, state, receive, started)
 
     async def _control_plane(
-        self, state: _Response, controls: Controls, receive: Receive, build: Callable[[], dict]
+        self, state: _Response, controls: Controls, receive: Receive, build: Callable[[], dict[str, Any]]
     ) -> None:
         if controls.fault is not None:
             self.stats.by_fault[controls.fault] += 1
@@ -213,6 +215,8 @@ class EmulatorApp:
             return
         if operation in ("Converse", "ConverseStream"):
             turn = validate(body, spec, streaming=operation == "ConverseStream")
+            if spec.native == "anthropic" and isinstance(body, dict):  # validate refused anything else
+                turn.cache_prefixes = cache_prefixes(body)
         else:
             turn = native.parse_text(body, spec)
         if turn.marker:
@@ -233,7 +237,8 @@ class EmulatorApp:
                 await self._pre_answer_fault(fault, state, controls, receive)
             elif fault == "stream-error" and operation not in _STREAMING:
                 raise errors.from_fault(controls.error or "internal")
-            result = answer(turn, controls.words)
+            result = answer(turn, controls.words, controls.tool)
+            self._prompt_cache.account(result, turn)
         stream_fault = controls if fault == "stream-error" else None
         if fault == "slow" and operation in _STREAMING:
             await self._pause(controls, slow=True)  # a slow stream: late first byte
@@ -344,7 +349,7 @@ class EmulatorApp:
         chunks = native.text_chunks(result, spec, state.request_id.decode())
         first_byte = _ms(started) + int(1000 * self._ttft(controls))
 
-        def events() -> Iterable[tuple[str, dict, bool]]:
+        def events() -> Iterable[tuple[str, dict[str, Any], bool]]:
             for index, (chunk, is_delta) in enumerate(chunks):
                 if index == len(chunks) - 1:
                     chunk = {
@@ -363,7 +368,7 @@ class EmulatorApp:
 
     async def _stream(
         self,
-        events: Iterable[tuple[str, dict, bool]],
+        events: Iterable[tuple[str, dict[str, Any], bool]],
         controls: Controls,
         fault: Controls | None,
         state: _Response,
@@ -473,7 +478,7 @@ def _route(method: str, path: str) -> tuple[str, str]:
 async def _read_body(receive: Receive) -> bytes | None:
     """The request body, or None when it is over Bedrock's 25 MB limit (read and dropped)."""
     message = await receive()
-    body = message.get("body", b"")
+    body: bytes = message.get("body", b"")
     if not message.get("more_body"):
         return body
     chunks, size = [body], len(body)

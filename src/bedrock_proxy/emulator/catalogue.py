@@ -10,6 +10,7 @@ emulator cannot offer an id that AWS does not.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from bedrock_proxy.bedrock.availability import AVAILABILITY, Availability
 
@@ -72,15 +73,29 @@ def _claude(model_id: str, name: str, max_output: int = 4096) -> ModelSpec:
     )
 
 
-_NO_TOOLS = {"system": False, "tools": False, "stream_tools": False, "tool_choices": frozenset()}
-_AUTO_ONLY = {"stream_tools": False, "tool_choices": frozenset({"auto"})}
+class _Capabilities(TypedDict, total=False):
+    """A family's capability overrides, spread into ModelSpec (so each row states only what differs)."""
+
+    system: bool
+    tools: bool
+    stream_tools: bool
+    tool_choices: frozenset[str]
+
+
+_NO_TOOLS: _Capabilities = {
+    "system": False,
+    "tools": False,
+    "stream_tools": False,
+    "tool_choices": frozenset(),
+}
+_AUTO_ONLY: _Capabilities = {"stream_tools": False, "tool_choices": frozenset({"auto"})}
 
 MODELS: dict[str, ModelSpec] = {
     spec.model_id: spec
     for spec in (
         _claude("anthropic.claude-3-5-sonnet-20241022-v2:0", "Claude 3.5 Sonnet v2", 8192),
         _claude("anthropic.claude-3-5-sonnet-20240620-v1:0", "Claude 3.5 Sonnet"),
-        _claude("anthropic.claude-3-7-sonnet-20250219-v1:0", "Claude 3.7 Sonnet", 8192),
+        _claude("anthropic.claude-3-7-sonnet-20250219-v1:0", "Claude 3.7 Sonnet", 64_000),
         _claude("anthropic.claude-3-opus-20240229-v1:0", "Claude 3 Opus"),
         _claude("anthropic.claude-3-sonnet-20240229-v1:0", "Claude 3 Sonnet"),
         _claude("anthropic.claude-3-haiku-20240307-v1:0", "Claude 3 Haiku"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 from bedrock_proxy.emulator.catalogue import (
@@ -18,7 +19,7 @@ from bedrock_proxy.emulator.errors import EmulatorError, constraint
 _CREATED = "2024-08-20T00:00:00Z"
 
 
-def model_summary(spec: ModelSpec, region: str) -> dict:
+def model_summary(spec: ModelSpec, region: str) -> dict[str, Any]:
     return {
         "modelArn": foundation_model_arn(spec.model_id, region),
         "modelId": spec.model_id,
@@ -45,7 +46,7 @@ def _provider(name: str) -> str:
     return name.lower().replace(" ", "")
 
 
-def list_foundation_models(query: str, region: str) -> dict:
+def list_foundation_models(query: str, region: str) -> dict[str, Any]:
     filters = dict(parse_qsl(query))
     for key, allowed in _FILTERS.items():
         value = filters.get(key)
@@ -69,7 +70,7 @@ def list_foundation_models(query: str, region: str) -> dict:
     return {"modelSummaries": summaries}
 
 
-def get_foundation_model(identifier: str, region: str) -> dict:
+def get_foundation_model(identifier: str, region: str) -> dict[str, Any]:
     model_id = identifier.rsplit("/", 1)[-1] if identifier.startswith("arn:") else identifier
     spec = MODELS.get(model_id)
     if spec is None or not spec.offered_in(region):
@@ -81,7 +82,7 @@ def get_foundation_model(identifier: str, region: str) -> dict:
     return {"modelDetails": model_summary(spec, region)}
 
 
-def profile_summary(profile_id: str, region: str) -> dict:
+def profile_summary(profile_id: str, region: str) -> dict[str, Any]:
     profile = PROFILES[profile_id]
     return {
         "inferenceProfileName": profile.name,
@@ -96,7 +97,7 @@ def profile_summary(profile_id: str, region: str) -> dict:
     }
 
 
-def list_inference_profiles(query: str, region: str) -> dict:
+def list_inference_profiles(query: str, region: str) -> dict[str, Any]:
     kind = dict(parse_qsl(query)).get("type", "SYSTEM_DEFINED")
     if kind not in ("SYSTEM_DEFINED", "APPLICATION"):
         raise constraint("typeEquals", kind, "satisfy enum value set: [SYSTEM_DEFINED, APPLICATION]")
@@ -105,7 +106,7 @@ def list_inference_profiles(query: str, region: str) -> dict:
     return {"inferenceProfileSummaries": [profile_summary(p.profile_id, region) for p in profiles_in(region)]}
 
 
-def get_inference_profile(identifier: str, region: str) -> dict:
+def get_inference_profile(identifier: str, region: str) -> dict[str, Any]:
     profile_id = identifier.rsplit("/", 1)[-1] if identifier.startswith("arn:") else identifier
     if profile_id not in PROFILES or region not in PROFILES[profile_id].regions:
         raise EmulatorError(404, "ResourceNotFoundException", "Inference profile not found.")

@@ -2,7 +2,8 @@
 
 Three equivalent carriers, because a gateway in front does not forward custom headers: the `x-emulator`
 header, a `/_emu/<spec>/` path prefix, and a `[[emu:<spec>]]` marker in the last user message. A spec is
-`key=value` pairs separated by commas, e.g. `fault=stream-error,after=3,error=throttling`.
+`key=value` pairs separated by commas, e.g. `fault=stream-error,after=3,error=throttling`; `tool=NAME` makes
+the model call that one tool (if the request declares it) with the arguments its schema requires.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ class Controls:
     gap: float | None = None
     latency: float | None = None
     words: int | None = None
+    tool: str | None = None
 
     def merged(self, other: Controls) -> Controls:
         """`other`'s explicit settings win over ours."""
         changes = {
             name: getattr(other, name)
-            for name in ("fault", "after", "error", "ttft", "gap", "latency", "words")
+            for name in ("fault", "after", "error", "ttft", "gap", "latency", "words", "tool")
             if getattr(other, name) is not None
         }
         return replace(self, **changes) if changes else self
@@ -70,6 +72,8 @@ def parse(spec: str) -> Controls:
                 values[key] = max(0.0, float(value))
             elif key in ("text", "words"):
                 values["words"] = max(1, int(value))
+            elif key == "tool":
+                values["tool"] = value
             else:
                 raise validation(f"Unknown emulator control '{key}'.")
         except ValueError as exc:

@@ -17,6 +17,7 @@ from bedrock_proxy.emulator.catalogue import ModelSpec
 from bedrock_proxy.emulator.controls import MARKER_TEXT, take_marker
 from bedrock_proxy.emulator.errors import constraint, validation
 from bedrock_proxy.emulator.textgen import complete, estimate_tokens, reply_text
+from bedrock_proxy.emulator.thinking import check_reasoning_block, reasoning_block, thinking_requested
 from bedrock_proxy.emulator.toolgen import build_arguments, select_tools, tool_use_id
 
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -49,21 +50,25 @@ class Turn:
     input_tokens: int
     max_tokens: int | None
     stop_sequences: list[str]
-    tools: list[dict] = field(default_factory=list)
-    tool_choice: dict | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: dict[str, Any] | None = None
     tool_results: list[str] = field(default_factory=list)  # results in the last user message
     marker: str | None = None  # `[[emu:...]]` controls found in the last user message
+    thinking: bool = False  # additionalModelRequestFields.thinking asked for reasoning
+    cache_prefixes: list[tuple[str, int]] = field(default_factory=list)  # (key, tokens) per cachePoint
 
 
 @dataclass(slots=True)
 class Answer:
     """What the emulated model says: content blocks in Converse shape, why it stopped, token counts."""
 
-    blocks: list[dict]
+    blocks: list[dict[str, Any]]
     stop_reason: str
     input_tokens: int
     output_tokens: int
     stop_sequence: str | None = None
+    cache_read: int = 0  # of input_tokens, read from the prompt cache
+    cache_write: int = 0  # of input_tokens, written to the prompt cache
 
     @property
     def text(self) -> str:
@@ -76,7 +81,7 @@ def _text_of(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def count_input_tokens(body: dict) -> int:
+def count_input_tokens(body: dict[str, Any]) -> int:
     """Token estimate of a Converse-shaped input (messages, system, tools), used for usage and CountTokens."""
     total = 0
     for block in body.get("system") or []:
@@ -146,18 +151,38 @@ def validate(body: Any, spec: ModelSpec, streaming: bool) -> Turn:
         if messages[-1]["role"] == "user"
         else (messages[-2] if len(messages) > 1 else messages[0])
     )
-    prompt = " ".join(
-        b["text"] for b in last["content"] if isinstance(b, dict) and isinstance(b.get("text"), str)
-    )
+    prompt = _prompt_of(last["content"])
     prompt, marker = take_marker(prompt) if MARKER_TEXT in prompt else (prompt, None)
     tool_results = [
         _text_of(b["toolResult"].get("content", []))
         for b in last["content"]
         if isinstance(b, dict) and isinstance(b.get("toolResult"), dict)
     ]
+    thinking = thinking_requested(body.get("additionalModelRequestFields"), spec.model_id, max_tokens)
     return Turn(
-        prompt, count_input_tokens(body), max_tokens, stop_sequences, tools, tool_choice, tool_results, marker
+        prompt,
+        count_input_tokens(body),
+        max_tokens,
+        stop_sequences,
+        tools,
+        tool_choice,
+        tool_results,
+        marker,
+        thinking,
     )
+
+
+def _prompt_of(content: list[Any]) -> str:
+    """The text of a user turn as the model reads it: the user's words, without the reminders a coding
+    agent adds around them (Claude Code's `<system-reminder>` blocks), unless there is nothing else."""
+    texts = [b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)]
+    typed = [t for t in texts if not _is_reminder(t)]
+    return " ".join(typed or texts)
+
+
+def _is_reminder(text: str) -> bool:
+    text = text.strip()
+    return text.startswith("<system-reminder>") and text.endswith("</system-reminder>")
 
 
 def _check_block(block: Any, spec: ModelSpec, role: str) -> bool:
@@ -196,6 +221,8 @@ def _check_block(block: Any, spec: ModelSpec, role: str) -> bool:
         return False
     if kind in ("video", "audio", "citationsContent", "searchResult", "reasoningContent") and not spec.images:
         raise validation(errors.unsupported_block(kind))
+    if kind == "reasoningContent":
+        check_reasoning_block(value)
     if kind in ("toolUse", "toolResult"):
         if not spec.tools:
             raise validation(errors.NO_TOOLS)
@@ -232,7 +259,7 @@ def _inference_config(config: Any, spec: ModelSpec) -> tuple[int | None, list[st
 
 def _tool_config(
     config: Any, spec: ModelSpec, streaming: bool, uses_tools: bool
-) -> tuple[list[dict], dict | None]:
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     if config is None:
         if uses_tools:
             raise validation(
@@ -279,23 +306,35 @@ def _tool_config(
     return tools, choice
 
 
-def answer(turn: Turn, words: int | None = None) -> Answer:
-    """The emulated model's reply to a validated turn."""
+def answer(turn: Turn, words: int | None = None, tool: str | None = None) -> Answer:
+    """The emulated model's reply to a validated turn; `tool`: the one tool to call (a marker asked)."""
+    result = _answer(turn, words, tool)
+    if turn.thinking:
+        block = reasoning_block(turn.prompt)
+        result.blocks.insert(0, block)
+        result.output_tokens += estimate_tokens(block["reasoningContent"]["reasoningText"]["text"])
+    return result
+
+
+def _answer(turn: Turn, words: int | None, tool: str | None) -> Answer:
     if turn.tool_results:
         text = "The tool returned: " + " ".join(turn.tool_results)
         return _text_answer(turn, text if words is None else reply_text(text, words))
     if turn.tools:
-        chosen = select_tools(turn.tools, turn.prompt, turn.tool_choice)
+        if tool is not None:
+            chosen = [t["toolSpec"] for t in turn.tools if (t.get("toolSpec") or {}).get("name") == tool]
+        else:
+            chosen = select_tools(turn.tools, turn.prompt, turn.tool_choice)
         if chosen:
             blocks = [
                 {
                     "toolUse": {
                         "toolUseId": tool_use_id(turn.prompt, index),
-                        "name": tool["name"],
-                        "input": build_arguments(tool["inputSchema"]["json"], turn.prompt),
+                        "name": spec["name"],
+                        "input": build_arguments(spec["inputSchema"]["json"], turn.prompt, tool is not None),
                     }
                 }
-                for index, tool in enumerate(chosen)
+                for index, spec in enumerate(chosen)
             ]
             output = sum(estimate_tokens(orjson.dumps(b["toolUse"]).decode()) for b in blocks)
             return Answer(blocks, "tool_use", turn.input_tokens, output)

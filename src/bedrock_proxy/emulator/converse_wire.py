@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 
@@ -18,13 +19,13 @@ def padding(index: int) -> str:
     return _PADDING[: 1 + (index * 7) % len(_PADDING)]
 
 
-def usage(answer: Answer) -> dict:
+def usage(answer: Answer) -> dict[str, Any]:
     return {
-        "inputTokens": answer.input_tokens,
+        "inputTokens": answer.input_tokens - answer.cache_read - answer.cache_write,
         "outputTokens": answer.output_tokens,
         "totalTokens": answer.input_tokens + answer.output_tokens,
-        "cacheReadInputTokens": 0,
-        "cacheWriteInputTokens": 0,
+        "cacheReadInputTokens": answer.cache_read,
+        "cacheWriteInputTokens": answer.cache_write,
     }
 
 
@@ -40,14 +41,14 @@ def converse_body(answer: Answer, latency_ms: int) -> bytes:
     return orjson.dumps(body)
 
 
-def tool_input_pieces(arguments: dict) -> list[str]:
+def tool_input_pieces(arguments: dict[str, Any]) -> list[str]:
     """The tool input JSON split across several deltas (at least two), as Bedrock streams it."""
     text = orjson.dumps(arguments).decode()
     size = max(1, min(_TOOL_DELTA_CHARS, (len(text) + 1) // 2))
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def stream_events(answer: Answer) -> Iterator[tuple[str, dict, bool]]:
+def stream_events(answer: Answer) -> Iterator[tuple[str, dict[str, Any], bool]]:
     """(event type, payload, is_delta) in Bedrock's order; the caller adds `p`, timing and faults."""
     yield "messageStart", {"role": "assistant"}, False
     for index, block in enumerate(answer.blocks):
@@ -61,15 +62,22 @@ def stream_events(answer: Answer) -> Iterator[tuple[str, dict, bool]]:
                     {"contentBlockIndex": index, "delta": {"toolUse": {"input": piece}}},
                     True,
                 )
+        elif "reasoningContent" in block:
+            reasoning = block["reasoningContent"]["reasoningText"]
+            for piece in split_deltas(reasoning["text"]):
+                delta = {"reasoningContent": {"text": piece}}
+                yield "contentBlockDelta", {"contentBlockIndex": index, "delta": delta}, True
+            delta = {"reasoningContent": {"signature": reasoning["signature"]}}
+            yield "contentBlockDelta", {"contentBlockIndex": index, "delta": delta}, False
         else:
             for piece in split_deltas(block.get("text", "")):
                 yield "contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": piece}}, True
         yield "contentBlockStop", {"contentBlockIndex": index}, False
-    stop: dict = {"stopReason": answer.stop_reason}
+    stop: dict[str, Any] = {"stopReason": answer.stop_reason}
     if answer.stop_sequence is not None:
         stop["additionalModelResponseFields"] = {"stop_sequence": answer.stop_sequence}
     yield "messageStop", stop, False
 
 
-def metadata_event(answer: Answer, latency_ms: int) -> dict:
+def metadata_event(answer: Answer, latency_ms: int) -> dict[str, Any]:
     return {"usage": usage(answer), "metrics": {"latencyMs": latency_ms}}

@@ -7,6 +7,7 @@ Streaming variants return the model's own chunk shapes; the app wraps each as a 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from bedrock_proxy.emulator import errors
@@ -22,7 +23,7 @@ _COHERE_INPUT_TYPES = frozenset({"search_document", "search_query", "classificat
 _COHERE_TYPES = frozenset({"float", "int8", "uint8", "binary", "ubinary"})
 
 
-def _require(body: Any, *keys: str) -> dict:
+def _require(body: Any, *keys: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise malformed("expected type: JSONObject")
     for key in keys:
@@ -31,7 +32,7 @@ def _require(body: Any, *keys: str) -> dict:
     return body
 
 
-def _bounded(body: dict, key: str, path: str, low: float = 0.0, high: float = 1.0) -> None:
+def _bounded(body: dict[str, Any], key: str, path: str, low: float = 0.0, high: float = 1.0) -> None:
     value = body.get(key)
     if value is None:
         return
@@ -41,7 +42,7 @@ def _bounded(body: dict, key: str, path: str, low: float = 0.0, high: float = 1.
         raise malformed(f"#/{path}: {value} is not less or equal to {high:g}")
 
 
-def _positive_int(body: dict, key: str, path: str) -> int | None:
+def _positive_int(body: dict[str, Any], key: str, path: str) -> int | None:
     value = body.get(key)
     if value is None:
         return None
@@ -61,7 +62,7 @@ def _plain_turn(prompt: str, max_tokens: int, stops: list[str], spec: ModelSpec)
 # --- Anthropic messages API on Bedrock -------------------------------------------------------------------
 
 
-def _anthropic_block(block: Any) -> dict:
+def _anthropic_block(block: Any) -> dict[str, Any]:
     if isinstance(block, str):
         return {"text": block}
     if not isinstance(block, dict):
@@ -89,7 +90,7 @@ def _anthropic_block(block: Any) -> dict:
     raise malformed(f"#/messages: unknown content type [{kind}]")
 
 
-def _anthropic_message(message: Any) -> dict:
+def _anthropic_message(message: Any) -> dict[str, Any]:
     if not isinstance(message, dict):
         return {"role": None, "content": []}
     content = message.get("content")
@@ -97,11 +98,11 @@ def _anthropic_message(message: Any) -> dict:
     return {"role": message.get("role"), "content": [_anthropic_block(b) for b in blocks]}
 
 
-def _anthropic_to_converse(body: dict) -> dict:
+def _anthropic_to_converse(body: dict[str, Any]) -> dict[str, Any]:
     messages = body.get("messages")
     if not isinstance(messages, list):
         raise malformed("#/messages: expected type: JSONArray")
-    converse: dict = {
+    converse: dict[str, Any] = {
         "messages": [_anthropic_message(m) for m in messages],
         "inferenceConfig": {
             "maxTokens": body["max_tokens"],
@@ -119,7 +120,7 @@ def _anthropic_to_converse(body: dict) -> dict:
         )
         converse["system"] = [{"text": t} for t in texts]
     if body.get("tools"):
-        tool_config: dict = {
+        tool_config: dict[str, Any] = {
             "tools": [
                 {
                     "toolSpec": {
@@ -157,7 +158,7 @@ def _short_model(spec: ModelSpec) -> str:
     return spec.model_id.split(".", 1)[-1].split("-v", 1)[0] if "claude-3" in spec.model_id else spec.model_id
 
 
-def _anthropic_content(answer: Answer) -> list[dict]:
+def _anthropic_content(answer: Answer) -> list[dict[str, Any]]:
     content = []
     for block in answer.blocks:
         if "toolUse" in block:
@@ -175,7 +176,7 @@ def _anthropic_content(answer: Answer) -> list[dict]:
     return content
 
 
-def _anthropic_render(answer: Answer, spec: ModelSpec, request_id: str) -> dict:
+def _anthropic_render(answer: Answer, spec: ModelSpec, request_id: str) -> dict[str, Any]:
     return {
         "id": "msg_bdrk_" + request_id.replace("-", "")[:24],
         "type": "message",
@@ -188,7 +189,7 @@ def _anthropic_render(answer: Answer, spec: ModelSpec, request_id: str) -> dict:
     }
 
 
-def _anthropic_chunks(answer: Answer, spec: ModelSpec, request_id: str) -> list[tuple[dict, bool]]:
+def _anthropic_chunks(answer: Answer, spec: ModelSpec, request_id: str) -> list[tuple[dict[str, Any], bool]]:
     message = _anthropic_render(answer, spec, request_id)
     start = {
         **message,
@@ -197,7 +198,7 @@ def _anthropic_chunks(answer: Answer, spec: ModelSpec, request_id: str) -> list[
         "stop_sequence": None,
         "usage": {"input_tokens": answer.input_tokens, "output_tokens": 1},
     }
-    chunks: list[tuple[dict, bool]] = [({"type": "message_start", "message": start}, False)]
+    chunks: list[tuple[dict[str, Any], bool]] = [({"type": "message_start", "message": start}, False)]
     for index, block in enumerate(message["content"]):
         if block["type"] == "tool_use":
             opening = {**block, "input": {}}
@@ -265,7 +266,7 @@ _TITAN_REASON = {
 }
 
 
-def _titan_render(answer: Answer, spec: ModelSpec, request_id: str) -> dict:
+def _titan_render(answer: Answer, spec: ModelSpec, request_id: str) -> dict[str, Any]:
     return {
         "inputTextTokenCount": answer.input_tokens,
         "results": [
@@ -278,7 +279,7 @@ def _titan_render(answer: Answer, spec: ModelSpec, request_id: str) -> dict:
     }
 
 
-def _titan_chunks(answer: Answer, spec: ModelSpec, request_id: str) -> list[tuple[dict, bool]]:
+def _titan_chunks(answer: Answer, spec: ModelSpec, request_id: str) -> list[tuple[dict[str, Any], bool]]:
     pieces = split_deltas(answer.text) or [""]
     chunks, emitted = [], 0
     for i, piece in enumerate(pieces):
@@ -310,7 +311,7 @@ def _llama_reason(answer: Answer) -> str:
     return "length" if answer.stop_reason == "max_tokens" else "stop"
 
 
-def _llama_render(answer: Answer, spec: ModelSpec, request_id: str) -> dict:
+def _llama_render(answer: Answer, spec: ModelSpec, request_id: str) -> dict[str, Any]:
     return {
         "generation": answer.text,
         "prompt_token_count": answer.input_tokens,
@@ -319,7 +320,7 @@ def _llama_render(answer: Answer, spec: ModelSpec, request_id: str) -> dict:
     }
 
 
-def _llama_chunks(answer: Answer, spec: ModelSpec, request_id: str) -> list[tuple[dict, bool]]:
+def _llama_chunks(answer: Answer, spec: ModelSpec, request_id: str) -> list[tuple[dict[str, Any], bool]]:
     pieces = split_deltas(answer.text) or [""]
     chunks, emitted = [], 0
     for i, piece in enumerate(pieces):
@@ -352,11 +353,11 @@ def _mistral_parse(body: Any, spec: ModelSpec, streaming: bool) -> Turn:
     )
 
 
-def _mistral_render(answer: Answer, spec: ModelSpec, request_id: str) -> dict:
+def _mistral_render(answer: Answer, spec: ModelSpec, request_id: str) -> dict[str, Any]:
     return {"outputs": [{"text": answer.text, "stop_reason": _llama_reason(answer)}]}
 
 
-def _mistral_chunks(answer: Answer, spec: ModelSpec, request_id: str) -> list[tuple[dict, bool]]:
+def _mistral_chunks(answer: Answer, spec: ModelSpec, request_id: str) -> list[tuple[dict[str, Any], bool]]:
     pieces = split_deltas(answer.text) or [""]
     return [
         (
@@ -383,15 +384,15 @@ def parse_text(body: Any, spec: ModelSpec) -> Turn:
     return TEXT_FAMILIES[spec.native][0](body, spec, False)
 
 
-def render_text(answer: Answer, spec: ModelSpec, request_id: str) -> dict:
+def render_text(answer: Answer, spec: ModelSpec, request_id: str) -> dict[str, Any]:
     return TEXT_FAMILIES[spec.native][1](answer, spec, request_id)
 
 
-def text_chunks(answer: Answer, spec: ModelSpec, request_id: str) -> list[tuple[dict, bool]]:
+def text_chunks(answer: Answer, spec: ModelSpec, request_id: str) -> list[tuple[dict[str, Any], bool]]:
     return TEXT_FAMILIES[spec.native][2](answer, spec, request_id)
 
 
-def invocation_metrics(answer: Answer, latency_ms: int, first_byte_ms: int) -> dict:
+def invocation_metrics(answer: Answer, latency_ms: int, first_byte_ms: int) -> dict[str, Any]:
     """What Bedrock appends to the last chunk of an InvokeModelWithResponseStream."""
     return {
         "inputTokenCount": answer.input_tokens,
@@ -417,7 +418,7 @@ def embedding_marker(body: Any) -> str | None:
     return None
 
 
-def embed_titan(body: Any, spec: ModelSpec) -> tuple[dict, int]:
+def embed_titan(body: Any, spec: ModelSpec) -> tuple[dict[str, Any], int]:
     body = _require(body, "inputText")
     text = body["inputText"]
     if not isinstance(text, str):
@@ -447,18 +448,18 @@ def embed_titan(body: Any, spec: ModelSpec) -> tuple[dict, int]:
     if not isinstance(types, list) or not types or any(t not in ("float", "binary") for t in types):
         raise malformed(f"#/embeddingTypes: {types} is not a valid enum value")
     vector = embed(text, dimensions, normalize)
-    by_type: dict = {}
+    by_type: dict[str, Any] = {}
     if "float" in types:
         by_type["float"] = vector
     if "binary" in types:
         by_type["binary"] = binary(vector)
-    result: dict = {"inputTextTokenCount": tokens, "embeddingsByType": by_type}
+    result: dict[str, Any] = {"inputTextTokenCount": tokens, "embeddingsByType": by_type}
     if "float" in types:
         result["embedding"] = vector
     return result, tokens
 
 
-def embed_cohere(body: Any, spec: ModelSpec, request_id: str) -> tuple[dict, int]:
+def embed_cohere(body: Any, spec: ModelSpec, request_id: str) -> tuple[dict[str, Any], int]:
     body = _require(body, "texts", "input_type")
     texts = body["texts"]
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -474,11 +475,11 @@ def embed_cohere(body: Any, spec: ModelSpec, request_id: str) -> tuple[dict, int
         raise malformed(f"#/embedding_types: {types} is not a valid enum value")
     vectors = [embed(text, 1024, True) for text in texts]
     tokens = sum(estimate_tokens(t) for t in texts)
-    result: dict = {"id": request_id, "texts": texts}
+    result: dict[str, Any] = {"id": request_id, "texts": texts}
     if types is None:
         result.update(embeddings=vectors, response_type="embeddings_floats")
     else:
-        converters = {
+        converters: dict[str, Callable[[list[float]], list[float] | list[int]]] = {
             "float": lambda v: v,
             "int8": int8,
             "uint8": lambda v: [x + 128 for x in int8(v)],

@@ -25,9 +25,9 @@ class _Server(uvicorn.Server):
             captured.clear()
 
 
-def _config(options: EmulatorOptions, host: str, port: int) -> uvicorn.Config:
+def _config(app: EmulatorApp, options: EmulatorOptions, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(options),
+        app,
         host=host,
         port=port,
         loop="uvloop",
@@ -66,7 +66,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             " for boto3 clients that use the bearer token",
             flush=True,
         )
-    _Server(_config(options, args.host, args.port)).run()
+    _Server(_config(create_app(options), options, args.host, args.port)).run()
     return 0
 
 
@@ -74,10 +74,17 @@ class RunningEmulator:
     """An emulator served from a background thread; `.url` to call it, `.stop()` (or `with`) to end it."""
 
     def __init__(
-        self, server: uvicorn.Server, thread: threading.Thread, host: str, port: int, scheme: str = "http"
+        self,
+        server: uvicorn.Server,
+        thread: threading.Thread,
+        app: EmulatorApp,
+        host: str,
+        port: int,
+        scheme: str = "http",
     ) -> None:
         self._server = server
         self._thread = thread
+        self._app = app
         self.host = host
         self.port = port
         self.url = f"{scheme}://{host}:{port}"
@@ -85,7 +92,7 @@ class RunningEmulator:
     @property
     def app(self) -> EmulatorApp:
         """The served EmulatorApp (its stats, in tests)."""
-        return self._server.config.app
+        return self._app
 
     def stop(self, timeout: float = 5.0) -> None:
         self._server.should_exit = True
@@ -109,7 +116,8 @@ def start_in_thread(
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
     options = options or EmulatorOptions()
-    server = uvicorn.Server(_config(options, host, bound_port))
+    app = create_app(options)
+    server = uvicorn.Server(_config(app, options, host, bound_port))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="bedrock-emulator", daemon=True
     )
@@ -119,4 +127,4 @@ def start_in_thread(
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the Bedrock emulator did not start")
         time.sleep(0.005)
-    return RunningEmulator(server, thread, host, bound_port, options.scheme)
+    return RunningEmulator(server, thread, app, host, bound_port, options.scheme)

@@ -6,6 +6,7 @@ Gateway tests read them to prove a request was sent exactly once (nothing lost, 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 
 class Stats:
@@ -28,7 +29,7 @@ class Stats:
         if prefix is not None:
             self.by_prefix[prefix] += 1
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
             "by_operation": dict(self.by_operation),

@@ -15,6 +15,7 @@ from typing import Any
 
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_ABSOLUTE_PATH = re.compile(r"(?<![\w/])/[\w.-]+(?:/[\w.-]+)+")
 _STOPWORDS = frozenset(
     {
         *("the", "and", "for", "with", "from", "that", "this", "what", "when", "where", "which", "your"),
@@ -37,7 +38,9 @@ def _keywords(text: str) -> set[str]:
     return {word for word in words if len(word) >= 4 and word not in _STOPWORDS}
 
 
-def select_tools(tools: list[dict], prompt: str, choice: dict | None) -> list[dict]:
+def select_tools(
+    tools: list[dict[str, Any]], prompt: str, choice: dict[str, Any] | None
+) -> list[dict[str, Any]]:
     """The toolSpecs the emulated model calls for this prompt (empty: answer with text)."""
     specs = [tool["toolSpec"] for tool in tools if isinstance(tool, dict) and "toolSpec" in tool]
     if not specs:
@@ -84,15 +87,21 @@ class _Prompt:
             position += len(word)
         significant = [w for w in words if len(w) >= 3 and fold(w) not in _STOPWORDS and not w.isdigit()]
         self.entity = names[0] if names else (significant[-1] if significant else "example")
+        paths = _ABSOLUTE_PATH.findall(text)
+        self.path = paths[0] if paths else None
 
 
-def build_arguments(schema: dict, prompt: str) -> dict:
-    """A value for the tool's input schema (an object), valid against it."""
+def build_arguments(schema: dict[str, Any], prompt: str, required_only: bool = False) -> dict[str, Any]:
+    """A value for the tool's input schema (an object), valid against it; `required_only`: only the
+    properties the schema requires (a call a marker forced gives the tool no optional settings)."""
+    if required_only and isinstance(schema.get("properties"), dict):
+        required = set(schema.get("required") or [])
+        schema = {**schema, "properties": {k: v for k, v in schema["properties"].items() if k in required}}
     value = _value(schema or {"type": "object"}, _Prompt(prompt), schema or {}, "input", 0)
     return value if isinstance(value, dict) else {"value": value}
 
 
-def _resolve(schema: dict, root: dict) -> dict:
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/"):
         target: Any = root
@@ -102,7 +111,7 @@ def _resolve(schema: dict, root: dict) -> dict:
     return schema
 
 
-def _value(schema: dict, prompt: _Prompt, root: dict, name: str, depth: int) -> Any:
+def _value(schema: dict[str, Any], prompt: _Prompt, root: dict[str, Any], name: str, depth: int) -> Any:
     schema = _resolve(schema, root)
     if "const" in schema:
         return schema["const"]
@@ -117,7 +126,7 @@ def _value(schema: dict, prompt: _Prompt, root: dict, name: str, depth: int) -> 
         if isinstance(options, list) and options:
             non_null = [o for o in options if _resolve(o, root).get("type") != "null"] or options
             if combinator == "allOf":
-                merged: dict = {}
+                merged: dict[str, Any] = {}
                 for option in options:
                     merged.update(_resolve(option, root))
                 return _value(merged, prompt, root, name, depth)
@@ -136,7 +145,8 @@ def _value(schema: dict, prompt: _Prompt, root: dict, name: str, depth: int) -> 
             for key, sub in properties.items()
         }
     if kind == "array":
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {"type": "string"}
+        declared = schema.get("items")
+        items: dict[str, Any] = declared if isinstance(declared, dict) else {"type": "string"}
         count = max(1, int(schema.get("minItems", 1)))
         if "maxItems" in schema:
             count = min(count, int(schema["maxItems"]))
@@ -150,7 +160,7 @@ def _value(schema: dict, prompt: _Prompt, root: dict, name: str, depth: int) -> 
     return _string(schema, prompt, name)
 
 
-def _number(schema: dict, prompt: _Prompt, integer: bool) -> float | int:
+def _number(schema: dict[str, Any], prompt: _Prompt, integer: bool) -> float | int:
     low = schema.get("minimum", schema.get("exclusiveMinimum"))
     high = schema.get("maximum", schema.get("exclusiveMaximum"))
     if isinstance(schema.get("exclusiveMinimum"), bool):  # draft-4 style flags
@@ -168,7 +178,7 @@ def _number(schema: dict, prompt: _Prompt, integer: bool) -> float | int:
     return value
 
 
-def _within(value: float, schema: dict) -> bool:
+def _within(value: float, schema: dict[str, Any]) -> bool:
     minimum, maximum = schema.get("minimum"), schema.get("maximum")
     ex_min, ex_max = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
     if minimum is not None and value < minimum:
@@ -180,7 +190,7 @@ def _within(value: float, schema: dict) -> bool:
     return not (isinstance(ex_max, int | float) and not isinstance(ex_max, bool) and value >= ex_max)
 
 
-def _string(schema: dict, prompt: _Prompt, name: str) -> str:
+def _string(schema: dict[str, Any], prompt: _Prompt, name: str) -> str:
     fmt = schema.get("format")
     if fmt == "date":
         value = "2024-01-01"
@@ -190,6 +200,8 @@ def _string(schema: dict, prompt: _Prompt, name: str) -> str:
         value = "user@example.com"
     elif fmt in ("uri", "url"):
         value = "https://example.com/"
+    elif prompt.path is not None and fold(name).endswith(("path", "file")):
+        value = prompt.path  # "read /tmp/x/notes.txt": the file a path argument names
     else:
         value = prompt.entity
     low = int(schema.get("minLength", 0))

@@ -55,7 +55,7 @@ class _Lane:
         self.buffer: deque[CallRecord] = deque()
         self.wake: asyncio.Event | None = None
         self.waiting = False
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self.in_flight = 0
         self.delivered = 0
         self.retried = 0
@@ -180,7 +180,7 @@ class RecordDispatcher:
             lane.in_flight = 0
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        delay = random.uniform(0.5, 1.0) * min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        delay = random.uniform(0.5, 1.0) * min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
         if retry_after is not None:
             delay = max(delay, min(retry_after, 60.0))
         return delay

@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry
 
@@ -187,6 +187,24 @@ def plan_sinks(settings: Settings, environ: Mapping[str, str]) -> SinkPlan:
     return SinkPlan(sinks, disabled, success, failure)
 
 
+class ObservingSink(Sink, Protocol):
+    """A sink that also sees every record as it is submitted, on the request path (a few dict operations),
+    and is started before the dispatcher: the spend ledger (bedrock_proxy.spend.SpendLedger)."""
+
+    def note(self, record: CallRecord) -> None: ...
+
+    async def start(self) -> None: ...
+
+
+class Companion(Protocol):
+    """Something started after the dispatcher and closed after it, so it sees the last failures and drops:
+    the alerter (bedrock_proxy.alerting.Alerter)."""
+
+    async def start(self) -> None: ...
+
+    async def aclose(self, timeout: float = ...) -> None: ...
+
+
 class Observability:
     """Metrics plus the record dispatcher, as the server sees them.
 
@@ -204,8 +222,8 @@ class Observability:
         log_raw_request_response: bool = False,
         turn_off_message_logging: bool = False,
         flush_seconds: float = DEFAULT_FLUSH_SECONDS,
-        spend: Any = None,  # a spend.SpendLedger: a sink that also observes each record as it is submitted
-        alerter: Any = None,  # an alerting.Alerter: started after the dispatcher, closed after it
+        spend: ObservingSink | None = None,
+        alerter: Companion | None = None,
     ) -> None:
         self.metrics = metrics
         self.spend = spend  # the spend ledger (budgets read its totals), when spend is kept
@@ -229,8 +247,8 @@ class Observability:
         registry: CollectorRegistry | None = None,
         queue_size: int | None = None,
         plan: SinkPlan | None = None,
-        spend: Any = None,
-        alerter: Any = None,
+        spend: ObservingSink | None = None,
+        alerter: Companion | None = None,
         alert_sink: Sink | None = None,
     ) -> Observability:
         """Metrics, the callbacks' sinks (`plan`, else planned here) and the dispatcher from the settings; the

@@ -147,6 +147,7 @@ def resolve(record: CallRecord, options: LangfuseOptions) -> TraceFields:
         "fallback_used": record.fallback_used,
         "error_type": record.error_type,
         "cache_hit": record.cache_hit or None,
+        "client_api": record.client_api,  # which API the client spoke (openai.chat, openai.responses, ...)
     }
     return TraceFields(
         trace_key=existing or _str(md.get("trace_id")) or record.request_id,
@@ -383,7 +384,10 @@ class LangfuseOtlpSink(HttpSink):
             "Content-Type": "application/x-protobuf" if self.protobuf else "application/json",
             "x-langfuse-ingestion-version": "4",
         }
-        self.resource = {"service.name": "bedrock-proxy", "telemetry.sdk.language": "python"}
+        self.resource: dict[str, str | None] = {
+            "service.name": "bedrock-proxy",
+            "telemetry.sdk.language": "python",
+        }
         if self.options.environment:
             self.resource["deployment.environment"] = _environment(self.options.environment)
 
@@ -534,7 +538,9 @@ class LangfuseLegacySink(HttpSink):
 
     def bodies(self, records: list[CallRecord]) -> list[bytes]:
         """One or more request bodies, each under the server's batch size limit."""
-        out, chunk, size = [], [], 0
+        out: list[bytes] = []
+        chunk: list[bytes] = []
+        size = 0
         for record in records:
             for event in legacy_events(record, self.options):
                 encoded = orjson.dumps(event, default=str)

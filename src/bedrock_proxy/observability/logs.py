@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -64,12 +64,17 @@ def _is_secret_key(key: str) -> bool:
     return any(part in k for part in _SECRET_KEY_PARTS)
 
 
+def redact_text(text: str) -> str:
+    """`text` with the secrets it may hold (keys, tokens, passwords) replaced."""
+    for pattern, repl in _SECRET_PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
 def redact(obj: Any) -> Any:
     """A copy of `obj` (dicts, lists, strings) with secrets replaced, for log_raw_request_response."""
     if isinstance(obj, str):
-        for pattern, repl in _SECRET_PATTERNS:
-            obj = pattern.sub(repl, obj)
-        return obj
+        return redact_text(obj)
     if isinstance(obj, dict):
         return {
             k: (REDACTED if isinstance(k, str) and _is_secret_key(k) and v not in (None, "") else redact(v))
@@ -97,7 +102,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
-        return redact(super().format(record))
+        return redact_text(super().format(record))
 
 
 _STD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "request_id"}
@@ -128,7 +133,9 @@ def level_from(*, set_verbose: bool = False, debug: bool = False, default: str =
     return "DEBUG" if (set_verbose or debug) else default
 
 
-def configure_logging(*, json_logs: bool, level: str = "INFO", stream: Any = None) -> logging.Handler:
+def configure_logging(
+    *, json_logs: bool, level: str = "INFO", stream: TextIO | None = None
+) -> logging.Handler:
     """Replace the root handlers with one that writes readable or JSON lines to stderr."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())

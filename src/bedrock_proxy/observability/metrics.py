@@ -15,10 +15,10 @@ import os
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bedrock_proxy.observability.multiprocess import (
@@ -91,7 +91,7 @@ class _SinkCollector(Collector):
                     total[stat] += stats.get(stat, 0)
         return out
 
-    def collect(self) -> Iterable[Any]:
+    def collect(self) -> Iterable[Metric]:
         depth = GaugeMetricFamily(
             "bedrock_proxy_sink_queue_depth", "Records waiting for a sink", labels=["sink"]
         )
@@ -121,7 +121,7 @@ class _Counter:
         values = self.values
         values[key] = values.get(key, 0.0) + amount
 
-    def family(self, values: Values | None = None) -> Any:
+    def family(self, values: Values | None = None) -> Metric:
         """This process's values, or `values` (every worker's, merged)."""
         family = CounterMetricFamily(self.name, self.doc, labels=self.labels)
         for key, value in list((self.values if values is None else values).items()):
@@ -137,7 +137,7 @@ class _Gauge(_Counter):
     def set(self, key: tuple[str, ...], value: float) -> None:
         self.values[key] = value
 
-    def family(self, values: Values | None = None) -> Any:
+    def family(self, values: Values | None = None) -> Metric:
         family = GaugeMetricFamily(self.name, self.doc, labels=self.labels)
         for key, value in list((self.values if values is None else values).items()):
             family.add_metric(list(key), value)
@@ -158,7 +158,7 @@ class _Histogram:
         entry[bisect_left(self.buckets, value)] += 1
         entry[-1] += value
 
-    def family(self, values: Values | None = None) -> Any:
+    def family(self, values: Values | None = None) -> Metric:
         family = HistogramMetricFamily(self.name, self.doc, labels=self.labels)
         bounds = [*(repr(float(b)) for b in self.buckets), "+Inf"]
         for key, entry in list((self.values if values is None else values).items()):
@@ -170,16 +170,19 @@ class _Histogram:
         return family
 
 
+_Family = TypeVar("_Family", bound="_Counter | _Histogram")
+
+
 class _Families(Collector):
     def __init__(self) -> None:
-        self.families: list[Any] = []
+        self.families: list[_Counter | _Histogram] = []
         self.merged: Merged | None = None  # set by GatewayMetrics.render while it renders every worker's
 
-    def add(self, family: Any) -> Any:
+    def add(self, family: _Family) -> _Family:
         self.families.append(family)
         return family
 
-    def collect(self) -> Iterable[Any]:
+    def collect(self) -> Iterable[Metric]:
         merged = self.merged
         if merged is None:
             for family in self.families:
@@ -212,11 +215,18 @@ class GatewayMetrics:
         self._states: dict[tuple[str, str], int] = {}
         self._regions: dict[str, str] = {}  # deployment -> region, LiteLLM's api_base label
         f = _Families()
-        counter = lambda name, doc, labels: f.add(_Counter(name, doc, labels))  # noqa: E731
-        gauge = lambda name, doc, labels, merge=SUM_LIVE: f.add(_Gauge(name, doc, labels, merge))  # noqa: E731
-        hist = lambda name, doc, labels, buckets=LATENCY_BUCKETS: f.add(  # noqa: E731
-            _Histogram(name, doc, labels, buckets)
-        )
+
+        def counter(name: str, doc: str, labels: list[str]) -> _Counter:
+            return f.add(_Counter(name, doc, labels))
+
+        def gauge(name: str, doc: str, labels: list[str], merge: str = SUM_LIVE) -> _Gauge:
+            return f.add(_Gauge(name, doc, labels, merge))
+
+        def hist(
+            name: str, doc: str, labels: list[str], buckets: tuple[float, ...] = LATENCY_BUCKETS
+        ) -> _Histogram:
+            return f.add(_Histogram(name, doc, labels, buckets))
+
         lite = ["model", "requested_model", "api_key_alias"]
 
         # --- our own names

@@ -190,7 +190,7 @@ class SnapshotPublisher:
         self.snapshot = snapshot
         self.interval = interval
         self._last: bytes | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._failing = False
 
     def start(self) -> None:

@@ -64,6 +64,7 @@ def gen_ai_span(record: CallRecord, *, log_messages: bool) -> dict[str, Any]:
         "bedrock_proxy.attempts": len(record.attempts),
         "bedrock_proxy.fallback_used": record.fallback_used,
         "user.id": record.user,
+        "bedrock_proxy.client_api": record.client_api,
     }
     if record.first_token_time is not None:
         attrs["bedrock_proxy.time_to_first_token_s"] = record.first_token_time - record.start_time

@@ -117,7 +117,7 @@ def protobuf_available() -> bool:
 
 
 def _hex_ids_to_base64(request: dict[str, Any]) -> dict[str, Any]:
-    out = orjson.loads(orjson.dumps(request))
+    out: dict[str, Any] = orjson.loads(orjson.dumps(request))
     for rs in out["resourceSpans"]:
         for ss in rs["scopeSpans"]:
             for s in ss["spans"]:
@@ -134,4 +134,5 @@ def protobuf_body(request: dict[str, Any]) -> bytes:
 
     message = trace_service_pb2.ExportTraceServiceRequest()
     json_format.ParseDict(_hex_ids_to_base64(request), message)
-    return message.SerializeToString()
+    body: bytes = message.SerializeToString()  # protobuf's generated classes carry no types here
+    return body

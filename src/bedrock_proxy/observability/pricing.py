@@ -79,8 +79,22 @@ class PriceEntry:
         return self.price
 
 
-def _entry(price: Price, *, source: str = AWS_PAGE, note: str = "", **kwargs) -> PriceEntry:
-    return PriceEntry(price=price, source=source, as_of=RECORDED, note=note, **kwargs)
+def _entry(
+    price: Price,
+    *,
+    source: str = AWS_PAGE,
+    note: str = "",
+    regions: Mapping[str, Price] | None = None,
+    global_price: Price | None = None,
+) -> PriceEntry:
+    return PriceEntry(
+        price=price,
+        source=source,
+        as_of=RECORDED,
+        note=note,
+        regions={} if regions is None else regions,
+        global_price=global_price,
+    )
 
 
 _EU_NOVA_NOTE = "EU figures from LiteLLM's map for the eu. profiles; not re-read from AWS"

@@ -43,9 +43,6 @@ class RawLoggingProvider:
     def __init__(self, inner: Provider) -> None:
         self._inner = inner
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
     async def _call(
         self,
         operation: str,
@@ -79,6 +76,10 @@ class RawLoggingProvider:
     async def embed(self, deployment: Deployment, bodies: list[Body], timeout: float) -> list[Body]:
         return await self._call("invoke", deployment, bodies, self._inner.embed(deployment, bodies, timeout))
 
+    async def count_tokens(self, deployment: Deployment, body: Body, timeout: float) -> Body:
+        call = self._inner.count_tokens(deployment, body, timeout)
+        return await self._call("count-tokens", deployment, body, call)
+
     async def converse_stream(
         self, deployment: Deployment, body: Body, first_event_timeout: float, timeout: float
     ) -> Events:
@@ -93,9 +94,6 @@ class _LoggedStream:
     def __init__(self, stream: Events, where: str) -> None:
         self._stream = stream
         self._where = where
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
     async def __aiter__(self) -> AsyncGenerator[tuple[str, Body], None]:
         events = self._stream.__aiter__()

@@ -75,6 +75,9 @@ class CallRecord:
     attempts: tuple[Attempt, ...] = ()
     fallback_used: bool = False
     cache_hit: bool = False  # answered from the response cache: no upstream call, zero cost
+    client_api: str = (
+        "openai.chat"  # the API the client spoke: openai.chat, openai.responses, anthropic.messages
+    )
 
     @property
     def latency(self) -> float:

@@ -13,13 +13,14 @@ import gzip
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import aiohttp
 
 from bedrock_proxy.observability.record import CallRecord
 
 log = logging.getLogger("bedrock_proxy.observability")
+T = TypeVar("T")
 
 
 class SinkError(Exception):
@@ -59,9 +60,9 @@ GZIP_LEVEL = 1
 GZIP_IN_THREAD_BYTES = 64 * 1024
 
 
-async def map_yielding(fn: Callable[[CallRecord], Any], records: list[CallRecord]) -> list[Any]:
+async def map_yielding(fn: Callable[[CallRecord], T], records: list[CallRecord]) -> list[T]:
     """[fn(r) for r in records], letting requests run every YIELD_EVERY records."""
-    out = []
+    out: list[T] = []
     for i, record in enumerate(records, 1):
         out.append(fn(record))
         if i % YIELD_EVERY == 0:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from typing import Any
 
 import orjson
 
@@ -68,7 +69,7 @@ def _wrong_type(param: str, expected: str, value: object) -> GatewayError:
     return invalid_request(f"'{param}' must be {expected}, got {type_name(value)}.", param)
 
 
-def _opt_int(body: dict, key: str, low: int | None = None, high: int | None = None) -> int | None:
+def _opt_int(body: dict[str, Any], key: str, low: int | None = None, high: int | None = None) -> int | None:
     value = body.get(key)
     if value is None:
         return None
@@ -82,7 +83,9 @@ def _opt_int(body: dict, key: str, low: int | None = None, high: int | None = No
     return value
 
 
-def _opt_number(body: dict, key: str, low: float | None = None, high: float | None = None) -> float | None:
+def _opt_number(
+    body: dict[str, Any], key: str, low: float | None = None, high: float | None = None
+) -> float | None:
     value = body.get(key)
     if value is None:
         return None
@@ -98,14 +101,14 @@ def _check_range(key: str, value: float, low: float | None, high: float | None) 
         raise invalid_request(f"'{key}' must be {bounds}, got {value}.", key)
 
 
-def _opt_bool(body: dict, key: str, param: str | None = None) -> bool | None:
+def _opt_bool(body: dict[str, Any], key: str, param: str | None = None) -> bool | None:
     value = body.get(key)
     if value is None or isinstance(value, bool):
         return value
     raise _wrong_type(param or key, "true or false", value)
 
 
-def _opt_str(body: dict, key: str) -> str | None:
+def _opt_str(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
     if value is None or isinstance(value, str):
         return value
@@ -463,17 +466,18 @@ def _parse_tool_choice(value: object, tools: list[ToolDef] | None) -> ToolChoice
     return ToolChoice(ToolChoiceMode.TOOL, name)
 
 
-def _parse_response_format(value: object) -> tuple[str, str | None, dict | None]:
+def _parse_response_format(value: object) -> tuple[str, str | None, dict[str, Any] | None]:
     if value is None:
         return "text", None, None
-    kind = value.get("type") if isinstance(value, dict) else None
+    response_format = value if isinstance(value, dict) else {}
+    kind = response_format.get("type")
     if kind in ("text", "json_object"):
         return kind, None, None
     if kind != "json_schema":
         raise invalid_request(
             "'response_format.type' must be 'text', 'json_object' or 'json_schema'.", "response_format.type"
         )
-    spec = value.get("json_schema")
+    spec = response_format.get("json_schema")
     if not isinstance(spec, dict):
         raise _wrong_type("response_format.json_schema", 'an object {"name", "schema"}', spec)
     name = spec.get("name") or "json_response"

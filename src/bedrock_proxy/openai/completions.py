@@ -7,13 +7,19 @@ one order.
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 from bedrock_proxy.chat.answer import ChatAnswer
 from bedrock_proxy.chat.usage import Usage, total_usage
 from bedrock_proxy.openai.usage import usage_to_openai
 
-NO_USAGE: Any = object()  # `chunk(usage=NO_USAGE)`: the chunk has no "usage" key at all
+
+class _NoUsage(Enum):
+    NO_USAGE = "no usage"
+
+
+NO_USAGE: Final = _NoUsage.NO_USAGE  # `chunk(usage=NO_USAGE)`: the chunk has no "usage" key at all
 
 
 def completion_id(request_id: str) -> str:
@@ -25,19 +31,23 @@ def response_id(request_id: str) -> str:
     return f"chatcmpl-{request_id}"
 
 
-def reissued(answer: dict, new_id: str) -> dict:
+def reissued(answer: dict[str, Any], new_id: str) -> dict[str, Any]:
     """A stored completion (a response cache hit) under this request's id, as a fresh answer would be."""
     return {**answer, "id": new_id}
 
 
-def tool_call(call_id: str, name: str, arguments: str) -> dict:
+def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
     """One entry of an assistant message's `tool_calls`."""
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
 def assistant_message(
-    content: str | None, tool_calls: list[dict] | None, reasoning: str | None, *, refusal: bool = True
-) -> dict:
+    content: str | None,
+    tool_calls: list[dict[str, Any]] | None,
+    reasoning: str | None,
+    *,
+    refusal: bool = True,
+) -> dict[str, Any]:
     """The assistant message of a completion (`refusal` false: the shape observability records)."""
     message: dict[str, Any] = (
         {"role": "assistant", "content": content, "refusal": None}
@@ -51,7 +61,7 @@ def assistant_message(
     return message
 
 
-def answer_message(answer: ChatAnswer, *, refusal: bool = True) -> dict:
+def answer_message(answer: ChatAnswer, *, refusal: bool = True) -> dict[str, Any]:
     """The assistant message of one answer (`refusal` false: the shape observability records)."""
     calls = [tool_call(call.id, call.name, call.arguments) for call in answer.tool_calls]
     return assistant_message(answer.content, calls, answer.reasoning, refusal=refusal)
@@ -59,7 +69,7 @@ def answer_message(answer: ChatAnswer, *, refusal: bool = True) -> dict:
 
 def completion_from_answers(
     request_id: str, created: int, model: str, answers: list[ChatAnswer], *, from_stream: bool = False
-) -> dict:
+) -> dict[str, Any]:
     """The `chat.completion` of n answers (one per choice, indexed in order), their usage summed; `model` is
     the public name the client asked for.
 
@@ -97,11 +107,11 @@ def completion_from_answers(
     }
 
 
-def _choice(index: int, message: dict, finish_reason: str | None) -> dict:
+def _choice(index: int, message: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
     return {"index": index, "message": message, "finish_reason": finish_reason, "logprobs": None}
 
 
-def delta_choice(index: int, delta: dict, finish_reason: str | None = None) -> dict:
+def delta_choice(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
     return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
 
 
@@ -109,13 +119,13 @@ def chunk(
     response_id: str,
     created: int,
     model: str,
-    choices: list[dict],
-    usage: dict | None = NO_USAGE,
+    choices: list[dict[str, Any]],
+    usage: dict[str, Any] | _NoUsage | None = NO_USAGE,
     system_fingerprint: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """A `chat.completion.chunk`. `usage` None is the explicit null OpenAI sends on every chunk when the
     client asked for usage (stream_options.include_usage); left out, the chunk has no "usage" key."""
-    item = {
+    item: dict[str, Any] = {
         "id": response_id,
         "object": "chat.completion.chunk",
         "created": created,
@@ -128,7 +138,7 @@ def chunk(
     return item
 
 
-def tool_call_start(index: int, call_id: str, name: str, arguments: str = "") -> dict:
+def tool_call_start(index: int, call_id: str, name: str, arguments: str = "") -> dict[str, Any]:
     """A delta's `tool_calls` entry that opens call `index` (its id, type and name)."""
     return {
         "index": index,
@@ -138,7 +148,7 @@ def tool_call_start(index: int, call_id: str, name: str, arguments: str = "") ->
     }
 
 
-def tool_call_arguments(index: int, arguments: str) -> dict:
+def tool_call_arguments(index: int, arguments: str) -> dict[str, Any]:
     """A delta's `tool_calls` entry that carries more argument text for call `index`."""
     return {"index": index, "function": {"arguments": arguments}}
 
@@ -158,31 +168,40 @@ class ChunkRenderer:
         self._include_usage = include_usage
         self._index = choice_index
 
-    def _chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         choices = [delta_choice(self._index, delta, finish_reason)]
         if self._include_usage:
             return chunk(self._id, self._created, self._model, choices, None)
         return chunk(self._id, self._created, self._model, choices)
 
-    def start(self) -> dict:
+    def start(self) -> dict[str, Any]:
         return self._chunk({"role": "assistant", "content": ""})
 
-    def text(self, text: str) -> dict:
+    def text(self, text: str) -> dict[str, Any]:
         return self._chunk({"content": text})
 
-    def reasoning(self, text: str) -> dict:
+    def reasoning(self, text: str) -> dict[str, Any]:
         return self._chunk({"reasoning_content": text})
 
-    def tool_start(self, position: int, call_id: str, name: str) -> dict:
+    def reasoning_signature(self, signature: str) -> None:
+        return None  # OpenAI's chat chunks carry reasoning text only
+
+    def redacted_reasoning(self, data: str) -> None:
+        return None
+
+    def tool_start(self, position: int, call_id: str, name: str) -> dict[str, Any]:
         return self._chunk({"tool_calls": [tool_call_start(position, call_id, name)]})
 
-    def tool_arguments(self, position: int, arguments: str) -> dict:
+    def tool_arguments(self, position: int, arguments: str) -> dict[str, Any]:
         return self._chunk({"tool_calls": [tool_call_arguments(position, arguments)]})
 
-    def finish(self, finish_reason: str) -> dict:
+    def stop_sequence(self, sequence: str) -> None:
+        return None  # the finish reason "stop" says it
+
+    def finish(self, finish_reason: str) -> dict[str, Any]:
         return self._chunk({}, finish_reason)
 
-    def usage(self, usage: Usage) -> dict | None:
+    def usage(self, usage: Usage) -> dict[str, Any] | None:
         if not self._include_usage:
             return None
         return chunk(self._id, self._created, self._model, [], usage_to_openai(usage))

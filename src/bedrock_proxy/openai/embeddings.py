@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import struct
+from typing import Any
 
 from bedrock_proxy.chat.embeddings import COHERE_INPUT_TYPES, EmbeddingRequest, EmbeddingResult
 from bedrock_proxy.errors import invalid_request
@@ -64,7 +65,7 @@ def parse_embedding_request(body: object) -> EmbeddingRequest:
     return request
 
 
-def embeddings_response(result: EmbeddingResult, model: str, encoding_format: str) -> dict:
+def embeddings_response(result: EmbeddingResult, model: str, encoding_format: str) -> dict[str, Any]:
     """OpenAI's embeddings list; `model` is the public name the client asked for."""
     as_base64 = encoding_format == "base64"
     data = [

@@ -7,6 +7,8 @@ and has no [DONE]), which is why this lives with the OpenAI API and not with the
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from bedrock_proxy.errors import GatewayError
@@ -14,11 +16,11 @@ from bedrock_proxy.errors import GatewayError
 DONE = b"data: [DONE]\n\n"
 
 
-def encode_event(data: dict) -> bytes:
+def encode_event(data: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
-def encode_events(chunks: list[dict]) -> bytes:
+def encode_events(chunks: list[dict[str, Any]]) -> bytes:
     """Several chunks framed as one write (what is already here goes out together)."""
     return encode_event(chunks[0]) if len(chunks) == 1 else b"".join(encode_event(c) for c in chunks)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bedrock_proxy.chat.usage import Usage
 
 
-def usage_to_openai(usage: Usage | None) -> dict:
+def usage_to_openai(usage: Usage | None) -> dict[str, Any]:
     """OpenAI usage, details included; cache writes ride in LiteLLM's `cache_creation_input_tokens`."""
     if usage is None:
         usage = Usage()
@@ -21,7 +23,7 @@ def usage_to_openai(usage: Usage | None) -> dict:
     return out
 
 
-def usage_from_openai(usage: dict | None) -> Usage:
+def usage_from_openai(usage: dict[str, Any] | None) -> Usage:
     """The gateway's Usage from an OpenAI usage dict (a stored cached answer's)."""
     if not usage:
         return Usage()

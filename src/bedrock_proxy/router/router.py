@@ -11,6 +11,7 @@ not, is appended to the request's CallTrace so observability sees what the route
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
 import math
 import time
@@ -112,6 +113,7 @@ class Router:
                 for tracked in group:
                     self._windows[tracked.deployment.deployment_id] = context_window(tracked.deployment)
         self.admission = Admission(self.store, settings, self._settle)
+        self._patterns = [name for name in self._tracked if "*" in name]
         if self.on_state_change:
             for group in self._tracked.values():
                 for tracked in group:
@@ -127,6 +129,9 @@ class Router:
         alias = self.settings.model_group_alias.get(model_name)  # config/parsers.py made each a name
         if alias in self._tracked:
             return alias
+        for pattern in self._patterns:  # a wildcard model_name such as `claude-*`, first in config order
+            if fnmatch.fnmatchcase(model_name, pattern):
+                return pattern
         names = ", ".join(self.groups)
         raise GatewayError(
             404,

@@ -8,13 +8,14 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from bedrock_proxy.anthropic.errors import error_body as anthropic_error_body
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
 from bedrock_proxy.router.router import Router
-from bedrock_proxy.server import chat, embeddings, info, openapi, spend_routes
+from bedrock_proxy.server import chat, embeddings, info, messages, openapi, responses, spend_routes
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
 from bedrock_proxy.server.health import BackgroundHealth
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
     from bedrock_proxy.bedrock.transport import BedrockTransport
     from bedrock_proxy.cache import ResponseCaching
     from bedrock_proxy.config.schema import Config, Deployment
-    from bedrock_proxy.spend import KeyGuard
+    from bedrock_proxy.spend import KeyGuard, SpendLedger
+    from bedrock_proxy.spend.response_store import ResponseStore
 
 logger = logging.getLogger("bedrock_proxy.server")
 
@@ -49,6 +51,11 @@ for _prefix in ("", "/v1"):
     ROUTES[("POST", f"{_prefix}/embeddings")] = (embeddings.embeddings, "embedding")
     ROUTES[("GET", f"{_prefix}/models")] = (info.models, "")
     ROUTES[("GET", f"{_prefix}/model/info")] = (info.model_info, "")
+    ROUTES[("POST", f"{_prefix}/responses")] = (responses.create_response, "chat")
+ROUTES[("POST", "/v1/messages")] = (messages.messages, "chat")
+ROUTES[("POST", "/v1/messages/count_tokens")] = (messages.count_tokens, "")
+ROUTES[("HEAD", "/")] = (info.root, "")  # Claude Code's first request: is the gateway there
+ROUTES[("GET", "/")] = (info.root, "")
 ROUTES[("GET", "/health")] = (info.health, "")
 ROUTES[("GET", "/health/liveliness")] = (info.liveliness, "")
 ROUTES[("GET", "/health/liveness")] = (info.liveliness, "")
@@ -59,6 +66,23 @@ ROUTES[("GET", "/key/info")] = (spend_routes.key_info, "")
 ROUTES[("GET", "/spend/logs")] = (spend_routes.spend_logs, "")
 ROUTES[("GET", "/openapi.json")] = (openapi.openapi_document, "")
 _PATHS = {path for _, path in ROUTES}
+# routes with an id at the end of the path: (method, path prefix) -> handler
+PREFIX_ROUTES: dict[tuple[str, str], Handler] = {}
+for _prefix in ("", "/v1"):
+    PREFIX_ROUTES[("GET", f"{_prefix}/responses/")] = responses.retrieve_response
+    PREFIX_ROUTES[("DELETE", f"{_prefix}/responses/")] = responses.delete_response
+# the client API of each model route, named in its records (failures too); a client API with its own error
+# shape (ERROR_BODIES) gets every error of its routes, 401s included, in that shape
+CLIENT_APIS = {
+    **{f"{prefix}/chat/completions": "openai.chat" for prefix in ("", "/v1")},
+    **{f"{prefix}/embeddings": "openai.embeddings" for prefix in ("", "/v1")},
+    **{f"{prefix}/responses": "openai.responses" for prefix in ("", "/v1")},
+    "/v1/messages": "anthropic.messages",
+    "/v1/messages/count_tokens": "anthropic.messages",
+}
+ERROR_BODIES: dict[str, Callable[[GatewayError], dict[str, Any]]] = {
+    "anthropic.messages": anthropic_error_body
+}
 
 
 class Gateway:
@@ -69,6 +93,7 @@ class Gateway:
         config: Config,
         *,
         observability: Observability,
+        ledger: SpendLedger | None,
         router: Router,
         transport: BedrockTransport,
         provider: Provider,
@@ -76,11 +101,13 @@ class Gateway:
         guard: KeyGuard,
         cache: ResponseCaching | None,
         images: ImageFetcher,
+        responses: ResponseStore | None = None,
     ) -> None:
         """Takes its parts already built: bedrock_proxy.wiring.build_gateway builds them from the config."""
         self.config = config
         self.settings = config.settings
         self.observability = observability
+        self.ledger = ledger  # what each key spent (GET /key/info, /spend/logs), when spend is kept
         self.router = router
         self.transport = transport  # the Bedrock connection pool, closed at shutdown
         self.provider = provider  # a BedrockProvider, or it inside observability's RawLoggingProvider
@@ -88,6 +115,7 @@ class Gateway:
         self.guard = guard  # per-key spend_limit, rpm and tpm, checked before the handler runs
         self.images = images
         self.cache = cache  # None when caching is off
+        self.responses = responses  # the Responses API's stored responses (opened on first use)
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
         # below Bedrock's 25,000,000-byte request limit by default: what Bedrock would refuse is refused here
         self.max_body_bytes = int(self.settings.max_request_size_mb * 1024 * 1024)
@@ -129,6 +157,8 @@ class Gateway:
         await self.transport.aclose()
         if self.cache is not None:
             await self.cache.aclose()
+        if self.responses is not None:
+            await self.responses.close()
         await self.observability.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -159,8 +189,10 @@ class Gateway:
         path = scope["path"]
         if len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/")
-        route = ROUTES.get((scope["method"], path))
+        route = ROUTES.get((scope["method"], path)) or _prefix_route(scope["method"], path)
         kind = route[1] if route is not None else ""
+        ctx.client_api = CLIENT_APIS.get(path, "")
+        error_shape = ERROR_BODIES.get(ctx.client_api)
         response_started = False
         response_finished = False
 
@@ -202,7 +234,7 @@ class Gateway:
             if response_started:
                 logger.warning("error after the response started: %s", error.message)
             else:
-                await send_error(send, error, ctx.trace_headers() + list(error.headers))
+                await send_error(send, error, ctx.trace_headers() + list(error.headers), error_shape)
         except ClientDisconnected:
             failure = _client_closed()
         except asyncio.CancelledError:
@@ -220,7 +252,7 @@ class Gateway:
                 code=ErrorCode.INTERNAL_ERROR,
             )
             if not response_started:
-                await send_error(send, failure, ctx.trace_headers())
+                await send_error(send, failure, ctx.trace_headers(), error_shape)
         finally:
             if kind:
                 if refused:
@@ -245,6 +277,13 @@ class Gateway:
         record = self.recorder.failure(ctx, kind, error, body={})
         self.observability.metrics.request_finished(record, 0.0)
         logger.info("%s refused with %d (%s), request id %s", kind, error.status, error.code, ctx.request_id)
+
+
+def _prefix_route(method: str, path: str) -> tuple[Handler, str] | None:
+    for (route_method, prefix), handler in PREFIX_ROUTES.items():
+        if method == route_method and path.startswith(prefix):
+            return handler, ""
+    return None
 
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -328,7 +367,7 @@ def _no_route(method: str, path: str) -> GatewayError:
         )
     return GatewayError(
         404,
-        f"No route {method} {path}. This gateway serves /v1/chat/completions, /v1/embeddings, /v1/models,"
-        " /model/info, /health and /metrics.",
+        f"No route {method} {path}. This gateway serves /v1/chat/completions, /v1/responses, /v1/messages,"
+        " /v1/embeddings, /v1/models, /model/info, /health and /metrics.",
         code=ErrorCode.NOT_FOUND,
     )

@@ -72,10 +72,9 @@ def presented_key(scope: Scope) -> str | None:
     """The key the caller sent, as 'Authorization: Bearer <key>' or 'x-api-key: <key>'. Headers that name
     different keys are refused: picking one of them silently would let a proxy and a client disagree on who
     is calling."""
-    authorizations = {
-        value.decode("latin-1").strip() for name, value in scope["headers"] if name == b"authorization"
-    }
-    api_keys = {value.decode("latin-1").strip() for name, value in scope["headers"] if name == b"x-api-key"}
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    authorizations = {value.decode("latin-1").strip() for name, value in headers if name == b"authorization"}
+    api_keys = {value.decode("latin-1").strip() for name, value in headers if name == b"x-api-key"}
     authorizations.discard("")
     api_keys.discard("")
     if len(authorizations) > 1 or len(api_keys) > 1:

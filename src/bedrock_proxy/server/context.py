@@ -22,6 +22,7 @@ class RequestContext:
     extra: dict[str, Any] = field(default_factory=dict)
     body: bytes | None = None  # the raw request body, so a failure record can carry the client's metadata
     recorded: bool = False  # set when the request's one CallRecord was submitted
+    client_api: str = ""  # the client API of the route (named in the CallRecord, even of a failure)
 
     def trace_headers(self) -> list[tuple[bytes, bytes]]:
         """Tell the client which deployment answered, after how many attempts, and whether by fallback."""

@@ -34,16 +34,15 @@ async def embeddings(
         return
     ctx.trace = CallTrace(request.model)
 
-    async def attempt(deployment: Deployment, timeout: float) -> list[dict[str, Any]]:
+    async def attempt(deployment: Deployment, timeout: float) -> tuple[list[dict[str, Any]], Deployment]:
         require_embedding_model(deployment.model_name, deployment.model_id)
         calls = embedding_calls(request, deployment.model_id)
-        return await gateway.provider.embed(deployment, calls, timeout)
+        return await gateway.provider.embed(deployment, calls, timeout), deployment
 
     router = gateway.router
     estimate = estimate_text_tokens(request.inputs) if router.counts_tokens else 0
     with router.admit(ctx.trace, estimate) as ticket:
-        results = await router.run(request.model, attempt, ctx.trace)
-        deployment = ctx.trace.deployment
+        results, deployment = await router.run(request.model, attempt, ctx.trace)
         answer = embeddings_from_invoke(request, results, deployment.model_id)
         result = embeddings_response(answer, request.model, request.encoding_format)
         ticket.record_usage((result.get("usage") or {}).get("total_tokens", 0))

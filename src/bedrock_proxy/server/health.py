@@ -8,18 +8,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bedrock_proxy.errors import GatewayError
 
 if TYPE_CHECKING:
     from bedrock_proxy.bedrock.provider import Provider
     from bedrock_proxy.config.schema import Deployment
-    from bedrock_proxy.router.router import Router
     from bedrock_proxy.server.app import Gateway
 
 logger = logging.getLogger("bedrock_proxy.health")
 PROBE_TIMEOUT = 30.0  # seconds, as GET /health/models
+
+# where each verdict goes: (deployment id, healthy) -> the router's report_probe (state metrics)
+ProbeReport = Callable[[str, bool], None]
 
 
 async def probe(provider: Provider, deployment: Deployment, timeout: float = PROBE_TIMEOUT) -> str | None:
@@ -49,14 +52,14 @@ class BackgroundHealth:
     """The probing task: `start()` in the gateway's startup, `await stop()` in its shutdown."""
 
     def __init__(
-        self, router: Router, provider: Provider, deployments: list[Deployment], interval: float
+        self, report: ProbeReport, provider: Provider, deployments: list[Deployment], interval: float
     ) -> None:
-        self.router = router
+        self.report = report
         self.provider = provider
         self.deployments = deployments
         self.interval = max(float(interval), 0.1)
         self.timeout = min(PROBE_TIMEOUT, max(self.interval, 1.0))
-        self._task: asyncio.Task[Any] | None = None
+        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     def from_gateway(cls, gateway: Gateway) -> BackgroundHealth | None:
@@ -65,7 +68,7 @@ class BackgroundHealth:
         if not settings.background_health_checks:
             return None
         checks = cls(
-            gateway.router,
+            gateway.router.report_probe,
             gateway.provider,
             gateway.config.deployments,
             settings.health_check_interval or 300,
@@ -89,7 +92,7 @@ class BackgroundHealth:
         verdicts: dict[str, str | None] = {}
         for deployment, problem in zip(self.deployments, problems, strict=True):
             verdicts[deployment.deployment_id] = problem
-            self.router.report_probe(deployment.deployment_id, problem is None)
+            self.report(deployment.deployment_id, problem is None)
             if problem is not None:
                 logger.warning(
                     "background health check: deployment %s (model %s, %s in %s) is unhealthy: %s",

@@ -21,7 +21,8 @@ JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 
 def header(scope: Scope, name: bytes) -> str | None:
     """First value of a request header (`name` in lower case)."""
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return None
@@ -172,9 +173,13 @@ async def send_json(
 
 
 async def send_error(
-    send: Send, error: GatewayError, headers: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    error: GatewayError,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    shape: Callable[[GatewayError], Any] | None = None,
 ) -> None:
+    """The error in OpenAI's shape, or in `shape`'s (another client API's error body)."""
     extra = list(headers or [])
     if error.retry_after is not None:
         extra.append((b"retry-after", str(max(1, round(error.retry_after))).encode()))
-    await send_json(send, error.status, error.to_dict(), extra)
+    await send_json(send, error.status, shape(error) if shape else error.to_dict(), extra)

@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
-from bedrock_proxy.chat.request import sniff_image
+if TYPE_CHECKING:
+    from aiohttp.abc import ResolveResult
+
+from bedrock_proxy.chat.request import ChatRequest, image_count, sniff_image
 from bedrock_proxy.errors import ErrorCode, GatewayError
 
 MAX_IMAGE_BYTES = 3_750_000  # Bedrock's per-image limit
@@ -36,6 +39,20 @@ def _image_error(url: str, reason: str) -> GatewayError:
     )
 
 
+def check_image_count(request: ChatRequest, limit: int) -> None:
+    """Before any image is fetched (every client API calls it): more images than the limit cost nothing to
+    refuse."""
+    count = image_count(request)
+    if count > limit:
+        raise GatewayError(
+            400,
+            f"The request holds {count} images; the gateway takes at most {limit} per request"
+            " (general_settings.max_images_per_request). Send fewer images.",
+            param="messages",
+            code=ErrorCode.TOO_MANY_IMAGES,
+        )
+
+
 def is_public_address(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -46,14 +63,14 @@ def is_public_address(address: str) -> bool:
 class _PinnedResolver(AbstractResolver):
     """Answers only with the addresses that were already checked."""
 
-    def __init__(self, host: str, infos: list[dict[str, Any]]) -> None:
+    def __init__(self, host: str, infos: list[ResolveResult]) -> None:
         self._host = host
         self._infos = infos
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[ResolveResult]:
         if host != self._host:
             raise OSError(f"unexpected host {host}")
-        return [dict(info, port=port) for info in self._infos]
+        return [{**info, "port": port} for info in self._infos]
 
     async def close(self) -> None:
         return None
@@ -117,7 +134,7 @@ class ImageFetcher:
         except TimeoutError:
             raise _image_error(url, f"no answer within {self.timeout:g} s.") from None
 
-    async def _resolve(self, url: str) -> tuple[str, int, list[dict[str, Any]]]:
+    async def _resolve(self, url: str) -> tuple[str, int, list[ResolveResult]]:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise _image_error(url, "only http and https URLs (or data: URLs) are accepted.")
@@ -128,9 +145,9 @@ class ImageFetcher:
             )
         except OSError:
             raise _image_error(url, f"the host name {parts.hostname} does not resolve.") from None
-        resolved = []
+        resolved: list[ResolveResult] = []
         for family, _, proto, _, sockaddr in infos:
-            address = sockaddr[0]
+            address = str(sockaddr[0])  # an IP address: getaddrinfo gives AF_INET / AF_INET6 for a host name
             if not self.allow_private and not is_public_address(address):
                 raise _image_error(
                     url,

@@ -5,20 +5,37 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from bedrock_proxy.anthropic.messages import model_list
 from bedrock_proxy.bedrock.capabilities import capabilities_for
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.health import probe
-from bedrock_proxy.server.http import Receive, Scope, Send, send_json
+from bedrock_proxy.server.http import Receive, Scope, Send, header, send_json
 
 if TYPE_CHECKING:
     from bedrock_proxy.config.schema import Deployment
     from bedrock_proxy.server.app import Gateway
 
 CREATED = 1_700_000_000  # a fixed `created` for model objects: Bedrock does not say when a model appeared
+CREATED_AT = "2023-11-14T22:13:20Z"  # the same instant, as Anthropic's model objects write it
+
+
+async def root(gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
+    """/ answers 200 (HEAD without a body): clients such as Claude Code check the base URL with it."""
+    if scope["method"] == "HEAD":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await send_json(send, 200, {"status": "ok", "service": "bedrock-proxy"})
 
 
 async def models(gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
+    """The model names (a key's when a key is sent), in Anthropic's list shape when the client says it
+    speaks Anthropic's API (the anthropic-version header every Anthropic SDK sends), else OpenAI's."""
     principal = gateway.keys.authenticate_optional(scope)
+    if header(scope, b"anthropic-version") is not None:
+        names = [n for n in gateway.router.model_names() if principal is None or principal.may_use(n)]
+        await send_json(send, 200, model_list(names, CREATED_AT))
+        return
     data = [
         {"id": name, "object": "model", "created": CREATED, "owned_by": "bedrock"}
         for name in gateway.router.model_names()

@@ -22,7 +22,7 @@ logger = logging.getLogger("bedrock_proxy.server")
 
 LISTEN_ENV = "BEDROCK_PROXY_LISTEN"  # "HOST PORT WORKERS", from `serve` to its worker processes
 _CLAIM_NAME = ".listening-announced"  # a dot-file: the metrics merge skips it
-_BIND_ADVICE = {
+_BIND_ADVICE: dict[int | None, str] = {  # by OSError.errno (which may be None)
     errno.EADDRINUSE: "another process has that port: stop it or choose another --port",
     errno.EACCES: "ports below 1024 need privileges: choose another --port",
     errno.EADDRNOTAVAIL: "that address is not one of this machine's: use --host 0.0.0.0 or 127.0.0.1",

@@ -196,36 +196,106 @@ EMBEDDING_REQUEST = {
     },
 }
 
-_ERROR_RESPONSE = {
-    "description": "An error, in OpenAI's shape",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+ANTHROPIC_ERROR = {
+    "type": "object",
+    "description": "Every error on the Anthropic Messages routes: Anthropic's shape.",
+    "required": ["type", "error"],
+    "properties": {
+        "type": {"const": "error"},
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+        },
+    },
 }
+
+ANTHROPIC_BLOCK = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"enum": ["text", "image", "tool_use", "tool_result", "thinking", "document"]},
+        "text": {"type": "string"},
+    },
+}
+MESSAGES_REQUEST = {
+    "type": "object",
+    "required": ["model", "messages", "max_tokens"],
+    "description": "Anthropic's Messages body (count_tokens takes it without max_tokens).",
+    "properties": {
+        "model": {"type": "string", "minLength": 1, "examples": ["claude-3-haiku"]},
+        "max_tokens": _int(1),
+        "messages": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["role", "content"],
+                "properties": {
+                    "role": {"enum": ["user", "assistant"]},
+                    "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": ANTHROPIC_BLOCK}]},
+                },
+            },
+        },
+        "system": {"anyOf": [{"type": "string"}, {"type": "array", "items": ANTHROPIC_BLOCK}]},
+        "stream": {"type": "boolean"},
+        "temperature": _number(0, 1),
+        "top_p": _number(0, 1),
+        "top_k": _int(0),
+        "stop_sequences": {"type": "array", "items": {"type": "string"}},
+        "tools": {"type": "array", "items": {"type": "object"}},
+        "tool_choice": {"type": "object"},
+        "metadata": {"type": "object"},
+    },
+}
+
+RESPONSES_REQUEST = {
+    "type": "object",
+    "required": ["model", "input"],
+    "description": "OpenAI's Responses body.",
+    "properties": {
+        "model": {"type": "string", "minLength": 1, "examples": ["claude-3-haiku"]},
+        "input": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+        "instructions": {"type": "string"},
+        "previous_response_id": {"type": "string"},
+        "stream": {"type": "boolean"},
+        "store": {"type": "boolean"},
+        "max_output_tokens": _int(1),
+        "temperature": _number(0, 2),
+        "top_p": _number(0, 1),
+        "tools": {"type": "array", "items": {"type": "object"}},
+        "tool_choice": {"anyOf": [{"type": "string"}, {"type": "object"}]},
+        "metadata": {"type": "object"},
+        "user": {"type": "string"},
+    },
+}
+
 _ANY_JSON = {"content": {"application/json": {"schema": {"type": "object"}}}}
 
 
 def _operation(
-    summary: str, *, body: str | None = None, secured: bool = True, ok: str = "OK"
+    summary: str, *, body: str | None = None, secured: bool = True, error: str = "Error"
 ) -> dict[str, Any]:
+    """One operation: its body schema (a component), 200, and every error in `error`'s shape."""
+    errors = {
+        "description": "An error: Anthropic's shape on the Messages routes, OpenAI's everywhere else",
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{error}"}}},
+    }
     operation: dict[str, Any] = {
         "summary": summary,
-        "responses": {"200": {"description": ok, **_ANY_JSON}, "default": _ERROR_RESPONSE},
+        "responses": {"200": {"description": "OK", **_ANY_JSON}, "default": errors},
     }
     if body is not None:
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
         }
-    if secured:
-        operation["security"] = [{"bearer": []}, {"apiKey": []}]
-    else:
-        operation["security"] = [{}]
+    operation["security"] = [{"bearer": []}, {"apiKey": []}] if secured else [{}]
     return operation
 
 
-def _chat() -> dict[str, Any]:
-    operation = _operation(
-        "Chat completion (streamed as server-sent events when stream is true)", body="Chat"
-    )
+def _streaming(summary: str, body: str, error: str = "Error") -> dict[str, Any]:
+    operation = _operation(summary, body=body, error=error)
     operation["responses"]["200"]["content"]["text/event-stream"] = {"schema": {"type": "string"}}
     return operation
 
@@ -239,11 +309,46 @@ def _metrics() -> dict[str, Any]:
     return operation
 
 
+def _stored_response(summary: str) -> dict[str, Any]:
+    operation = _operation(summary)
+    operation["parameters"] = [
+        {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+    ]
+    return operation
+
+
+def _root() -> dict[str, Any]:
+    return {
+        "get": _operation("The gateway answers (Claude Code's first request)", secured=False),
+        "head": {
+            "summary": "The gateway answers",
+            "security": [{}],
+            "responses": {"200": {"description": "OK"}},
+        },
+    }
+
+
+CHAT = "Chat completion (server-sent events when stream is true)"
 PATHS: dict[str, dict[str, Any]] = {
-    "/v1/chat/completions": {"post": _chat()},
-    "/chat/completions": {"post": _chat()},
+    "/": _root(),
+    "/v1/chat/completions": {"post": _streaming(CHAT, "Chat")},
+    "/chat/completions": {"post": _streaming(CHAT, "Chat")},
     "/v1/embeddings": {"post": _operation("Embeddings", body="Embeddings")},
     "/embeddings": {"post": _operation("Embeddings", body="Embeddings")},
+    "/v1/responses": {"post": _streaming("OpenAI Responses", "Responses")},
+    "/responses": {"post": _streaming("OpenAI Responses", "Responses")},
+    "/v1/responses/{response_id}": {
+        "get": _stored_response("A stored response"),
+        "delete": _stored_response("Delete a stored response"),
+    },
+    "/responses/{response_id}": {
+        "get": _stored_response("A stored response"),
+        "delete": _stored_response("Delete a stored response"),
+    },
+    "/v1/messages": {"post": _streaming("Anthropic Messages", "Messages", "AnthropicError")},
+    "/v1/messages/count_tokens": {
+        "post": _operation("Count a Messages body's tokens", body="Messages", error="AnthropicError")
+    },
     "/v1/models": {"get": _operation("The models this key may call", secured=False)},
     "/models": {"get": _operation("The models this key may call", secured=False)},
     "/v1/model/info": {"get": _operation("The configured deployments", secured=False)},
@@ -264,12 +369,19 @@ DOCUMENT: dict[str, Any] = {
     "info": {
         "title": "Bedrock Proxy",
         "version": __version__,
-        "description": "OpenAI-compatible gateway in front of AWS Bedrock. Limits on what a request may hold"
-        " (body size, JSON depth, images, headers) are in docs/security.md.",
+        "description": "OpenAI- and Anthropic-compatible gateway in front of AWS Bedrock. Limits on what a"
+        " request may hold (body size, JSON depth, images, headers) are in docs/security.md.",
     },
     "paths": PATHS,
     "components": {
-        "schemas": {"Error": ERROR, "Chat": CHAT_REQUEST, "Embeddings": EMBEDDING_REQUEST},
+        "schemas": {
+            "Error": ERROR,
+            "AnthropicError": ANTHROPIC_ERROR,
+            "Chat": CHAT_REQUEST,
+            "Embeddings": EMBEDDING_REQUEST,
+            "Messages": MESSAGES_REQUEST,
+            "Responses": RESPONSES_REQUEST,
+        },
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},

@@ -9,11 +9,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from bedrock_proxy.anthropic.messages import finish_reason_of
 from bedrock_proxy.bedrock.streaming import StreamTranslator
+from bedrock_proxy.chat.answer import ChatAnswer
 from bedrock_proxy.chat.embeddings import EmbeddingRequest
 from bedrock_proxy.chat.request import ChatRequest
 from bedrock_proxy.chat.usage import total_usage
@@ -118,6 +121,7 @@ class Recorder:
         user: str | None = None,
         error: GatewayError | None = None,
         model_group: str | None = None,
+        client_api: str | None = None,
     ) -> CallRecord:
         trace = ctx.trace
         deployment = trace.deployment if trace is not None else None
@@ -152,6 +156,7 @@ class Recorder:
             error_message=error.message if error else None,
             attempts=tuple(trace.attempts) if trace else (),
             fallback_used=trace.fallback_used if trace else False,
+            client_api=client_api or ctx.client_api or "openai.chat",
         )
 
     def _messages(self, metadata: dict[str, Any] | None, input: Any, output: Any) -> tuple[Any, Any]:
@@ -191,14 +196,66 @@ class Recorder:
             params=params,
             metadata=request.metadata,
             user=request.user,
+            client_api=request.client_api,
         )
+
+    def answer_success(
+        self,
+        ctx: RequestContext,
+        request: ChatRequest,
+        params: dict[str, Any],
+        answer: ChatAnswer,
+        *,
+        stream: bool = False,
+    ) -> CallRecord:
+        """A whole answer of any client API, recorded in the gateway's terms (the output as the assistant
+        message observability shows for every API)."""
+        return self._record(
+            ctx,
+            "chat",
+            status=200,
+            usage=answer.usage or Usage(),
+            stream=stream,
+            input=request.messages,
+            output=answer_message(answer, refusal=False),
+            finish_reason=answer.finish_reason,
+            params=params,
+            metadata=request.metadata,
+            user=request.user,
+            client_api=request.client_api,
+        )
+
+    def cached_message(
+        self, ctx: RequestContext, request: ChatRequest, message: dict[str, Any], usage: dict[str, Any]
+    ) -> CallRecord:
+        """An Anthropic message answered from the response cache: its stored usage, zero cost."""
+        cache_read = int(usage.get("cache_read_input_tokens") or 0)
+        cache_write = int(usage.get("cache_creation_input_tokens") or 0)
+        record = self._record(
+            ctx,
+            "chat",
+            status=200,
+            usage=Usage(
+                prompt_tokens=int(usage.get("input_tokens") or 0) + cache_read + cache_write,
+                completion_tokens=int(usage.get("output_tokens") or 0),
+                cache_read_tokens=cache_read,
+                cache_write_tokens=cache_write,
+            ),
+            input=request.messages,
+            output=message.get("content"),
+            finish_reason=finish_reason_of(message.get("stop_reason")),
+            metadata=request.metadata,
+            user=request.user,
+            client_api=request.client_api,
+        )
+        return dataclasses.replace(record, cost=0.0, input_cost=0.0, output_cost=0.0, cache_hit=True)
 
     def chat_stream_end(
         self,
         ctx: RequestContext,
         request: ChatRequest,
         params: dict[str, Any],
-        translators: list[StreamTranslator],
+        translators: Sequence[StreamTranslator[Any]],  # whatever each client API renders
         status: int,
         error: GatewayError | None,
     ) -> CallRecord:
@@ -216,6 +273,7 @@ class Recorder:
             metadata=request.metadata,
             user=request.user,
             error=error,
+            client_api=request.client_api,
         )
 
     def embedding_success(
@@ -240,12 +298,15 @@ class Recorder:
         ctx: RequestContext,
         kind: str,
         request: ChatRequest | EmbeddingRequest,
-        answer: dict[str, Any],
+        answer: dict[str, Any] | ChatAnswer,
         *,
         stream: bool = False,
     ) -> CallRecord:
         """A request answered from the response cache: the stored usage, no upstream attempt, zero cost."""
-        if isinstance(request, ChatRequest):  # kind "chat"; an EmbeddingRequest is kind "embedding"
+        if isinstance(answer, ChatAnswer):  # a client API that keeps its cached answers in its own shape
+            assert isinstance(request, ChatRequest)
+            record = self.answer_success(ctx, request, {}, answer, stream=stream)
+        elif isinstance(request, ChatRequest):  # kind "chat"; an EmbeddingRequest is kind "embedding"
             record = self.chat_success(ctx, request, {}, answer, stream=stream)
         else:
             record = self.embedding_success(ctx, request, answer)
@@ -257,7 +318,10 @@ class Recorder:
             body = _parse_body(ctx.body)
         if not isinstance(body, dict):
             body = {}
-        messages = body.get("input" if kind == "embedding" else "messages")
+        client_api = ctx.extra.get("client_api") or ctx.client_api or "openai.chat"
+        messages = body.get(
+            "input" if kind == "embedding" or client_api == "openai.responses" else "messages"
+        )
         metadata = body.get("metadata")
         user = body.get("user")
         model = body.get("model")
@@ -270,6 +334,7 @@ class Recorder:
             user=user if isinstance(user, str) else None,
             error=error,
             model_group=model if isinstance(model, str) else None,
+            client_api=client_api,
         )
 
     @staticmethod

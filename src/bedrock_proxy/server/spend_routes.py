@@ -59,7 +59,7 @@ async def key_info(gateway: Gateway, scope: Scope, receive: Receive, send: Send,
                 type="permission_error",
                 code=ErrorCode.NOT_YOUR_KEY,
             )
-    ledger = gateway.observability.spend
+    ledger = gateway.ledger
     spend = ledger.spent(principal.key_id) if ledger is not None else None
     info = {
         "key_alias": principal.alias,
@@ -115,7 +115,7 @@ async def spend_logs(
     gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
 ) -> None:
     _master_only(gateway.keys.authenticate(scope) if not gateway.keys.open else None, "GET /spend/logs")
-    ledger = gateway.observability.spend
+    ledger = gateway.ledger
     if ledger is None or not ledger.keep_logs:
         raise GatewayError(
             404,

@@ -44,7 +44,7 @@ class SpendLedger:
         self._stored: dict[str, float] = {}
         self._unwritten: dict[str, float] = {}
         self._lock: asyncio.Lock | None = None
-        self._refresher: asyncio.Task | None = None
+        self._refresher: asyncio.Task[None] | None = None
         self._refresh_failing = False
 
     # ------------------------------------------------------------------ request path

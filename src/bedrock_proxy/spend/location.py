@@ -41,9 +41,10 @@ def _configured_url(settings: Settings, environ: Mapping[str, str]) -> str | Non
 
 
 def uses_default_file(settings: Settings, environ: Mapping[str, str]) -> bool:
-    """True when the ledger would be `bedrock-proxy.db` in the working directory because nothing names a
-    database: the demo moves it to a temporary directory then, so it leaves no file behind."""
-    return _has_budgets(settings) and _configured_url(settings, environ) is None
+    """True when nothing names a database, so the ledger (budgets) and the Responses API's stored responses
+    would be `bedrock-proxy.db` in the working directory: the demo moves it to a temporary directory then,
+    so it leaves no file behind."""
+    return _configured_url(settings, environ) is None
 
 
 def plan_ledger(settings: Settings, environ: Mapping[str, str]) -> LedgerPlan | None:

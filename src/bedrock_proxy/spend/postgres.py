@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from bedrock_proxy.spend.response_store import StoredResponse, delete_sql, load_sql, purge_sql, save_sql
 from bedrock_proxy.spend.store import LOG_COLUMNS, SpendEntry, SpendStoreError, logs_query, totals_by_key
 
 T = TypeVar("T")
@@ -56,6 +57,17 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at DOUBLE PRECISION NOT NULL
     );
     """,
+    """
+    CREATE TABLE IF NOT EXISTS responses (
+        response_id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        response TEXT NOT NULL,
+        items TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS responses_by_expiry ON responses (expires_at);
+    """,
 )
 
 _VERSION_TABLE = """
@@ -86,9 +98,10 @@ class PostgresSpendStore:
                 f"database_url {redact(url)} is not a PostgreSQL URL libpq can read: use "
                 "postgresql://user:password@host:5432/dbname (percent-encode special characters)"
             ) from None
-        password = params.get("password") or ""
+        password = str(params.get("password") or "")
         self._secrets = {s for s in (password, urllib.parse.quote(password, safe="")) if s}
-        self._params = {**_LIVENESS, **{k: v for k, v in params.items() if v is not None}}
+        # libpq keywords, passed to psycopg.connect as they are
+        self._params: dict[str, Any] = {**_LIVENESS, **{k: v for k, v in params.items() if v is not None}}
         self._params.setdefault("connect_timeout", str(CONNECT_TIMEOUT_SECONDS))
         self._params.setdefault("application_name", "bedrock-proxy")
         self.where = _where(params)
@@ -248,4 +261,40 @@ def _record(conn: psycopg.Connection, entries: list[SpendEntry], keep_logs: bool
             " ON CONFLICT (key_id) DO UPDATE SET spend = key_spend.spend + excluded.spend,"
             " key_alias = excluded.key_alias, updated_at = excluded.updated_at",
             [(kid, alias, spent, when) for kid, (alias, spent, when) in sorted(per_key.items())],
+        )
+
+
+class PostgresResponseStore(PostgresSpendStore):
+    """Stored responses (spend/response_store.py) in the PostgreSQL database the spend ledger uses."""
+
+    def __init__(self, url: str, ttl_seconds: float) -> None:
+        super().__init__(url)
+        self.ttl_seconds = ttl_seconds
+        self._opening = asyncio.Lock()
+
+    async def _ready(self) -> None:
+        async with self._opening:
+            await self.open()
+
+    async def save(self, stored: StoredResponse) -> None:
+        await self._ready()
+
+        def write(conn: psycopg.Connection) -> None:
+            with conn.transaction():
+                conn.execute(purge_sql("%s"), (stored.created_at,))
+                conn.execute(save_sql("%s"), stored.as_row())
+
+        await self._call(write)
+
+    async def load(self, response_id: str, key_id: str, now: float) -> StoredResponse | None:
+        await self._ready()
+        row = await self._call(
+            lambda conn: conn.execute(load_sql("%s"), (response_id, key_id, now)).fetchone()
+        )
+        return StoredResponse.from_row(row) if row is not None else None
+
+    async def delete(self, response_id: str, key_id: str) -> bool:
+        await self._ready()
+        return await self._call(
+            lambda conn: conn.execute(delete_sql("%s"), (response_id, key_id)).rowcount > 0
         )

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from bedrock_proxy.spend.store import LOG_COLUMNS, SpendEntry, SpendStoreError, logs_query, totals_by_key
 
@@ -42,6 +42,15 @@ CREATE TABLE IF NOT EXISTS key_spend (
     spend REAL NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS responses (
+    response_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    response TEXT NOT NULL,
+    items TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS responses_by_expiry ON responses (expires_at);
 """
 
 
@@ -68,7 +77,7 @@ class SqliteSpendStore:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._with_db, fn)
 
-    def _with_db(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _with_db(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._db is None:
             raise SpendStoreError("the spend store is not open")
         return fn(self._db)

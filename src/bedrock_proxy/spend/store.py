@@ -7,6 +7,7 @@ from its sink task and reads totals in the background.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,12 +29,12 @@ class SpendEntry:
     kind: str = "chat"
 
     @classmethod
-    def from_row(cls, row: tuple) -> SpendEntry:
+    def from_row(cls, row: Sequence[Any]) -> SpendEntry:
         """A spend_logs row, in the column order both stores select."""
         (request_id, kid, alias, model, model_id, kind, spend, prompt, completion, start, end) = row
         return cls(request_id, kid, alias, model, model_id, spend, prompt, completion, start, end, kind)
 
-    def as_row(self) -> tuple:
+    def as_row(self) -> tuple[str, str, str, str, str, str, float, int, int, float, float]:
         """The spend_logs row, in LOG_COLUMNS order (the inverse of from_row)."""
         return (
             self.request_id,

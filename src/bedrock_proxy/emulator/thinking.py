@@ -1,0 +1,64 @@
+"""Extended thinking as Claude on Bedrock does it: `additionalModelRequestFields.thinking` checked against
+what the model takes (bedrock.capabilities), a reasoningContent block with a signature in the answer, and a
+reasoning block sent back in a later turn refused if its text no longer matches its signature."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from bedrock_proxy.bedrock.capabilities import capabilities_for
+from bedrock_proxy.emulator.errors import validation
+
+MIN_BUDGET = 1024
+
+
+def signature(text: str) -> str:
+    digest = hashlib.blake2b(b"emulated-thinking:" + text.encode(), digest_size=32).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def thinking_requested(fields: Any, model_id: str, max_tokens: int | None) -> bool:
+    """Whether the request asks for reasoning; a ValidationException for what this model refuses."""
+    thinking = fields.get("thinking") if isinstance(fields, dict) else None
+    if thinking is None:
+        return False
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind == "disabled":
+        return False
+    accepted = capabilities_for(model_id).thinking
+    if kind not in accepted:
+        if not accepted:
+            raise validation(
+                "The model does not support extended thinking (additionalModelRequestFields.thinking)."
+            )
+        raise validation(
+            f"thinking.type: {kind!r} is not supported by this model; use {' or '.join(sorted(accepted))}."
+        )
+    if kind == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or budget < MIN_BUDGET:
+            raise validation(f"thinking.budget_tokens: must be at least {MIN_BUDGET}.")
+        if max_tokens is not None and budget >= max_tokens:
+            raise validation("`max_tokens` must be greater than `thinking.budget_tokens`.")
+    return True
+
+
+def check_reasoning_block(value: Any) -> None:
+    """A reasoning block sent back must be exactly what the model gave (its signature still matches)."""
+    text = value.get("reasoningText") if isinstance(value, dict) else None
+    if (
+        isinstance(text, dict)
+        and "signature" in text
+        and text["signature"] != signature(text.get("text", ""))
+    ):
+        raise validation(
+            "messages: the signature of a thinking block does not match its content (it was changed)."
+        )
+
+
+def reasoning_block(prompt: str) -> dict[str, Any]:
+    words = prompt.split()[:12]
+    text = "Considering the request: " + (" ".join(words) if words else "(empty)")
+    return {"reasoningContent": {"reasoningText": {"text": text, "signature": signature(text)}}}
