@@ -1,6 +1,7 @@
 """Hypothesis on what the OpenAPI document cannot describe: raw bytes as bodies, any JSON value in any field
-of a chat or embeddings body, and arbitrary header names and values on the wire. Against a real gateway
-process and the emulator: no 5xx, every error OpenAI-shaped, the gateway healthy after (issue 14's guard)."""
+of a chat, embeddings, Messages or Responses body, and arbitrary header names and values on the wire.
+Against a real gateway process and the emulator: no 5xx, every error in its API's shape, the gateway healthy
+after (issue 14's guard)."""
 
 from __future__ import annotations
 
@@ -80,8 +81,46 @@ embedding_bodies = st.fixed_dictionaries(
 )
 
 
+anthropic_bodies = st.fixed_dictionaries(
+    {
+        "model": st.sampled_from(MODELS) | json_values,
+        "max_tokens": st.integers(min_value=-5, max_value=2**70) | json_values,
+        "messages": st.lists(
+            st.fixed_dictionaries(
+                {"role": st.sampled_from(["user", "assistant"]) | json_values},
+                optional={"content": st.text(max_size=30) | st.lists(parts, max_size=3) | json_values},
+            ),
+            max_size=3,
+        )
+        | json_values,
+    },
+    optional={
+        name: json_values | deep_values
+        for name in ("system", "stream", "temperature", "top_k", "stop_sequences", "tools", "tool_choice")
+    },
+)
+responses_bodies = st.fixed_dictionaries(
+    {"model": st.sampled_from(MODELS) | json_values, "input": st.text(max_size=30) | json_values},
+    optional={
+        name: json_values | deep_values
+        for name in (
+            "instructions",
+            "max_output_tokens",
+            "tools",
+            "tool_choice",
+            "text",
+            "reasoning",
+            "store",
+        )
+    },
+)
+
+
 def post(url: str, raw: bytes, headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
-    status, response_headers, body = call(url, raw=raw, headers=headers)
+    try:
+        status, response_headers, body = call(url, raw=raw, headers=headers)
+    except TimeoutError:
+        raise AssertionError(f"no answer within 60 s to {raw[:1000]!r}") from None
     encoded = json.dumps(body).encode() if isinstance(body, dict | list) else str(body).encode()
     return status, response_headers.get("content-type", ""), encoded
 
@@ -107,6 +146,22 @@ def test_any_json_in_any_embeddings_field(gateway_url: str, body: dict[str, Any]
     raw = json.dumps(body).encode()
     status, content_type, answer = post(f"{gateway_url}/v1/embeddings", raw)
     assert_no_5xx_and_openai_errors(status, content_type, answer, f"embeddings {raw[:300]!r}")
+
+
+@FUZZ
+@given(body=anthropic_bodies)
+def test_any_json_in_any_messages_field(gateway_url: str, body: dict[str, Any]) -> None:
+    raw = json.dumps(body).encode()
+    status, content_type, answer = post(f"{gateway_url}/v1/messages", raw)
+    assert_no_5xx_and_openai_errors(status, content_type, answer, f"messages {raw[:300]!r}", anthropic=True)
+
+
+@FUZZ
+@given(body=responses_bodies)
+def test_any_json_in_any_responses_field(gateway_url: str, body: dict[str, Any]) -> None:
+    raw = json.dumps(body).encode()
+    status, content_type, answer = post(f"{gateway_url}/v1/responses", raw)
+    assert_no_5xx_and_openai_errors(status, content_type, answer, f"responses {raw[:300]!r}")
 
 
 header_names = st.text(
