@@ -32,7 +32,7 @@ CLOSE = (b"connection", b"close")  # the rest of an oversized body is not worth 
 MIB = 1024 * 1024
 
 
-DRAIN_FACTOR = 4  # a declared body up to 4 x the limit is read and dropped after its 413: the client sees it
+DRAIN_FACTOR = 4  # a declared body up to 4 x the limit is read and dropped before its 413: the client sees it
 
 
 def too_large(limit: int, what: str = "Request body", *, close: bool = True) -> GatewayError:
@@ -115,12 +115,26 @@ async def read_request_body(scope: Scope, receive: Receive, limit: int) -> bytes
     the limit is refused before a byte is read; a chunked body is counted as it arrives."""
     length = declared_length(scope)
     if length is not None and length > limit:
-        raise too_large(limit, close=length > DRAIN_FACTOR * limit)
+        if length > DRAIN_FACTOR * limit:
+            raise too_large(limit)  # answered at once, the connection closed: nothing of it is read
+        # read and dropped, never kept, so a client that sends it all before reading (as urllib does, with
+        # Connection: close) gets the 413 instead of a reset connection
+        await _discard_body(receive)
+        raise too_large(limit, close=False)
     decoder = _decoder(scope, limit)
     body = await read_body(receive, limit)
     if decoder is None:
         return body
     return decoder.feed(body) + decoder.finish()
+
+
+async def _discard_body(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        if not message.get("more_body", False):
+            return
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
