@@ -44,7 +44,7 @@ def pin_self(core: int = LOAD_CORE) -> None:
         os.sched_setaffinity(0, {core})
 
 
-def pinned(command: list[str], core: int) -> list[str]:
+def pinned(command: list[str], core: int | str) -> list[str]:
     if cores() > 1 and shutil.which("taskset"):
         return ["taskset", "-c", str(core), *command]
     return command
@@ -146,7 +146,7 @@ def running(
     name: str,
     command: list[str],
     *,
-    core: int,
+    core: int | str,
     port: int,
     health_path: str,
     env: Mapping[str, str],
@@ -198,9 +198,9 @@ def emulator(name: str, logs: Path, *options: str) -> contextlib.AbstractContext
 
 
 def gateway(
-    name: str, config_path: Path, logs: Path, env: Mapping[str, str] | None = None
+    name: str, config_path: Path, logs: Path, env: Mapping[str, str] | None = None, *, workers: int = 1
 ) -> contextlib.AbstractContextManager[Server]:
-    """`bedrock-proxy serve` with one worker, alone on core 0."""
+    """`bedrock-proxy serve` with one worker, alone on core 0 (several workers: on every core)."""
     port = free_port()
     command = [
         sys.executable,
@@ -214,12 +214,12 @@ def gateway(
         "--port",
         str(port),
         "--num-workers",
-        "1",
+        str(workers),
     ]
     return running(
         name,
         command,
-        core=GATEWAY_CORE,
+        core=GATEWAY_CORE if workers == 1 else ",".join(str(core) for core in range(cores())),
         port=port,
         health_path="/health/readiness",
         env=clean_env(env),

@@ -15,6 +15,8 @@ TARGETS = {
     "idle_mb": 80.0,
     "growth_pct": 10.0,
     "obs_cost_pct": 10.0,
+    "shared_added_p50": 0.1,
+    "shared_cost_pct": 10.0,
 }
 
 
@@ -155,6 +157,30 @@ def rows(results: dict) -> list[tuple[str, str, object, object, str]]:
         ("observability", "records_lost"),
         _verdict(lost, 0) if lost is not None else "",
     )
+    shared = results.get("shared_limits") or {}
+    added = _get(shared, "redis_added_p50_ms")
+    cost = _get(shared, "redis_throughput_cost_pct")
+    for what, target, value, verdict in (
+        (
+            "limits in Redis vs in process: added p50, c=1 (ms)",
+            "<= 0.1",
+            added,
+            _verdict(added, TARGETS["shared_added_p50"]),
+        ),
+        (
+            "limits in Redis vs in process: throughput cost (%)",
+            "<= 10",
+            cost,
+            _verdict(cost, TARGETS["shared_cost_pct"]),
+        ),
+        (
+            "2 workers (limits shared in SQLite) vs 1: throughput (x)",
+            "",
+            _get(shared, "two_workers_speedup"),
+            "",
+        ),
+    ):
+        out.append((what, target, value, None, verdict, ""))
     return out  # type: ignore[return-value]
 
 
@@ -190,6 +216,8 @@ def markdown(results: dict) -> str:
         for name, section in (results.get(who) or {}).items()
         if isinstance(section, dict) and "error" in section
     ]
+    if isinstance(results.get("shared_limits"), dict) and "error" in results["shared_limits"]:
+        errors.append(f"- shared_limits: {results['shared_limits']['error'].splitlines()[0]}")
     if errors:
         lines += ["", "Sections that failed:", *errors]
     prof = _get(results, "bedrock_proxy", "profile")

@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import litellm_peer, observability, profile, scenarios
+from bench import litellm_peer, observability, profile, scenarios, shared_limits
 from bench.configs import LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY, Upstreams, langfuse_env, write_config
 from bench.machine import facts
 from bench.plan import Plan
@@ -136,6 +136,9 @@ def run(plan: Plan, argv: list[str], out_dir: Path, *, with_litellm: bool, with_
                 fresh=lambda: gateway("bedrock-proxy-memory", config, logs),
                 before_memory=extras,
             )
+
+        print("shared limits:", flush=True)
+        _section(results, "shared_limits", lambda: shared_limits.cost(plan, up, work, logs))
 
         if with_litellm:
             print("litellm:", flush=True)

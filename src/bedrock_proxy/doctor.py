@@ -2,7 +2,8 @@
 
 It asks the services themselves, in the environment the gateway will run in (inside the image under
 deploy.sh): which AWS identity and region are in use; for every configured model whether Bedrock lets this
-identity invoke it (one 1-token call each) and, when not, why and what to change; whether Langfuse answers
+identity invoke it (one 1-token call each) and, when not, why and what to change; which configured models
+the account's catalogue marks LEGACY or no longer lists, and their replacement; whether Langfuse answers
 and accepts the keys; whether the configured Redis and database accept connections. Exit 1 when something
 blocks serving (no credentials, a model that cannot be invoked, an unreachable Redis or database); Langfuse
 problems are warnings because the gateway serves without it (traces wait and retry).
@@ -28,8 +29,8 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
-from bedrock_proxy.bedrock.availability import advice_for, availability_of, geography_of
-from bedrock_proxy.bedrock.capabilities import profile_geography
+from bedrock_proxy.bedrock.availability import advice_for, availability_of, callable_from, geography_of
+from bedrock_proxy.bedrock.capabilities import base_model_id, profile_geography
 from bedrock_proxy.config import Config, Deployment, load_or_report
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -354,6 +355,95 @@ def check_models(clients: AwsClients, config: Config, workers: int = 8) -> list[
         return list(pool.map(lambda deployment: check_deployment(clients, deployment), deployments))
 
 
+# --- model lifecycle ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegionCatalogue:
+    """What ListFoundationModels and ListInferenceProfiles say in one region."""
+
+    lifecycle: Mapping[str, str]  # foundation model id -> modelLifecycle.status (ACTIVE | LEGACY)
+    profiles: frozenset[str]  # system-defined inference profile ids
+
+
+def _region_catalogue(clients: AwsClients, deployment: Deployment) -> RegionCatalogue | str:
+    """The region's catalogue, or why it could not be read."""
+    control = clients.client("bedrock", deployment.region, clients.control_endpoint(), deployment)
+    try:
+        models = control.list_foundation_models()["modelSummaries"]
+        profiles = control.list_inference_profiles(typeEquals="SYSTEM_DEFINED")["inferenceProfileSummaries"]
+    except ClientError as exc:
+        return _error_code(exc) or "error"
+    except (BotoCoreError, ResponseParserError) as exc:
+        return type(exc).__name__
+    lifecycle = {m["modelId"]: str(m.get("modelLifecycle", {}).get("status", "ACTIVE")) for m in models}
+    return RegionCatalogue(lifecycle, frozenset(p["inferenceProfileId"] for p in profiles))
+
+
+def replacement_for(model_id: str, region: str) -> str | None:
+    """The id to move to from a legacy or absent model, callable from `region`; None when unknown."""
+    entry = availability_of(model_id)
+    wanted = (entry.replacement or entry.eu_substitute) if entry is not None else None
+    if wanted is None or callable_from(wanted, region):
+        return wanted
+    successor = availability_of(wanted)
+    return successor.callable_profile(region) if successor is not None else None
+
+
+def lifecycle_check(deployment: Deployment, catalogue: RegionCatalogue) -> Check | None:
+    """A warning for a model the catalogue marks LEGACY or lists nowhere (neither as a model nor a
+    profile); None when it is current. Application profile ARNs are the account's own: not judged."""
+    model_id, region = deployment.model_id, deployment.region
+    if ":application-inference-profile/" in model_id:
+        return None
+    resource = model_id.rsplit("/", 1)[-1] if model_id.startswith("arn:") else model_id
+    base = base_model_id(resource)
+    status = catalogue.lifecycle.get(base)
+    listed_profile = profile_geography(resource) is None or resource in catalogue.profiles
+    if status == "ACTIVE" and listed_profile:
+        return None
+    replacement = replacement_for(base, region)
+    fix = (
+        f"use model: bedrock/{replacement} in config.yaml"
+        if replacement
+        else f"pick an ACTIVE model: aws bedrock list-foundation-models --region {region}"
+    )
+    subject = f"lifecycle of {deployment.model_name}"
+    if status == "LEGACY":
+        detail = f"{base} is LEGACY in {region} (ListFoundationModels): it still answers but is being retired"
+        return Check(subject, WARN, detail, fix)
+    what = "ListInferenceProfiles" if status == "ACTIVE" else "ListFoundationModels / ListInferenceProfiles"
+    return Check(subject, WARN, f"{resource} is not listed by {what} in {region}", fix)
+
+
+def check_lifecycle(clients: AwsClients, config: Config) -> list[Check]:
+    """One warning per configured model that is LEGACY or absent, with its replacement."""
+    catalogues: dict[tuple[str, str | None], RegionCatalogue | str] = {}
+    checks = []
+    for deployment in config.deployments:
+        key = (deployment.region, deployment.aws_profile_name)
+        if key not in catalogues:
+            catalogues[key] = _region_catalogue(clients, deployment)
+        catalogue = catalogues[key]
+        if isinstance(catalogue, str):
+            continue
+        check = lifecycle_check(deployment, catalogue)
+        if check is not None:
+            checks.append(check)
+    unread = sorted({region for (region, _), c in catalogues.items() if isinstance(c, str)})
+    if unread:
+        checks.append(
+            Check(
+                "model lifecycle",
+                WARN,
+                f"not checked in {', '.join(unread)}: the catalogue could not be read",
+                "allow bedrock:ListFoundationModels and bedrock:ListInferenceProfiles "
+                "(deploy/iam-policy.json)",
+            )
+        )
+    return checks
+
+
 # --- Langfuse -------------------------------------------------------------------------------------------
 
 
@@ -587,6 +677,7 @@ def run_doctor(config: Config, environ: Mapping[str, str] | None = None) -> list
         checks.append(Check("models", FAIL, "not checked: no AWS credentials", ""))
     else:
         checks += check_models(clients, config)
+        checks += check_lifecycle(clients, config)
     checks += check_prices(config)
     checks += check_langfuse(config, environ)
     checks += check_redis(config)

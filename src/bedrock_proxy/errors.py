@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     KEY_TPM_LIMIT_EXCEEDED = "key_tpm_limit_exceeded"
     DEPLOYMENT_LIMIT_EXCEEDED = "deployment_limit_exceeded"
     DEPLOYMENTS_COOLING_DOWN = "deployments_cooling_down"
+    SHARED_STATE_UNAVAILABLE = "shared_state_unavailable"  # redis_fail_mode: closed, and Redis is down
     # reaching Bedrock
     AWS_CREDENTIALS = "aws_credentials"
     REQUEST_TIMEOUT = "request_timeout"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,9 +34,14 @@ class KeyIdentity:
 
     def may_use(self, model: str) -> bool:
         """An allowed name, or a name a wildcard among them matches (`claude-*`, as a model_name can be)."""
-        if not self.models or model in self.models:
-            return True
-        return any("*" in allowed and fnmatch.fnmatchcase(model, allowed) for allowed in self.models)
+        return model_allowed(self.models, model)
+
+
+def model_allowed(models: Collection[str], model: str) -> bool:
+    """`model` is one of `models` (none: every model), or a wildcard among them matches it."""
+    if not models or model in models:
+        return True
+    return any("*" in allowed and fnmatch.fnmatchcase(model, allowed) for allowed in models)
 
 
 # the caller when no key is configured: every model, no limits

@@ -21,7 +21,7 @@ from bedrock_proxy.config.report import format_report
 from bedrock_proxy.config.schema import Config, Deployment, Settings
 from bedrock_proxy.observability.hub import plan_sinks
 from bedrock_proxy.observability.pricing import is_priced
-from bedrock_proxy.wiring import build_alerter, build_cache, ca_bundle
+from bedrock_proxy.wiring import build_alerter, build_cache, ca_bundle, describe_shared_state
 
 FALLBACK_KINDS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
 PRICE_ADVICE = (
@@ -165,6 +165,10 @@ def check_config_from_args(args: argparse.Namespace) -> int:
     note = describe(dotenv)
     if note:
         print(f"note    {note}")
+    if not config.errors:  # a config that cannot start keeps no limits anywhere: only its errors matter
+        workers = os.environ.get("NUM_WORKERS", "1")
+        workers_count = int(workers) if workers.isdigit() else 1
+        print(f"note    {describe_shared_state(config.settings, os.environ, workers_count)}")
     print(format_report(config))
     if config.errors:
         print("fix the errors above; the gateway refuses to start until they are fixed", file=sys.stderr)

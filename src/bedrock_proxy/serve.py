@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -25,7 +28,13 @@ from bedrock_proxy.server.listening import (
 from bedrock_proxy.server.protocol import GatewayHttpProtocol
 from bedrock_proxy.spend.location import uses_default_file
 from bedrock_proxy.startup_report import cannot_start, load_for_serving
-from bedrock_proxy.wiring import build_gateway, build_observability
+from bedrock_proxy.wiring import (
+    STATE_FILE_ENV,
+    build_gateway,
+    build_observability,
+    describe_shared_state,
+    shared_state_kind,
+)
 
 CONFIG_ENV = "BEDROCK_PROXY_CONFIG"
 DEMO_KEY_PAIR = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
@@ -88,6 +97,7 @@ def serve_from_args(args: argparse.Namespace) -> int:
     if config is None:
         return 1
     workers = args.num_workers or int(os.environ.get("NUM_WORKERS", "1") or 1)
+    _say(config, describe_shared_state(config.settings, os.environ, workers))
     try:  # sinks are built here so a missing setting stops the start with a message, not a traceback
         if workers > 1:
             build_observability(config.settings)  # checked only: each worker process builds its own gateway
@@ -99,7 +109,7 @@ def serve_from_args(args: argparse.Namespace) -> int:
     if gateway is None:
         os.environ[CONFIG_ENV] = os.path.abspath(args.config)
         os.environ[LISTEN_ENV] = Listening(args.host, args.port, workers).to_env()
-        with shared_metrics_dir():  # each worker publishes its metrics there; /metrics adds them all up
+        with shared_metrics_dir(), _shared_state_file(config):  # metrics added up, limits shared
             uvicorn.run(
                 "bedrock_proxy.serve:create_app",
                 factory=True,
@@ -109,6 +119,28 @@ def serve_from_args(args: argparse.Namespace) -> int:
         return 0
     os.environ.pop(METRICS_DIR_ENV, None)  # one worker: its own metrics are the whole story, nothing written
     return _run_one_worker(gateway, args.host, args.port)
+
+
+@contextlib.contextmanager
+def _shared_state_file(config: Config) -> Iterator[None]:
+    """Without Redis, the workers of this host share their limits in one SQLite file, removed at exit."""
+    if shared_state_kind(config.settings, os.environ) == "redis":
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="bedrock-proxy-state-") as directory:
+        os.environ[STATE_FILE_ENV] = os.path.join(directory, "limits.db")
+        try:
+            yield
+        finally:
+            os.environ.pop(STATE_FILE_ENV, None)
+
+
+def _say(config: Config, line: str) -> None:
+    """One start-up fact, as a log record with json_logs, else on stderr beside the config report."""
+    if config.settings.json_logs:
+        logging.getLogger("bedrock_proxy.config").info("%s", line)
+    else:
+        print(f"bedrock-proxy: {line}", file=sys.stderr)
 
 
 def demo_from_args(args: argparse.Namespace) -> int:

@@ -11,23 +11,32 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from prometheus_client import CollectorRegistry
 
 from bedrock_proxy.alerting import Alerter, AlertSink, alerter_from_settings
+from bedrock_proxy.alerting.alert import shared_state_alert
+from bedrock_proxy.bedrock.app_profiles import learn_application_profiles
 from bedrock_proxy.bedrock.provider import BedrockProvider, Provider
 from bedrock_proxy.bedrock.transport import BedrockTransport
 from bedrock_proxy.cache import ResponseCaching
 from bedrock_proxy.config.knobs import env_seconds
 from bedrock_proxy.config.schema import Config, Settings
+from bedrock_proxy.keys import KeyIdentity
 from bedrock_proxy.observability.hub import Observability, plan_sinks
-from bedrock_proxy.observability.metrics import GatewayMetrics
+from bedrock_proxy.observability.metrics import GatewayMetrics, KeyBudgets
+from bedrock_proxy.observability.pricing import price_profile_as
 from bedrock_proxy.observability.rawlog import RawLoggingProvider
 from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.router import Router, StateListener
+from bedrock_proxy.router.state import InMemoryState, SharedState, WindowCounters
+from bedrock_proxy.router.state_failover import FAIL_CLOSED, FailoverState
+from bedrock_proxy.router.state_redis import RedisState
+from bedrock_proxy.router.state_sqlite import SqliteState
 from bedrock_proxy.server.app import Gateway
 from bedrock_proxy.server.auth import KeyRing
+from bedrock_proxy.server.deep_health import DEFAULT_HEALTH_REUSE_SECONDS, DeepHealthCache
 from bedrock_proxy.server.images import ImageFetcher
 from bedrock_proxy.spend import KeyGuard, SpendLedger, key_identities, plan_ledger
 from bedrock_proxy.spend.ledger import DEFAULT_REFRESH_SECONDS
@@ -51,6 +60,16 @@ def build_ledger(settings: Settings, environ: Mapping[str, str]) -> SpendLedger 
         "; totals only: disable_spend_logs" if not plan.keep_logs else "",
     )
     return SpendLedger(plan.store, keep_logs=plan.keep_logs, refresh_seconds=refresh)
+
+
+def key_budgets(identities: Sequence[KeyIdentity], ledger: SpendLedger) -> KeyBudgets:
+    """What /metrics shows of budgets: each configured key's alias, lifetime spend and spend_limit."""
+    keys = [(identity.alias, identity.key_id, identity.spend_limit) for identity in identities]
+
+    def read() -> list[tuple[str, str, float, float | None]]:
+        return [(alias, kid, ledger.spent(kid), spend_limit) for alias, kid, spend_limit in keys]
+
+    return read
 
 
 def build_alerter(settings: Settings, environ: Mapping[str, str]) -> Alerter | None:
@@ -114,6 +133,84 @@ def _observability_parts(
     return observability, ledger, alerter
 
 
+# set by `serve --num-workers N` without Redis: the SQLite file the host's workers share their limits in
+STATE_FILE_ENV = "BEDROCK_PROXY_STATE_FILE"
+REDIS_STATE_TIMEOUT_ENV = "BEDROCK_PROXY_REDIS_STATE_TIMEOUT_SECONDS"
+DEFAULT_REDIS_STATE_TIMEOUT = 0.1  # seconds: a slower Redis is treated as a down one
+
+
+def shared_state_kind(settings: Settings, environ: Mapping[str, str]) -> str:
+    """Where limits, in-flight slots and cooldowns are kept: "redis" (router_settings.redis_* or env
+    REDIS_*, as the config resolved them), "sqlite" (the workers of one host), or "memory" (one process)."""
+    if settings.redis_host or settings.redis_url:
+        return "redis"
+    if environ.get(STATE_FILE_ENV):
+        return "sqlite"
+    return "memory"
+
+
+def describe_shared_state(settings: Settings, environ: Mapping[str, str], workers: int = 1) -> str:
+    """One line for check-config and the start-up log: which store keeps the limits."""
+    kind = shared_state_kind(settings, environ)
+    if kind == "redis":
+        target = settings.redis_url and _without_password(settings.redis_url)
+        target = target or f"{settings.redis_host}:{settings.redis_port or 6379}"
+        mode = settings.redis_fail_mode
+        meaning = "refused with 503" if mode == FAIL_CLOSED else "kept per process"
+        return f"shared limits in Redis at {target} (redis_fail_mode {mode}: {meaning} when down)"
+    if kind == "sqlite" or workers > 1:
+        return "limits shared by this host's worker processes (a SQLite file); no Redis configured"
+    return "limits and cooldowns kept in this process (one worker, no Redis configured)"
+
+
+def build_shared_state(
+    settings: Settings,
+    environ: Mapping[str, str],
+    metrics: GatewayMetrics | None = None,
+    alerter: Alerter | None = None,
+) -> SharedState:
+    """The store every limit and cooldown counts in; a shared one is wrapped so that its outage is logged
+    once, counted in the metrics, alerted, and handled by redis_fail_mode (never a 5xx or a hang)."""
+    kind = shared_state_kind(settings, environ)
+    if kind == "memory":
+        return InMemoryState()
+    lease = float(settings.request_timeout or 600) + 60.0  # a slot outlives the longest request
+    timeout = env_seconds(environ, REDIS_STATE_TIMEOUT_ENV, DEFAULT_REDIS_STATE_TIMEOUT)
+    shared: SharedState
+    if kind == "redis":
+        shared = RedisState(
+            host=settings.redis_host,
+            port=settings.redis_port,
+            password=settings.redis_password,
+            url=settings.redis_url,
+            lease_seconds=lease,
+            timeout=timeout,
+        )
+    else:
+        shared = SqliteState(environ[STATE_FILE_ENV], lease_seconds=lease, busy_timeout=timeout)
+    fail_mode = settings.redis_fail_mode if kind == "redis" else "open"
+    meanwhile = (
+        "requests are refused with 503 (redis_fail_mode: closed)"
+        if fail_mode == FAIL_CLOSED
+        else "each gateway process enforces its own limits and cooldowns"
+    )
+
+    def on_change(up: bool, reason: str) -> None:
+        if metrics is not None:
+            metrics.shared_state(kind, up)
+        if not up and alerter is not None:
+            alerter.raise_alert(shared_state_alert(shared.description, reason, meanwhile))
+
+    return FailoverState(shared, fail_mode=fail_mode, timeout=timeout, on_change=on_change)
+
+
+def _without_password(url: str) -> str:
+    head, sep, tail = url.partition("://")
+    if sep and "@" in tail.split("/", 1)[0]:
+        return f"{head}://{tail.split('@', 1)[1]}"
+    return url
+
+
 def state_listeners(metrics: GatewayMetrics, alerter: Alerter | None) -> list[StateListener]:
     """Who hears each deployment state change: the state gauges, and the alerter (cooldown alerts)."""
     listeners: list[StateListener] = [metrics.set_deployment_state]
@@ -130,11 +227,22 @@ def build_gateway(
 ) -> Gateway:
     """The gateway for one process, every part built from `config` and the environment."""
     settings = config.settings
+    # application inference profiles are priced as the model they wrap: asked once, before the router
+    # weighs its deployments by price
+    for arn, wrapped in learn_application_profiles(config.deployments, environ).items():
+        price_profile_as(arn, wrapped)
     observability, ledger, alerter = _observability_parts(settings, environ)
+    # model labels take configured names only: a caller naming unknown models adds no series
+    observability.metrics.limit_model_labels([*config.model_names(), *settings.model_group_alias])
     # the router counts retries and fallbacks in the metrics, and tells each listener every deployment
     # state change (healthy, partial, cooldown)
     metrics = observability.metrics
-    router = Router(config, metrics, on_state_change=state_listeners(metrics, alerter))
+    router = Router(
+        config,
+        metrics,
+        store=build_shared_state(settings, environ, metrics, alerter),
+        on_state_change=state_listeners(metrics, alerter),
+    )
     transport = BedrockTransport(ca_bundle=ca_bundle(environ))
     provider: Provider = BedrockProvider(transport, environ)
     if observability.log_raw_request_response:
@@ -142,7 +250,9 @@ def build_gateway(
     keys = KeyRing(settings.master_key, settings.api_keys)
     # per-key spend_limit, rpm and tpm, checked once per model call before the handler runs; rpm and tpm
     # count in the router's store, so a shared store shares them across processes too
-    guard = KeyGuard(keys.identities, ledger, router.store, limit_error)
+    guard = KeyGuard(keys.identities, ledger, WindowCounters(router.store), limit_error)
+    if ledger is not None:
+        metrics.add_key_budgets(key_budgets(keys.identities, ledger))
     if guard.counts_tokens:
         observability.observers.append(guard.observe)
     return Gateway(
@@ -159,6 +269,9 @@ def build_gateway(
         or ImageFetcher(
             per_request=settings.max_image_fetches_per_request,
             per_process=settings.max_image_fetches_per_process,
+        ),
+        deep_health=DeepHealthCache(
+            env_seconds(environ, "BEDROCK_PROXY_HEALTH_MODELS_CACHE_SECONDS", DEFAULT_HEALTH_REUSE_SECONDS)
         ),
         responses=build_response_store(settings, environ),
     )

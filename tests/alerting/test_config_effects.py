@@ -74,6 +74,7 @@ def test_settings_that_work_are_not_reported_as_without_effect(settings):
         ("presence_penalty", "0.5", True),
         ("temperature", "0.2", False),
         ("max_tokens", "100", False),
+        ("reasoning_effort", "high", False),
     ],
 )
 def test_a_deployment_default_that_is_not_applied_is_reported(param, value, reported):

@@ -56,6 +56,10 @@ def test_smoke_run_measures_every_section_without_errors(smoke_run: tuple[dict, 
     assert ours["messages"]["streaming"]["chunks_per_stream_min"] > 0  # text deltas were counted
     assert ours["memory"]["idle_mb"] > 0
     assert "capacity" in results["upstream"] and "error" not in results["upstream"]["capacity"]
+    shared = results["shared_limits"]
+    assert "error" not in shared, shared.get("error")
+    assert shared["redis_requests_per_s"] > 0 and shared["two_workers_requests_per_s"] > 0
+    assert shared["latency"]["rounds"] >= 1
 
 
 @pytest.mark.timeout(120)

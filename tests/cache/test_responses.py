@@ -120,6 +120,18 @@ def test_a_replayed_tool_call_arrives_whole_in_one_delta() -> None:
     assert "usage" not in chunks[0]
 
 
+def test_a_replayed_reasoned_answer_streams_its_reasoning_then_its_signed_blocks() -> None:
+    answer = completion()
+    block = {"type": "thinking", "thinking": "Hmm.", "signature": "c2ln"}
+    answer["choices"][0]["message"] |= {"reasoning_content": "Hmm.", "thinking_blocks": [block]}
+    deltas = [c["choices"][0]["delta"] for c in stream_chunks(answer, include_usage=False)]
+    assert deltas[1:4] == [
+        {"reasoning_content": "Hmm."},
+        {"thinking_blocks": [block]},
+        {"content": "Bonjour !"},
+    ]
+
+
 def test_a_finished_stream_assembles_into_the_completion_it_streamed() -> None:
     translator = StreamTranslator(ChunkRenderer("chatcmpl-9", "m", 1700000000, False), None)
     events = [

@@ -523,7 +523,7 @@ def test_issues_carry_the_yaml_line_of_the_key():
 
 def test_every_issue_is_reported_at_once_not_only_the_first():
     config = inspect(
-        "litellm_settings:\n  num_retries: x\n  request_timeout: -1\n  success_callback: [wandb]\n"
+        "litellm_settings:\n  num_retries: x\n  request_timeout: -1\n  success_callback: [langsmith]\n"
         "router_settings:\n  routing_strategy: fastest\n"
     )
     assert {issue.path for issue in config.errors} == {
@@ -542,11 +542,23 @@ def test_config_error_message_lists_every_error_with_its_path():
     assert "litellm_settings.num_retries" in text and "litellm_settings.request_timeout" in text
 
 
-@pytest.mark.parametrize("callback", ["wandb", "lunary", "helicone", "promptlayer"])
+@pytest.mark.parametrize("callback", ["langsmith", "datadog", "sentry", "s3"])
 def test_callbacks_this_gateway_does_not_provide_are_errors_that_say_so(callback):
     config = inspect(f"litellm_settings:\n  success_callback: [langfuse, {callback}]\n", ENV)
     [issue] = find(config, "error", "litellm_settings.success_callback[1]")
     assert f"'{callback}' is a LiteLLM integration this gateway does not provide" in issue.message
+
+
+@pytest.mark.parametrize(
+    "callback", ["langfuse", "wandb", "lunary", "helicone", "traceloop", "promptlayer", "prometheus"]
+)
+def test_every_callback_the_seed_names_is_accepted(callback):
+    config = inspect(
+        f"litellm_settings:\n  success_callback: [{callback}]\n  failure_callback: [{callback}]\n", ENV
+    )
+    assert not [issue for issue in config.errors if "callback" in issue.path]
+    assert config.settings.success_callbacks == [callback]
+    assert config.settings.failure_callbacks == [callback]
 
 
 def _window_warnings(config) -> list[str]:

@@ -18,6 +18,28 @@ from bedrock_proxy.preflight import check_config_from_args
 
 from .support import SEED_MODELS
 
+# the current models config.yaml adds after the seed's, by the name users look for: name -> foundation id
+CURRENT_MODELS = {
+    "claude-sonnet-4-5": "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "claude-haiku-4-5": "anthropic.claude-haiku-4-5-20251001-v1:0",
+    "claude-opus-4-5": "anthropic.claude-opus-4-5-20251101-v1:0",
+    "claude-sonnet-4-6": "anthropic.claude-sonnet-4-6",
+    "claude-opus-4-6": "anthropic.claude-opus-4-6-v1",
+    "claude-opus-4-7": "anthropic.claude-opus-4-7",
+    "claude-sonnet-4": "anthropic.claude-sonnet-4-20250514-v1:0",
+    "claude-3-7-sonnet": "anthropic.claude-3-7-sonnet-20250219-v1:0",
+    "nova-pro": "amazon.nova-pro-v1:0",
+    "nova-lite": "amazon.nova-lite-v1:0",
+    "nova-micro": "amazon.nova-micro-v1:0",
+    "nova-2-lite": "amazon.nova-2-lite-v1:0",
+    "gpt-oss-120b": "openai.gpt-oss-120b-1:0",
+    "gpt-oss-20b": "openai.gpt-oss-20b-1:0",
+    "llama3-2-3b": "meta.llama3-2-3b-instruct-v1:0",
+    "llama3-2-1b": "meta.llama3-2-1b-instruct-v1:0",
+    "pixtral-large": "mistral.pixtral-large-2502-v1:0",
+    "cohere-embed-v4": "cohere.embed-v4:0",
+}
+ALL_MODELS = {**SEED_MODELS, **CURRENT_MODELS}
 ROOT = Path(__file__).resolve().parents[2]
 ROOT_CONFIG = ROOT / "config.yaml"
 FULL_ENV = {"LITELLM_MASTER_KEY": "sk-test", "LANGFUSE_PUBLIC_KEY": "pk-lf", "LANGFUSE_SECRET_KEY": "sk-lf"}
@@ -26,7 +48,7 @@ FULL_ENV = {"LITELLM_MASTER_KEY": "sk-test", "LANGFUSE_PUBLIC_KEY": "pk-lf", "LA
 def test_root_config_loads_cleanly_with_its_environment():
     config = load_config(ROOT_CONFIG, dict(FULL_ENV))
     assert config.issues == []
-    assert config.model_names() == list(SEED_MODELS)
+    assert config.model_names() == list(ALL_MODELS)  # the seed's names first, kept as they were
     assert config.settings.master_key == "sk-test"
     assert config.settings.success_callbacks == ["langfuse"]
     assert config.settings.routing_strategy == "simple-shuffle"
@@ -46,6 +68,7 @@ def test_root_config_calls_every_model_from_eu_west_1_on_demand_or_through_an_eu
     assert {name for name, mode in modes.items() if mode == "embedding"} == {
         "titan-embed-text",
         "titan-embed-text-v2",
+        "cohere-embed-v4",
     }
 
 
@@ -69,7 +92,7 @@ def comment_kinds() -> dict[str, str]:
 
 def test_root_config_says_for_every_model_which_kind_of_mapping_it_is():
     assert set(comment_kinds().values()) <= set(KINDS) and "" not in comment_kinds().values()
-    assert list(comment_kinds()) == list(SEED_MODELS)
+    assert list(comment_kinds()) == list(ALL_MODELS)
     assert "bedrock-proxy doctor" in ROOT_CONFIG.read_text()
 
 
@@ -78,12 +101,13 @@ def test_root_config_comments_agree_with_the_availability_table():
     config = load_config(ROOT_CONFIG, dict(FULL_ENV))
     for deployment in config.deployments:
         name, model_id, region = deployment.model_name, deployment.model_id, deployment.region
-        seed_id = SEED_MODELS[name]
+        seed_id = ALL_MODELS[name]
         assert callable_from(model_id, region), (name, model_id)
         if kinds[name] == "ON-DEMAND":
             assert model_id == seed_id, name
         elif kinds[name] == "EU PROFILE":
             assert model_id == f"eu.{seed_id}", name
+            assert name in SEED_MODELS or not callable_from(seed_id, region), name  # a profile is needed
         else:  # SUBSTITUTE: the seed's model cannot be called from here, and the table names this one
             seed = availability_of(seed_id)
             assert not seed.offered_in(region), name
@@ -111,7 +135,7 @@ def test_demo_config_needs_no_environment_and_points_every_model_at_the_emulator
         monkeypatch.delenv(name, raising=False)
     config = demo_config("http://127.0.0.1:4010/")
     assert config.settings.master_key == "sk-1234"
-    assert config.model_names() == list(SEED_MODELS)
+    assert config.model_names() == list(ALL_MODELS)
     assert {d.endpoint for d in config.deployments} == {"http://127.0.0.1:4010"}
     assert {d.aws_access_key_id for d in config.deployments} == {EXAMPLE_ACCESS_KEY_ID}
     assert {d.region for d in config.deployments} == {"eu-west-1"}
@@ -152,7 +176,7 @@ def _run_check(path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def test_check_config_exits_0_on_the_root_config_and_1_when_its_key_is_missing():
     ok = _run_check(ROOT_CONFIG, **FULL_ENV)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "13 deployments in 13 model groups; 0 errors, 0 warnings" in ok.stdout
+    assert "31 deployments in 31 model groups; 0 errors, 0 warnings" in ok.stdout
     missing = _run_check(ROOT_CONFIG)
     assert missing.returncode == 1
     assert "error   general_settings.master_key" in missing.stdout and "LITELLM_MASTER_KEY" in missing.stdout

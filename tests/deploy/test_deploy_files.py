@@ -268,11 +268,14 @@ def test_deploy_doc_gives_the_grace_period_docker_compose_yml_sets() -> None:
     assert said == [grace.removesuffix("s")], f"docs/deploy.md says {said}, docker-compose.yml has {grace}"
 
 
-def test_deploy_doc_does_not_promise_rate_limits_shared_through_redis() -> None:
-    """Redis holds the response cache only; rpm/tpm counters are per worker process."""
+def test_deploy_doc_says_limits_are_counted_in_redis_and_what_happens_without_it() -> None:
+    """rpm/tpm, max_parallel_requests and cooldowns count in Redis (tests/router/test_shared_limits_e2e.py);
+    without Redis a host's workers share them; the doc must not still say they are per process."""
     text = " ".join(DEPLOY_DOC.read_text().split())
-    assert "shared rate limits" not in text
-    assert "Rate limits (`rpm`/`tpm`) and cooldowns do **not** use Redis yet" in text
+    assert "do **not** use Redis yet" not in text
+    assert "every cooldown is counted in Redis" in text
+    assert "`NUM_WORKERS=2` never doubles a limit" in text
+    assert "`router_settings.redis_fail_mode: closed` refuses requests with 503" in text
 
 
 def test_every_command_the_docs_and_the_seed_exec_in_the_litellm_service_exists_in_the_image() -> None:

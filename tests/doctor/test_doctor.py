@@ -326,3 +326,59 @@ def test_doctor_command_exits_1_on_a_missing_config(tmp_path: Path) -> None:
     done = run_cli(tmp_path / "absent.yaml")
     assert done.returncode == 1
     assert "No such file" in done.stderr or "not found" in done.stderr
+
+
+SONNET_45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def test_doctor_names_legacy_models_and_their_replacement_without_blocking(
+    tmp_path: Path, aws_env: dict[str, str]
+) -> None:
+    checks = doctor(
+        tmp_path,
+        model_entry("claude-3-sonnet", "anthropic.claude-3-sonnet-20240229-v1:0"),
+        model_entry("old-sonnet-35", "eu.anthropic.claude-3-5-sonnet-20240620-v1:0"),
+        model_entry("titan-text-express", "amazon.titan-text-express-v1"),
+        model_entry("claude-sonnet-4-5", f"eu.{SONNET_45}"),
+        model_entry("claude-3-haiku", HAIKU),
+    )
+    assert not any(check.blocking for check in checks), checks
+    sonnet3 = row(checks, "lifecycle of claude-3-sonnet")
+    assert sonnet3.status == WARN
+    assert "anthropic.claude-3-sonnet-20240229-v1:0 is LEGACY in eu-west-1" in sonnet3.detail
+    assert sonnet3.fix == f"use model: bedrock/eu.{SONNET_45} in config.yaml"
+    assert (
+        row(checks, "lifecycle of old-sonnet-35").fix == f"use model: bedrock/eu.{SONNET_45} in config.yaml"
+    )
+    assert row(checks, "lifecycle of titan-text-express").fix == (
+        "use model: bedrock/eu.amazon.nova-lite-v1:0 in config.yaml"
+    )
+    lifecycle_rows = {check.subject for check in checks if check.subject.startswith("lifecycle of")}
+    assert lifecycle_rows == {
+        "lifecycle of claude-3-sonnet",
+        "lifecycle of old-sonnet-35",
+        "lifecycle of titan-text-express",
+    }  # current models get no lifecycle row
+
+
+def test_doctor_names_a_profile_the_catalogue_does_not_list_and_its_replacement(
+    tmp_path: Path, aws_env: dict[str, str]
+) -> None:
+    checks = doctor(tmp_path, model_entry("claude-3-opus", f"eu.{OPUS}"))
+    opus = row(checks, "lifecycle of claude-3-opus")
+    assert opus.status == WARN
+    assert (
+        f"eu.{OPUS} is not listed by ListFoundationModels / ListInferenceProfiles in eu-west-1" in opus.detail
+    )
+    assert opus.fix == "use model: bedrock/eu.anthropic.claude-opus-4-5-20251101-v1:0 in config.yaml"
+
+
+def test_doctor_command_prints_the_legacy_warning(tmp_path: Path, aws_env: dict[str, str]) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "model_list:\n" + model_entry("claude-3-sonnet", "anthropic.claude-3-sonnet-20240229-v1:0")
+    )
+    done = run_cli(config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARN  lifecycle of claude-3-sonnet" in done.stdout
+    assert f"fix: use model: bedrock/eu.{SONNET_45} in config.yaml" in done.stdout

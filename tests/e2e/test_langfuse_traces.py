@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -471,3 +472,31 @@ def test_a_responses_api_call_is_a_generation_naming_its_client_api(
         "output": usage["output_tokens"],
         "total": usage["total_tokens"],
     }
+
+
+def test_a_prompt_cache_read_reaches_langfuse_with_its_count_and_its_discounted_cost(
+    proxy: Gateway, fake_langfuse: FakeLangfuse
+) -> None:
+    system = {
+        "role": "system",
+        "content": [
+            {
+                "type": "text",
+                "text": f"[{uuid.uuid4().hex}] Answer as a patient tutor, one step at a time. " * 150,
+                "cache_control": {"type": "ephemeral"},
+            }
+        ],
+    }
+    messages = [system, {"role": "user", "content": "What is a derivative?"}]
+    first = chat(proxy.url, messages=messages, max_tokens=30)
+    second_id = new_id()
+    second = chat(proxy.url, second_id, messages=messages, max_tokens=30)
+    assert (first.status, second.status) == (200, 200)
+    cached = second.body["usage"]["prompt_tokens_details"]["cached_tokens"]
+    assert cached > 1000 and cached == first.body["usage"]["cache_creation_input_tokens"]
+    attrs = generation_of(spans_of(fake_langfuse, second_id))["attributes"]
+    usage = json.loads(attrs["langfuse.observation.usage_details"])
+    assert usage["input_cache_read"] == cached and "input_cache_creation" not in usage
+    total = json.loads(attrs["langfuse.observation.cost_details"])["total"]
+    assert total == pytest.approx(float(second.headers["x-litellm-response-cost"]), rel=1e-6)
+    assert total < float(first.headers["x-litellm-response-cost"]) / 3  # reads at a tenth of the input price

@@ -109,7 +109,9 @@ def test_metrics_count_every_request_token_and_dollar_under_our_names_and_litell
     lite = {"requested_model": CHAT_MODEL}
     assert grew("bedrock_proxy_requests_total", status="200", **group) == 4
     assert grew("bedrock_proxy_requests_total", status="400", **group) == 1
-    assert grew("bedrock_proxy_requests_total", model_group="no-such-model", status="404") == 1
+    # a model name that is not configured is counted under one `unknown` label (issue 14, finding 9)
+    assert grew("bedrock_proxy_requests_total", model_group="unknown", status="404") == 1
+    assert not any(labels.get("model_group") == "no-such-model" for _, labels, _ in after)
     assert grew("bedrock_proxy_requests_total", model_group=EMBED_MODEL, status="200") == 1
     assert grew("litellm_proxy_total_requests_metric_total", status_code="200", **lite) == 4
     assert grew("bedrock_proxy_request_failures_total", error_type="ValidationException", **group) == 1

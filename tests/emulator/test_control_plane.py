@@ -47,7 +47,9 @@ def test_list_foundation_models_in_eu_west_1_has_the_seeds_models_offered_there(
     assert not ids(response) & US_ONLY
     summary = response["modelSummaries"][0]
     assert summary["modelArn"] == f"arn:aws:bedrock:eu-west-1::foundation-model/{summary['modelId']}"
-    assert summary["modelLifecycle"]["status"] == "ACTIVE"
+    statuses = {s["modelId"]: s["modelLifecycle"]["status"] for s in response["modelSummaries"]}
+    assert statuses["anthropic.claude-3-haiku-20240307-v1:0"] == "ACTIVE"
+    assert statuses["anthropic.claude-3-sonnet-20240229-v1:0"] == "LEGACY"  # being retired, still served
 
 
 @pytest.mark.parametrize(
@@ -102,8 +104,9 @@ def test_list_inference_profiles_has_the_eu_profiles(control):
     assert profile["status"] == "ACTIVE" and profile["type"] == "SYSTEM_DEFINED"
     regions = {model["modelArn"].split(":")[3] for model in profile["models"]}
     assert regions == {"eu-central-1", "eu-west-1", "eu-west-3"}
-    assert all(pid.startswith("eu.") for pid in by_id)
-    assert control.list_inference_profiles(typeEquals="APPLICATION")["inferenceProfileSummaries"] == []
+    assert all(pid.startswith(("eu.", "global.")) for pid in by_id)  # no us. or apac. profile
+    applications = control.list_inference_profiles(typeEquals="APPLICATION")["inferenceProfileSummaries"]
+    assert {p["type"] for p in applications} == {"APPLICATION"}  # the account's own, none system-defined
 
 
 def test_every_model_that_needs_a_profile_has_one(control):

@@ -99,12 +99,66 @@ def test_slow_and_latency_delay_the_answer(runtime_at):
         assert time.perf_counter() - started >= least
 
 
+GUARDRAIL = {"guardrailIdentifier": "gr-emu", "guardrailVersion": "1", "trace": "enabled"}
+
+
 def test_guardrail_answers_200_with_the_blocked_message(runtime):
-    response = runtime.converse(modelId=HAIKU, messages=user("hello [[emu:fault=guardrail]]"))
+    response = runtime.converse(
+        modelId=HAIKU, messages=user("hello [[emu:fault=guardrail]]"), guardrailConfig=GUARDRAIL
+    )
     assert response["stopReason"] == "guardrail_intervened"
     assert (
         response["output"]["message"]["content"][0]["text"] == "Sorry, the model cannot answer this question."
     )
+
+
+def test_the_guardrail_marker_without_a_guardrail_config_is_a_normal_answer(runtime):
+    # no guardrail on the call: nothing to intervene (an account-wide guardrail is the path/header fault)
+    response = runtime.converse(modelId=HAIKU, messages=user("hello [[emu:fault=guardrail]]"))
+    assert response["stopReason"] == "end_turn"
+    streamed = runtime.converse_stream(
+        modelId=HAIKU, messages=user("hello [[emu:fault=guardrail]]"), guardrailConfig=GUARDRAIL
+    )
+    stops = [e["messageStop"]["stopReason"] for e in streamed["stream"] if "messageStop" in e]
+    assert stops == ["guardrail_intervened"]
+
+
+def test_the_path_guardrail_fault_intervenes_without_a_guardrail_config(runtime_at):
+    response = runtime_at("fault=guardrail").converse(modelId=HAIKU, messages=user("hello"))
+    assert response["stopReason"] == "guardrail_intervened"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "member"),
+    [
+        ("guardrailConfig", {"guardrailIdentifier": "gr", "guardrailVersion": ""}, "guardrailVersion"),
+        ("guardrailConfig", {**GUARDRAIL, "trace": "loud"}, "guardrailConfig.trace"),
+        ("serviceTier", {"type": "fastest"}, "serviceTier.type"),
+        ("performanceConfig", {"latency": "instant"}, "performanceConfig.latency"),
+    ],
+)
+def test_bad_request_features_are_validation_exceptions(runtime, field, value, member):
+    with pytest.raises(ClientError) as caught:
+        runtime.converse(modelId=HAIKU, messages=user("hello"), **{field: value})
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert member in caught.value.response["Error"]["Message"]
+
+
+def test_service_tier_and_latency_are_echoed_as_bedrock_reports_them(runtime):
+    response = runtime.converse(
+        modelId=HAIKU,
+        messages=user("hello"),
+        serviceTier={"type": "flex"},
+        performanceConfig={"latency": "optimized"},
+    )
+    assert response["serviceTier"] == {"type": "flex"}
+    assert response["performanceConfig"] == {"latency": "optimized"}
+    streamed = runtime.converse_stream(
+        modelId=HAIKU, messages=user("hello"), serviceTier={"type": "priority"}
+    )
+    metadata = [e["metadata"] for e in streamed["stream"] if "metadata" in e]
+    assert metadata[0]["serviceTier"] == {"type": "priority"}
+    assert "serviceTier" not in runtime.converse(modelId=HAIKU, messages=user("hello"))
 
 
 def test_content_filtered_answers_200_with_its_stop_reason(runtime):

@@ -27,7 +27,7 @@ async def eventually(condition, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-@pytest.mark.parametrize("name", ["wandb", "helicone", "langfuze"])
+@pytest.mark.parametrize("name", ["langsmith", "datadog", "langfuze"])
 def test_unknown_callback_fails_at_start_up_listing_the_supported_ones(name: str) -> None:
     with pytest.raises(ValueError) as info:
         Observability.from_settings(Settings(success_callbacks=["langfuse", name]), LANGFUSE_ENV)
@@ -43,6 +43,10 @@ def test_unknown_callback_fails_at_start_up_listing_the_supported_ones(name: str
         ("webhook", "WEBHOOK_URL"),
         ("otel", "OTEL_EXPORTER_OTLP_ENDPOINT"),
         ("traceloop", "TRACELOOP_API_KEY"),
+        ("wandb", "WANDB_API_KEY"),
+        ("helicone", "HELICONE_API_KEY"),
+        ("lunary", "LUNARY_PUBLIC_KEY"),
+        ("promptlayer", "PROMPTLAYER_API_KEY"),
     ],
 )
 def test_a_sink_without_its_settings_is_left_out_with_a_warning_naming_them(

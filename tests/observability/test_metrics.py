@@ -57,6 +57,17 @@ def test_a_successful_streamed_call_shows_up_under_our_names_and_litellm_names()
     )
 
 
+def test_prompt_cache_reads_and_writes_are_counted_apart_from_the_input_they_are_part_of() -> None:
+    m = GatewayMetrics()
+    usage = Usage(prompt_tokens=2000, completion_tokens=5, cache_read_tokens=1500, cache_write_tokens=400)
+    m.request_finished(record(usage=usage), 0.001)
+    s = samples(m)
+    group = {"model_group": "claude-3-5-sonnet"}
+    assert value(s, "bedrock_proxy_tokens_total", direction="input", **group) == 2000
+    assert value(s, "bedrock_proxy_prompt_cache_tokens_total", kind="read", **group) == 1500
+    assert value(s, "bedrock_proxy_prompt_cache_tokens_total", kind="write", **group) == 400
+
+
 def test_failures_are_counted_by_error_type() -> None:
     m = GatewayMetrics()
     m.request_finished(record(status=429, error_type="ThrottlingException", usage=Usage()), 0.001)
@@ -116,6 +127,32 @@ def test_sink_queue_depth_and_outcomes_are_read_at_scrape_time() -> None:
     assert value(samples(m), "bedrock_proxy_sink_records_total", sink="langfuse", outcome="dropped") == 4
 
 
+def test_key_spend_and_spend_limits_are_read_at_scrape_time() -> None:
+    m = GatewayMetrics()
+    assert not any(name.startswith("bedrock_proxy_key_") for name, _ in samples(m))  # no ledger: no gauges
+    spent = {"team-a": 12.5, "master_key": 3.0}
+    m.add_key_budgets(
+        lambda: [
+            ("team-a", "a1" * 32, spent["team-a"], 100.0),
+            ("master_key", "b2" * 32, spent["master_key"], None),
+        ]
+    )
+    all_samples = samples(m)
+    assert value(all_samples, "bedrock_proxy_key_spend_usd", api_key_alias="team-a") == 12.5
+    assert value(all_samples, "bedrock_proxy_key_spend_limit_usd", api_key_alias="team-a") == 100.0
+    assert (
+        "bedrock_proxy_key_spend_limit_usd",
+        frozenset({("api_key_alias", "master_key")}),
+    ) not in all_samples
+    spent["team-a"] = 20.0
+    assert value(samples(m), "bedrock_proxy_key_spend_usd", api_key_alias="team-a") == 20.0
+    # while /metrics is public a key is named by its digest, as on every other api_key_alias label
+    public = GatewayMetrics(key_aliases=False)
+    public.add_key_budgets(lambda: [("team-a", "a1" * 32, 1.0, 100.0)])
+    assert value(samples(public), "bedrock_proxy_key_spend_limit_usd", api_key_alias="key-a1a1a1a1") == 100.0
+    assert not any(("api_key_alias", "team-a") in labels for _, labels in samples(public))
+
+
 def test_label_values_from_clients_are_bounded() -> None:
     m = GatewayMetrics(max_label_values=3)
     for i in range(10):
@@ -130,3 +167,30 @@ def test_each_gateway_can_have_its_own_registry() -> None:
     a.request_finished(record(), 0.0)
     assert value(samples(a), "bedrock_proxy_requests_total") == 1
     assert not [k for k in samples(b) if k[0] == "bedrock_proxy_requests_total"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "label"),
+    [
+        ("claude-3-haiku", "claude-3-haiku"),  # a configured name
+        ("fast", "fast"),  # an alias
+        ("claude-sonnet-4-5", "claude-*"),  # a name a wildcard model_name serves: the pattern
+        ("gpt-4o", "unknown"),  # anything else: one bucket
+        ("made-up-1", "unknown"),
+    ],
+)
+def test_model_labels_take_only_configured_names(asked: str, label: str) -> None:
+    m = GatewayMetrics()
+    m.limit_model_labels(["claude-3-haiku", "claude-*", "fast"])
+    m.request_finished(record(model_group=asked, status=404, usage=Usage(), attempts=()), 0.0)
+    groups = {dict(ls)["model_group"] for (n, ls) in samples(m) if n == "bedrock_proxy_requests_total"}
+    assert groups == {label}
+
+
+def test_a_public_metrics_page_shows_key_digests_not_aliases() -> None:
+    public, private = GatewayMetrics(key_aliases=False), GatewayMetrics()
+    for m in (public, private):
+        m.request_finished(record(api_key_alias="team-a", api_key_id="ab12cd34ef" + "0" * 54), 0.0)
+    alias = lambda m: {dict(ls).get("api_key_alias") for (n, ls) in samples(m)} - {None}  # noqa: E731
+    assert alias(public) == {"key-ab12cd34"}
+    assert alias(private) == {"team-a"}

@@ -132,6 +132,7 @@ def times_out_after(timeout: float) -> GatewayError:
 
 async def run(r: Router, upstream: Upstream, model: str, **kwargs: Any) -> tuple[Any, CallTrace]:
     trace = CallTrace(model)
+    kwargs.setdefault("allowed", None)  # every model, unless the test scopes the caller
     result = await r.run(model, upstream, trace, **kwargs)
     return result, trace
 
@@ -140,6 +141,7 @@ async def run_error(
     r: Router, upstream: Upstream, model: str, **kwargs: Any
 ) -> tuple[GatewayError, CallTrace]:
     trace = CallTrace(model)
+    kwargs.setdefault("allowed", None)  # every model, unless the test scopes the caller
     try:
         await r.run(model, upstream, trace, **kwargs)
     except GatewayError as error:

@@ -10,7 +10,7 @@ import pytest
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.metrics import GatewayMetrics
 from bedrock_proxy.router.router import CallTrace
-from bedrock_proxy.router.state import InMemoryCounterStore
+from bedrock_proxy.router.state import Check, InMemoryState, Option
 from tests.router.support import Upstream, deployments, fails, router, run, run_error, sleeps, unavailable
 
 COOLDOWN = "router_settings:\n  allowed_fails: {fails}\n  cooldown_time: {seconds}\n"
@@ -70,8 +70,8 @@ async def test_the_only_deployment_of_a_group_never_cools_down() -> None:
 
 async def admit_and_run(r, upstream: Upstream, model: str = "m", estimate: int = 0):
     trace = CallTrace(model)
-    with r.admit(trace, estimate) as ticket:
-        result = await r.run(model, upstream, trace)
+    async with r.admit(trace, estimate) as ticket:
+        result = await r.run(model, upstream, trace, allowed=None)
         ticket.record_usage(estimate)
     return result, trace
 
@@ -110,8 +110,8 @@ async def test_the_global_tpm_counts_an_estimate_before_and_real_usage_after() -
     upstream = Upstream()
     for _ in range(5):  # estimated 300 each, but really 100 each: 5 fit
         trace = CallTrace("m")
-        with r.admit(trace, 300) as ticket:
-            await r.run("m", upstream, trace)
+        async with r.admit(trace, 300) as ticket:
+            await r.run("m", upstream, trace, allowed=None)
             ticket.record_usage(100)
 
 
@@ -119,8 +119,9 @@ async def test_a_failed_request_gives_its_token_estimate_back() -> None:
     r = router("model_list:\n" + deployments("m", 1, tpm=1000) + "litellm_settings:\n  num_retries: 0\n")
     for _ in range(10):
         trace = CallTrace("m")
-        with pytest.raises(GatewayError), r.admit(trace, 600):
-            await r.run("m", Upstream(m_0=fails(unavailable)), trace)
+        with pytest.raises(GatewayError):
+            async with r.admit(trace, 600):
+                await r.run("m", Upstream(m_0=fails(unavailable)), trace, allowed=None)
     await admit_and_run(r, Upstream(), estimate=600)
 
 
@@ -180,24 +181,47 @@ async def test_a_deployments_tpm_counts_real_usage_after_the_answer() -> None:
     assert upstream.calls["m-0"] <= 5
 
 
-def test_the_minute_window_forgets_what_is_older_than_a_minute() -> None:
-    store = InMemoryCounterStore()
-    store.add("k", 5, 1000.0)
-    store.add("k", 3, 1030.5)
-    assert store.free_in("k", 8, 1, 1040.0) == pytest.approx(20.0)
-    assert store.free_in("k", 10, 1, 1040.0) == 0.0
-    assert store.total("k", 1059.9) == 8
-    assert store.total("k", 1060.0) == 3
-    assert store.total("k", 1091.0) == 0
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_in_flight_slots_stop_at_their_limit() -> None:
-    store = InMemoryCounterStore()
-    assert store.acquire("s", 2) and store.acquire("s", 2)
-    assert not store.acquire("s", 2)
-    store.release("s")
-    assert store.acquire("s", 2)
-    assert store.in_flight("s") == 2
-    now = time.monotonic()
-    store.cool_down("d", now + 5)
-    assert store.cooling_until("d") == now + 5 and store.cooling_until("other") == 0.0
+async def test_the_minute_window_forgets_what_is_older_than_a_minute() -> None:
+    clock = Clock(1000.0)
+    store = InMemoryState(clock)
+    await store.settle([("k", 5)], ())
+    clock.now = 1030.5
+    await store.settle([("k", 3)], ())
+    clock.now = 1040.0
+    refused = await store.choose([Option((Check("k", 8),))])
+    assert not refused.admitted and refused.waits[0] == pytest.approx(20.0)
+    assert (await store.choose([Option((Check("k", 10, 1, 0),))])).admitted
+    clock.now = 1059.9
+    assert (await store.read(["k"], (), ())).total("k") == 8
+    clock.now = 1060.0
+    assert (await store.read(["k"], (), ())).total("k") == 3
+    clock.now = 1091.0
+    assert (await store.read(["k"], (), ())).total("k") == 0
+
+
+async def test_in_flight_slots_stop_at_their_limit_and_cooldowns_last_their_seconds() -> None:
+    clock = Clock(time.monotonic())
+    store = InMemoryState(clock)
+
+    def slot(holder: str) -> list[Option]:
+        return [Option((Check("s", 2, holder=holder),))]
+
+    assert (await store.choose(slot("a"))).admitted and (await store.choose(slot("b"))).admitted
+    assert not (await store.choose(slot("c"))).admitted
+    await store.settle((), [("s", "a")])
+    assert (await store.choose(slot("c"))).admitted
+    assert (await store.read((), ["s"], ())).in_flight("s") == 2
+    assert await store.fail("f", "d", 1, 5.0) == (1, False)
+    assert await store.fail("f", "d", 1, 5.0) == (2, True)
+    readings = await store.read((), (), ["d", "other"])
+    assert readings.cooling_for("d") == 5.0 and readings.cooling_for("other") == 0.0
+    clock.now += 5.0
+    assert (await store.read((), (), ["d"])).cooling_for("d") == 0.0

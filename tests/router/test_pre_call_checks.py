@@ -34,7 +34,7 @@ async def call(r: Any, upstream: Upstream, model: str, needed: int) -> tuple[Any
     trace = CallTrace(model)
     trace.estimated_tokens = needed
     try:
-        return await r.run(model, upstream, trace), trace
+        return await r.run(model, upstream, trace, allowed=None), trace
     except Exception as error:
         return error, trace
 
@@ -77,7 +77,7 @@ async def test_max_tokens_counts_towards_the_window() -> None:
         trace = CallTrace("chat")
         trace.estimated_tokens = 600
         trace.context_tokens = 600 + 800  # the prompt fits, prompt + max_tokens does not
-        await r.run("chat", upstream, trace)
+        await r.run("chat", upstream, trace, allowed=None)
     assert upstream.calls["small"] == 0
 
 

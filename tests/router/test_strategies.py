@@ -53,8 +53,8 @@ async def test_least_busy_sends_the_next_request_to_the_deployment_with_fewest_i
 
 async def run_in_ticket(r: Router, upstream: Upstream) -> object:
     trace = CallTrace("m")
-    with r.admit(trace):
-        return await r.run("m", upstream, trace)
+    async with r.admit(trace):
+        return await r.run("m", upstream, trace, allowed=None)
 
 
 async def test_least_busy_counts_a_request_in_flight_until_its_ticket_ends() -> None:
@@ -62,8 +62,8 @@ async def test_least_busy_counts_a_request_in_flight_until_its_ticket_ends() -> 
     r = router(text)
     upstream = Upstream()
     held = CallTrace("m")
-    with r.admit(held):
-        await r.run("m", upstream, held)  # answered, but its stream would still be running
+    async with r.admit(held):
+        await r.run("m", upstream, held, allowed=None)  # answered, its stream would still be running
         busy = held.deployment.deployment_id
         calls = await picks(r, "m", 50)
     assert calls[busy] == 0, "the deployment still streaming gets no new request while another is idle"

@@ -3,9 +3,11 @@ start-up decision of where spend is kept."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bedrock_proxy.config.schema import ApiKey, Settings
@@ -16,7 +18,7 @@ from bedrock_proxy.spend import (
     SqliteSpendStore,
     plan_ledger,
 )
-from bedrock_proxy.spend.postgres import PostgresSpendStore
+from bedrock_proxy.spend.postgres import MIGRATIONS, PostgresSpendStore
 from bedrock_proxy.spend.sqlite import sqlite_path
 
 
@@ -146,3 +148,43 @@ def test_an_unwritable_location_fails_at_start_up_with_advice(tmp_path: Path) ->
     with pytest.raises(SpendStoreError) as raised:
         plan_ledger(settings(api_keys=[BUDGET_KEY], database_url=url), {})
     assert "missing-dir/spend.db" in str(raised.value) and "DATABASE_URL" in str(raised.value)
+
+
+OLD_SQLITE_LOGS = """CREATE TABLE spend_logs (request_id TEXT NOT NULL, key_id TEXT NOT NULL,
+ key_alias TEXT NOT NULL, model TEXT NOT NULL, bedrock_model_id TEXT NOT NULL, kind TEXT NOT NULL,
+ spend REAL NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+ start_time REAL NOT NULL, end_time REAL NOT NULL)"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreMaker:
+    """A store written by a gateway from before estimated charges: one old row, and no `estimated` column."""
+    old_row = ("old", "k", "a", "m", "x", "chat", 0.5, 1, 1, 1.0, 1.0)
+    if request.param == "sqlite":
+        with sqlite3.connect(tmp_path / "spend.db") as db:
+            db.execute(OLD_SQLITE_LOGS)
+            db.execute("INSERT INTO spend_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", old_row)
+        return lambda: SqliteSpendStore(tmp_path / "spend.db")
+    url = request.getfixturevalue("postgres_url")
+    with psycopg.connect(url) as conn:
+        conn.execute(MIGRATIONS[0])
+        conn.execute(
+            "CREATE TABLE bedrock_proxy_migrations (version INTEGER PRIMARY KEY,"
+            " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        conn.execute("INSERT INTO bedrock_proxy_migrations (version) VALUES (1)")
+        conn.execute("INSERT INTO spend_logs VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", old_row)
+    return lambda: PostgresSpendStore(url)
+
+
+async def test_an_older_store_gains_the_estimated_flag_and_keeps_its_rows(old_store: StoreMaker) -> None:
+    store = old_store()
+    await store.open()
+    try:
+        cut_short = SpendEntry("cut", "k", "a", "m", "x", 0.25, 10, 200, 2.0, 3.0, estimated=True)
+        await store.record([cut_short])
+        rows = {row.request_id: row for row in await store.logs()}
+        assert rows["cut"] == cut_short and rows["cut"].estimated
+        assert rows["old"].spend == 0.5 and not rows["old"].estimated
+    finally:
+        await store.close()

@@ -46,7 +46,13 @@ def wait_until_up(
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LANGFUSE_", "LITELLM_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("AWS_", "LANGFUSE_", "LITELLM_", "WANDB_", "WEAVE_", "HELICONE_", "LUNARY_", "PROMPTLAYER_")
+        )
+    }
     env.update(EXAMPLE_KEY_PAIR)
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     env["PYTHONUNBUFFERED"] = "1"

@@ -56,7 +56,7 @@ def test_every_id_form_resolves_to_the_foundation_model(model_id, expected):
         ("amazon.titan-embed-text-v1", ("titan-embed", False, False, False, False, False, True)),
         ("amazon.titan-embed-text-v2:0", ("titan-embed", False, False, False, False, False, True)),
         ("cohere.embed-multilingual-v3", ("cohere-embed", False, False, False, False, False, True)),
-        ("amazon.nova-pro-v1:0", ("unknown", True, True, True, True, True, False)),
+        ("amazon.nova-pro-v1:0", ("nova", True, True, True, True, True, False)),
         (
             "arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/a1b2c3",
             ("unknown", True, True, True, True, True, False),

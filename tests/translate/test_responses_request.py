@@ -206,8 +206,10 @@ def test_function_tools_are_kept_and_other_tool_types_dropped_and_noted() -> Non
         "tools[2] (namespace)",
         "tools[3] (local_shell)",
         "tools[4] (custom)",
-        "reasoning.effort",
     ]
+    # reasoning.effort is applied: reasoning is asked for (bedrock.reasoning maps it per model)
+    assert request.chat.reasoning is not None and request.chat.reasoning.effort == "high"
+    assert request.chat.reasoning.param == "reasoning.effort"
     assert request.store is False
     assert request.echo["reasoning"] == {"effort": "high", "summary": "auto"}
     assert [tool["name"] for tool in request.echo["tools"]] == ["shell"]

@@ -10,11 +10,12 @@ COOLDOWN = "deployment_cooldown"
 FAILURES = "model_group_failures"
 SINK_DROPPED = "sink_dropped_records"
 SINK_CREDENTIALS = "sink_credentials_rejected"
+SHARED_STATE = "shared_state_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # COOLDOWN | FAILURES | SINK_DROPPED | SINK_CREDENTIALS
+    kind: str  # COOLDOWN | FAILURES | SINK_DROPPED | SINK_CREDENTIALS | SHARED_STATE
     subject: str  # what rate limiting is keyed on, e.g. "model_group_failures:claude-3-haiku"
     text: str  # one human sentence, what Slack and the log show
     model_group: str | None = None
@@ -84,4 +85,14 @@ def credentials_alert(sink: str, attempts: int) -> Alert:
         f" {attempts} attempts): its records are kept and retried; fix the key and they are delivered",
         sink=sink,
         count=attempts,
+    )
+
+
+def shared_state_alert(store: str, reason: str, meanwhile: str) -> Alert:
+    """The shared rate-limit store is down; `meanwhile` says what the gateway does until it answers."""
+    return Alert(
+        SHARED_STATE,
+        f"{SHARED_STATE}:{store}",
+        f"bedrock-proxy: the shared rate-limit store ({store}) is unreachable ({reason}); until it answers"
+        f" again {meanwhile}",
     )

@@ -47,14 +47,21 @@ def finish_reason_of(stop: str | None) -> str | None:
     return {"max_tokens": "length", "tool_use": "tool_calls", "refusal": "content_filter"}.get(stop, "stop")
 
 
-def usage_to_anthropic(usage: Usage | None) -> dict[str, int]:
+def usage_to_anthropic(usage: Usage | None) -> dict[str, Any]:
+    """Anthropic's usage; the cache writes also split by TTL (`cache_creation`) when some were one-hour."""
     usage = usage or Usage()
-    return {
+    out: dict[str, Any] = {
         "input_tokens": max(usage.prompt_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0),
         "output_tokens": usage.completion_tokens,
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cache_read_tokens,
     }
+    if usage.cache_write_1h_tokens:
+        out["cache_creation"] = {
+            "ephemeral_5m_input_tokens": usage.cache_write_tokens - usage.cache_write_1h_tokens,
+            "ephemeral_1h_input_tokens": usage.cache_write_1h_tokens,
+        }
+    return out
 
 
 def reasoning_block(part: ReasoningPart) -> dict[str, Any]:

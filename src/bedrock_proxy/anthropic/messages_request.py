@@ -216,7 +216,7 @@ def _message(message: object, param: str) -> list[Message]:
     results: list[Message] = []
     parts: list[Part] = []
     calls: list[ToolCall] = []
-    cache_after = False
+    cache_after: bool | str = False
     for index, block in enumerate(content):
         block_param = f"{param}.content[{index}]"
         if not isinstance(block, dict):
@@ -248,7 +248,7 @@ def _message(message: object, param: str) -> list[Message]:
     return messages
 
 
-def _content_part(block: dict[str, Any], param: str, cache: bool, role: str) -> Part:
+def _content_part(block: dict[str, Any], param: str, cache: bool | str, role: str) -> Part:
     kind = block.get("type")
     if kind == "text":
         return TextPart(_text(block, param), cache)
@@ -283,7 +283,8 @@ def _text(block: dict[str, Any], param: str) -> str:
     return text
 
 
-def _cache(block: dict[str, Any], param: str) -> bool:
+def _cache(block: dict[str, Any], param: str) -> bool | str:
+    """A block's cache_control: True for the default TTL, or its `ttl` ("5m" | "1h")."""
     control = block.get("cache_control")
     if control is None:
         return False
@@ -291,7 +292,14 @@ def _cache(block: dict[str, Any], param: str) -> bool:
         raise invalid_request(
             f'\'{param}.cache_control\' must be {{"type": "ephemeral"}}.', f"{param}.cache_control"
         )
-    return True
+    ttl = control.get("ttl")
+    if ttl is None:
+        return True
+    if ttl not in ("5m", "1h"):
+        raise invalid_request(
+            f"'{param}.cache_control.ttl' must be 5m or 1h, got {ttl!r}.", f"{param}.cache_control.ttl"
+        )
+    return str(ttl)
 
 
 def _base64(data: object, param: str) -> bytes:
@@ -303,7 +311,7 @@ def _base64(data: object, param: str) -> bytes:
         raise invalid_request(f"'{param}' is not valid base64.", param) from None
 
 
-def _image(source: object, param: str, cache: bool) -> Part:
+def _image(source: object, param: str, cache: bool | str) -> Part:
     if not isinstance(source, dict):
         raise _field(param, "an image source object", source)
     kind = source.get("type")
@@ -321,7 +329,7 @@ def _image(source: object, param: str, cache: bool) -> Part:
     return ImagePart(image_format, source["data"], param, cache)
 
 
-def _document(block: dict[str, Any], param: str, cache: bool) -> Part:
+def _document(block: dict[str, Any], param: str, cache: bool | str) -> Part:
     source = block.get("source")
     source_param = f"{param}.source"
     if not isinstance(source, dict):
@@ -379,7 +387,7 @@ def _tool_use(block: dict[str, Any], param: str) -> ToolCall:
     return ToolCall(call_id, name, arguments)
 
 
-def _tool_result(block: dict[str, Any], param: str, cache: bool) -> Message:
+def _tool_result(block: dict[str, Any], param: str, cache: bool | str) -> Message:
     call_id = block.get("tool_use_id")
     if not isinstance(call_id, str) or not call_id:
         raise _field(f"{param}.tool_use_id", "a non-empty string", call_id)

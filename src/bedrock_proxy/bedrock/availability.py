@@ -16,8 +16,17 @@ Sources (read 2026; AWS moves fast, `bedrock-proxy doctor` asks the account itse
   [regions]   AWS user guide, "Model support by AWS Region" (models-regions.html, now "Regional
               availability" per model card), as remembered from its 2024-2025 versions: marked
               UNVERIFIED below where no stored page confirmed the eu-west-1 cell.
+  [cards]     AWS model cards (docs.aws.amazon.com/bedrock/latest/userguide/model-card-*.html, read 2026),
+              "Programmatic access": the in-Region id, geo (eu./us.) and global inference ids of each model.
+  [anthropic] Anthropic, "Claude on Amazon Bedrock" (platform.claude.com, 2026): which Claude models have
+              global / us / eu / jp / apac profiles (Opus 4.6, Sonnet 4.6, Sonnet 4.5, Sonnet 4, Opus 4.5,
+              Haiku 4.5: global and eu; 3.7 Sonnet: eu, no global).
+  [lifecycle] AWS "Model lifecycle" and the model cards' "Model lifecycle" line: LEGACY models still answer
+              but are being retired; UNVERIFIED where the stored cards did not say so for that model.
 A third-party mapping (aws-solutions-library-samples GenAI-IDP, "EU Region Model Support") lists an
 eu. profile for Claude 3.5 Sonnet v2; AWS's own profile list does not, and this table follows AWS.
+The source regions of the newest profiles (EU_WIDE, GLOBAL) are the commercial regions as AWS lists them
+for eu. and global. routing; the exact lists per model are UNVERIFIED (ListInferenceProfiles decides).
 """
 
 from __future__ import annotations
@@ -32,6 +41,10 @@ EU_WITH_STOCKHOLM = ("eu-central-1", "eu-north-1", "eu-west-1", "eu-west-3")
 US = ("us-east-1", "us-east-2", "us-west-2")
 US_TWO = ("us-east-1", "us-west-2")
 APAC = ("ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2")
+# the EU source regions of the profiles launched from 2025 on (Claude 4.x, Nova 2, Cohere Embed v4)
+EU_WIDE = ("eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3")
+# a global. profile may be called from every commercial region
+GLOBAL = (*EU_WIDE, "eu-west-2", *US, "us-west-1", *APAC, "ca-central-1", "sa-east-1")
 
 # Region prefix -> geography prefix of the system-defined profiles callable from it.
 _GEOGRAPHY_OF_REGION = {"eu": "eu", "us": "us", "ap": "apac", "ca": "ca"}
@@ -46,6 +59,8 @@ class Availability:
     profiles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # geography -> source regions
     eu_substitute: str | None = None  # what config.yaml calls in the EU when the model is not offered there
     source: str = ""
+    lifecycle: str = "ACTIVE"  # ACTIVE | LEGACY, as ListFoundationModels' modelLifecycle.status says
+    replacement: str | None = None  # the id (callable from eu-west-1) doctor suggests for a LEGACY model
 
     def profile_id(self, geography: str) -> str:
         return f"{geography}.{self.model_id}"
@@ -66,6 +81,11 @@ def _table(*entries: Availability) -> dict[str, Availability]:
 
 
 _SONNET_35 = "eu.anthropic.claude-3-5-sonnet-20240620-v1:0"
+_SONNET_45 = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+_OPUS_45 = "eu.anthropic.claude-opus-4-5-20251101-v1:0"
+_NOVA_LITE = "eu.amazon.nova-lite-v1:0"
+_NOVA_MICRO = "eu.amazon.nova-micro-v1:0"
+_CLAUDE_4 = "[cards] [anthropic]; inference-profile only in every region"
 _LLAMA_32_3B = "eu.meta.llama3-2-3b-instruct-v1:0"
 _MISTRAL_REGIONS = (
     "us-east-1",
@@ -89,6 +109,8 @@ AVAILABILITY: dict[str, Availability] = _table(
         profiles={"us": US, "apac": APAC},
         eu_substitute=_SONNET_35,
         source="[profiles] no eu. profile; [regions] on-demand us-west-2 only; APAC source list UNVERIFIED",
+        lifecycle="LEGACY",
+        replacement=_SONNET_45,
     ),
     Availability(
         "anthropic.claude-3-5-sonnet-20240620-v1:0",
@@ -102,6 +124,8 @@ AVAILABILITY: dict[str, Availability] = _table(
         ),
         profiles={"eu": EU, "us": US_TWO, "apac": APAC},
         source="[profiles]; [regions] eu-west-1 and eu-west-3 through the EU profile only (UNVERIFIED)",
+        lifecycle="LEGACY",
+        replacement=_SONNET_45,
     ),
     Availability(
         "anthropic.claude-3-7-sonnet-20250219-v1:0",
@@ -115,6 +139,8 @@ AVAILABILITY: dict[str, Availability] = _table(
         profiles={"us": US_TWO},
         eu_substitute=_SONNET_35,
         source="[profiles] US profile only; [regions] on-demand us-west-2 only",
+        lifecycle="LEGACY",
+        replacement=_OPUS_45,
     ),
     Availability(
         "anthropic.claude-3-sonnet-20240229-v1:0",
@@ -132,6 +158,8 @@ AVAILABILITY: dict[str, Availability] = _table(
         ),
         profiles={"eu": EU, "us": US_TWO},
         source="[profiles]; [regions] (legacy model)",
+        lifecycle="LEGACY",
+        replacement=_SONNET_45,
     ),
     Availability(
         "anthropic.claude-3-haiku-20240307-v1:0",
@@ -155,12 +183,16 @@ AVAILABILITY: dict[str, Availability] = _table(
     Availability(
         "amazon.titan-text-express-v1",
         on_demand=("us-east-1", "us-west-2", "ap-south-1", "ap-southeast-2", "eu-west-1", "eu-west-3"),
-        source="[sharing] (regions listed there; others may serve it too)",
+        source="[sharing] (regions listed there; others may serve it too); [lifecycle] LEGACY UNVERIFIED",
+        lifecycle="LEGACY",
+        replacement=_NOVA_LITE,
     ),
     Availability(
         "amazon.titan-text-lite-v1",
         on_demand=("us-east-1", "us-west-2", "ap-south-1", "ap-southeast-2", "eu-west-1", "eu-west-3"),
-        source="[sharing] (regions listed there; others may serve it too)",
+        source="[sharing] (regions listed there; others may serve it too); [lifecycle] LEGACY UNVERIFIED",
+        lifecycle="LEGACY",
+        replacement=_NOVA_MICRO,
     ),
     Availability(
         "amazon.titan-embed-text-v1",
@@ -234,6 +266,95 @@ AVAILABILITY: dict[str, Availability] = _table(
         on_demand=(),
         profiles={"eu": EU, "us": US},
         source="[profiles]; inference-profile only in every region",
+    ),
+    Availability(
+        "mistral.pixtral-large-2502-v1:0",
+        on_demand=(),
+        profiles={"eu": EU_WITH_STOCKHOLM, "us": US},
+        source="[cards] Pixtral Large (25.02): inference-profile only; EU source regions UNVERIFIED",
+    ),
+    # --- the 2025-2026 line-up ----------------------------------------------------------------------------
+    Availability(
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        on_demand=(),
+        profiles={"eu": EU_WIDE, "us": US, "jp": ("ap-northeast-1", "ap-northeast-3"), "global": GLOBAL},
+        source=_CLAUDE_4,
+    ),
+    Availability(
+        "anthropic.claude-haiku-4-5-20251001-v1:0",
+        on_demand=(),
+        profiles={"eu": EU_WIDE, "us": US, "global": GLOBAL},
+        source=_CLAUDE_4,
+    ),
+    Availability(
+        "anthropic.claude-opus-4-5-20251101-v1:0",
+        on_demand=(),
+        profiles={"eu": EU_WIDE, "us": US, "global": GLOBAL},
+        source=_CLAUDE_4,
+    ),
+    Availability(
+        "anthropic.claude-sonnet-4-6",
+        on_demand=(),
+        profiles={"eu": EU_WIDE, "us": US, "jp": ("ap-northeast-1", "ap-northeast-3"), "global": GLOBAL},
+        source=_CLAUDE_4 + " (no dated id)",
+    ),
+    Availability(
+        "anthropic.claude-opus-4-6-v1",
+        on_demand=(),
+        profiles={"eu": EU_WIDE, "us": US, "apac": APAC, "global": GLOBAL},
+        source=_CLAUDE_4,
+    ),
+    Availability(
+        "anthropic.claude-opus-4-7",
+        on_demand=(),
+        profiles={"eu": EU_WIDE, "us": US, "global": GLOBAL},
+        source="[cards] Claude Opus 4.7 (adaptive thinking only); eu./global. ids as shared/bedrock-2026.md",
+    ),
+    Availability(
+        "anthropic.claude-sonnet-4-20250514-v1:0",
+        on_demand=(),
+        profiles={"eu": EU_WIDE, "us": US, "apac": APAC, "global": GLOBAL},
+        source=_CLAUDE_4 + "; being deprecated (Anthropic release notes), still ACTIVE on Bedrock",
+    ),
+    Availability(
+        "amazon.nova-micro-v1:0",
+        on_demand=("us-east-1",),
+        profiles={"eu": EU_WITH_STOCKHOLM, "us": US},
+        source="[profiles] eu. and us. profiles; [regions] in-Region us-east-1 only (UNVERIFIED)",
+    ),
+    Availability(
+        "amazon.nova-lite-v1:0",
+        on_demand=("us-east-1",),
+        profiles={"eu": EU_WITH_STOCKHOLM, "us": US},
+        source="[profiles] eu. and us. profiles; [regions] in-Region us-east-1 only (UNVERIFIED)",
+    ),
+    Availability(
+        "amazon.nova-pro-v1:0",
+        on_demand=("us-east-1",),
+        profiles={"eu": EU_WITH_STOCKHOLM, "us": US},
+        source="[profiles] eu. and us. profiles; [regions] in-Region us-east-1 only (UNVERIFIED)",
+    ),
+    Availability(
+        "amazon.nova-2-lite-v1:0",
+        on_demand=(),
+        profiles={"eu": EU_WIDE, "us": US, "global": GLOBAL},
+        source="[cards] Nova 2 Lite: cross-Region inference only (no in-Region id)",
+    ),
+    Availability(
+        "openai.gpt-oss-120b-1:0",
+        on_demand=("us-east-1", "us-west-2", "eu-west-1", "eu-north-1", "ap-northeast-1", "ap-south-1"),
+        source="shared/bedrock-2026.md: in-Region in eu-west-1; the other regions UNVERIFIED",
+    ),
+    Availability(
+        "openai.gpt-oss-20b-1:0",
+        on_demand=("us-east-1", "us-west-2", "eu-west-1", "eu-north-1", "ap-northeast-1", "ap-south-1"),
+        source="shared/bedrock-2026.md: in-Region in eu-west-1; the other regions UNVERIFIED",
+    ),
+    Availability(
+        "cohere.embed-v4:0",
+        on_demand=("us-east-1",),
+        profiles={"eu": EU_WIDE, "us": US, "global": GLOBAL},
+        source="[cards] Embed v4: in-Region id, eu./us./global. ids; in-Region regions UNVERIFIED",
     ),
     Availability("mistral.mistral-large-2402-v1:0", on_demand=_MISTRAL_REGIONS, source=_MISTRAL_SOURCE),
     Availability("mistral.mixtral-8x7b-instruct-v0:1", on_demand=_MISTRAL_REGIONS, source=_MISTRAL_SOURCE),

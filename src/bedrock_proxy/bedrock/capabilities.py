@@ -1,6 +1,9 @@
 """What each Bedrock model family accepts through Converse, so bad requests fail here with a clear 400.
 
-Facts come from AWS's "supported models and model features" table (see shared/reference/bedrock-runtime.md).
+Facts come from AWS's "supported models and model features" table (see shared/reference/bedrock-runtime.md)
+and, for the 2025-2026 models, from AWS's model cards (docs.aws.amazon.com/bedrock/latest/userguide/
+model-card-*.html: context window, max output, reasoning) and Anthropic's model pages. A figure the stored
+pages did not confirm is marked UNVERIFIED where it is set.
 Unknown ids (new models, application inference profiles, provisioned throughput ARNs) get permissive
 defaults: Bedrock then has the last word and its errors are mapped as usual.
 """
@@ -8,7 +11,7 @@ defaults: Bedrock then has the last word and its errors are mapped as usual.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TypedDict
 
@@ -24,9 +27,9 @@ def profile_geography(model_id: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class ModelCapabilities:
-    family: (
-        str  # claude | titan-text | titan-embed | cohere-embed | llama | mistral | mistral-large | unknown
-    )
+    # claude | nova | gpt-oss | titan-text | titan-embed | cohere-embed | llama | mistral | mistral-large
+    # | unknown
+    family: str
     system_prompt: bool = True
     tools: bool = True
     streaming_tools: bool = True
@@ -39,11 +42,16 @@ class ModelCapabilities:
     context_window: int | None = None
     max_output_tokens: int | None = None
     documents: bool = True
+    cache_1h: bool = False  # cachePoint {"ttl": "1h"} accepted (Claude 4.5 and later; others: 5 minutes)
     top_k: bool = True  # additionalModelRequestFields {"top_k"} accepted
     # the `thinking` types this model takes in additionalModelRequestFields: "enabled" (with budget_tokens),
     # "adaptive"; empty: no extended thinking at all
     thinking: frozenset[str] = frozenset()
     effort: bool = False  # additionalModelRequestFields {"output_config": {"effort"}} accepted
+    # where a reasoning request goes in additionalModelRequestFields, by model family: "thinking" (Claude,
+    # the types above), "reasoningConfig" (Nova 2: {"type": "enabled", "maxReasoningEffort": low|medium|
+    # high}), "reasoning_effort" (gpt-oss: low|medium|high); "" when the model does not reason on request
+    reasoning_field: str = ""
 
 
 UNKNOWN = ModelCapabilities(family="unknown")
@@ -85,7 +93,7 @@ def capabilities_for(model_id: str) -> ModelCapabilities:
     """Capabilities of a Bedrock model id (plain, `eu.`/`us.`/`apac.`/`global.` profile, or ARN)."""
     mid = base_model_id(model_id).lower()
     if mid.startswith("anthropic.claude"):
-        return _claude(mid)
+        return replace(_claude(mid), cache_1h=_claude_version(mid) >= (4, 5))
     if mid.startswith("amazon.titan-embed"):
         return ModelCapabilities(
             family="titan-embed",
@@ -98,9 +106,24 @@ def capabilities_for(model_id: str) -> ModelCapabilities:
         return ModelCapabilities(
             family="cohere-embed",
             embedding=True,
-            context_window=512,
+            context_window=128_000 if "embed-v4" in mid else 512,  # AWS model card "Embed v4": 128K
             max_output_tokens=0,
             **_NO_CHAT_FEATURES,
+        )
+    if mid.startswith("amazon.nova"):
+        return _nova(mid)
+    if mid.startswith("openai.gpt-oss"):
+        # AWS "OpenAI models" page: text in and out, 128K context, tools through Converse; the reasoning
+        # level (low/medium/high) is the model's own `reasoning_effort` field. Max output UNVERIFIED (the
+        # page gives none; 128K as the context allows, Bedrock has the last word).
+        return ModelCapabilities(
+            family="gpt-oss",
+            images=False,
+            documents=False,
+            context_window=128_000,
+            max_output_tokens=128_000,
+            top_k=False,
+            reasoning_field="reasoning_effort",
         )
     if mid.startswith("amazon.titan-text"):
         window, output = (
@@ -133,20 +156,37 @@ def _claude(mid: str) -> ModelCapabilities:
             context_window=100_000 if "instant" in mid else 200_000,
             max_output_tokens=4096,
         )
-    if "claude-3-5" in mid:
-        output = 8192
-    elif "claude-3-7" in mid or "sonnet-4" in mid:
-        output = 64_000
-    elif "opus-4" in mid:
-        output = 32_000
-    elif "claude-3-" in mid:
-        output = 4096
-    else:  # newer Claude generations
-        output = 64_000
+    window, output = _claude_limits(mid)
     thinking, effort = _claude_reasoning(mid)
     return ModelCapabilities(
-        family="claude", context_window=200_000, max_output_tokens=output, thinking=thinking, effort=effort
+        family="claude",
+        context_window=window,
+        max_output_tokens=output,
+        thinking=thinking,
+        effort=effort,
+        reasoning_field="thinking" if thinking else "",
     )
+
+
+def _claude_limits(mid: str) -> tuple[int, int]:
+    """(context window, max output) by Claude generation: AWS model cards (Opus 4.6 and 4.7: 1M / 128K;
+    Haiku 4.5: 200K / 64K) and Anthropic's model pages (Sonnet 4.5, Opus 4.5: 200K / 64K; Sonnet 4.6: 1M
+    context). Sonnet 4.6's max output: 64K (UNVERIFIED, third-party tables say 64K or 128K)."""
+    if "claude-3-5" in mid:
+        return 200_000, 8192
+    if "claude-3-7" in mid:
+        return 200_000, 64_000
+    if "claude-3-" in mid:
+        return 200_000, 4096
+    match = _CLAUDE_GENERATION.search(mid)
+    if match is None:  # a newer naming scheme: the newest known limits
+        return 1_000_000, 128_000
+    tier, version = match.group(1), (int(match.group(2)), int(match.group(3) or 0))
+    if version >= (4, 6):
+        return 1_000_000, 128_000 if tier == "opus" else 64_000
+    if tier == "opus" and version < (4, 5):
+        return 200_000, 32_000  # Opus 4 and 4.1
+    return 200_000, 64_000  # Sonnet 4 / 4.5, Haiku 4.5, Opus 4.5
 
 
 _BUDGET = frozenset({"enabled"})
@@ -171,6 +211,29 @@ def _claude_reasoning(mid: str) -> tuple[frozenset[str], bool]:
     if version >= (4, 6):
         return _BOTH, effort
     return _BUDGET, effort
+
+
+def _nova(mid: str) -> ModelCapabilities:
+    """Amazon Nova: Micro is text only (128K); Lite and Pro take images and documents (300K); Nova 2 Lite
+    takes them too with a 1M window, 64K output and extended thinking through `reasoningConfig` (AWS Nova 2
+    user guide, "Reasoning capabilities"). Nova v1 max output 10K (UNVERIFIED: the v1 model card says 5K,
+    AWS's Nova 1 -> Nova 2 migration post 10K)."""
+    if "nova-2" in mid:
+        return ModelCapabilities(
+            family="nova",
+            context_window=1_000_000,
+            max_output_tokens=64_000,
+            reasoning_field="reasoningConfig",
+        )
+    if "nova-micro" in mid:
+        return ModelCapabilities(
+            family="nova",
+            images=False,
+            documents=False,
+            context_window=128_000,
+            max_output_tokens=10_000,
+        )
+    return ModelCapabilities(family="nova", context_window=300_000, max_output_tokens=10_000)
 
 
 def _llama(mid: str) -> ModelCapabilities:
@@ -207,7 +270,8 @@ def _mistral(mid: str) -> ModelCapabilities:
             context_window=32_000,
             max_output_tokens=8192,
         )
-    # mistral-large-2402 (32K), mistral-large-2407 (128K), pixtral-large (vision)
+    # mistral-large-2402 (32K), mistral-large-2407 (128K), pixtral-large (vision; AWS model card: 128K
+    # context, 16K output)
     return ModelCapabilities(
         family="mistral-large",
         streaming_tools=False,
@@ -215,5 +279,13 @@ def _mistral(mid: str) -> ModelCapabilities:
         images="pixtral" in mid,
         documents=False,
         context_window=32_000 if "2402" in mid else 128_000,
-        max_output_tokens=8192,
+        max_output_tokens=16_384 if "pixtral" in mid else 8192,
     )
+
+
+def _claude_version(mid: str) -> tuple[int, int]:
+    """(4, 5) for claude-sonnet-4-5; (0, 0) for Claude 3.x and older; newer naming schemes count as newest."""
+    match = _CLAUDE_GENERATION.search(mid)
+    if match is None:
+        return (0, 0) if "claude-3" in mid or "claude-v" in mid or "instant" in mid else (99, 0)
+    return int(match.group(2)), int(match.group(3) or 0)

@@ -12,7 +12,12 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-from bedrock_proxy.bedrock.translate import finish_reason_for, stop_sequence_of, usage_from_converse
+from bedrock_proxy.bedrock.translate import (
+    finish_reason_for,
+    service_tier_of,
+    stop_sequence_of,
+    usage_from_converse,
+)
 from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer, StreamRenderer
 from bedrock_proxy.chat.request import ReasoningPart
 from bedrock_proxy.chat.usage import Usage
@@ -36,6 +41,7 @@ class StreamTranslator(Generic[Chunk]):
         "_thinking",
         "_tool_calls",
         "finish_reason",
+        "service_tier",
         "started",
         "stop_sequence",
         "usage",
@@ -56,6 +62,7 @@ class StreamTranslator(Generic[Chunk]):
         self.usage = None
         self.finish_reason: str | None = None
         self.stop_sequence: str | None = None
+        self.service_tier: str | None = None
         # contentBlockIndex -> [reasoning pieces, signature, redacted data]: the blocks a client sends back
         self._thinking: dict[int, list[Any]] = {}
         self.started = False
@@ -76,7 +83,8 @@ class StreamTranslator(Generic[Chunk]):
             self.stop_sequence = stop_sequence_of(payload.get("additionalModelResponseFields"))
             return self._message_stop(payload.get("stopReason"))
         if event_type == "metadata":
-            self.usage = usage_from_converse(payload.get("usage"))
+            self.usage = usage_from_converse(payload.get("usage"), "".join(self._reasoning))
+            self.service_tier = service_tier_of(payload)
             item = self._render.usage(self.usage)
             if item is None:
                 return []
@@ -200,6 +208,7 @@ class StreamTranslator(Generic[Chunk]):
                 for _, (pieces, signature, redacted) in sorted(self._thinking.items())
             ],
             self.stop_sequence,
+            self.service_tier,
         )
 
 
@@ -244,9 +253,10 @@ def converse_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
     if "additionalModelResponseFields" in response:
         stop["additionalModelResponseFields"] = response["additionalModelResponseFields"]
     events.append(("messageStop", stop))
-    events.append(
-        ("metadata", {"usage": response.get("usage") or {}, "metrics": response.get("metrics") or {}})
-    )
+    metadata = {"usage": response.get("usage") or {}, "metrics": response.get("metrics") or {}}
+    if "serviceTier" in response:
+        metadata["serviceTier"] = response["serviceTier"]
+    events.append(("metadata", metadata))
     return events
 
 

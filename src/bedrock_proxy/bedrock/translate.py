@@ -49,19 +49,25 @@ from typing import Any
 import orjson
 
 from bedrock_proxy.bedrock.capabilities import ModelCapabilities, capabilities_for
+from bedrock_proxy.bedrock.features import bedrock_features, inject_cache_points, strip_cache_ttls
+from bedrock_proxy.bedrock.reasoning import check_thinking_compatible, reasoning_fields
 from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer
 from bedrock_proxy.chat.request import (
+    CacheMark,
     ChatRequest,
     DocumentPart,
     ImagePart,
+    Message,
     Part,
+    Reasoning,
     ReasoningMode,
     ReasoningPart,
     RemoteImagePart,
     TextPart,
     ToolChoiceMode,
 )
-from bedrock_proxy.chat.usage import Usage
+from bedrock_proxy.chat.usage import Usage, estimate_tokens
+from bedrock_proxy.config.schema import NO_FEATURES, BedrockFeatures
 from bedrock_proxy.errors import GatewayError, invalid_request
 
 __all__ = [
@@ -114,19 +120,22 @@ def to_converse(
     defaults: dict[str, Any],
     drop_params: bool,
     images: dict[str, tuple[str, bytes]],
+    features: BedrockFeatures = NO_FEATURES,
 ) -> ConverseCall:
     """The Converse body for `model_id`; raises a 400 for anything this model cannot take."""
     caps = capabilities_for(model_id)
     params: dict[str, Any] = {}
     dropped: list[str] = []
-    system, turns, tool_history_names = _conversation(request, caps, model_id, images)
+    messages, tools_cache = inject_cache_points(request, features.cache_injection)
+    system, turns, tool_history_names = _conversation(messages, caps, model_id, images)
     body: dict[str, Any] = {}
 
     inference = _inference_config(request, caps, defaults, drop_params, params, dropped)
     dropped += _unsupported(request, drop_params)
     additional: dict[str, Any] = {}
-    if request.reasoning is not None:
-        _reasoning_fields(request, caps, inference.get("maxTokens"), additional, params, dropped)
+    reasoning = request.reasoning or _default_reasoning(defaults)
+    if reasoning is not None:
+        reasoning_fields(reasoning, caps, model_id, drop_params, inference, additional, params, dropped)
     top_k = request.top_k if request.top_k is not None else defaults.get("top_k")
     if top_k is not None:
         if caps.top_k:
@@ -140,8 +149,10 @@ def to_converse(
             dropped.append("top_k")
 
     tool_config, json_tool = _tool_config(
-        request, caps, model_id, drop_params, tool_history_names, system, params, dropped
+        request, caps, model_id, drop_params, tool_history_names, system, params, dropped, tools_cache
     )
+    if "thinking" in additional:
+        check_thinking_compatible(additional, inference, tool_config, json_tool, drop_params, params, dropped)
 
     if system and not caps.system_prompt:
         # This model has no system prompt (Titan Text, Mistral 7B, Mixtral): its text goes first in the
@@ -168,6 +179,9 @@ def to_converse(
         body["toolConfig"] = tool_config
     if additional:
         body["additionalModelRequestFields"] = additional
+    body.update(bedrock_features(request, features, params))
+    if not caps.cache_1h and strip_cache_ttls(body):
+        dropped.append("cache_control.ttl")
     buffered = bool(request.stream and tool_config and not caps.streaming_tools)
     return ConverseCall(
         body=body, json_tool=json_tool, params=params, buffered_stream=buffered, dropped=tuple(dropped)
@@ -175,23 +189,23 @@ def to_converse(
 
 
 def _conversation(
-    request: ChatRequest, caps: ModelCapabilities, model_id: str, images: dict[str, tuple[str, bytes]]
+    messages: list[Message], caps: ModelCapabilities, model_id: str, images: dict[str, tuple[str, bytes]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """System blocks, merged user/assistant turns, and the tool names used in the history."""
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     tool_names: list[str] = []
     last_legacy_id = ""
-    for message in request.parsed_messages:
+    for message in messages:
         role = message.role
         if role == "system":
             for part in message.parts:
                 if type(part) is TextPart and part.text.strip():  # a client API gives system text parts only
                     system.append({"text": part.text})
                     if part.cache:
-                        system.append(_cache_point())
+                        system.append(_cache_point(part.cache))
             if message.cache and system and "text" in system[-1]:
-                system.append(_cache_point())
+                system.append(_cache_point(message.cache))
             continue
         blocks: list[dict[str, Any]] = []
         if role == "tool":
@@ -226,7 +240,7 @@ def _conversation(
         if not blocks:
             continue
         if message.cache:
-            blocks.append(_cache_point())
+            blocks.append(_cache_point(message.cache))
         if turns and turns[-1]["role"] == role:
             content = turns[-1]["content"]
             content.extend(blocks)
@@ -273,7 +287,7 @@ def _append_part(
         elif type(part) is RemoteImagePart:
             blocks.append({"image": _remote_image(part.url, part.param, images)})
     if part.cache:
-        blocks.append(_cache_point())
+        blocks.append(_cache_point(part.cache))
 
 
 def _remote_image(url: str, param: str, images: dict[str, tuple[str, bytes]]) -> dict[str, Any]:
@@ -336,8 +350,12 @@ def _tool_result(
     return {"toolResult": {"toolUseId": _tool_use_id(call_id), "content": content, "status": status}}
 
 
-def _cache_point() -> dict[str, Any]:
-    return {"cachePoint": {"type": "default"}}  # a fresh dict each time: bodies never share mutable parts
+def _cache_point(mark: CacheMark = True) -> dict[str, Any]:
+    """A cachePoint block; a fresh dict each time: bodies never share mutable parts. Only "1h" is sent as a
+    TTL (five minutes is Bedrock's default, and older models refuse any ttl)."""
+    if mark == "1h":
+        return {"cachePoint": {"type": "default", "ttl": "1h"}}
+    return {"cachePoint": {"type": "default"}}
 
 
 def _tool_use_id(call_id: str) -> str:
@@ -430,45 +448,13 @@ def _inference_config(
     return config
 
 
-_MIN_THINKING_BUDGET = 1024  # Claude's smallest budget_tokens
-_MAX_ADAPTED_BUDGET = 16_000  # an adaptive request on a budget-only model thinks at most this much
-
-
-def _reasoning_fields(
-    request: ChatRequest,
-    caps: ModelCapabilities,
-    max_tokens: int | None,
-    additional: dict[str, Any],
-    params: dict[str, Any],
-    dropped: list[str],
-) -> None:
-    """`thinking` and `output_config.effort` as this model takes them; what it cannot take is dropped."""
-    reasoning = request.reasoning
-    assert reasoning is not None
-    thinking: dict[str, Any] | None = None
-    if reasoning.mode is ReasoningMode.ENABLED:
-        if "enabled" in caps.thinking:
-            budget = reasoning.budget_tokens or _MIN_THINKING_BUDGET
-            thinking = {"type": "enabled", "budget_tokens": budget}
-        elif "adaptive" in caps.thinking:
-            thinking = {"type": "adaptive"}  # this model refuses budgets: it decides how much to think
-    elif reasoning.mode is ReasoningMode.ADAPTIVE:
-        if "adaptive" in caps.thinking:
-            thinking = {"type": "adaptive"}
-        elif "enabled" in caps.thinking and max_tokens and max_tokens > 2 * _MIN_THINKING_BUDGET:
-            budget = min(_MAX_ADAPTED_BUDGET, max_tokens // 2)
-            thinking = {"type": "enabled", "budget_tokens": budget}
-    if thinking is not None:
-        additional["thinking"] = thinking
-        params["thinking"] = thinking
-    elif reasoning.mode is not ReasoningMode.DISABLED:
-        dropped.append("thinking")
-    if reasoning.effort:
-        if caps.effort:
-            additional["output_config"] = {"effort": reasoning.effort}
-            params["effort"] = reasoning.effort
-        else:
-            dropped.append("effort")
+def _default_reasoning(defaults: dict[str, Any]) -> Reasoning | None:
+    """A deployment's default reasoning_effort (litellm_params), for requests that ask for none; a model
+    without reasoning drops it, named, rather than failing every request."""
+    effort = defaults.get("reasoning_effort")
+    if not isinstance(effort, str) or effort == "none":
+        return None
+    return Reasoning(ReasoningMode.ENABLED, effort=effort, param="reasoning_effort", refuse=False)
 
 
 def _unsupported(request: ChatRequest, drop_params: bool) -> list[str]:
@@ -501,6 +487,7 @@ def _tool_config(
     system: list[dict[str, Any]],
     params: dict[str, Any],
     dropped: list[str],
+    tools_cache: CacheMark = False,
 ) -> tuple[dict[str, Any] | None, str | None]:
     tools = request.tools or []
     mode = request.tool_choice.mode if request.tool_choice is not None else None
@@ -510,6 +497,8 @@ def _tool_config(
             raise _no_tools(model_id, "tools")
         tools = []  # tools the client said not to use: nothing to send to a model without tools
     specs = [s for t in tools for s in _tool_spec(t.name, t.description, t.parameters, t.cache)]
+    if tools_cache and specs and "cachePoint" not in specs[-1]:
+        specs.append(_cache_point(tools_cache))  # cache_control_injection_points: location tool_config
     if mode in (ToolChoiceMode.REQUIRED, ToolChoiceMode.TOOL) and not caps.tool_choice_any:
         if not drop_params:
             sent = "'required'" if mode is ToolChoiceMode.REQUIRED else "'function'"
@@ -601,12 +590,12 @@ def _only_tool(specs: list[dict[str, Any]], name: str | None) -> list[dict[str, 
 
 
 def _tool_spec(
-    name: str, description: str | None, parameters: dict[str, Any], cache: bool = False
+    name: str, description: str | None, parameters: dict[str, Any], cache: CacheMark = False
 ) -> list[dict[str, Any]]:
     spec: dict[str, Any] = {"name": name, "inputSchema": {"json": parameters}}
     if description:
         spec["description"] = description
-    return [{"toolSpec": spec}, _cache_point()] if cache else [{"toolSpec": spec}]
+    return [{"toolSpec": spec}, _cache_point(cache)] if cache else [{"toolSpec": spec}]
 
 
 def _is_object_schema(schema: dict[str, Any]) -> bool:
@@ -618,17 +607,35 @@ def _is_object_schema(schema: dict[str, Any]) -> bool:
 # from_converse
 
 
-def usage_from_converse(usage: dict[str, Any] | None) -> Usage:
-    """The gateway's Usage from Converse usage; prompt tokens include cache reads and writes (all input)."""
+def usage_from_converse(usage: dict[str, Any] | None, reasoning: str = "") -> Usage:
+    """The gateway's Usage from Converse usage; prompt tokens include cache reads and writes (all input).
+    Bedrock does not count reasoning tokens apart: they are estimated from the `reasoning` text."""
     usage = usage or {}
     cache_read = usage.get("cacheReadInputTokens") or 0
     cache_write = usage.get("cacheWriteInputTokens") or 0
+    completion = usage.get("outputTokens") or 0
     return Usage(
         prompt_tokens=(usage.get("inputTokens") or 0) + cache_read + cache_write,
-        completion_tokens=usage.get("outputTokens") or 0,
+        completion_tokens=completion,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
+        reasoning_tokens=min(estimate_tokens(reasoning), completion) if reasoning else 0,
+        cache_write_1h_tokens=_one_hour_writes(usage.get("cacheDetails")),
     )
+
+
+def _one_hour_writes(details: Any) -> int:
+    """The cache writes with a one-hour TTL, from Converse's cacheDetails ([{ttl, inputTokens}])."""
+    if not isinstance(details, list):
+        return 0
+    return sum(d.get("inputTokens") or 0 for d in details if isinstance(d, dict) and d.get("ttl") == "1h")
+
+
+def service_tier_of(response: dict[str, Any]) -> str | None:
+    """The service tier Bedrock says served the call (Converse response or stream metadata)."""
+    tier = response.get("serviceTier")
+    value = tier.get("type") if isinstance(tier, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def finish_reason_for(stop_reason: str | None, tool_calls: bool = True) -> str:
@@ -676,14 +683,16 @@ def from_converse(response: dict[str, Any], *, json_tool: str | None) -> ChatAns
         answer_text = "".join(texts)
     else:
         answer_text = None if tool_calls else ""
+    reasoning_text = "".join(reasoning)
     return ChatAnswer(
         answer_text,
         tool_calls,
-        "".join(reasoning) if reasoning else None,
+        reasoning_text or None,
         finish,
-        usage_from_converse(response.get("usage")),
+        usage_from_converse(response.get("usage"), reasoning_text),
         reasoning_parts,
         stop_sequence_of(response.get("additionalModelResponseFields")),
+        service_tier_of(response),
     )
 
 

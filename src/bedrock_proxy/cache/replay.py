@@ -55,6 +55,10 @@ def stream_chunks(answer: dict[str, Any], include_usage: bool) -> list[dict[str,
         add(index, {"role": "assistant", "content": ""})
         if message.get("reasoning_content"):
             add(index, {"reasoning_content": message["reasoning_content"]})
+        if message.get(
+            "thinking_blocks"
+        ):  # the signed blocks a client sends back, as a live stream ends them
+            add(index, {"thinking_blocks": message["thinking_blocks"]})
         if message.get("content"):
             add(index, {"content": message["content"]})
         calls = message.get("tool_calls") or []

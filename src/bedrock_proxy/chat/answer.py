@@ -37,6 +37,7 @@ class ChatAnswer:
     # back unchanged in its next turn (`reasoning` is their text joined, for clients that show only text)
     reasoning_parts: list[ReasoningPart] = field(default_factory=list)
     stop_sequence: str | None = None  # the stop sequence that ended the answer, when the provider says
+    service_tier: str | None = None  # the service tier that served it, when the provider says
 
 
 Chunk = TypeVar("Chunk", covariant=True)  # what a client API sends for one delta (a chunk dict, an event)

@@ -12,15 +12,18 @@ from enum import StrEnum
 from typing import Any, final
 
 # ----------------------------------------------------------------------------------------------------------
-# Message parts. `cache` marks a prompt-cache point after the part; `param` names the client's field, for
-# errors found later (a model that takes no images, an image URL that could not be fetched).
+# Message parts. `cache` marks a prompt-cache point after the part: True for the default TTL, or the TTL the
+# client asked for ("5m", "1h"); `param` names the client's field, for errors found later (a model that takes
+# no images, an image URL that could not be fetched).
+
+CacheMark = bool | str  # False: no cache point; True: one with the default TTL; "5m" / "1h": with that TTL
 
 
 @final
 @dataclass(frozen=True, slots=True)
 class TextPart:
     text: str
-    cache: bool = False
+    cache: CacheMark = False
 
 
 @final
@@ -31,7 +34,7 @@ class ImagePart:
     format: str  # png | jpeg | gif | webp
     data: str  # base64
     param: str
-    cache: bool = False
+    cache: CacheMark = False
 
 
 @final
@@ -41,7 +44,7 @@ class RemoteImagePart:
 
     url: str
     param: str
-    cache: bool = False
+    cache: CacheMark = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,7 @@ class DocumentPart:
     data: str  # base64
     name: str
     param: str
-    cache: bool = False
+    cache: CacheMark = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,7 @@ class ReasoningPart:
     text: str
     signature: str | None = None
     redacted: str | None = None  # base64 of the encrypted reasoning, instead of text
-    cache: bool = False
+    cache: CacheMark = False
 
 
 Part = TextPart | ImagePart | RemoteImagePart | DocumentPart | ReasoningPart
@@ -85,7 +88,7 @@ class ToolDef:
     name: str
     description: str | None
     parameters: dict[str, Any]  # JSON Schema of the arguments
-    cache: bool = False
+    cache: CacheMark = False
 
 
 class ToolChoiceMode(StrEnum):
@@ -118,6 +121,12 @@ class Reasoning:
     mode: ReasoningMode
     budget_tokens: int | None = None
     effort: str | None = None  # low | medium | high | max: how hard to work (output_config.effort)
+    # the client's field that asked for it (reasoning_effort, thinking, reasoning.effort): a model without
+    # reasoning is a 400 naming it (or, with drop_params, a drop); None: dropped silently (Anthropic's API)
+    param: str | None = None
+    # False: a model without reasoning gets the request without it (named as dropped) instead of a 400;
+    # the Responses API, whose clients (Codex) send an effort to every model
+    refuse: bool = True
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -133,7 +142,7 @@ class Message:
     param: str
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None
-    cache: bool = False
+    cache: CacheMark = False
     tool_error: bool = False  # a tool result that reports a failure (Converse status "error")
 
 
@@ -166,6 +175,8 @@ class ChatRequest:
     json_schema_name: str | None = None
     json_schema: dict[str, Any] | None = None
     reasoning: Reasoning | None = None
+    service_tier: str | None = None  # Bedrock serviceTier: priority | default | flex | reserved
+    latency: str | None = None  # Bedrock performanceConfig.latency: standard | optimized
     clamp_max_tokens: bool = False  # max_tokens is the client's ceiling: lower it to the model's limit
     client_api: str = "openai.chat"  # which client API sent it, named in the CallRecord and traces
 

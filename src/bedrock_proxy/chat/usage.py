@@ -16,6 +16,10 @@ class Usage:
     completion_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    # of completion_tokens, spent on reasoning. Bedrock does not count them apart: they are estimated from
+    # the reasoning text (`estimate_tokens`), at most the completion tokens.
+    reasoning_tokens: int = 0
+    cache_write_1h_tokens: int = 0  # of cache_write_tokens, written with a one-hour TTL (priced apart)
 
     @property
     def total_tokens(self) -> int:
@@ -27,6 +31,8 @@ class Usage:
             self.completion_tokens + other.completion_tokens,
             self.cache_read_tokens + other.cache_read_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
         )
 
 
@@ -37,3 +43,8 @@ def total_usage(usages: Iterable[Usage | None]) -> Usage:
         if usage is not None:
             total = total + usage
     return total
+
+
+def estimate_tokens(text: str) -> int:
+    """A token estimate of a text (about four characters a token), for counts a provider does not give."""
+    return (len(text) + 3) // 4

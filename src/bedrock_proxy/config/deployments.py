@@ -22,6 +22,7 @@ from bedrock_proxy.config.coerce import (
     suggest,
 )
 from bedrock_proxy.config.effects import UNAPPLIED_DEFAULT_PARAMS, default_without_effect
+from bedrock_proxy.config.features import FEATURE_PARAMS, read_feature
 from bedrock_proxy.config.issues import child
 from bedrock_proxy.config.parsers import Context, check_url
 from bedrock_proxy.config.schema import Deployment, strip_userinfo
@@ -56,9 +57,18 @@ LIMIT_PARAMS = (
     "output_cost_per_token",
 )
 # OpenAI request fields a deployment may give defaults for; the request's own value always wins.
-APPLIED_DEFAULT_PARAMS = ("max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop")
+APPLIED_DEFAULT_PARAMS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop",
+    "reasoning_effort",
+)
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 DEFAULT_PARAMS = APPLIED_DEFAULT_PARAMS + UNAPPLIED_DEFAULT_PARAMS
-LITELLM_PARAMS = frozenset(CONNECTION_PARAMS + LIMIT_PARAMS + DEFAULT_PARAMS)
+LITELLM_PARAMS = frozenset(CONNECTION_PARAMS + LIMIT_PARAMS + DEFAULT_PARAMS + FEATURE_PARAMS)
 MODEL_INFO_KEYS = (
     "id",
     "mode",
@@ -236,6 +246,8 @@ def _read_params(deployment: Deployment, params: dict[str, Any], path: str, ctx:
                 params[key] = parsed
         elif key in CONNECTION_PARAMS:
             _connection_param(deployment, key, value, key_path, ctx)
+        elif key in FEATURE_PARAMS:
+            deployment.features = read_feature(deployment.features, key, value, key_path, log)
         elif key in MODEL_INFO_KEYS:
             log.warning(
                 key_path, f"read as model_info.{key}; it describes the model, move it under model_info"
@@ -279,6 +291,11 @@ def _default_param(key: str, value: Any, path: str, ctx: Context) -> Any:
         return as_number(value, path, log, minimum=-2, maximum=2)
     if key == "parallel_tool_calls":
         return as_bool(value, path, log)
+    if key == "reasoning_effort":
+        if value in REASONING_EFFORTS:
+            return value
+        log.error(path, f"expected one of {', '.join(REASONING_EFFORTS)}, got {describe(value)}")
+        return INVALID
     if key == "stop":
         if isinstance(value, str):
             return value

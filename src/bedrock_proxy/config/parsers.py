@@ -47,7 +47,7 @@ class Context:
 # LiteLLM integrations this gateway does not provide: named so the error says "not provided", not "unknown".
 LITELLM_ONLY_CALLBACKS = frozenset(
     {
-        "wandb", "lunary", "helicone", "promptlayer", "langsmith", "datadog", "datadog_llm_observability",
+        "langsmith", "datadog", "datadog_llm_observability",
         "s3", "gcs_bucket", "azure_storage", "sentry", "athina", "braintrust", "arize", "arize_phoenix",
         "mlflow", "logfire", "opik", "humanloop", "dynamodb", "supabase", "openmeter", "greenscale",
         "literalai", "galileo", "lago", "llmonitor", "posthog", "generic", "generic_api", "slack",

@@ -20,9 +20,21 @@ ROUTING_STRATEGIES = (
     "latency-based-routing",
     "cost-based-routing",
 )
-SUPPORTED_CALLBACKS = ("langfuse", "langfuse_otel", "otel", "traceloop", "webhook", "prometheus")
+SUPPORTED_CALLBACKS = (
+    "langfuse",
+    "langfuse_otel",
+    "otel",
+    "traceloop",
+    "webhook",
+    "prometheus",
+    "wandb",
+    "helicone",
+    "lunary",
+    "promptlayer",
+)
 SUPPORTED_ALERTING = ("slack", "webhook", "email")
 CACHE_TYPES = ("local", "redis")
+REDIS_FAIL_MODES = ("open", "closed")  # router_settings.redis_fail_mode
 # retry_policy keys: LiteLLM writes `RateLimitErrorRetries`; both that and `RateLimitError` are accepted and
 # normalised to the short name.
 RETRY_POLICY_ERRORS = (
@@ -60,6 +72,38 @@ def strip_userinfo(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+SERVICE_TIERS = ("priority", "default", "flex", "reserved")  # Bedrock's serviceTier.type values
+LATENCIES = ("standard", "optimized")  # Bedrock's performanceConfig.latency values
+GUARDRAIL_TRACES = ("enabled", "disabled", "enabled_full")
+CACHE_TTLS = ("5m", "1h")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheInjection:
+    """One of LiteLLM's `cache_control_injection_points`: a cache point the gateway adds to every request.
+    location "message" targets the messages of `role` or the one at `index` (negative counts from the end);
+    location "tool_config" puts one after the tools. `ttl` None: Bedrock's default five minutes."""
+
+    location: str  # message | tool_config
+    role: str | None = None  # system | user | assistant
+    index: int | None = None
+    ttl: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BedrockFeatures:
+    """A deployment's Bedrock request features (litellm_params), sent on every call to it; a request's own
+    service_tier / performanceConfig win over the deployment's."""
+
+    service_tier: str | None = None
+    latency: str | None = None
+    guardrail: dict[str, str] | None = None  # Converse guardrailConfig: guardrailIdentifier, guardrailVersion
+    cache_injection: tuple[CacheInjection, ...] = ()
+
+
+NO_FEATURES = BedrockFeatures()
 
 
 @dataclass
@@ -101,6 +145,7 @@ class Deployment:
     )  # request params applied when the client omits them
     model_info: dict[str, Any] = field(default_factory=dict)
     mode: str = "chat"  # "chat" | "embedding"
+    features: BedrockFeatures = NO_FEATURES  # service tier, latency, guardrail, cache injection points
     litellm_params: dict[str, Any] = field(default_factory=dict, repr=False)  # as written, env refs resolved
 
     def public_params(self) -> dict[str, Any]:
@@ -183,6 +228,9 @@ class Settings:
     log_raw_request_response: bool = False
     turn_off_message_logging: bool = False
     redact_user_api_key_info: bool = False
+    # GET /metrics needs a valid key (any configured key), as LiteLLM's litellm_settings key of that name;
+    # off (LiteLLM's default): anyone may scrape it, and key aliases are shown as short digests there
+    require_auth_for_metrics_endpoint: bool = False
     # observability: names from SUPPORTED_CALLBACKS only
     success_callbacks: list[str] = field(default_factory=list)
     failure_callbacks: list[str] = field(default_factory=list)
@@ -194,6 +242,7 @@ class Settings:
     redis_port: int | None = None
     redis_password: str | None = field(default=None, repr=False)
     redis_url: str | None = field(default=None, repr=False)
+    redis_fail_mode: str = "open"  # shared limits while Redis is down: "open" per process, "closed" 503
     # auth, storage, alerting, health
     master_key: str | None = field(
         default=None, repr=False

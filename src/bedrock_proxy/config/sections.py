@@ -37,7 +37,7 @@ from bedrock_proxy.config.parsers import (
     parse_retry_policy,
     parse_routing_strategy,
 )
-from bedrock_proxy.config.schema import CacheParams, Settings
+from bedrock_proxy.config.schema import REDIS_FAIL_MODES, CacheParams, Settings
 
 # a raw YAML value -> the Settings field's value (each parser its own type), or INVALID
 Parser = Callable[[Any, str, Context], Any]
@@ -85,6 +85,22 @@ def _text(value: Any, path: str, ctx: Context) -> str | Invalid:
 
 def _secret(value: Any, path: str, ctx: Context) -> str | Invalid:
     return as_str(value, path, ctx.log, secret=True)
+
+
+def _fail_mode(value: Any, path: str, ctx: Context) -> Any:
+    """redis_fail_mode: what limits do while the shared store is down."""
+    mode = as_str(value, path, ctx.log)
+    if mode is INVALID:
+        return INVALID
+    mode = mode.strip().lower()
+    if mode not in REDIS_FAIL_MODES:
+        ctx.log.error(
+            path,
+            f"must be one of {', '.join(REDIS_FAIL_MODES)}, not {value!r}: 'open' keeps serving with each "
+            "process's own limits while Redis is down, 'closed' refuses requests with 503",
+        )
+        return INVALID
+    return mode
 
 
 MAKE_A_KEY = 'make one with: echo "sk-$(openssl rand -hex 16)"'
@@ -154,6 +170,7 @@ NATIVE: dict[str, dict[str, SettingKey]] = {
         "log_raw_request_response": SettingKey("log_raw_request_response", _bool),
         "turn_off_message_logging": SettingKey("turn_off_message_logging", _bool),
         "redact_user_api_key_info": SettingKey("redact_user_api_key_info", _bool),
+        "require_auth_for_metrics_endpoint": SettingKey("require_auth_for_metrics_endpoint", _bool),
         "max_budget": SettingKey("max_budget", _usd),
         "rpm": SettingKey("rpm", _count),  # the seed's global limits
         "tpm": SettingKey("tpm", _count),
@@ -176,6 +193,7 @@ NATIVE: dict[str, dict[str, SettingKey]] = {
         "redis_port": SettingKey("redis_port", _port),
         "redis_password": SettingKey("redis_password", _secret),
         "redis_url": SettingKey("redis_url", _secret),
+        "redis_fail_mode": SettingKey("redis_fail_mode", _fail_mode),
         "cache_responses": SettingKey("cache", _bool),  # the seed's shape
         "cache_kwargs": SettingKey("_cache_kwargs", parse_cache_params),
     },

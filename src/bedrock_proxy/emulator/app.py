@@ -18,6 +18,7 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -216,11 +217,14 @@ class EmulatorApp:
         if operation in ("Converse", "ConverseStream"):
             turn = validate(body, spec, streaming=operation == "ConverseStream")
             if spec.native == "anthropic" and isinstance(body, dict):  # validate refused anything else
-                turn.cache_prefixes = cache_prefixes(body)
+                turn.cache_prefixes = cache_prefixes(body, spec.model_id)
         else:
             turn = native.parse_text(body, spec)
         if turn.marker:
-            controls = controls.merged(parse(turn.marker))
+            marked = parse(turn.marker)
+            if marked.fault == "guardrail" and not turn.features.guardrail:
+                marked = replace(marked, fault=None)  # no guardrailConfig: no guardrail to intervene
+            controls = controls.merged(marked)
         if turn.input_tokens > spec.context_window:
             raise errors.validation(errors.CONTEXT_TOO_LONG)
         fault = controls.fault or self._rate_fault()

@@ -1,10 +1,12 @@
-"""The emulated model catalogue: every model of the seed's tables and their cross-region profiles.
+"""The emulated model catalogue: the seed's models, the 2025-2026 line-up, and their inference profiles.
 
 Each model carries what Bedrock enforces for it (system prompt, tools, streaming tools, tool choices, images,
 context window, output limit), so the emulator refuses exactly what Bedrock refuses and a gateway can be
 tested against realistic errors. Where a model is served (on-demand regions, which profiles exist and from
 which regions) is not decided here: it comes from the gateway's own table, bedrock.availability, so the
-emulator cannot offer an id that AWS does not.
+emulator cannot offer an id that AWS does not; nor is a model's lifecycle (ACTIVE or LEGACY). A few
+application inference profiles stand for the ones an account creates (cost-allocation tags), so a gateway
+can be tested resolving one through GetInferenceProfile.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ class ModelSpec:
     tool_choices: frozenset[str] = frozenset({"auto", "any", "tool"})
     images: bool = False
     embedding_dimensions: tuple[int, ...] = ()
-    lifecycle: str = "ACTIVE"
     input_modalities: tuple[str, ...] = ("TEXT",)
 
     @property
@@ -52,6 +53,10 @@ class ModelSpec:
     def availability(self) -> Availability:
         return AVAILABILITY[self.model_id]
 
+    @property
+    def lifecycle(self) -> str:
+        return self.availability.lifecycle
+
     def on_demand_in(self, region: str) -> bool:
         return region in self.availability.on_demand
 
@@ -60,17 +65,36 @@ class ModelSpec:
         return self.availability.offered_in(region)
 
 
-def _claude(model_id: str, name: str, max_output: int = 4096) -> ModelSpec:
+def _claude(model_id: str, name: str, max_output: int = 4096, window: int = 200_000) -> ModelSpec:
     return ModelSpec(
         model_id,
         name,
         "Anthropic",
         "anthropic",
-        200_000,
+        window,
         max_output,
         images=True,
         input_modalities=("TEXT", "IMAGE"),
     )
+
+
+def _nova(model_id: str, name: str, window: int, max_output: int, images: bool = True) -> ModelSpec:
+    # Converse tool use on Nova: auto, any and a named tool (AWS "Tool use" for Nova); streaming tools too
+    return ModelSpec(
+        model_id,
+        name,
+        "Amazon",
+        "nova",
+        window,
+        max_output,
+        images=images,
+        input_modalities=("TEXT", "IMAGE", "VIDEO") if images else ("TEXT",),
+    )
+
+
+def _gpt_oss(model_id: str, name: str) -> ModelSpec:
+    # AWS "OpenAI models": text only, 128K context, tools through Converse
+    return ModelSpec(model_id, name, "OpenAI", "gpt-oss", 128_000, 128_000)
 
 
 class _Capabilities(TypedDict, total=False):
@@ -99,6 +123,19 @@ MODELS: dict[str, ModelSpec] = {
         _claude("anthropic.claude-3-opus-20240229-v1:0", "Claude 3 Opus"),
         _claude("anthropic.claude-3-sonnet-20240229-v1:0", "Claude 3 Sonnet"),
         _claude("anthropic.claude-3-haiku-20240307-v1:0", "Claude 3 Haiku"),
+        _claude("anthropic.claude-sonnet-4-20250514-v1:0", "Claude Sonnet 4", 64_000),
+        _claude("anthropic.claude-sonnet-4-5-20250929-v1:0", "Claude Sonnet 4.5", 64_000),
+        _claude("anthropic.claude-haiku-4-5-20251001-v1:0", "Claude Haiku 4.5", 64_000),
+        _claude("anthropic.claude-opus-4-5-20251101-v1:0", "Claude Opus 4.5", 64_000),
+        _claude("anthropic.claude-sonnet-4-6", "Claude Sonnet 4.6", 64_000, 1_000_000),
+        _claude("anthropic.claude-opus-4-6-v1", "Claude Opus 4.6", 128_000, 1_000_000),
+        _claude("anthropic.claude-opus-4-7", "Claude Opus 4.7", 128_000, 1_000_000),
+        _nova("amazon.nova-micro-v1:0", "Nova Micro", 128_000, 10_000, images=False),
+        _nova("amazon.nova-lite-v1:0", "Nova Lite", 300_000, 10_000),
+        _nova("amazon.nova-pro-v1:0", "Nova Pro", 300_000, 10_000),
+        _nova("amazon.nova-2-lite-v1:0", "Nova 2 Lite", 1_000_000, 64_000),
+        _gpt_oss("openai.gpt-oss-120b-1:0", "gpt-oss-120b"),
+        _gpt_oss("openai.gpt-oss-20b-1:0", "gpt-oss-20b"),
         ModelSpec(
             "amazon.titan-text-express-v1",
             "Titan Text G1 - Express",
@@ -158,6 +195,17 @@ MODELS: dict[str, ModelSpec] = {
             embedding_dimensions=(1024,),
         ),
         ModelSpec(
+            "cohere.embed-v4:0",
+            "Embed v4",
+            "Cohere",
+            "cohere-embed",
+            128_000,
+            0,
+            **_NO_TOOLS,
+            embedding_dimensions=(1536, 1024, 512, 256),
+            input_modalities=("TEXT", "IMAGE"),
+        ),
+        ModelSpec(
             "meta.llama3-1-70b-instruct-v1:0",
             "Llama 3.1 70B Instruct",
             "Meta",
@@ -205,6 +253,18 @@ MODELS: dict[str, ModelSpec] = {
             tool_choices=frozenset({"auto", "any"}),
         ),
         ModelSpec(
+            "mistral.pixtral-large-2502-v1:0",
+            "Pixtral Large (25.02)",
+            "Mistral AI",
+            "mistral",
+            128_000,
+            16_384,
+            stream_tools=False,
+            tool_choices=frozenset({"auto", "any"}),
+            images=True,
+            input_modalities=("TEXT", "IMAGE"),
+        ),
+        ModelSpec(
             "mistral.mixtral-8x7b-instruct-v0:1",
             "Mixtral 8x7B Instruct",
             "Mistral AI",
@@ -245,6 +305,29 @@ PROFILES: dict[str, InferenceProfile] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class ApplicationProfile:
+    """An application inference profile an account made from a system-defined profile or a model."""
+
+    profile_id: str  # the last part of its ARN (AWS makes 12 random characters; these are readable)
+    copies: str  # the system-defined profile id or foundation model id it was created from
+    name: str
+
+
+APPLICATION_PROFILES: dict[str, ApplicationProfile] = {
+    profile.profile_id: profile
+    for profile in (
+        ApplicationProfile("teamsonnet45eu", "eu.anthropic.claude-sonnet-4-5-20250929-v1:0", "team-a-sonnet"),
+        ApplicationProfile("teamhaiku45gl", "global.anthropic.claude-haiku-4-5-20251001-v1:0", "team-b"),
+        ApplicationProfile("teamnovaprodev", "eu.amazon.nova-pro-v1:0", "team-c-nova"),
+    )
+}
+
+
+def application_profile_arn(profile_id: str, region: str) -> str:
+    return f"arn:aws:bedrock:{region}:{ACCOUNT_ID}:application-inference-profile/{profile_id}"
+
+
 def models_in(region: str) -> list[ModelSpec]:
     """The foundation models ListFoundationModels shows in `region`."""
     return [spec for spec in MODELS.values() if spec.offered_in(region)]
@@ -275,6 +358,12 @@ def resolve(model_id: str, region: str) -> Resolved | None:
     """Model id, profile id or either's ARN -> the model; None when Bedrock in `region` would not know it."""
     if model_id.startswith("arn:"):
         _, _, resource = model_id.partition("/")
+        if ":application-inference-profile/" in model_id:
+            application = APPLICATION_PROFILES.get(resource)
+            if application is None:
+                return None
+            inner = resolve(application.copies, region)
+            return None if inner is None else Resolved(inner.spec, True)
         if ":foundation-model/" in model_id or ":inference-profile/" in model_id:
             model_id = resource
         else:

@@ -1,4 +1,5 @@
-"""Bedrock control plane: ListFoundationModels (with filters), GetFoundationModel, ListInferenceProfiles."""
+"""Bedrock control plane: ListFoundationModels (with filters and each model's lifecycle status),
+GetFoundationModel, ListInferenceProfiles and GetInferenceProfile (system-defined and application)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from bedrock_proxy.emulator.catalogue import (
+    APPLICATION_PROFILES,
     MODELS,
     PROFILES,
+    ApplicationProfile,
     ModelSpec,
+    application_profile_arn,
     foundation_model_arn,
     models_in,
     profile_arn,
@@ -102,12 +106,56 @@ def list_inference_profiles(query: str, region: str) -> dict[str, Any]:
     if kind not in ("SYSTEM_DEFINED", "APPLICATION"):
         raise constraint("typeEquals", kind, "satisfy enum value set: [SYSTEM_DEFINED, APPLICATION]")
     if kind == "APPLICATION":
-        return {"inferenceProfileSummaries": []}
+        summaries = [
+            application_summary(profile, region)
+            for profile in APPLICATION_PROFILES.values()
+            if _wrapped_models(profile, region)
+        ]
+        return {"inferenceProfileSummaries": summaries}
     return {"inferenceProfileSummaries": [profile_summary(p.profile_id, region) for p in profiles_in(region)]}
 
 
+def _wrapped_models(profile: ApplicationProfile, region: str) -> list[dict[str, str]]:
+    """The foundation-model ARNs an application profile routes to (those of the profile it copies)."""
+    system = PROFILES.get(profile.copies)
+    if system is not None:
+        if region not in system.regions:
+            return []
+        return [{"modelArn": foundation_model_arn(system.model_id, r)} for r in system.regions]
+    spec = MODELS.get(profile.copies)
+    if spec is None or not spec.on_demand_in(region):
+        return []
+    return [{"modelArn": foundation_model_arn(spec.model_id, region)}]
+
+
+def application_summary(profile: ApplicationProfile, region: str) -> dict[str, Any]:
+    return {
+        "inferenceProfileName": profile.name,
+        "description": f"Application profile copying {profile.copies}.",
+        "createdAt": _CREATED,
+        "updatedAt": _CREATED,
+        "inferenceProfileArn": application_profile_arn(profile.profile_id, region),
+        "models": _wrapped_models(profile, region),
+        "inferenceProfileId": profile.profile_id,
+        "status": "ACTIVE",
+        "type": "APPLICATION",
+    }
+
+
+def _profile_not_found() -> EmulatorError:
+    return EmulatorError(404, "ResourceNotFoundException", "Inference profile not found.")
+
+
 def get_inference_profile(identifier: str, region: str) -> dict[str, Any]:
+    """A system-defined profile by id or ARN, or an application profile by ARN (or its bare id)."""
     profile_id = identifier.rsplit("/", 1)[-1] if identifier.startswith("arn:") else identifier
+    application = APPLICATION_PROFILES.get(profile_id)
+    if application is not None and (
+        not identifier.startswith("arn:") or ":application-inference-profile/" in identifier
+    ):
+        if not _wrapped_models(application, region):
+            raise _profile_not_found()
+        return application_summary(application, region)
     if profile_id not in PROFILES or region not in PROFILES[profile_id].regions:
-        raise EmulatorError(404, "ResourceNotFoundException", "Inference profile not found.")
+        raise _profile_not_found()
     return profile_summary(profile_id, region)

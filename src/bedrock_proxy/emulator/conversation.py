@@ -16,6 +16,7 @@ from bedrock_proxy.emulator import errors
 from bedrock_proxy.emulator.catalogue import ModelSpec
 from bedrock_proxy.emulator.controls import MARKER_TEXT, take_marker
 from bedrock_proxy.emulator.errors import constraint, validation
+from bedrock_proxy.emulator.request_features import NO_FEATURES, RequestFeatures, echoed, read_features
 from bedrock_proxy.emulator.textgen import complete, estimate_tokens, reply_text
 from bedrock_proxy.emulator.thinking import check_reasoning_block, reasoning_block, thinking_requested
 from bedrock_proxy.emulator.toolgen import build_arguments, select_tools, tool_use_id
@@ -55,7 +56,9 @@ class Turn:
     tool_results: list[str] = field(default_factory=list)  # results in the last user message
     marker: str | None = None  # `[[emu:...]]` controls found in the last user message
     thinking: bool = False  # additionalModelRequestFields.thinking asked for reasoning
-    cache_prefixes: list[tuple[str, int]] = field(default_factory=list)  # (key, tokens) per cachePoint
+    # (key, tokens, ttl) per cachePoint
+    cache_prefixes: list[tuple[str, int, str]] = field(default_factory=list)
+    features: RequestFeatures = NO_FEATURES  # serviceTier, performanceConfig, guardrailConfig
 
 
 @dataclass(slots=True)
@@ -69,6 +72,8 @@ class Answer:
     stop_sequence: str | None = None
     cache_read: int = 0  # of input_tokens, read from the prompt cache
     cache_write: int = 0  # of input_tokens, written to the prompt cache
+    cache_write_1h: int = 0  # of cache_write, written with a one-hour TTL
+    echo: dict[str, Any] = field(default_factory=dict)  # serviceTier / performanceConfig, as Bedrock reports
 
     @property
     def text(self) -> str:
@@ -169,6 +174,7 @@ def validate(body: Any, spec: ModelSpec, streaming: bool) -> Turn:
         tool_results,
         marker,
         thinking,
+        features=read_features(body),
     )
 
 
@@ -309,6 +315,7 @@ def _tool_config(
 def answer(turn: Turn, words: int | None = None, tool: str | None = None) -> Answer:
     """The emulated model's reply to a validated turn; `tool`: the one tool to call (a marker asked)."""
     result = _answer(turn, words, tool)
+    result.echo = echoed(turn.features)
     if turn.thinking:
         block = reasoning_block(turn.prompt)
         result.blocks.insert(0, block)
@@ -349,4 +356,6 @@ def _text_answer(turn: Turn, text: str) -> Answer:
 def filtered_answer(turn: Turn, stop_reason: str) -> Answer:
     """What a guardrail intervention or a content filter returns instead of the model's answer."""
     text = errors.BLOCKED_TEXT if stop_reason == "guardrail_intervened" else ""
-    return Answer([{"text": text}], stop_reason, turn.input_tokens, estimate_tokens(text))
+    result = Answer([{"text": text}], stop_reason, turn.input_tokens, estimate_tokens(text))
+    result.echo = echoed(turn.features)
+    return result

@@ -20,13 +20,17 @@ def padding(index: int) -> str:
 
 
 def usage(answer: Answer) -> dict[str, Any]:
-    return {
+    counts: dict[str, Any] = {
         "inputTokens": answer.input_tokens - answer.cache_read - answer.cache_write,
         "outputTokens": answer.output_tokens,
         "totalTokens": answer.input_tokens + answer.output_tokens,
         "cacheReadInputTokens": answer.cache_read,
         "cacheWriteInputTokens": answer.cache_write,
     }
+    if answer.cache_write:  # the writes per TTL, as Bedrock details them
+        details = [("5m", answer.cache_write - answer.cache_write_1h), ("1h", answer.cache_write_1h)]
+        counts["cacheDetails"] = [{"ttl": ttl, "inputTokens": n} for ttl, n in details if n]
+    return counts
 
 
 def converse_body(answer: Answer, latency_ms: int) -> bytes:
@@ -38,6 +42,7 @@ def converse_body(answer: Answer, latency_ms: int) -> bytes:
     }
     if answer.stop_sequence is not None:
         body["additionalModelResponseFields"] = {"stop_sequence": answer.stop_sequence}
+    body.update(answer.echo)
     return orjson.dumps(body)
 
 
@@ -80,4 +85,4 @@ def stream_events(answer: Answer) -> Iterator[tuple[str, dict[str, Any], bool]]:
 
 
 def metadata_event(answer: Answer, latency_ms: int) -> dict[str, Any]:
-    return {"usage": usage(answer), "metrics": {"latencyMs": latency_ms}}
+    return {"usage": usage(answer), "metrics": {"latencyMs": latency_ms}, **answer.echo}

@@ -15,7 +15,7 @@ from bedrock_proxy.emulator.catalogue import ModelSpec
 from bedrock_proxy.emulator.controls import MARKER_TEXT, take_marker
 from bedrock_proxy.emulator.conversation import Answer, Turn, validate
 from bedrock_proxy.emulator.embeddings import binary, embed, int8, packed_bits
-from bedrock_proxy.emulator.errors import malformed
+from bedrock_proxy.emulator.errors import malformed, validation
 from bedrock_proxy.emulator.textgen import estimate_tokens, split_deltas
 
 _TEMPLATE_TOKENS = re.compile(r"<\|[^|>]*\|>|\[/?INST\]|</?s>")
@@ -381,6 +381,11 @@ TEXT_FAMILIES = {
 
 
 def parse_text(body: Any, spec: ModelSpec) -> Turn:
+    if spec.native not in TEXT_FAMILIES:  # Nova's and gpt-oss's own bodies are not modelled: Converse is
+        raise validation(
+            f"The emulator models InvokeModel bodies only for {', '.join(TEXT_FAMILIES)} models; call"
+            f" {spec.model_id} through Converse."
+        )
     return TEXT_FAMILIES[spec.native][0](body, spec, False)
 
 
@@ -468,12 +473,16 @@ def embed_cohere(body: Any, spec: ModelSpec, request_id: str) -> tuple[dict[str,
         raise malformed(f"#/texts: expected maximum item count: 96, found: {len(texts)}")
     if body["input_type"] not in _COHERE_INPUT_TYPES:
         raise malformed(f"#/input_type: {body['input_type']} is not a valid enum value")
-    if body.get("truncate", "NONE") not in ("NONE", "START", "END"):
+    v4 = len(spec.embedding_dimensions) > 1  # Embed v4: output_dimension 256-1536, truncate LEFT/RIGHT
+    if body.get("truncate", "NONE") not in (("NONE", "LEFT", "RIGHT") if v4 else ("NONE", "START", "END")):
         raise malformed(f"#/truncate: {body.get('truncate')} is not a valid enum value")
+    dimensions = body.get("output_dimension", spec.embedding_dimensions[0]) if v4 else 1024
+    if dimensions not in spec.embedding_dimensions:
+        raise malformed(f"#/output_dimension: {dimensions} is not a valid enum value")
     types = body.get("embedding_types")
     if types is not None and (not isinstance(types, list) or any(t not in _COHERE_TYPES for t in types)):
         raise malformed(f"#/embedding_types: {types} is not a valid enum value")
-    vectors = [embed(text, 1024, True) for text in texts]
+    vectors = [embed(text, dimensions, True) for text in texts]
     tokens = sum(estimate_tokens(t) for t in texts)
     result: dict[str, Any] = {"id": request_id, "texts": texts}
     if types is None:

@@ -15,12 +15,17 @@ from typing import TYPE_CHECKING, Protocol
 from prometheus_client import CollectorRegistry
 
 from bedrock_proxy.config.knobs import env_seconds
+from bedrock_proxy.observability import genai
 from bedrock_proxy.observability.dispatch import RecordDispatcher
+from bedrock_proxy.observability.helicone import HeliconeSink
 from bedrock_proxy.observability.langfuse import LangfuseLegacySink, LangfuseOptions, LangfuseOtlpSink
+from bedrock_proxy.observability.lunary import LunarySink
 from bedrock_proxy.observability.metrics import GatewayMetrics, overhead_seconds
 from bedrock_proxy.observability.otel import OtelSink, parse_otlp_headers, traces_url
+from bedrock_proxy.observability.promptlayer import PromptLayerSink
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.observability.sink import Sink
+from bedrock_proxy.observability.weave import WeaveSink
 from bedrock_proxy.observability.webhook import WebhookSink, parse_headers
 
 if TYPE_CHECKING:
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bedrock_proxy.observability")
 
 DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"
+DEFAULT_WANDB_PROJECT = "bedrock-proxy"
 DEFAULT_FLUSH_SECONDS = 20.0  # what shutdown (SIGTERM) spends at most delivering queued records
 
 # Callback names that need no sink: Prometheus metrics are always served on /metrics.
@@ -95,6 +101,7 @@ def _otel(settings: Settings, environ: Mapping[str, str]) -> Sink:
         protobuf=protocol == "http/protobuf",
         service_name=environ.get("OTEL_SERVICE_NAME") or "bedrock-proxy",
         log_messages=_log_messages(settings),
+        deprecated_names=not genai.latest_only(environ),
     )
 
 
@@ -113,6 +120,7 @@ def _traceloop(settings: Settings, environ: Mapping[str, str]) -> Sink:
             {"Authorization": f"Bearer {api_key}"},
             service_name=environ.get("OTEL_SERVICE_NAME") or "bedrock-proxy",
             log_messages=_log_messages(settings),
+            deprecated_names=not genai.latest_only(environ),
         )
     sink.name = "traceloop"
     return sink
@@ -129,6 +137,49 @@ def _webhook(settings: Settings, environ: Mapping[str, str]) -> Sink:
     )
 
 
+def _wandb(settings: Settings, environ: Mapping[str, str]) -> Sink:
+    api_key = environ.get("WANDB_API_KEY")
+    if not api_key:
+        raise SinkNotConfigured(
+            "the wandb callback needs WANDB_API_KEY (and WANDB_PROJECT; WANDB_BASE_URL for a dedicated or "
+            "self-managed W&B)"
+        )
+    return WeaveSink(
+        api_key=api_key,
+        project=environ.get("WANDB_PROJECT") or DEFAULT_WANDB_PROJECT,
+        entity=environ.get("WANDB_ENTITY") or None,
+        base_url=environ.get("WANDB_BASE_URL") or None,
+        trace_url=environ.get("WF_TRACE_SERVER_URL") or None,
+    )
+
+
+def _helicone(settings: Settings, environ: Mapping[str, str]) -> Sink:
+    api_key = environ.get("HELICONE_API_KEY")
+    if not api_key:
+        raise SinkNotConfigured(
+            "the helicone callback needs HELICONE_API_KEY (and HELICONE_API_BASE for a self-hosted Helicone)"
+        )
+    return HeliconeSink(api_key=api_key, base_url=environ.get("HELICONE_API_BASE") or None)
+
+
+def _lunary(settings: Settings, environ: Mapping[str, str]) -> Sink:
+    public_key = environ.get("LUNARY_PUBLIC_KEY") or environ.get("LUNARY_APP_ID")
+    if not public_key:
+        raise SinkNotConfigured(
+            "the lunary callback needs LUNARY_PUBLIC_KEY (and LUNARY_API_URL for a self-hosted Lunary)"
+        )
+    return LunarySink(public_key=public_key, api_url=environ.get("LUNARY_API_URL") or None)
+
+
+def _promptlayer(settings: Settings, environ: Mapping[str, str]) -> Sink:
+    api_key = environ.get("PROMPTLAYER_API_KEY")
+    if not api_key:
+        raise SinkNotConfigured(
+            "the promptlayer callback needs PROMPTLAYER_API_KEY (and PROMPTLAYER_BASE_URL for another server)"
+        )
+    return PromptLayerSink(api_key=api_key, base_url=environ.get("PROMPTLAYER_BASE_URL") or None)
+
+
 SinkFactory = Callable[["Settings", Mapping[str, str]], Sink]
 
 SINK_FACTORIES: dict[str, SinkFactory] = {
@@ -137,6 +188,10 @@ SINK_FACTORIES: dict[str, SinkFactory] = {
     "otel": _otel,
     "traceloop": _traceloop,
     "webhook": _webhook,
+    "wandb": _wandb,
+    "helicone": _helicone,
+    "lunary": _lunary,
+    "promptlayer": _promptlayer,
 }
 SUPPORTED_CALLBACKS = tuple(sorted({*SINK_FACTORIES, *BUILTIN_CALLBACKS}))
 
@@ -278,7 +333,8 @@ class Observability:
         size = queue_size or int(environ.get("BEDROCK_PROXY_SINK_QUEUE_SIZE") or 10_000)
         backoff_max = env_seconds(environ, "BEDROCK_PROXY_SINK_BACKOFF_MAX_SECONDS", 10.0)
         return cls(
-            GatewayMetrics(registry),
+            # a /metrics anyone may read shows no key alias, only a short digest of each key
+            GatewayMetrics(registry, key_aliases=settings.require_auth_for_metrics_endpoint),
             RecordDispatcher(
                 sinks.values(),
                 queue_size=size,
@@ -301,6 +357,8 @@ class Observability:
         for observe in self.observers:
             observe(record)
         names = self.success_sinks if record.status < 400 else self.failure_sinks
+        if record.status >= 400 and record.cost and self.spend is not None:
+            names = (*names, self.spend.name)  # a call cut short is still paid for: the ledger keeps it
         if names:
             self.dispatcher.submit(record, names)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from bedrock_proxy.observability import otlp
+from bedrock_proxy.observability import genai, otlp
 from bedrock_proxy.observability.record import Attempt, CallRecord
 from bedrock_proxy.observability.sink import HttpSink, RetryableSinkError, map_yielding
 
@@ -289,7 +289,10 @@ def otlp_spans(record: CallRecord, options: LangfuseOptions) -> list[dict[str, A
         "langfuse.observation.completion_start_time": iso(record.first_token_time),
         "langfuse.observation.version": f.version,
         **level_attrs(failed, error),
-        "gen_ai.system": "aws.bedrock",
+        # the GenAI conventions' names too (Langfuse reads them as fallbacks; other OTLP tools as the names)
+        "gen_ai.operation.name": genai.operation_name(record),
+        "gen_ai.provider.name": genai.PROVIDER,
+        "gen_ai.system": genai.PROVIDER,
         "gen_ai.request.model": record.model_group,
         "gen_ai.response.model": record.bedrock_model_id,
         "gen_ai.usage.input_tokens": record.usage.prompt_tokens,

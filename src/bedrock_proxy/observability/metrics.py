@@ -11,6 +11,7 @@ scrape adds up every worker's (observability/multiprocess.py); with one worker n
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from bisect import bisect_left
@@ -34,7 +35,7 @@ from bedrock_proxy.observability.record import CallRecord, DeploymentState
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
-_SAFE = re.compile(r"[^A-Za-z0-9_.:/@#+-]")  # deployment ids look like "claude-3-haiku#0"
+_SAFE = re.compile(r"[^A-Za-z0-9_.:/@#+*-]")  # ids look like "claude-3-haiku#0", wildcards "claude-*"
 
 HEALTHY, PARTIAL, COOLDOWN = DeploymentState  # the gauge values, re-exported under their old names
 _DEPLOYMENT_FAULTS = frozenset(
@@ -71,6 +72,28 @@ class _LabelGuard:
         return label
 
 
+class _KnownLabel:
+    """A model label that takes only configured model names (and their aliases): anything else a caller
+    names is counted under one `unknown` value, so callers cannot add series by inventing model names."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.known = {name: _SAFE.sub("_", name)[:100] for name in names}
+        # a wildcard model_name (`claude-*`) labels the names it serves with itself
+        self.patterns = [name for name in self.known if "*" in name]
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return ""
+        label = self.known.get(value)
+        if label is not None:
+            return label
+        for pattern in self.patterns:
+            if fnmatch.fnmatchcase(value, pattern):
+                return self.known[pattern]
+        return UNKNOWN_MODEL
+
+
+UNKNOWN_MODEL = "unknown"
 SinkStats = Callable[[], dict[str, dict[str, int]]]
 
 
@@ -105,6 +128,44 @@ class _SinkCollector(Collector):
                 records.add_metric([sink, outcome], stats.get(outcome, 0))
         yield depth
         yield records
+
+
+# (key alias, key id, lifetime spend in USD, spend_limit or None) for each configured key
+KeyBudgets = Callable[[], Iterable[tuple[str, str, float, float | None]]]
+
+
+class _BudgetCollector(Collector):
+    """Each configured key's lifetime spend and spend_limit, read from the spend ledger at scrape time.
+
+    The ledger's totals come from the shared store (every worker and gateway writing to it, within its
+    refresh interval), so any worker answers for all: these gauges are not added up across workers. The
+    key is labelled as every other api_key_alias label (`label`: its alias, or a digest while /metrics is
+    public)."""
+
+    def __init__(self, label: Callable[[str | None, str | None], str]) -> None:
+        self.sources: list[KeyBudgets] = []
+        self.label = label
+
+    def collect(self) -> Iterable[Metric]:
+        spend = GaugeMetricFamily(
+            "bedrock_proxy_key_spend_usd",
+            "Lifetime spend of each configured API key (USD), as budgets count it",
+            labels=["api_key_alias"],
+        )
+        limit = GaugeMetricFamily(
+            "bedrock_proxy_key_spend_limit_usd",
+            "spend_limit of each configured API key that has one (USD)",
+            labels=["api_key_alias"],
+        )
+        for source in self.sources:
+            for alias, key_id, spent, spend_limit in source():
+                key = self.label(alias, key_id)
+                spend.add_metric([key], spent)
+                if spend_limit is not None:
+                    limit.add_metric([key], spend_limit)
+        if self.sources:
+            yield spend
+            yield limit
 
 
 Values = Mapping[tuple[str, ...], Any]
@@ -205,9 +266,19 @@ class GatewayMetrics:
     retry / fallback; render() for GET /metrics; start() / aclose() around serving (sharing with sibling
     worker processes when there are any)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None, *, max_label_values: int = 200) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        max_label_values: int = 200,
+        key_aliases: bool = True,
+    ) -> None:
+        """`key_aliases` False: the api_key_alias label shows a short digest of the key instead of its alias
+        (for a /metrics anyone may read)."""
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        self._group = _LabelGuard(max_label_values)
+        self.key_aliases = key_aliases
+        self._group: Callable[[str | None], str] = _LabelGuard(max_label_values)
+        self._route = _LabelGuard(64)  # in-flight requests, by route path
         self._deployment = _LabelGuard(max_label_values * 4)
         self._model = _LabelGuard(max_label_values)
         self._error = _LabelGuard(64)
@@ -255,6 +326,12 @@ class GatewayMetrics:
         )
         self.tokens = counter("bedrock_proxy_tokens", "Tokens by direction", ["model_group", "direction"])
         self.spend = counter("bedrock_proxy_spend_usd", "Spend in USD", ["model_group"])
+        # of the input tokens, those read from / written to Bedrock's prompt cache (priced apart)
+        self.prompt_cache = counter(
+            "bedrock_proxy_prompt_cache_tokens",
+            "Input tokens read from or written to the prompt cache",
+            ["model_group", "kind"],
+        )
         self.cache_hits = counter(
             "bedrock_proxy_cache_hits", "Answers served from the response cache", ["model_group"]
         )
@@ -277,6 +354,17 @@ class GatewayMetrics:
         )
         self.fallbacks = counter(
             "bedrock_proxy_fallbacks", "Fallbacks to another model group", ["from_group", "to_group"]
+        )
+        self.shared_state_down = gauge(
+            "bedrock_proxy_shared_state_down",
+            "1 while the shared rate-limit store (Redis) is unreachable: limits per process, or refused",
+            ["store"],
+            MAX_LIVE,
+        )
+        self.shared_state_outages = counter(
+            "bedrock_proxy_shared_state_outages",
+            "Times the shared rate-limit store became unreachable",
+            ["store"],
         )
 
         # --- LiteLLM's names and labels (the unbounded ones such as end_user and user are left out)
@@ -320,20 +408,36 @@ class GatewayMetrics:
         self._rules = {family.name: family.merge for family in f.families}
         self._sinks = _SinkCollector()
         self.registry.register(self._sinks)
+        self._budgets = _BudgetCollector(self._key_label_of)
+        self.registry.register(self._budgets)
         self._publisher: SnapshotPublisher | None = None
+
+    def limit_model_labels(self, names: Iterable[str]) -> None:
+        """Label only these model names (the configured groups and aliases); any other is `unknown`."""
+        self._group = _KnownLabel(names)
+
+    def _key_label(self, record: CallRecord) -> str:
+        return self._key_label_of(record.api_key_alias, record.api_key_id)
+
+    def _key_label_of(self, alias: str | None, key_id: str | None) -> str:
+        if self.key_aliases or not key_id:
+            return self._alias(alias)
+        if key_id == alias:  # "anonymous": no key configured
+            return self._alias(alias)
+        return self._alias("key-" + key_id[:8])
 
     # ------------------------------------------------------------------ request path
     def request_started(self, route: str) -> None:
-        """In-flight +1. Pair with request_ended(route) in a `finally` (route: path or model group)."""
-        self.in_flight.inc((self._group(route),))
+        """In-flight +1. Pair with request_ended(route) in a `finally` (route: the request's path)."""
+        self.in_flight.inc((self._route(route),))
 
     def request_ended(self, route: str) -> None:
-        self.in_flight.inc((self._group(route),), -1.0)
+        self.in_flight.inc((self._route(route),), -1.0)
 
     def request_finished(self, record: CallRecord, overhead_seconds: float) -> None:
         """Counters and histograms of one finished call (in-flight is request_started / request_ended)."""
         group = (self._group(record.model_group),)
-        lite = (self._model(record.bedrock_model_id), group[0], self._alias(record.api_key_alias))
+        lite = (self._model(record.bedrock_model_id), group[0], self._key_label(record))
         status = str(record.status)
         self.requests.inc((group[0], status))
         self.l_total.inc((group[0], lite[2], status))
@@ -356,6 +460,10 @@ class GatewayMetrics:
         if usage.completion_tokens:
             self.tokens.inc((group[0], "output"), usage.completion_tokens)
             self.l_out.inc(lite, usage.completion_tokens)
+        if usage.cache_read_tokens:
+            self.prompt_cache.inc((group[0], "read"), usage.cache_read_tokens)
+        if usage.cache_write_tokens:
+            self.prompt_cache.inc((group[0], "write"), usage.cache_write_tokens)
         if record.cost:
             self.spend.inc(group, record.cost)
             self.l_spend.inc(lite, record.cost)
@@ -387,6 +495,12 @@ class GatewayMetrics:
         self.deployment_state.set((deployment, group), state)
         self.l_deployment_state.set((group, deployment, region, "bedrock"), state)
 
+    def shared_state(self, store: str, up: bool) -> None:
+        """The shared rate-limit store became unreachable (up False) or answers again."""
+        self.shared_state_down.set((store,), 0.0 if up else 1.0)
+        if not up:
+            self.shared_state_outages.inc((store,))
+
     def retry(self, model_group: str, deployment_id: str, error_type: str | None = None) -> None:
         self.retries.inc(
             (self._group(model_group), self._deployment(deployment_id), self._error(error_type or ""))
@@ -399,6 +513,10 @@ class GatewayMetrics:
     def add_sink_stats(self, source: SinkStats) -> None:
         """Expose a dispatcher's per-sink queue depth and delivered / retried / dropped counts."""
         self._sinks.sources.append(source)
+
+    def add_key_budgets(self, source: KeyBudgets) -> None:
+        """Expose each configured key's lifetime spend and spend_limit (the spend ledger's totals)."""
+        self._budgets.sources.append(source)
 
     def render(self) -> tuple[bytes, str]:
         """Body and content type for GET /metrics: with sibling workers, everyone's values added up."""

@@ -4,6 +4,7 @@ Configured like every OTLP exporter: OTEL_EXPORTER_OTLP_ENDPOINT (".../v1/traces
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as is), OTEL_EXPORTER_OTLP_HEADERS ("k=v,k2=v2", URL-encoded
 values), OTEL_EXPORTER_OTLP_PROTOCOL (http/json default, http/protobuf), OTEL_SERVICE_NAME. Traceloop is
 the same sink pointed at TRACELOOP_BASE_URL with TRACELOOP_API_KEY as a bearer token.
+OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental leaves out the deprecated gen_ai.system.
 """
 
 from __future__ import annotations
@@ -12,21 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
-import orjson
-
-from bedrock_proxy.observability import otlp
+from bedrock_proxy.observability import genai, otlp
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.observability.sink import HttpSink, map_yielding
-
-PARAM_ATTRS = {
-    "temperature": "gen_ai.request.temperature",
-    "max_tokens": "gen_ai.request.max_tokens",
-    "top_p": "gen_ai.request.top_p",
-    "top_k": "gen_ai.request.top_k",
-    "stop": "gen_ai.request.stop_sequences",
-    "presence_penalty": "gen_ai.request.presence_penalty",
-    "frequency_penalty": "gen_ai.request.frequency_penalty",
-}
 
 
 def parse_otlp_headers(raw: str | None) -> dict[str, str]:
@@ -45,42 +34,30 @@ def traces_url(environ: Mapping[str, str]) -> str | None:
     return base.rstrip("/") + "/v1/traces" if base else None
 
 
-def gen_ai_span(record: CallRecord, *, log_messages: bool) -> dict[str, Any]:
-    operation = "embeddings" if record.kind == "embedding" else "chat"
-    attrs: dict[str, Any] = {
-        "gen_ai.system": "aws.bedrock",
-        "gen_ai.operation.name": operation,
-        "gen_ai.request.model": record.model_group,
-        "gen_ai.response.model": record.bedrock_model_id,
-        "gen_ai.response.id": record.request_id,
-        "gen_ai.usage.input_tokens": record.usage.prompt_tokens,
-        "gen_ai.usage.output_tokens": record.usage.completion_tokens,
-        "gen_ai.response.finish_reasons": [record.finish_reason] if record.finish_reason else None,
-        "cloud.region": record.region,
-        "http.response.status_code": record.status,
-        "error.type": record.error_type if not record.ok else None,
-        "bedrock_proxy.deployment_id": record.deployment_id,
-        "bedrock_proxy.cost_usd": record.cost,
-        "bedrock_proxy.attempts": len(record.attempts),
-        "bedrock_proxy.fallback_used": record.fallback_used,
-        "user.id": record.user,
-        "bedrock_proxy.client_api": record.client_api,
-    }
+def gen_ai_span(record: CallRecord, *, log_messages: bool, deprecated_names: bool = True) -> dict[str, Any]:
+    """One CLIENT span per record, named and attributed by the GenAI conventions (observability/genai.py),
+    with the gateway's own facts beside them under bedrock_proxy.*."""
+    attrs = genai.gen_ai_attributes(record, log_messages=log_messages, deprecated_names=deprecated_names)
+    attrs.update(
+        {
+            "cloud.region": record.region or None,
+            "http.response.status_code": record.status,
+            "bedrock_proxy.deployment_id": record.deployment_id or None,
+            "bedrock_proxy.cost_usd": record.cost,
+            "bedrock_proxy.attempts": len(record.attempts),
+            "bedrock_proxy.fallback_used": record.fallback_used,
+            "bedrock_proxy.cache_hit": record.cache_hit,
+            "user.id": record.user,
+            "bedrock_proxy.client_api": record.client_api,
+        }
+    )
     if record.first_token_time is not None:
         attrs["bedrock_proxy.time_to_first_token_s"] = record.first_token_time - record.start_time
-    for key, name in PARAM_ATTRS.items():
-        value = (record.params or {}).get(key)
-        if value is not None:
-            attrs[name] = value if isinstance(value, (int, float, str, list)) else str(value)
-    if log_messages and record.input is not None:
-        attrs["gen_ai.input.messages"] = orjson.dumps(record.input, default=str).decode()
-    if log_messages and record.output is not None:
-        attrs["gen_ai.output.messages"] = orjson.dumps(record.output, default=str).decode()
     error = (record.error_message or record.error_type or f"HTTP {record.status}") if not record.ok else None
     return otlp.span(
         trace_id=otlp.hex_id(record.request_id, 32),
         span_id=otlp.hex_id(f"{record.request_id}:otel", 16),
-        name=f"{operation} {record.model_group}",
+        name=genai.span_name(record),
         start=record.start_time,
         end=record.end_time,
         attrs=attrs,
@@ -101,6 +78,7 @@ class OtelSink(HttpSink):
         protobuf: bool = False,
         service_name: str = "bedrock-proxy",
         log_messages: bool = True,
+        deprecated_names: bool = True,
         timeout: float = 10.0,
         name: str = "otel",
     ) -> None:
@@ -114,9 +92,13 @@ class OtelSink(HttpSink):
         }
         self.resource = {"service.name": service_name, "telemetry.sdk.language": "python"}
         self.log_messages = log_messages
+        self.deprecated_names = deprecated_names  # gen_ai.system beside gen_ai.provider.name
 
     async def send_batch(self, records: list[CallRecord]) -> None:
-        spans = await map_yielding(lambda r: gen_ai_span(r, log_messages=self.log_messages), records)
+        spans = await map_yielding(
+            lambda r: gen_ai_span(r, log_messages=self.log_messages, deprecated_names=self.deprecated_names),
+            records,
+        )
         request = otlp.export_request(spans, resource=self.resource, scope="bedrock-proxy")
         body = otlp.protobuf_body(request) if self.protobuf else otlp.json_body(request)
         await self.post(self.url, body, self.headers)

@@ -1,10 +1,15 @@
-"""Bedrock on-demand prices, so every CallRecord carries a cost without asking anyone at request time.
+"""Bedrock prices, so every CallRecord carries a cost without asking anyone at request time: one table,
+a source on every row.
 
 Prices are USD per token (the AWS page quotes per 1,000 or per 1,000,000 tokens). Cross-region inference
 profiles (`eu.`, `us.`, `apac.`, `jp.`, `au.` prefixes) cost what on-demand costs in the *source* region,
 the one the request was sent to (AWS: "the price is calculated basis the region you made the request in").
-`global.` profiles of the Claude 4.5 generation are 10% cheaper than regional ones, so entries may carry a
-`global_price`. A deployment's `input_cost_per_token` / `output_cost_per_token` override the table.
+From Claude Sonnet 4.5 / Haiku 4.5 on, in-Region and geo (`eu.`) calls carry a 10% premium over `global.`
+profiles (Anthropic, "Claude on Amazon Bedrock": global vs regional endpoints), so such rows carry a
+`global_price` 1/1.1 of the regional one. Prompt caching: reads, 5-minute writes and 1-hour writes each have
+their price (Anthropic's pricing table: 0.1x, 1.25x and 2x input). An application inference profile (an
+ARN) is priced as the model it wraps, once the gateway has asked GetInferenceProfile (`price_profile_as`).
+A deployment's `input_cost_per_token` / `output_cost_per_token` override the table.
 
 Where the table is unsure it says so in `note`. Nothing here was re-read from AWS on `as_of` (this machine
 has no internet access): `as_of` is when the figure was recorded here, `source` where it comes from. Check
@@ -22,6 +27,9 @@ from bedrock_proxy.bedrock.capabilities import base_model_id, profile_geography
 from bedrock_proxy.observability.record import Usage
 
 AWS_PAGE = "https://aws.amazon.com/bedrock/pricing/"
+ANTHROPIC_ON_BEDROCK = (
+    AWS_PAGE + "; Anthropic's pricing table and 'Claude on Amazon Bedrock' (regional = global + 10%)"
+)
 # Regional figures (and EU profile prices) were cross-checked against the public LiteLLM price map
 # (model_prices_and_context_window.json), which itself transcribes the AWS page.
 AWS_AND_LITELLM = (
@@ -34,28 +42,40 @@ _M = 1e-6  # prices below are written per million tokens, as the AWS page now sh
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """USD per token. Cache prices are None for models without prompt caching on Bedrock."""
+    """USD per token. Cache prices are None for models without prompt caching on Bedrock; `cache_write`
+    is the 5-minute write, `cache_write_1h` the 1-hour one (None where the model has no 1-hour TTL)."""
 
     input: float
     output: float
     cache_read: float | None = None
     cache_write: float | None = None
+    cache_write_1h: float | None = None
 
 
 def per_million(
-    input: float, output: float, cache_read: float | None = None, cache_write: float | None = None
+    input: float,
+    output: float,
+    cache_read: float | None = None,
+    cache_write: float | None = None,
+    cache_write_1h: float | None = None,
 ) -> Price:
-    return Price(
-        input * _M,
-        output * _M,
-        None if cache_read is None else cache_read * _M,
-        None if cache_write is None else cache_write * _M,
-    )
+    def scaled(value: float | None) -> float | None:
+        return None if value is None else value * _M
+
+    return Price(input * _M, output * _M, scaled(cache_read), scaled(cache_write), scaled(cache_write_1h))
 
 
-def _claude(input: float, output: float) -> Price:
-    # Anthropic prompt caching on Bedrock: reads at 0.1x input, 5-minute writes at 1.25x input.
-    return per_million(input, output, input * 0.1, input * 1.25)
+def _claude(input: float, output: float, *, one_hour: bool = True) -> Price:
+    # Anthropic prompt caching on Bedrock: reads at 0.1x input, 5-minute writes at 1.25x, 1-hour at 2x
+    return per_million(input, output, input * 0.1, input * 1.25, input * 2.0 if one_hour else None)
+
+
+GLOBAL_DISCOUNT = 1 / 1.1  # a global. profile's price, as a share of the regional (and geo) price
+
+
+def _claude_regional(global_input: float, global_output: float) -> tuple[Price, Price]:
+    """(regional and geo price, global price) of a Claude model from Sonnet 4.5 / Haiku 4.5 on."""
+    return _claude(global_input * 1.1, global_output * 1.1), _claude(global_input, global_output)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +119,12 @@ def _entry(
 
 _EU_NOVA_NOTE = "EU figures from LiteLLM's map for the eu. profiles; not re-read from AWS"
 
+
+def _newest_claude(global_input: float, global_output: float, source: str) -> PriceEntry:
+    regional, global_price = _claude_regional(global_input, global_output)
+    return _entry(regional, global_price=global_price, source=source)
+
+
 PRICING: Mapping[str, PriceEntry] = MappingProxyType(
     {
         # --- Anthropic Claude (seed models first). Same price in the US and EU regions for 3.x / 4.0.
@@ -117,17 +143,12 @@ PRICING: Mapping[str, PriceEntry] = MappingProxyType(
         "anthropic.claude-opus-4-20250514-v1:0": _entry(_claude(15.0, 75.0), source=AWS_AND_LITELLM),
         "anthropic.claude-opus-4-1-20250805-v1:0": _entry(_claude(15.0, 75.0), source=AWS_AND_LITELLM),
         # From the 4.5 generation on, regional endpoints and geo profiles cost 10% more than `global.`.
-        "anthropic.claude-sonnet-4-5-20250929-v1:0": _entry(
-            _claude(3.3, 16.5), global_price=_claude(3.0, 15.0), source=AWS_AND_LITELLM
-        ),
-        "anthropic.claude-haiku-4-5-20251001-v1:0": _entry(
-            _claude(1.1, 5.5), global_price=_claude(1.0, 5.0), source=AWS_AND_LITELLM
-        ),
-        "anthropic.claude-opus-4-5-20251101-v1:0": _entry(
-            _claude(5.5, 27.5),
-            global_price=_claude(5.0, 25.0),
-            note="regional price assumed to follow the +10% rule of Sonnet/Haiku 4.5; not verified",
-        ),
+        "anthropic.claude-sonnet-4-5-20250929-v1:0": _newest_claude(3.0, 15.0, AWS_AND_LITELLM),
+        "anthropic.claude-haiku-4-5-20251001-v1:0": _newest_claude(1.0, 5.0, AWS_AND_LITELLM),
+        "anthropic.claude-opus-4-5-20251101-v1:0": _newest_claude(5.0, 25.0, ANTHROPIC_ON_BEDROCK),
+        "anthropic.claude-sonnet-4-6": _newest_claude(3.0, 15.0, ANTHROPIC_ON_BEDROCK),
+        "anthropic.claude-opus-4-6-v1": _newest_claude(5.0, 25.0, ANTHROPIC_ON_BEDROCK),
+        "anthropic.claude-opus-4-7": _newest_claude(5.0, 25.0, ANTHROPIC_ON_BEDROCK),
         # --- Amazon Titan / Nova
         "amazon.titan-text-express-v1": _entry(
             per_million(0.2, 0.6), note="US price; EU regions may differ (not verified)"
@@ -145,6 +166,19 @@ PRICING: Mapping[str, PriceEntry] = MappingProxyType(
         ),
         "amazon.nova-pro-v1:0": _entry(
             per_million(0.8, 3.2), regions={"eu-*": per_million(1.05, 4.2)}, note=_EU_NOVA_NOTE
+        ),
+        "amazon.nova-2-lite-v1:0": _entry(
+            per_million(0.33, 2.75),
+            global_price=per_million(0.30, 2.50),
+            source=AWS_PAGE + " (0.30/2.50 global; 0.33/2.75 geo as listed by Vercel's AI Gateway)",
+            note="the geo price (10% over global) is not re-read from AWS; UNVERIFIED for the EU",
+        ),
+        # --- OpenAI open-weight models (in-Region in eu-west-1)
+        "openai.gpt-oss-120b-1:0": _entry(
+            per_million(0.15, 0.6), note="AWS launch price (US regions); the eu-west-1 price is UNVERIFIED"
+        ),
+        "openai.gpt-oss-20b-1:0": _entry(
+            per_million(0.07, 0.3), note="AWS launch price (US regions); the eu-west-1 price is UNVERIFIED"
         ),
         # --- Meta Llama: the EU regions that host Llama 3 charge more.
         "meta.llama3-8b-instruct-v1:0": _entry(
@@ -195,9 +229,18 @@ PRICING: Mapping[str, PriceEntry] = MappingProxyType(
             "Override if it matters.",
         ),
         "mistral.mistral-small-2402-v1:0": _entry(per_million(1.0, 3.0), note="not re-verified"),
+        "mistral.pixtral-large-2502-v1:0": _entry(
+            per_million(2.0, 6.0),
+            source=AWS_PAGE + " (Mistral's own list price for Pixtral Large is the same 2/6)",
+            note="EU profile price UNVERIFIED (same as US assumed)",
+        ),
         # --- Cohere embeddings
         "cohere.embed-english-v3": _entry(per_million(0.1, 0.0), source=AWS_AND_LITELLM),
         "cohere.embed-multilingual-v3": _entry(per_million(0.1, 0.0), source=AWS_AND_LITELLM),
+        "cohere.embed-v4:0": _entry(
+            per_million(0.12, 0.0),
+            source=AWS_PAGE + " (text tokens; images are priced per image, not modelled here)",
+        ),
     }
 )
 
@@ -219,9 +262,26 @@ def model_id_parts(model_id: str) -> tuple[str, str | None, bool]:
     return base_model_id(mid), arn_region, profile_geography(mid) == "global"
 
 
+# application inference profile ARN -> the model (or system profile) id it wraps, learnt from
+# GetInferenceProfile once per process (bedrock.app_profiles); read by price_for
+_WRAPPED: dict[str, str] = {}
+
+
+def price_profile_as(profile_arn: str, wrapped_id: str) -> None:
+    """Price calls to an application inference profile as calls to the model id it wraps."""
+    _WRAPPED[profile_arn.strip()] = wrapped_id
+    price_for.cache_clear()
+
+
+def wrapped_model(profile_arn: str) -> str | None:
+    """The id an application inference profile was learnt to wrap, or None."""
+    return _WRAPPED.get(profile_arn.strip())
+
+
 @functools.lru_cache(maxsize=1024)
 def price_for(model_id: str, region: str) -> Price | None:
     """The price of a model id (base id, profile id or ARN) called in a region, or None if unknown."""
+    model_id = _WRAPPED.get(model_id.strip(), model_id)
     base, arn_region, is_global = model_id_parts(model_id)
     entry = PRICING.get(base)
     if entry is None:
@@ -266,14 +326,7 @@ def cost_for(
     elif price is None:
         input_cost = 0.0
     else:
-        cached_read = usage.cache_read_tokens if price.cache_read is not None else 0
-        cached_write = usage.cache_write_tokens if price.cache_write is not None else 0
-        plain = max(usage.prompt_tokens - cached_read - cached_write, 0)
-        input_cost = plain * price.input
-        if cached_read:
-            input_cost += cached_read * price.cache_read  # type: ignore[operator]
-        if cached_write:
-            input_cost += cached_write * price.cache_write  # type: ignore[operator]
+        input_cost = _input_cost(price, usage)
     if output_cost_per_token is not None:
         output_cost = usage.completion_tokens * output_cost_per_token
     elif price is None:
@@ -281,3 +334,23 @@ def cost_for(
     else:
         output_cost = usage.completion_tokens * price.output
     return input_cost, output_cost
+
+
+def _input_cost(price: Price, usage: Usage) -> float:
+    """Plain input tokens at the input price, cache reads and writes (5-minute, 1-hour) at theirs.
+
+    A 1-hour write is priced as one when the usage says how many of the writes were 1-hour ones
+    (`cache_write_1h_tokens`, when a Usage carries it) and the model has a 1-hour price; otherwise every
+    write is a 5-minute one, Bedrock's default TTL."""
+    read = usage.cache_read_tokens if price.cache_read is not None else 0
+    written = usage.cache_write_tokens if price.cache_write is not None else 0
+    one_hour = min(getattr(usage, "cache_write_1h_tokens", 0), written)
+    one_hour = one_hour if price.cache_write_1h is not None else 0
+    cost = max(usage.prompt_tokens - read - written, 0) * price.input
+    if read and price.cache_read is not None:
+        cost += read * price.cache_read
+    if written and price.cache_write is not None:
+        cost += (written - one_hour) * price.cache_write
+    if one_hour and price.cache_write_1h is not None:
+        cost += one_hour * price.cache_write_1h
+    return cost

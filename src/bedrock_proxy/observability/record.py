@@ -59,6 +59,9 @@ class CallRecord:
     first_token_time: float | None = None  # time.time() of the first streamed delta
     upstream_latency: float = 0.0  # seconds spent waiting on Bedrock, all attempts
     usage: Usage = field(default_factory=Usage)
+    # the usage is the gateway's estimate, not Bedrock's: the call was cut short (the client left, the
+    # stream failed) before Bedrock sent its usage; it is still charged, from the tokens produced
+    usage_estimated: bool = False
     cost: float | None = None  # USD
     input_cost: float | None = None
     output_cost: float | None = None

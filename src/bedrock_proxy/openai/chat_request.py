@@ -31,6 +31,15 @@ from bedrock_proxy.chat.request import (
     sniff_image,
 )
 from bedrock_proxy.errors import GatewayError, invalid_request
+from bedrock_proxy.openai.chat_features import (
+    cache_mark,
+    parse_latency,
+    parse_reasoning_effort,
+    parse_service_tier,
+    parse_thinking,
+    parse_thinking_blocks,
+    refuse_request_guardrail,
+)
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 # Integers travel to Bedrock as JSON: beyond a signed 64-bit range no encoder writes them
@@ -178,6 +187,11 @@ def parse_chat_request(body: object, max_depth: int = MAX_JSON_DEPTH) -> ChatReq
     req.response_format, req.json_schema_name, req.json_schema = _parse_response_format(
         body.get("response_format")
     )
+    effort = parse_reasoning_effort(body.get("reasoning_effort"))
+    req.reasoning = parse_thinking(body.get("thinking"), effort) or effort
+    req.service_tier = parse_service_tier(body)
+    req.latency = parse_latency(body)
+    refuse_request_guardrail(body)
     return req
 
 
@@ -204,16 +218,16 @@ def _parse_message(i: int, raw: object, max_depth: int) -> Message:
             f"'{p}.role' must be one of system, developer, user, assistant, tool; got {shown[:80]}.",
             f"{p}.role",
         )
-    cache = isinstance(raw.get("cache_control"), dict)
+    cache = cache_mark(raw.get("cache_control"), f"{p}.cache_control")
     content = raw.get("content")
     if role in ("system", "developer"):
         return Message("system", _text_parts(content, p, required=True), p, cache=cache)
     if role == "user":
         return Message("user", _user_parts(content, p), p, cache=cache)
     if role == "assistant":
-        msg = Message(
-            "assistant", _text_parts(content, p, required=False, allow_refusal=True), p, cache=cache
-        )
+        thinking: list[Part] = [*parse_thinking_blocks(raw.get("thinking_blocks"), f"{p}.thinking_blocks")]
+        text = _text_parts(content, p, required=False, allow_refusal=True)
+        msg = Message("assistant", thinking + text, p, cache=cache)
         msg.tool_calls = _parse_tool_calls(raw.get("tool_calls"), p, max_depth)
         legacy = raw.get("function_call")
         if legacy is not None:
@@ -254,7 +268,7 @@ def _text_parts(content: object, p: str, *, required: bool, allow_refusal: bool 
             text = part.get(key)
             if not isinstance(text, str):
                 raise _wrong_type(f"{pp}.{key}", "a string", text)
-            parts.append(TextPart(text, isinstance(part.get("cache_control"), dict)))
+            parts.append(TextPart(text, cache_mark(part.get("cache_control"), f"{pp}.cache_control")))
         else:
             raise invalid_request(
                 f'\'{pp}\' must be a text part {{"type": "text", "text": "..."}} in this message'
@@ -275,7 +289,7 @@ def _user_parts(content: object, p: str) -> list[Part]:
         if not isinstance(part, dict):
             raise _wrong_type(pp, "an object with a 'type'", part)
         kind = part.get("type")
-        cache = isinstance(part.get("cache_control"), dict)
+        cache = cache_mark(part.get("cache_control"), f"{pp}.cache_control")
         if kind == "text":
             text = part.get("text")
             if not isinstance(text, str):
@@ -303,7 +317,7 @@ def _user_parts(content: object, p: str) -> list[Part]:
     return parts
 
 
-def _image_part(value: object, pp: str, cache: bool) -> Part:
+def _image_part(value: object, pp: str, cache: bool | str) -> Part:
     url = value.get("url") if isinstance(value, dict) else value
     if not isinstance(url, str):
         raise _wrong_type(f"{pp}.url", "a data: URL or an http(s) URL", url)
@@ -431,7 +445,12 @@ def _parse_tools(value: object) -> list[ToolDef] | None:
         elif not isinstance(parameters, dict):
             raise _wrong_type(f"{pt}.function.parameters", "a JSON Schema object", parameters)
         tools.append(
-            ToolDef(name, description or None, parameters, isinstance(tool.get("cache_control"), dict))
+            ToolDef(
+                name,
+                description or None,
+                parameters,
+                cache_mark(tool.get("cache_control"), f"{pt}.cache_control"),
+            )
         )
     return tools
 

@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any, Final
 
 from bedrock_proxy.chat.answer import ChatAnswer
+from bedrock_proxy.chat.request import ReasoningPart
 from bedrock_proxy.chat.usage import Usage, total_usage
 from bedrock_proxy.openai.usage import usage_to_openai
 
@@ -47,8 +48,10 @@ def assistant_message(
     reasoning: str | None,
     *,
     refusal: bool = True,
+    thinking_blocks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The assistant message of a completion (`refusal` false: the shape observability records)."""
+    """The assistant message of a completion (`refusal` false: the shape observability records).
+    `thinking_blocks` are LiteLLM's: the reasoning with its signatures, for the client to send back."""
     message: dict[str, Any] = (
         {"role": "assistant", "content": content, "refusal": None}
         if refusal
@@ -58,13 +61,24 @@ def assistant_message(
         message["tool_calls"] = tool_calls
     if reasoning:
         message["reasoning_content"] = reasoning
+    if thinking_blocks:
+        message["thinking_blocks"] = thinking_blocks
     return message
+
+
+def thinking_block(part: ReasoningPart) -> dict[str, Any]:
+    """One of LiteLLM's `thinking_blocks`: {type thinking, thinking, signature} or {type redacted_thinking,
+    data}; sent back on the assistant message of the next turn, it reaches Bedrock unchanged."""
+    if part.redacted is not None:
+        return {"type": "redacted_thinking", "data": part.redacted}
+    return {"type": "thinking", "thinking": part.text, "signature": part.signature}
 
 
 def answer_message(answer: ChatAnswer, *, refusal: bool = True) -> dict[str, Any]:
     """The assistant message of one answer (`refusal` false: the shape observability records)."""
     calls = [tool_call(call.id, call.name, call.arguments) for call in answer.tool_calls]
-    return assistant_message(answer.content, calls, answer.reasoning, refusal=refusal)
+    blocks = [thinking_block(part) for part in answer.reasoning_parts if part.signature or part.redacted]
+    return assistant_message(answer.content, calls, answer.reasoning, refusal=refusal, thinking_blocks=blocks)
 
 
 def completion_from_answers(
@@ -96,7 +110,7 @@ def completion_from_answers(
     choices = [
         _choice(index, answer_message(answer), answer.finish_reason) for index, answer in enumerate(answers)
     ]
-    return {
+    completion = {
         "id": completion_id(request_id),
         "object": "chat.completion",
         "created": created,
@@ -105,6 +119,9 @@ def completion_from_answers(
         "usage": usage,
         "system_fingerprint": None,
     }
+    if answers[0].service_tier is not None:
+        completion["service_tier"] = answers[0].service_tier  # the tier Bedrock says served the call
+    return completion
 
 
 def _choice(index: int, message: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
@@ -183,11 +200,13 @@ class ChunkRenderer:
     def reasoning(self, text: str) -> dict[str, Any]:
         return self._chunk({"reasoning_content": text})
 
-    def reasoning_signature(self, signature: str) -> None:
-        return None  # OpenAI's chat chunks carry reasoning text only
+    def reasoning_signature(self, signature: str) -> dict[str, Any]:
+        # LiteLLM's shape: the block's text came as reasoning_content deltas, its signature comes last
+        block = {"type": "thinking", "thinking": "", "signature": signature}
+        return self._chunk({"thinking_blocks": [block]})
 
-    def redacted_reasoning(self, data: str) -> None:
-        return None
+    def redacted_reasoning(self, data: str) -> dict[str, Any]:
+        return self._chunk({"thinking_blocks": [{"type": "redacted_thinking", "data": data}]})
 
     def tool_start(self, position: int, call_id: str, name: str) -> dict[str, Any]:
         return self._chunk({"tool_calls": [tool_call_start(position, call_id, name)]})

@@ -32,6 +32,7 @@ from bedrock_proxy.chat.request import (
     ToolDef,
 )
 from bedrock_proxy.errors import GatewayError, invalid_request
+from bedrock_proxy.openai.chat_features import parse_reasoning_effort, parse_service_tier
 from bedrock_proxy.openai.chat_request import TOOL_NAME, type_name
 from bedrock_proxy.openai.chat_request import _image_part as image_part  # the chat API's image rules
 
@@ -165,9 +166,10 @@ def parse_responses_request(body: object, history: list[dict[str, Any]] | None =
     chat.parallel_tool_calls = _boolean(body, "parallel_tool_calls", None)
     text = _parse_text(body.get("text"), chat)
     reasoning = _parse_reasoning(body.get("reasoning"))
-    if reasoning.get("effort") not in (None, "none"):
-        dropped.append("reasoning.effort")  # Bedrock reasoning is set per model in the config, not here
-    for key in ("include", "prompt_cache_key", "client_metadata", "service_tier", "truncation"):
+    # Codex sends an effort whatever the model: one without reasoning gets the request without it (named)
+    chat.reasoning = parse_reasoning_effort(reasoning.get("effort"), "reasoning.effort", refuse=False)
+    chat.service_tier = parse_service_tier(body)
+    for key in ("include", "prompt_cache_key", "client_metadata", "truncation"):
         if body.get(key) is not None:
             logger.debug("responses: '%s' accepted and not applied", key)
     if dropped:
@@ -183,7 +185,7 @@ def parse_responses_request(body: object, history: list[dict[str, Any]] | None =
         "prompt_cache_key": _string(body, "prompt_cache_key"),
         "reasoning": reasoning,
         "safety_identifier": _string(body, "safety_identifier"),
-        "service_tier": "default",
+        "service_tier": chat.service_tier or "default",
         "store": bool(_boolean(body, "store", True)),
         "temperature": chat.temperature if chat.temperature is not None else 1.0,
         "text": text,

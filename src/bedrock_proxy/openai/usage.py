@@ -16,7 +16,7 @@ def usage_to_openai(usage: Usage | None) -> dict[str, Any]:
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.prompt_tokens + usage.completion_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
-        "completion_tokens_details": {"reasoning_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
     if usage.cache_write_tokens:  # cache writes are billed at their own rate
         out["cache_creation_input_tokens"] = usage.cache_write_tokens
@@ -28,9 +28,11 @@ def usage_from_openai(usage: dict[str, Any] | None) -> Usage:
     if not usage:
         return Usage()
     details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
     return Usage(
         prompt_tokens=usage.get("prompt_tokens", 0),
         completion_tokens=usage.get("completion_tokens", 0),
         cache_read_tokens=details.get("cached_tokens", 0) or 0,
         cache_write_tokens=usage.get("cache_creation_input_tokens", 0) or 0,
+        reasoning_tokens=completion_details.get("reasoning_tokens", 0) or 0,
     )

@@ -1,46 +1,125 @@
-"""The router's shared counters behind one small interface: minute windows, in-flight slots, cooldowns.
+"""Shared state: the counters every limit and cooldown reads, behind one interface, so they can hold across
+worker processes and hosts.
 
-`InMemoryCounterStore` serves one gateway process. A Redis store for several processes implements the same
-`CounterStore` protocol. The protocol is synchronous on purpose: the router consults it several times per
-request while choosing a deployment, and the hot path must not wait on a network round trip; a Redis store
-keeps a local mirror like this one and reconciles it with Redis in the background (LiteLLM does the same).
+The interface is built around admissions, not single counters: `choose` checks every limit of one admission
+and takes them all (or nothing) in one atomic step, so with a store shared by many processes a limit of L
+requests a minute admits exactly L sequential requests, and at most L plus those in flight when concurrent.
+A check-then-add in two steps could not promise that. Three stores implement it:
+
+- `InMemoryState` (here): one process, plain dicts; the default.
+- `SqliteState` (state_sqlite.py): the worker processes of one host (`serve --num-workers N`, no Redis).
+- `RedisState` (state_redis.py): every process and host pointed at one Redis; `FailoverState`
+  (state_failover.py) puts a per-process store behind it for when Redis is down.
+
+What is kept, for any store: minute windows (per-second buckets summed over the last 60 s: rpm, tpm, failure
+counts), in-flight slots (each held by a named holder, with a lease so a crashed process cannot hold one
+forever), and cooldowns (a key that lives for the cooldown's seconds). Every store keeps its own clock (this
+process's, the host's, Redis's), so only durations cross the interface. Usage and latency statistics for
+routing and alert counters can follow as more windows and keys of the same kinds.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 WINDOW_SECONDS = 60
+SLOT_REFUSED_WAIT = 1.0  # seconds a client is told to wait for an in-flight slot
+ADMITTED = -1  # Choice.blocked_by: this option was admitted (or not looked at)
+COOLING = -2  # Choice.blocked_by: this option is cooling down
 
 
-class CounterStore(Protocol):
-    def add(self, key: str, amount: float, now: float) -> float:
-        """Add `amount` (may be negative) to the key's sliding minute window; return the window's total."""
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One limit of an admission. A window check passes while `total + needed <= limit` and then adds
+    `amount` (the estimate for tokens, 1 for requests); a slot check (`holder` set) passes while fewer than
+    `limit` slots are held and then takes one for `holder`. `limit` None: always passes, only counts."""
+
+    key: str
+    limit: float | None
+    needed: float = 1.0
+    amount: float = 1.0
+    holder: str = ""
+
+    @property
+    def is_slot(self) -> bool:
+        return bool(self.holder)
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One way to admit a request: its checks, all or none taken; skipped while `cooldown_key` cools down."""
+
+    checks: tuple[Check, ...]
+    cooldown_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """What `choose` did: the admitted option's index (-1: none), and for each option looked at, which check
+    refused it (ADMITTED, COOLING or the check's index) and the seconds until it may have room; when one of
+    the common checks refused, its index and wait (no option was looked at)."""
+
+    index: int
+    blocked_by: tuple[int, ...] = ()
+    waits: tuple[float, ...] = ()
+    common_blocked: int = ADMITTED
+    common_wait: float = 0.0
+
+    @property
+    def admitted(self) -> bool:
+        return self.index >= 0
+
+
+@dataclass(slots=True)
+class Readings:
+    """Window totals, in-flight counts and cooldowns read at once, for strategies that compare them."""
+
+    totals: dict[str, float] = field(default_factory=dict)
+    slots: dict[str, int] = field(default_factory=dict)
+    cooling: dict[str, float] = field(default_factory=dict)  # seconds left; absent: not cooling down
+
+    def total(self, key: str) -> float:
+        return self.totals.get(key, 0.0)
+
+    def in_flight(self, key: str) -> int:
+        return self.slots.get(key, 0)
+
+    def cooling_for(self, key: str) -> float:
+        return self.cooling.get(key, 0.0)
+
+
+class SharedState(Protocol):
+    """Where limits count. Every method is one round trip for a remote store."""
+
+    description: str  # what check-config and the start-up log say: "in-process", "redis at host:6379"...
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
+        """Admit the first option, in order, that is not cooling down and passes every check: take all its
+        checks at once, with the `common` checks (the gateway's own limits, which any option needs; they
+        are checked first). Options after the admitted one are not looked at."""
         ...
 
-    def total(self, key: str, now: float) -> float:
-        """What the key counted over the last minute."""
+    async def settle(self, adds: Sequence[tuple[str, float]], releases: Sequence[tuple[str, str]]) -> None:
+        """Add amounts to windows (corrections, may be negative) and give back (slot key, holder) slots."""
         ...
 
-    def free_in(self, key: str, limit: float, needed: float, now: float) -> float:
-        """Seconds until the window has room for `needed` more under `limit` (0 when it has room now)."""
+    async def fail(
+        self, fails_key: str, cooldown_key: str, allowed: int, cooldown_seconds: float
+    ) -> tuple[float, bool]:
+        """Count one failure; past `allowed` in a minute (and cooldown_seconds > 0) the key cools down for
+        that long and the count starts again. Returns (failures this minute, whether this call cooled it)."""
         ...
 
-    def reset(self, key: str) -> None: ...
-
-    def acquire(self, key: str, limit: int | None) -> bool:
-        """Take an in-flight slot unless `limit` slots are taken already."""
-        ...
-
-    def release(self, key: str) -> None: ...
-
-    def in_flight(self, key: str) -> int: ...
-
-    def cool_down(self, key: str, until: float) -> None: ...
-
-    def cooling_until(self, key: str) -> float:
-        """The monotonic time the key's cooldown ends; 0.0 when it is not cooling down."""
+    async def read(self, windows: Sequence[str], slots: Sequence[str], cooldowns: Sequence[str]) -> Readings:
+        """Current totals, in-flight counts and cooldowns."""
         ...
 
 
@@ -72,61 +151,163 @@ class _MinuteWindow:
         self.total += amount
         return self.total
 
+    def free_in(self, limit: float, needed: float, now: float) -> float:
+        """Seconds until `needed` more fits under `limit` (0: it fits now)."""
+        self.expire(int(now))
+        return free_in(((s, a) for s, a in self.buckets), self.total, limit, needed, now)
 
-class InMemoryCounterStore:
-    """The default CounterStore: plain dicts, one process, no locks (the event loop is single-threaded)."""
 
-    def __init__(self) -> None:
+def free_in(
+    buckets: Iterable[tuple[float, float]], total: float, limit: float, needed: float, now: float
+) -> float:
+    """Seconds until a window of (second, amount) buckets, oldest first, has room for `needed` under
+    `limit`: when enough of the oldest buckets have left the minute. A minute when it never fits."""
+    excess = total + needed - limit
+    if excess <= 0:
+        return 0.0
+    for second, amount in buckets:
+        excess -= amount
+        if excess <= 0:
+            return float(max(second + WINDOW_SECONDS - now, 0.0))
+    return float(WINDOW_SECONDS)
+
+
+class InMemoryState:
+    """The default store: plain dicts, one process, no locks (the event loop is single-threaded, and no
+    method awaits, so each is atomic)."""
+
+    description = "in-process (each worker process keeps its own limits)"
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self._windows: dict[str, _MinuteWindow] = {}
-        self._in_flight: dict[str, int] = {}
+        self._slots: dict[str, set[str]] = {}
         self._cooldowns: dict[str, float] = {}
 
-    def add(self, key: str, amount: float, now: float) -> float:
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    # the synchronous core, also what FailoverState falls back to
+    def choose_now(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
+        now = self.clock()
+        if common:
+            blocked, wait = self._blocked(Option(tuple(common)), now)
+            if blocked != ADMITTED:
+                return Choice(-1, common_blocked=blocked, common_wait=wait)
+        blocked_by: list[int] = []
+        waits: list[float] = []
+        for index, option in enumerate(options):
+            blocked, wait = self._blocked(option, now)
+            blocked_by.append(blocked)
+            waits.append(wait)
+            if blocked == ADMITTED:
+                for check in (*option.checks, *common):
+                    if check.is_slot:
+                        self._slots.setdefault(check.key, set()).add(check.holder)
+                    elif check.amount:
+                        self._window(check.key).add(check.amount, now)
+                return Choice(index, tuple(blocked_by), tuple(waits))
+        return Choice(-1, tuple(blocked_by), tuple(waits))
+
+    def _blocked(self, option: Option, now: float) -> tuple[int, float]:
+        if option.cooldown_key:
+            left = self._cooldowns.get(option.cooldown_key, 0.0) - now
+            if left > 0:
+                return COOLING, left
+        for index, check in enumerate(option.checks):
+            if check.limit is None:
+                continue
+            if check.is_slot:
+                if len(self._slots.get(check.key, ())) >= check.limit:
+                    return index, SLOT_REFUSED_WAIT
+                continue
+            window = self._windows.get(check.key)
+            if window is None:
+                if check.needed > check.limit:
+                    return index, float(WINDOW_SECONDS)
+                continue
+            window.expire(int(now))
+            if window.total + check.needed > check.limit:
+                return index, window.free_in(check.limit, check.needed, now)
+        return ADMITTED, 0.0
+
+    def settle_now(self, adds: Sequence[tuple[str, float]], releases: Sequence[tuple[str, str]]) -> None:
+        now = self.clock()
+        for key, amount in adds:
+            if amount:
+                self._window(key).add(amount, now)
+        for key, holder in releases:
+            held = self._slots.get(key)
+            if held is not None:
+                held.discard(holder)
+
+    def fail_now(
+        self, fails_key: str, cooldown_key: str, allowed: int, cooldown_seconds: float
+    ) -> tuple[float, bool]:
+        now = self.clock()
+        fails = self._window(fails_key).add(1, now)
+        if fails > allowed and cooldown_seconds > 0:
+            self._cooldowns[cooldown_key] = now + cooldown_seconds
+            self._windows.pop(fails_key, None)
+            return fails, True
+        return fails, False
+
+    def read_now(self, windows: Sequence[str], slots: Sequence[str], cooldowns: Sequence[str]) -> Readings:
+        now = self.clock()
+        readings = Readings()
+        for key in windows:
+            window = self._windows.get(key)
+            if window is not None:
+                window.expire(int(now))
+            readings.totals[key] = window.total if window is not None else 0.0
+        for key in slots:
+            readings.slots[key] = len(self._slots.get(key, ()))
+        for key in cooldowns:
+            left = self._cooldowns.get(key, 0.0) - now
+            if left > 0:
+                readings.cooling[key] = left
+        return readings
+
+    def _window(self, key: str) -> _MinuteWindow:
         window = self._windows.get(key)
         if window is None:
             window = self._windows[key] = _MinuteWindow()
-        return window.add(amount, now)
+        return window
 
-    def total(self, key: str, now: float) -> float:
-        window = self._windows.get(key)
-        if window is None:
-            return 0.0
-        window.expire(int(now))
-        return window.total
+    # SharedState
+    async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
+        return self.choose_now(options, common)
 
-    def free_in(self, key: str, limit: float, needed: float, now: float) -> float:
-        window = self._windows.get(key)
-        if window is None:
-            return 0.0
-        window.expire(int(now))
-        excess = window.total + needed - limit
-        if excess <= 0:
-            return 0.0
-        for second, amount in window.buckets:
-            excess -= amount
-            if excess <= 0:
-                return max(second + WINDOW_SECONDS - now, 0.0)
-        return float(WINDOW_SECONDS)  # needs more than the limit: never fits, say a minute
+    async def settle(self, adds: Sequence[tuple[str, float]], releases: Sequence[tuple[str, str]]) -> None:
+        self.settle_now(adds, releases)
 
-    def reset(self, key: str) -> None:
-        self._windows.pop(key, None)
+    async def fail(
+        self, fails_key: str, cooldown_key: str, allowed: int, cooldown_seconds: float
+    ) -> tuple[float, bool]:
+        return self.fail_now(fails_key, cooldown_key, allowed, cooldown_seconds)
 
-    def acquire(self, key: str, limit: int | None) -> bool:
-        current = self._in_flight.get(key, 0)
-        if limit is not None and current >= limit:
-            return False
-        self._in_flight[key] = current + 1
-        return True
+    async def read(self, windows: Sequence[str], slots: Sequence[str], cooldowns: Sequence[str]) -> Readings:
+        return self.read_now(windows, slots, cooldowns)
 
-    def release(self, key: str) -> None:
-        current = self._in_flight.get(key, 0)
-        self._in_flight[key] = current - 1 if current > 0 else 0
 
-    def in_flight(self, key: str) -> int:
-        return self._in_flight.get(key, 0)
+class WindowCounters:
+    """Minute windows of a SharedState as plain tuples, for packages beside the router (the key guard) that
+    must not import its types: `take` is one atomic admission, `add` one correction."""
 
-    def cool_down(self, key: str, until: float) -> None:
-        self._cooldowns[key] = until
+    def __init__(self, state: SharedState) -> None:
+        self.state = state
 
-    def cooling_until(self, key: str) -> float:
-        return self._cooldowns.get(key, 0.0)
+    async def take(self, windows: Sequence[tuple[str, float, float, float]]) -> tuple[int, float]:
+        """(key, limit, needed, amount) windows, all taken or none: (-1, 0.0), or the index of the window
+        that refused and the seconds until it has room."""
+        option = Option(tuple(Check(key, limit, needed, amount) for key, limit, needed, amount in windows))
+        choice = await self.state.choose([option])
+        if choice.admitted:
+            return -1, 0.0
+        return choice.blocked_by[0], choice.waits[0]
+
+    async def add(self, key: str, amount: float) -> None:
+        await self.state.settle(((key, amount),), ())

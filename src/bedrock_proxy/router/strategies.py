@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bedrock_proxy.config.schema import ROUTING_STRATEGIES
-from bedrock_proxy.router.state import CounterStore
+from bedrock_proxy.router.state import Readings
 from bedrock_proxy.router.tracked import Tracked
 
 LATENCY_SMOOTHING = 0.3  # weight of the newest sample in the moving average
@@ -23,37 +23,53 @@ class Strategy:
     name = "simple-shuffle"
     observes_latency = False
     counts_usage = False
+    reads_in_flight = False
+    reads_counters = False  # order() compares Readings: the router reads them from the store first
 
-    def __init__(self, store: CounterStore, args: dict[str, Any]) -> None:
-        self.store = store
+    def __init__(self, args: dict[str, Any]) -> None:
         self.args = args
 
-    def pick(self, candidates: list[Tracked], now: float) -> Tracked:
-        if len(candidates) == 1:
-            return candidates[0]
-        return random.choices(candidates, weights=[t.weight for t in candidates])[0]
+    def order(self, candidates: list[Tracked], readings: Readings | None) -> list[Tracked]:
+        """The candidates, the one to try first first: the router takes the first that is not cooling down
+        and under its limits (so the choice among those is as if the others were not there)."""
+        if len(candidates) < 2:
+            return list(candidates)
+        remaining = list(candidates)
+        ordered: list[Tracked] = []
+        while len(remaining) > 1:  # weighted sampling without replacement
+            chosen = random.choices(range(len(remaining)), weights=[t.weight for t in remaining])[0]
+            ordered.append(remaining.pop(chosen))
+        return ordered + remaining
 
     def observe(self, tracked: Tracked, seconds: float) -> None:
         """One finished attempt's latency (only called when observes_latency)."""
 
 
-def _lowest(candidates: list[Tracked], score: Callable[[Tracked], float], slack: float = 0.0) -> Tracked:
-    """A random one among the lowest scores (within `slack` x the best when slack > 0)."""
-    scores = [score(t) for t in candidates]
-    best = min(scores)
+def _lowest_first(
+    candidates: list[Tracked], score: Callable[[Tracked], float], slack: float = 0.0
+) -> list[Tracked]:
+    """By score, lowest first; those within `slack` x the best (and equal scores) in random order."""
+    if len(candidates) < 2:
+        return list(candidates)
+    scored = [(score(t), random.random(), t) for t in candidates]
+    best = min(entry[0] for entry in scored)
     bound = best + abs(best) * slack
-    ties = [t for t, s in zip(candidates, scores, strict=True) if s <= bound]
-    return ties[0] if len(ties) == 1 else random.choice(ties)
+    scored.sort(key=lambda entry: (entry[0] if entry[0] > bound else bound, entry[1]))
+    return [entry[2] for entry in scored]
 
 
 class LeastBusy(Strategy):
-    """least-busy: the fewest requests in flight (a stream counts until it ends)."""
+    """least-busy: the fewest requests in flight (a stream counts until it ends), across every process
+    that shares the store."""
 
     name = "least-busy"
+    reads_in_flight = True
+    reads_counters = True
 
-    def pick(self, candidates: list[Tracked], now: float) -> Tracked:
-        in_flight = self.store.in_flight
-        return _lowest(candidates, lambda t: in_flight(t.in_flight_key))
+    def order(self, candidates: list[Tracked], readings: Readings | None) -> list[Tracked]:
+        if readings is None:
+            return super().order(candidates, None)
+        return _lowest_first(candidates, lambda t: readings.in_flight(t.in_flight_key))
 
 
 class UsageBased(Strategy):
@@ -66,22 +82,25 @@ class UsageBased(Strategy):
 
     name = "usage-based-routing"
     counts_usage = True
+    reads_counters = True
 
-    def pick(self, candidates: list[Tracked], now: float) -> Tracked:
-        total = self.store.total
+    def order(self, candidates: list[Tracked], readings: Readings | None) -> list[Tracked]:
+        if readings is None:
+            return super().order(candidates, None)
+        total = readings.total
 
         def used(t: Tracked) -> float:
             deployment = t.deployment
             fraction = -1.0
             if deployment.tpm:
-                fraction = total(t.tpm_key, now) / deployment.tpm
+                fraction = total(t.tpm_key) / deployment.tpm
             if deployment.rpm:
-                fraction = max(fraction, total(t.rpm_key, now) / deployment.rpm)
+                fraction = max(fraction, total(t.rpm_key) / deployment.rpm)
             if fraction < 0:  # unlimited: tokens this minute, scaled so it stays comparable and small
-                fraction = total(t.tpm_key, now) * 1e-9
+                fraction = total(t.tpm_key) * 1e-9
             return fraction
 
-        return _lowest(candidates, used)
+        return _lowest_first(candidates, used)
 
 
 class LatencyBased(Strategy):
@@ -94,9 +113,9 @@ class LatencyBased(Strategy):
     name = "latency-based-routing"
     observes_latency = True
 
-    def pick(self, candidates: list[Tracked], now: float) -> Tracked:
+    def order(self, candidates: list[Tracked], readings: Readings | None) -> list[Tracked]:
         slack = float(self.args.get("lowest_latency_buffer") or 0.0)
-        return _lowest(candidates, lambda t: t.latency or 0.0, slack)
+        return _lowest_first(candidates, lambda t: t.latency or 0.0, slack)
 
     def observe(self, tracked: Tracked, seconds: float) -> None:
         previous = tracked.latency
@@ -108,8 +127,8 @@ class CostBased(Strategy):
 
     name = "cost-based-routing"
 
-    def pick(self, candidates: list[Tracked], now: float) -> Tracked:
-        return _lowest(candidates, lambda t: t.price)
+    def order(self, candidates: list[Tracked], readings: Readings | None) -> list[Tracked]:
+        return _lowest_first(candidates, lambda t: t.price)
 
 
 STRATEGIES: dict[str, type[Strategy]] = {
@@ -118,10 +137,10 @@ STRATEGIES: dict[str, type[Strategy]] = {
 assert set(STRATEGIES) == set(ROUTING_STRATEGIES)
 
 
-def strategy_for(name: str, store: CounterStore, args: dict[str, Any] | None = None) -> Strategy:
+def strategy_for(name: str, args: dict[str, Any] | None = None) -> Strategy:
     cls = STRATEGIES.get(name)
     if cls is None:
         raise ValueError(
             f"unknown routing_strategy {name!r}; valid strategies: {', '.join(ROUTING_STRATEGIES)}"
         )
-    return cls(store, dict(args or {}))
+    return cls(dict(args or {}))

@@ -25,6 +25,8 @@ class Tracked:
     state: DeploymentState = DeploymentState.HEALTHY  # what the on_state_change listeners last heard
     counts_rpm: bool = False  # count its requests per minute (it has an rpm limit, or the strategy reads it)
     counts_tokens: bool = False  # count its tokens per minute (a tpm limit, or the strategy reads it)
+    counts_in_flight: bool = False  # hold a slot per attempt (max_parallel_requests, or least-busy reads it)
+    cooling_until: float = 0.0  # monotonic end of a cooldown this process learned of (for health pages)
     in_flight_key: str = ""
     rpm_key: str = ""
     tpm_key: str = ""

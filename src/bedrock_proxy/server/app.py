@@ -18,6 +18,7 @@ from bedrock_proxy.router.router import Router
 from bedrock_proxy.server import chat, embeddings, info, messages, openapi, responses, spend_routes
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
+from bedrock_proxy.server.deep_health import DeepHealth, DeepHealthCache
 from bedrock_proxy.server.health import BackgroundHealth
 from bedrock_proxy.server.http import (
     ClientDisconnected,
@@ -101,6 +102,7 @@ class Gateway:
         guard: KeyGuard,
         cache: ResponseCaching | None,
         images: ImageFetcher,
+        deep_health: DeepHealthCache[DeepHealth] | None = None,
         responses: ResponseStore | None = None,
     ) -> None:
         """Takes its parts already built: bedrock_proxy.wiring.build_gateway builds them from the config."""
@@ -115,6 +117,8 @@ class Gateway:
         self.guard = guard  # per-key spend_limit, rpm and tpm, checked before the handler runs
         self.images = images
         self.cache = cache  # None when caching is off
+        # GET /health/models' results, reused for a while: real Bedrock calls are not made per request
+        self.deep_health = deep_health if deep_health is not None else DeepHealthCache()
         self.responses = responses  # the Responses API's stored responses (opened on first use)
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
         # below Bedrock's 25,000,000-byte request limit by default: what Bedrock would refuse is refused here
@@ -135,6 +139,7 @@ class Gateway:
 
     async def startup(self) -> None:
         await self.observability.start()
+        await self.router.start()  # the shared limits' store; unreachable is handled by its fail mode
         if self.cache is not None:
             await self.cache.start()  # an unreachable Redis is a warning: serving matters more than caching
         if self.keys.open:
@@ -155,6 +160,7 @@ class Gateway:
         if self.health_checks is not None:
             await self.health_checks.stop()  # before the transport its probes use closes
         await self.transport.aclose()
+        await self.router.aclose()
         if self.cache is not None:
             await self.cache.aclose()
         if self.responses is not None:
@@ -221,7 +227,7 @@ class Gateway:
                     raise
                 # read here so a failure record can carry the client's metadata; the handler reads it again
                 ctx.body = await read_request_body(scope, receive, self.max_body_bytes)
-                self.guard.admit(ctx.principal)
+                await self.guard.admit(ctx.principal)
                 watch = DisconnectWatch(receive, lambda: response_finished)
                 try:
                     await route[0](self, scope, watch.replay(ctx.body), tracked_send, ctx)
@@ -267,6 +273,7 @@ class Gateway:
                             code=ErrorCode.NO_OUTCOME,
                         )
                     self.recorder.submit(self.recorder.failure(ctx, kind, failure))
+                ctx.settle_reservation()  # settled with its record; never left behind whatever happened
                 self.observability.metrics.request_ended(path)
                 current_request.reset(ctx_token)
             request_id_var.reset(token)

@@ -9,6 +9,7 @@ from typing import Any
 
 from bedrock_proxy.keys import ANONYMOUS, KeyIdentity
 from bedrock_proxy.router.router import CallTrace
+from bedrock_proxy.spend.reservations import Reservation
 
 
 @dataclass
@@ -22,7 +23,16 @@ class RequestContext:
     extra: dict[str, Any] = field(default_factory=dict)
     body: bytes | None = None  # the raw request body, so a failure record can carry the client's metadata
     recorded: bool = False  # set when the request's one CallRecord was submitted
+    # the call's maximum cost set aside against its key's budget; settled when its record is submitted
+    reservation: Reservation | None = None
+    prompt_estimate: int = 0  # the prompt's tokens, estimated before the call (charged if no usage arrives)
     client_api: str = ""  # the client API of the route (named in the CallRecord, even of a failure)
+
+    def settle_reservation(self) -> None:
+        """Give the reservation back (its real cost was just counted, or there will be none)."""
+        if self.reservation is not None:
+            self.reservation.settle()
+            self.reservation = None
 
     def trace_headers(self) -> list[tuple[bytes, bytes]]:
         """Tell the client which deployment answered, after how many attempts, and whether by fallback."""

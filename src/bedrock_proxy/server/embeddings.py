@@ -9,6 +9,7 @@ from bedrock_proxy.openai.embeddings import embeddings_response, parse_embedding
 from bedrock_proxy.router.limits import estimate_text_tokens
 from bedrock_proxy.router.router import CallTrace
 from bedrock_proxy.server.auth import require_model_access
+from bedrock_proxy.server.budget import reserve_budget
 from bedrock_proxy.server.caching import cache_lookup, cache_store
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
@@ -40,9 +41,14 @@ async def embeddings(
         return await gateway.provider.embed(deployment, calls, timeout), deployment
 
     router = gateway.router
-    estimate = estimate_text_tokens(request.inputs) if router.counts_tokens else 0
-    with router.admit(ctx.trace, estimate) as ticket:
-        results, deployment = await router.run(request.model, attempt, ctx.trace)
+    prompt = estimate_text_tokens(request.inputs)
+    ctx.prompt_estimate = prompt  # what a call cut short is charged (no usage arrived)
+    reserve_budget(gateway, ctx, request.model, prompt, 0, 1)  # embeddings have no output tokens
+    estimate = prompt if router.counts_tokens else 0
+    async with router.admit(ctx.trace, estimate) as ticket:
+        results, deployment = await router.run(
+            request.model, attempt, ctx.trace, allowed=ctx.principal.models
+        )
         answer = embeddings_from_invoke(request, results, deployment.model_id)
         result = embeddings_response(answer, request.model, request.encoding_format)
         ticket.record_usage((result.get("usage") or {}).get("total_tokens", 0))

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.anthropic.messages import model_list
 from bedrock_proxy.bedrock.capabilities import capabilities_for
+from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.server.context import RequestContext
+from bedrock_proxy.server.deep_health import DeepHealth
 from bedrock_proxy.server.health import probe
 from bedrock_proxy.server.http import Receive, Scope, Send, header, send_json
 
@@ -97,9 +99,24 @@ async def readiness(
 async def deep_health(
     gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
 ) -> None:
-    """Really call every deployment (a 1-token chat or a one-word embedding): costs a little, needs a key."""
-    gateway.keys.authenticate(scope)
+    """Really call every deployment (a 1-token chat or a one-word embedding): it costs money and reaches
+    every model, so it needs the master key, and one round of probes answers every caller for a while
+    (BEDROCK_PROXY_HEALTH_MODELS_CACHE_SECONDS); the `Age` header says how old the answer is."""
+    caller = gateway.keys.authenticate(scope)
+    if not gateway.keys.open and not caller.is_master:
+        raise GatewayError(
+            403,
+            "GET /health/models calls every model on Bedrock and needs the master key. Use GET /health "
+            "(or /health/readiness) to check the gateway, or GET /v1/models to see the models of this key.",
+            type="permission_error",
+            code=ErrorCode.MASTER_KEY_REQUIRED,
+        )
+    (status, body), age = await gateway.deep_health.get(lambda: _probe_all(gateway))
+    headers = [(b"age", str(int(age)).encode()), (b"cache-control", b"no-store")]
+    await send_json(send, status, body, headers)
 
+
+async def _probe_all(gateway: Gateway) -> DeepHealth:
     async def check(deployment: Deployment) -> tuple[Deployment, str | None]:
         return deployment, await probe(gateway.provider, deployment)
 
@@ -116,19 +133,19 @@ async def deep_health(
             healthy.append(entry)
         else:
             unhealthy.append({**entry, "error": problem})
-    await send_json(
-        send,
-        200 if not unhealthy else 503,
-        {
-            "healthy_endpoints": healthy,
-            "unhealthy_endpoints": unhealthy,
-            "healthy_count": len(healthy),
-            "unhealthy_count": len(unhealthy),
-        },
-    )
+    return 200 if not unhealthy else 503, {
+        "healthy_endpoints": healthy,
+        "unhealthy_endpoints": unhealthy,
+        "healthy_count": len(healthy),
+        "unhealthy_count": len(unhealthy),
+    }
 
 
 async def metrics(gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
+    """Prometheus' text format; with litellm_settings.require_auth_for_metrics_endpoint, only for a valid key
+    (any configured key, as LiteLLM), answered 401 in OpenAI's shape otherwise."""
+    if gateway.settings.require_auth_for_metrics_endpoint:
+        gateway.keys.authenticate(scope)
     body, content_type = gateway.observability.metrics.render()
     await send(
         {"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type.encode())]}

@@ -66,7 +66,7 @@ async def messages(gateway: Gateway, scope: Scope, receive: Receive, send: Send,
     check_image_count(request, gateway.settings.max_images_per_request)
     urls = remote_image_urls(request)
     images = await gateway.images.fetch_all(urls) if urls else {}
-    with admitted(gateway, ctx, request):
+    async with admitted(gateway, ctx, request):
         if request.stream:
             await _stream(gateway, send, ctx, request, images, estimate_request_tokens(request))
         else:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -24,6 +24,7 @@ from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
 from bedrock_proxy.router.limits import estimate_chat_tokens
 from bedrock_proxy.router.policy import CONTENT_POLICY, CONTEXT_WINDOW
 from bedrock_proxy.router.router import CallTrace
+from bedrock_proxy.server.budget import reserve_budget
 from bedrock_proxy.server.context import RequestContext
 
 if TYPE_CHECKING:
@@ -38,18 +39,22 @@ Opened = tuple[None, Events, list[Event]]
 logger = logging.getLogger("bedrock_proxy.server")
 
 
-@contextmanager
-def admitted(gateway: Gateway, ctx: RequestContext, request: ChatRequest) -> Iterator[None]:
+@asynccontextmanager
+async def admitted(gateway: Gateway, ctx: RequestContext, request: ChatRequest) -> AsyncIterator[None]:
     """The router's admission for this request (gateway-wide limits, a tpm estimate, the context window a
-    deployment must have), held while the call runs."""
+    deployment must have), held while the call runs; before it, the call's maximum cost is reserved
+    against the key's budget (server/budget.py)."""
     ctx.trace = CallTrace(request.model)
     router = gateway.router
-    prompt = prompt_estimate(request) if router.counts_tokens else 0
-    estimate = prompt * (request.n or 1)  # n calls each send the prompt
+    prompt = prompt_estimate(request)
+    ctx.prompt_estimate = prompt  # what a call cut short is charged for its input (no usage arrived)
+    # the last step before the call: its maximum cost is set aside against the key's budget
+    reserve_budget(gateway, ctx, request.model, prompt, request.max_tokens, request.n or 1)
+    estimate = prompt * (request.n or 1) if router.counts_tokens else 0  # n calls each send the prompt
     if router.pre_call_checks:
         # what must fit in one call's context window: the prompt and the answer it may grow to
         ctx.trace.context_tokens = prompt + (request.max_tokens or 0)
-    with router.admit(ctx.trace, estimate):
+    async with router.admit(ctx.trace, estimate):
         yield
 
 
@@ -106,6 +111,7 @@ def converse_call(
         defaults=deployment.defaults,
         drop_params=gateway.drop_params(deployment),
         images=images,
+        features=deployment.features,
     )
     if call.dropped:
         logger.debug(
@@ -143,7 +149,9 @@ async def complete(
         return call, [task.result() for task in tasks]
 
     assert ctx.trace is not None
-    return await gateway.router.run(request.model, attempt, ctx.trace, classify=classify)
+    return await gateway.router.run(
+        request.model, attempt, ctx.trace, allowed=ctx.principal.models, classify=classify
+    )
 
 
 async def open_streams(
@@ -210,7 +218,9 @@ async def open_streams(
     # a model that cannot stream tool use answers in one piece: it gets the whole-answer timeout
     first = gateway.router.group(request.model)[0]
     buffered = converse_call(gateway, request, first, images).buffered_stream
-    return await gateway.router.run(request.model, attempt, trace, stream=not buffered)
+    return await gateway.router.run(
+        request.model, attempt, trace, allowed=ctx.principal.models, stream=not buffered
+    )
 
 
 def stream_failure(exc: Exception) -> GatewayError:

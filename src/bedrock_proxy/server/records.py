@@ -18,6 +18,7 @@ from bedrock_proxy.anthropic.messages import finish_reason_of
 from bedrock_proxy.bedrock.streaming import StreamTranslator
 from bedrock_proxy.chat.answer import ChatAnswer
 from bedrock_proxy.chat.embeddings import EmbeddingRequest
+from bedrock_proxy.chat.estimates import charged_usage
 from bedrock_proxy.chat.request import ChatRequest
 from bedrock_proxy.chat.usage import total_usage
 from bedrock_proxy.errors import GatewayError
@@ -49,6 +50,15 @@ def _parse_body(raw: bytes | None) -> Any:
         return None
 
 
+def _cut_short(ctx: RequestContext) -> bool:
+    """The request ended while its last upstream call was still running (the client left): Bedrock had the
+    prompt, so the call is charged the prompt's estimate."""
+    trace = ctx.trace
+    return bool(
+        trace is not None and trace.attempts and trace.attempts[-1].status == 499 and ctx.prompt_estimate
+    )
+
+
 class Recorder:
     def __init__(self, observability: Submits, *, log_messages: bool) -> None:
         self.observability = observability
@@ -62,7 +72,9 @@ class Recorder:
                 logger.debug("request already recorded; record with status %d ignored", record.status)
                 return
             ctx.recorded = True
-        self.observability.submit(record)
+        self.observability.submit(record)  # the ledger counts its cost here, so the reservation goes now:
+        if ctx is not None:  # in one step, never counted twice nor not at all
+            ctx.settle_reservation()
         if record.status == 499:  # not a failure of ours: say what happened, in words
             logger.info(
                 "%s %s: the client closed the connection after %.0f ms, before the answer was complete",
@@ -112,6 +124,7 @@ class Recorder:
         *,
         status: int,
         usage: Usage = Usage(),  # noqa: B008 - Usage is immutable
+        usage_estimated: bool = False,
         stream: bool = False,
         input: Any = None,
         output: Any = None,
@@ -125,7 +138,9 @@ class Recorder:
     ) -> CallRecord:
         trace = ctx.trace
         deployment = trace.deployment if trace is not None else None
-        input_cost, output_cost = self._price(deployment, usage) if status < 400 else (None, None)
+        # a failed call is charged for what Bedrock produced before it ended (usage_estimated says how known)
+        charged = status < 400 or usage.total_tokens > 0
+        input_cost, output_cost = self._price(deployment, usage) if charged else (None, None)
         input, output = self._messages(metadata, input, output)
         return CallRecord(
             request_id=ctx.request_id,
@@ -141,6 +156,7 @@ class Recorder:
             first_token_time=ctx.extra.get("first_token"),
             upstream_latency=trace.upstream_seconds if trace else 0.0,
             usage=usage,
+            usage_estimated=usage_estimated,
             cost=None if input_cost is None else input_cost + (output_cost or 0.0),
             input_cost=input_cost,
             output_cost=output_cost,
@@ -259,12 +275,17 @@ class Recorder:
         status: int,
         error: GatewayError | None,
     ) -> CallRecord:
-        usage = total_usage(translator.usage for translator in translators)
+        if status == 200:
+            usage, estimated = total_usage(translator.usage for translator in translators), False
+        else:  # cut short: Bedrock's usage where it arrived, else an estimate of what it produced
+            choices = [(translator.usage, translator.answer()) for translator in translators]
+            usage, estimated = charged_usage(ctx.prompt_estimate, choices)
         return self._record(
             ctx,
             "chat",
             status=status,
             usage=usage,
+            usage_estimated=estimated,
             stream=True,
             input=request.messages,
             output=answer_message(translators[0].answer(), refusal=False) if translators else None,
@@ -325,10 +346,13 @@ class Recorder:
         metadata = body.get("metadata")
         user = body.get("user")
         model = body.get("model")
+        cut_short = _cut_short(ctx)
         return self._record(
             ctx,
             kind,
             status=error.status,
+            usage=Usage(prompt_tokens=ctx.prompt_estimate) if cut_short else Usage(),
+            usage_estimated=cut_short,
             input=messages,
             metadata=metadata if isinstance(metadata, dict) else None,
             user=user if isinstance(user, str) else None,

@@ -101,7 +101,7 @@ async def create_response(
     check_image_count(chat, gateway.settings.max_images_per_request)
     urls = remote_image_urls(chat)
     images = await gateway.images.fetch_all(urls) if urls else {}
-    with admitted(gateway, ctx, chat):
+    async with admitted(gateway, ctx, chat):
         if chat.stream:
             await _stream(gateway, send, ctx, request, images, lookup)
         else:

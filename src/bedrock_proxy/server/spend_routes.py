@@ -41,6 +41,11 @@ def _find_key(gateway: Gateway, value: str) -> KeyIdentity:
     return principal
 
 
+def _names_key(value: str, identity: KeyIdentity) -> bool:
+    """`value` is the key itself or its SHA-256 hex digest."""
+    return value == identity.key_id or key_id(value) == identity.key_id
+
+
 async def key_info(gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
     caller = gateway.keys.authenticate(scope) if not gateway.keys.open else None
     asked = _query(scope).get("key")
@@ -51,14 +56,16 @@ async def key_info(gateway: Gateway, scope: Scope, receive: Receive, send: Send,
             )
         principal = caller
     else:
-        principal = _find_key(gateway, asked)
-        if caller is not None and not caller.is_master and caller.key_id != principal.key_id:
+        if caller is not None and not caller.is_master and not _names_key(asked, caller):
+            # decided before any lookup: another key and no key at all get the same answer, so a scoped
+            # key cannot learn which keys (the master key's digest included) exist
             raise GatewayError(
                 403,
                 "A key may read only its own info; the master key may read any.",
                 type="permission_error",
                 code=ErrorCode.NOT_YOUR_KEY,
             )
+        principal = _find_key(gateway, asked)
     ledger = gateway.ledger
     spend = ledger.spent(principal.key_id) if ledger is not None else None
     info = {
@@ -108,6 +115,9 @@ def _row(entry: SpendEntry) -> dict[str, Any]:
         "total_tokens": entry.prompt_tokens + entry.completion_tokens,
         "startTime": _iso(entry.start_time),
         "endTime": _iso(entry.end_time),
+        # the call was cut short (the client left mid-stream) before Bedrock sent its usage: the tokens and
+        # spend are the gateway's estimate of what Bedrock produced
+        "usage_estimated": entry.estimated,
     }
 
 

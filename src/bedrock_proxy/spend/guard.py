@@ -1,23 +1,34 @@
 """Per-key admission: a key past its spend_limit, rpm or tpm is refused before any upstream call.
 
 Budgets read the ledger's in-memory totals; rpm and tpm count in the counters handed in (the wiring hands the
-router's CounterStore: the same sliding minute windows as the gateway-wide limits, so a shared store shares
-them across processes too), and a key over its rpm or tpm is refused with the error `limit_error` builds (the
-router's, so both limits answer alike). spend sits beside the router, not above it: it imports neither.
-tpm counts the real tokens of each answer once it is known: a key is refused while its last minute's tokens
-reach tpm.
+router's shared state: the same sliding minute windows as the gateway-wide limits, so a shared store shares
+them across processes and hosts too; a key's checks are taken in one atomic step), and a key over its rpm or
+tpm is refused with the error `limit_error` builds (the router's, so both limits answer alike). spend sits
+beside the router, not above it: it imports neither. tpm counts the real tokens of each answer once it is
+known: a key is refused while its last minute's tokens reach tpm.
+
+Budgets hold under concurrency through reservations: `reserve` sets a call's maximum cost aside before it
+is sent, in the same step as the budget check, and the reservation is settled when the call's record (its
+real cost) is counted. A call is admitted while spent + reserved is below the key's spend_limit and, when
+other calls of the key are in flight, only if its own maximum cost fits in what is left: concurrent calls
+can together spend at most the budget (up to the estimate's error), and a lone call is admitted while the
+spend is below the limit, as before, so it is the only one that can pass it (by its own cost).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.keys import KeyIdentity
 from bedrock_proxy.observability.record import CallRecord
 from bedrock_proxy.spend.ledger import SpendLedger
+from bedrock_proxy.spend.reservations import LocalReservations, Reservation, Reservations
+
+logger = logging.getLogger("bedrock_proxy.spend")
 
 # OpenAI's SDKs do not retry a response that says so; an exhausted budget does not heal by retrying.
 NO_RETRY_HEADER = (b"x-should-retry", b"false")
@@ -30,11 +41,19 @@ def usd(amount: float) -> str:
 class BudgetExceeded(GatewayError):
     """429 like OpenAI's exhausted quota (code insufficient_quota), type budget_exceeded like LiteLLM."""
 
-    def __init__(self, alias: str, spent: float, limit: float) -> None:
+    def __init__(
+        self, alias: str, spent: float, limit: float, reserved: float = 0.0, wanted: float = 0.0
+    ) -> None:
+        in_flight = f" (and {usd(reserved)} is reserved by its requests in flight)" if reserved > 0 else ""
+        if wanted > 0:
+            in_flight += (
+                f"; this request may cost up to {usd(wanted)}, more than is left while they run: retry "
+                "when they have finished, or lower max_tokens"
+            )
         super().__init__(
             429,
             f"Budget has been exceeded! API key '{alias}' has spent {usd(spent)} of its spend_limit of "
-            f"{usd(limit)}. Ask the gateway's administrator to raise spend_limit for this key "
+            f"{usd(limit)}{in_flight}. Ask the gateway's administrator to raise spend_limit for this key "
             "(general_settings.api_keys in config.yaml) or to give you another key.",
             type="budget_exceeded",
             code=ErrorCode.INSUFFICIENT_QUOTA,
@@ -51,11 +70,14 @@ def _tpm_key(key_id: str) -> str:
 
 
 class Counters(Protocol):
-    """Sliding one-minute counters (what router.state.CounterStore provides)."""
+    """Sliding one-minute windows (what router.state.WindowCounters provides)."""
 
-    def total(self, key: str, now: float) -> float: ...
-    def free_in(self, key: str, limit: float, needed: float, now: float) -> float: ...
-    def add(self, key: str, amount: float, now: float) -> float: ...
+    async def take(self, windows: Sequence[tuple[str, float, float, float]]) -> tuple[int, float]:
+        """(key, limit, needed, amount): all pass (total + needed <= limit) and are added, or none is;
+        (-1, 0.0) or (index of the refusing window, seconds until it has room)."""
+        ...
+
+    async def add(self, key: str, amount: float) -> None: ...
 
 
 # (message, seconds until the limit frees up, error code) -> the 429 the caller sees
@@ -69,47 +91,96 @@ class KeyGuard:
         ledger: SpendLedger | None,
         counters: Counters,
         limit_error: LimitError,
+        reservations: Reservations | None = None,
     ) -> None:
         self.limit_error = limit_error
+        self.reservations: Reservations = reservations if reservations is not None else LocalReservations()
         self._keys = {i.key_id: i for i in identities if i.spend_limit is not None or i.rpm or i.tpm}
         self._tpm_ids = frozenset(i.key_id for i in self._keys.values() if i.tpm)
         self.ledger = ledger
         self.counters = counters
+        self._pending: dict[str, asyncio.Task[None]] = {}  # key id -> its last tpm count still being written
 
     @property
     def counts_tokens(self) -> bool:
         return bool(self._tpm_ids)
 
-    def admit(self, principal: KeyIdentity) -> None:
+    def keeps_budget(self, principal: KeyIdentity) -> bool:
+        """The key has a spend_limit this guard enforces (its calls reserve their maximum cost)."""
+        identity = self._keys.get(principal.key_id)
+        return identity is not None and identity.spend_limit is not None and self.ledger is not None
+
+    def _check_budget(self, identity: KeyIdentity) -> None:
+        assert identity.spend_limit is not None and self.ledger is not None
+        spent = self.ledger.spent(identity.key_id)
+        reserved = self.reservations.reserved(identity.key_id)
+        if spent + reserved >= identity.spend_limit:
+            raise BudgetExceeded(identity.alias, spent, identity.spend_limit, reserved)
+
+    def reserve(self, principal: KeyIdentity, max_cost: float) -> Reservation | None:
+        """Check the key's budget and set `max_cost` (USD) aside for one call, in one step (no await between
+        them, so concurrent calls see each other's reservations); None for a key without a budget. Settle
+        the reservation once the call's record is submitted (its real cost is then in the ledger)."""
+        identity = self._keys.get(principal.key_id)
+        if identity is None or identity.spend_limit is None or self.ledger is None:
+            return None
+        self._check_budget(identity)
+        max_cost = max(max_cost, 0.0)
+        spent = self.ledger.spent(identity.key_id)
+        reserved = self.reservations.reserved(identity.key_id)
+        if reserved > 0 and spent + reserved + max_cost > identity.spend_limit:
+            raise BudgetExceeded(identity.alias, spent, identity.spend_limit, reserved, max_cost)
+        return self.reservations.reserve(identity.key_id, max_cost)
+
+    async def admit(self, principal: KeyIdentity) -> None:
         """Raise the error the caller should see, or count the request against its key's rpm."""
         identity = self._keys.get(principal.key_id)
         if identity is None:
             return
         if identity.spend_limit is not None and self.ledger is not None:
-            spent = self.ledger.spent(identity.key_id)
-            if spent >= identity.spend_limit:
-                raise BudgetExceeded(identity.alias, spent, identity.spend_limit)
-        now = time.monotonic()
-        counters = self.counters
+            self._check_budget(identity)
+        windows: list[tuple[str, float, float, float]] = []
         if identity.tpm:
-            key = _tpm_key(identity.key_id)
-            if counters.total(key, now) >= identity.tpm:
-                raise self.limit_error(
-                    f"API key '{identity.alias}' is limited to {identity.tpm} tokens per minute (tpm)",
-                    counters.free_in(key, identity.tpm, 1, now),
-                    ErrorCode.KEY_TPM_LIMIT_EXCEEDED,
-                )
+            pending = self._pending.get(identity.key_id)
+            if pending is not None:
+                await asyncio.wait([pending])  # this process's last answer counts before the next check
+            windows.append((_tpm_key(identity.key_id), identity.tpm, 1, 0))
         if identity.rpm:
-            key = _rpm_key(identity.key_id)
-            if counters.total(key, now) >= identity.rpm:
-                raise self.limit_error(
-                    f"API key '{identity.alias}' is limited to {identity.rpm} requests per minute (rpm)",
-                    counters.free_in(key, identity.rpm, 1, now),
-                    ErrorCode.KEY_RPM_LIMIT_EXCEEDED,
-                )
-            counters.add(key, 1, now)
+            windows.append((_rpm_key(identity.key_id), identity.rpm, 1, 1))
+        if not windows:
+            return
+        refused, wait = await self.counters.take(windows)
+        if refused < 0:
+            return
+        if windows[refused][0] == _tpm_key(identity.key_id):
+            raise self.limit_error(
+                f"API key '{identity.alias}' is limited to {identity.tpm} tokens per minute (tpm)",
+                wait,
+                ErrorCode.KEY_TPM_LIMIT_EXCEEDED,
+            )
+        raise self.limit_error(
+            f"API key '{identity.alias}' is limited to {identity.rpm} requests per minute (rpm)",
+            wait,
+            ErrorCode.KEY_RPM_LIMIT_EXCEEDED,
+        )
 
     def observe(self, record: CallRecord) -> None:
-        """Count an answer's tokens against its key's tpm (called as each record is submitted)."""
-        if record.api_key_id in self._tpm_ids and record.usage.total_tokens:
-            self.counters.add(_tpm_key(record.api_key_id), record.usage.total_tokens, time.monotonic())
+        """Count an answer's tokens against its key's tpm (called as each record is submitted; written in
+        the background, awaited by the key's next admission in this process)."""
+        key_id = record.api_key_id
+        if key_id in self._tpm_ids and record.usage.total_tokens:
+            previous = self._pending.get(key_id)
+            task = asyncio.ensure_future(self._count(key_id, record.usage.total_tokens, previous))
+            self._pending[key_id] = task
+            task.add_done_callback(lambda done: self._forget(key_id, done))
+
+    async def _count(self, key_id: str, tokens: int, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        await self.counters.add(_tpm_key(key_id), tokens)
+
+    def _forget(self, key_id: str, task: asyncio.Task[None]) -> None:
+        if self._pending.get(key_id) is task:
+            del self._pending[key_id]
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("counting key tokens failed: %s", task.exception())

@@ -27,6 +27,14 @@ log = logging.getLogger("bedrock_proxy.spend")
 DEFAULT_REFRESH_SECONDS = 2.0
 
 
+def charged(record: CallRecord) -> bool:
+    """A record the key pays for: every answered call, and a failed one that Bedrock produced tokens for
+    before it ended (a client that left mid-stream: its cost is then estimated, and still counted)."""
+    if record.cost is None:
+        return False
+    return record.status < 400 or record.cost > 0
+
+
 class SpendLedger:
     name = "spend"
     max_batch = 500
@@ -50,7 +58,7 @@ class SpendLedger:
     # ------------------------------------------------------------------ request path
     def note(self, record: CallRecord) -> None:
         """Count a record's cost at once (called when the record is submitted; never blocks)."""
-        if record.cost is None or record.status >= 400:
+        if record.cost is None or not charged(record):
             return
         kid = record.api_key_id or ANONYMOUS_ID
         self._unwritten[kid] = self._unwritten.get(kid, 0.0) + record.cost
@@ -77,7 +85,7 @@ class SpendLedger:
 
     # ------------------------------------------------------------------ background
     def _entry(self, record: CallRecord) -> SpendEntry | None:
-        if record.cost is None or record.status >= 400:
+        if record.cost is None or not charged(record):
             return None
         return SpendEntry(
             request_id=record.request_id,
@@ -91,6 +99,7 @@ class SpendLedger:
             start_time=record.start_time,
             end_time=record.end_time,
             kind=record.kind,
+            estimated=record.usage_estimated,
         )
 
     async def send_batch(self, records: list[CallRecord]) -> None:

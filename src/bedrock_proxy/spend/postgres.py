@@ -20,7 +20,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from bedrock_proxy.spend.response_store import StoredResponse, delete_sql, load_sql, purge_sql, save_sql
-from bedrock_proxy.spend.store import LOG_COLUMNS, SpendEntry, SpendStoreError, logs_query, totals_by_key
+from bedrock_proxy.spend.store import SpendEntry, SpendStoreError, insert_logs_sql, logs_query, totals_by_key
 
 T = TypeVar("T")
 
@@ -68,6 +68,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX IF NOT EXISTS responses_by_expiry ON responses (expires_at);
     """,
+    # 3: calls cut short (a client that left mid-stream) are charged an estimate, flagged here
+    "ALTER TABLE spend_logs ADD COLUMN IF NOT EXISTS estimated BOOLEAN NOT NULL DEFAULT FALSE;",
 )
 
 _VERSION_TABLE = """
@@ -252,7 +254,7 @@ def _record(conn: psycopg.Connection, entries: list[SpendEntry], keep_logs: bool
     with conn.transaction(), conn.cursor() as cur:  # one transaction: the logs and the totals move together
         if keep_logs:
             cur.executemany(
-                f"INSERT INTO spend_logs ({LOG_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                insert_logs_sql("%s"),
                 [entry.as_row() for entry in entries],
             )
         # keys in one order in every process: two writers lock the same rows in the same order, never deadlock

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from bedrock_proxy.spend.store import LOG_COLUMNS, SpendEntry, SpendStoreError, logs_query, totals_by_key
+from bedrock_proxy.spend.store import SpendEntry, SpendStoreError, insert_logs_sql, logs_query, totals_by_key
 
 T = TypeVar("T")
 
@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS spend_logs (
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
     start_time REAL NOT NULL,
-    end_time REAL NOT NULL
+    end_time REAL NOT NULL,
+    estimated INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS spend_logs_by_time ON spend_logs (end_time);
 CREATE INDEX IF NOT EXISTS spend_logs_by_key ON spend_logs (key_id, end_time);
@@ -92,6 +93,7 @@ class SqliteSpendStore:
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = NORMAL")
                 db.executescript(_SCHEMA)
+                _add_missing_columns(db)
                 db.commit()
             except BaseException:
                 db.close()
@@ -136,12 +138,23 @@ class SqliteSpendStore:
         return [SpendEntry.from_row(row) for row in rows]
 
 
+# columns added after the first release: a file written by an older gateway gets them at start-up
+_ADDED_COLUMNS = {"estimated": "INTEGER NOT NULL DEFAULT 0"}
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    present = {row[1] for row in db.execute("PRAGMA table_info(spend_logs)")}
+    for name, definition in _ADDED_COLUMNS.items():
+        if name not in present:
+            db.execute(f"ALTER TABLE spend_logs ADD COLUMN {name} {definition}")
+
+
 def _record(db: sqlite3.Connection, entries: list[SpendEntry], keep_logs: bool) -> None:
     per_key = totals_by_key(entries)
     with db:  # one transaction: the logs and the totals move together
         if keep_logs:
             db.executemany(
-                f"INSERT INTO spend_logs ({LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                insert_logs_sql("?"),
                 [entry.as_row() for entry in entries],
             )
         db.executemany(

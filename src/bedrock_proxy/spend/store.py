@@ -27,14 +27,30 @@ class SpendEntry:
     start_time: float  # time.time()
     end_time: float
     kind: str = "chat"
+    estimated: bool = False  # the call was cut short before Bedrock sent its usage: its tokens are estimated
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> SpendEntry:
         """A spend_logs row, in the column order both stores select."""
-        (request_id, kid, alias, model, model_id, kind, spend, prompt, completion, start, end) = row
-        return cls(request_id, kid, alias, model, model_id, spend, prompt, completion, start, end, kind)
+        (request_id, kid, alias, model, model_id, kind, spend, prompt, completion, start, end, estimated) = (
+            row
+        )
+        return cls(
+            request_id,
+            kid,
+            alias,
+            model,
+            model_id,
+            spend,
+            prompt,
+            completion,
+            start,
+            end,
+            kind,
+            bool(estimated),
+        )
 
-    def as_row(self) -> tuple[str, str, str, str, str, str, float, int, int, float, float]:
+    def as_row(self) -> tuple[str, str, str, str, str, str, float, int, int, float, float, bool]:
         """The spend_logs row, in LOG_COLUMNS order (the inverse of from_row)."""
         return (
             self.request_id,
@@ -48,6 +64,7 @@ class SpendEntry:
             self.completion_tokens,
             self.start_time,
             self.end_time,
+            self.estimated,
         )
 
 
@@ -62,8 +79,14 @@ def totals_by_key(entries: list[SpendEntry]) -> dict[str, tuple[str, float, floa
 
 LOG_COLUMNS = (
     "request_id, key_id, key_alias, model, bedrock_model_id, kind, spend, prompt_tokens, completion_tokens,"
-    " start_time, end_time"
+    " start_time, end_time, estimated"
 )  # the order SpendEntry.from_row reads
+
+
+def insert_logs_sql(placeholder: str) -> str:
+    """INSERT of one spend_logs row, with the driver's parameter placeholder (`?` or `%s`)."""
+    values = ", ".join([placeholder] * len(LOG_COLUMNS.split(",")))
+    return f"INSERT INTO spend_logs ({LOG_COLUMNS}) VALUES ({values})"
 
 
 def logs_query(

@@ -1,0 +1,395 @@
+"""SharedState in Redis: every process and host pointed at one Redis (6+, Valkey, Cluster, ElastiCache)
+shares its limits, in-flight slots and cooldowns.
+
+Each operation is one Lua script, so an admission's checks and adds happen atomically on the server, in one
+round trip, against the server's clock (hosts' clocks may differ). Every key carries the same `{namespace}`
+hash tag, so all keys of one script sit in one hash slot, as Redis Cluster requires; and every key has a
+TTL (a minute window a little over a minute, a slot set its lease, a cooldown its seconds), so nothing grows
+forever and a crashed process's slots free themselves when their lease ends.
+
+Layout: a minute window is a hash `second -> amount`; a slot set is a sorted set `holder -> lease end`; a
+cooldown is a plain key with a TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+
+from bedrock_proxy.router.state import WINDOW_SECONDS, Check, Choice, Option, Readings
+
+DEFAULT_NAMESPACE = "bedrock-proxy"
+DEFAULT_MAX_CONNECTIONS = 64
+WARM_CONNECTIONS = 4  # opened at start
+
+_COMMON = f"""
+local WINDOW = {WINDOW_SECONDS}
+pcall(function() if redis.replicate_commands then redis.replicate_commands() end end)
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+-- A minute window: fields 't' (the total), 'o' (the oldest second that may still hold a bucket) and one
+-- bucket per second. expire() drops the buckets a minute old from the total and returns it: O(1) per call
+-- under steady use (about one bucket leaves per second), however many buckets the window holds.
+local function expire(key, now)
+  local oldest = math.floor(now) - WINDOW
+  local head = redis.call('HMGET', key, 't', 'o')
+  local total, from = tonumber(head[1]), tonumber(head[2])
+  if total == nil or from == nil then return 0 end
+  if from > oldest then return total end
+  local stale = {{}}
+  if oldest - from > 2 * WINDOW then
+    total = 0
+    local raw = redis.call('HGETALL', key)
+    for i = 1, #raw, 2 do
+      local second = tonumber(raw[i])
+      if second ~= nil then
+        if second <= oldest then stale[#stale + 1] = raw[i] else total = total + tonumber(raw[i + 1]) end
+      end
+    end
+  else
+    for second = from, oldest do stale[#stale + 1] = tostring(second) end
+    local amounts = redis.call('HMGET', key, unpack(stale))
+    for _, amount in ipairs(amounts) do
+      if amount then total = total - tonumber(amount) end
+    end
+  end
+  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+  if redis.call('HLEN', key) <= 2 then total = 0 end  -- no bucket left: no float drift either
+  redis.call('HSET', key, 't', tostring(total), 'o', tostring(oldest + 1))
+  return total
+end
+-- the live buckets, oldest first (only when a refusal must say when there is room)
+local function buckets(key, now)
+  local oldest = math.floor(now) - WINDOW
+  local raw = redis.call('HGETALL', key)
+  local found = {{}}
+  for i = 1, #raw, 2 do
+    local second = tonumber(raw[i])
+    if second ~= nil and second > oldest then found[#found + 1] = {{second, tonumber(raw[i + 1])}} end
+  end
+  table.sort(found, function(a, b) return a[1] < b[1] end)
+  return found
+end
+local function free_in(key, total, limit, needed, now)
+  local excess = total + needed - limit
+  if excess <= 0 then return 0 end
+  for _, bucket in ipairs(buckets(key, now)) do
+    excess = excess - bucket[2]
+    if excess <= 0 then return math.max(bucket[1] + WINDOW - now, 0) end
+  end
+  return WINDOW
+end
+local function window_add(key, amount, now)
+  if amount == 0 then return end
+  local second = math.floor(now)
+  expire(key, now)
+  redis.call('HINCRBYFLOAT', key, second, amount)
+  redis.call('HINCRBYFLOAT', key, 't', amount)
+  redis.call('HSETNX', key, 'o', second)
+  redis.call('PEXPIRE', key, (WINDOW + 2) * 1000)
+end
+local function slots_held(key, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  return redis.call('ZCARD', key)
+end
+"""
+
+# KEYS: every key the checks name; ARGV: lease seconds, the common checks (count, then each check), option
+# count, then per option: cooldown key index (0: none), its checks (count, then each check). A check is five
+# values: key index, limit (-1: none), needed, amount, holder ('': a window).
+# Returns {admitted option (0-based, -1: none), common blocked_by, common wait, then per option looked at:
+# blocked_by, wait}; waits as text (Lua numbers become integers in replies).
+CHOOSE = (
+    _COMMON
+    + """
+local now = clock()
+local lease = tonumber(ARGV[1])
+local function blocked(first, count)
+  local p = first
+  for index = 0, count - 1 do
+    local key, limit, needed = KEYS[tonumber(ARGV[p])], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
+    if limit >= 0 then
+      if ARGV[p + 4] ~= '' then
+        if slots_held(key, now) >= limit then return index, 1 end
+      else
+        local total = expire(key, now)
+        if total + needed > limit then return index, free_in(key, total, limit, needed, now) end
+      end
+    end
+    p = p + 5
+  end
+  return -1, 0
+end
+local function take(first, count)
+  local p = first
+  for _ = 1, count do
+    local key, amount, holder = KEYS[tonumber(ARGV[p])], tonumber(ARGV[p + 3]), ARGV[p + 4]
+    if holder ~= '' then
+      redis.call('ZADD', key, now + lease, holder)
+      redis.call('PEXPIRE', key, math.ceil(lease * 1000))
+    else
+      window_add(key, amount, now)
+    end
+    p = p + 5
+  end
+end
+local common = tonumber(ARGV[2])
+local common_first = 3
+local refused, wait = blocked(common_first, common)
+if refused >= 0 then return {-1, refused, tostring(wait)} end
+local pos = common_first + common * 5
+local count = tonumber(ARGV[pos])
+pos = pos + 1
+local result = {-1, -1, '0'}
+for option = 1, count do
+  local cooldown, checks = tonumber(ARGV[pos]), tonumber(ARGV[pos + 1])
+  local first = pos + 2
+  pos = first + checks * 5
+  local index, seconds = -1, 0
+  if cooldown > 0 then
+    local ttl = redis.call('PTTL', KEYS[cooldown])
+    if ttl > 0 then index, seconds = -2, ttl / 1000 end
+  end
+  if index == -1 then index, seconds = blocked(first, checks) end
+  result[#result + 1] = index
+  result[#result + 1] = tostring(seconds)
+  if index == -1 then
+    take(first, checks)
+    take(common_first, common)
+    result[1] = option - 1
+    return result
+  end
+end
+return result
+"""
+)
+
+# KEYS: windows to add to, then slot sets; ARGV: add count, the amounts, then the holders to release.
+SETTLE = (
+    _COMMON
+    + """
+local now = clock()
+local adds = tonumber(ARGV[1])
+for i = 1, adds do window_add(KEYS[i], tonumber(ARGV[1 + i]), now) end
+for i = adds + 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1 + i]) end
+return 1
+"""
+)
+
+# KEYS: the failure window, the cooldown key; ARGV: allowed failures, cooldown seconds.
+FAIL = (
+    _COMMON
+    + """
+local now = clock()
+window_add(KEYS[1], 1, now)
+local fails = expire(KEYS[1], now)
+local seconds = tonumber(ARGV[2])
+if fails > tonumber(ARGV[1]) and seconds > 0 then
+  redis.call('SET', KEYS[2], '1', 'PX', math.max(math.ceil(seconds * 1000), 1))
+  redis.call('DEL', KEYS[1])
+  return {tostring(fails), 1}
+end
+return {tostring(fails), 0}
+"""
+)
+
+# KEYS: windows, slot sets, cooldowns; ARGV: how many of the first two kinds.
+READ = (
+    _COMMON
+    + """
+local now = clock()
+local windows, slots = tonumber(ARGV[1]), tonumber(ARGV[2])
+local result = {}
+for i = 1, #KEYS do
+  if i <= windows then
+    result[i] = tostring(expire(KEYS[i], now))
+  elseif i <= windows + slots then
+    result[i] = tostring(slots_held(KEYS[i], now))
+  else
+    result[i] = tostring(math.max(redis.call('PTTL', KEYS[i]), 0) / 1000)
+  end
+end
+return result
+"""
+)
+
+
+_SHAS = {source: hashlib.sha1(source.encode()).hexdigest() for source in (CHOOSE, SETTLE, FAIL, READ)}
+
+
+class RedisState:
+    """Scripts called by their SHA (EVALSHA, EVAL once after a Redis restart emptied its script cache) on
+    connections of the official client (`redis.asyncio`), each used by one call at a time: the hot path
+    skips the client's command machinery and its pool's locks, which cost more than the round trip."""
+
+    def __init__(
+        self,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        password: str | None = None,
+        url: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        lease_seconds: float = 660.0,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        timeout: float = 0.1,
+    ) -> None:
+        options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        if url:
+            pool = aioredis.ConnectionPool.from_url(url, **options)
+            self.target = _without_password(url)
+        else:
+            pool = aioredis.ConnectionPool(
+                host=host or "localhost", port=port or 6379, password=password, **options
+            )
+            self.target = f"{host or 'localhost'}:{port or 6379}"
+        self.pool = pool  # the connections' settings (host, TLS, AUTH, database); makes each connection
+        self.client = aioredis.Redis(connection_pool=pool)  # for start() and for looking from outside
+        self.description = f"redis at {self.target}"
+        self.prefix = "{" + namespace + "}:"  # one hash tag: every key of a script in one cluster slot
+        self.lease_seconds = lease_seconds
+        self._idle: list[AbstractConnection] = []
+        self._open = asyncio.Semaphore(max_connections)
+
+    async def start(self) -> None:
+        """Load the scripts and open a few connections now, so that the first requests pay neither a
+        connection nor a script upload within their short timeout."""
+        await self.client.ping()
+        for source in _SHAS:
+            await self.client.script_load(source)
+        for _ in range(WARM_CONNECTIONS):
+            connection = self._connect()
+            await connection.connect()  # type: ignore[no-untyped-call]
+            self._idle.append(connection)
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.disconnect()
+        close = getattr(self.client, "aclose", None) or self.client.close  # aclose: redis >= 5.0.1
+        await close()
+        await self.pool.disconnect()
+
+    def _connect(self) -> AbstractConnection:
+        """A new connection with the pool's settings (it connects on its first command)."""
+        return self.pool.connection_class(**self.pool.connection_kwargs)
+
+    async def _script(self, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        async with self._open:
+            connection = self._idle.pop() if self._idle else self._connect()
+            try:
+                try:
+                    await connection.send_command("EVALSHA", _SHAS[source], len(keys), *keys, *args)
+                    reply = await connection.read_response()
+                except NoScriptError:
+                    await connection.send_command("EVAL", source, len(keys), *keys, *args)
+                    reply = await connection.read_response()
+            except BaseException as exc:  # an error, a timeout, a cancellation: this connection's state is
+                # unknown; after a lost connection the idle ones most likely went with the server too
+                stale = [connection]
+                if isinstance(exc, RedisConnectionError | OSError):
+                    stale += self._idle
+                    self._idle = []
+                for each in stale:
+                    with contextlib.suppress(Exception):
+                        await each.disconnect(nowait=True)
+                raise
+            self._idle.append(connection)
+            return reply
+
+    async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
+        keys, args = encode_options(options, common, self.prefix, self.lease_seconds)
+        reply = await self._script(CHOOSE, keys, args)
+        return decode_choice(reply)
+
+    async def settle(self, adds: Sequence[tuple[str, float]], releases: Sequence[tuple[str, str]]) -> None:
+        adds = [(key, amount) for key, amount in adds if amount]
+        if not adds and not releases:
+            return
+        prefix = self.prefix
+        keys = [prefix + key for key, _ in adds] + [prefix + key for key, _ in releases]
+        args: list[Any] = [len(adds), *(_number(amount) for _, amount in adds), *(h for _, h in releases)]
+        await self._script(SETTLE, keys, args)
+
+    async def fail(
+        self, fails_key: str, cooldown_key: str, allowed: int, cooldown_seconds: float
+    ) -> tuple[float, bool]:
+        keys = [self.prefix + fails_key, self.prefix + cooldown_key]
+        reply = await self._script(FAIL, keys, [allowed, _number(cooldown_seconds)])
+        return float(reply[0]), bool(int(reply[1]))
+
+    async def read(self, windows: Sequence[str], slots: Sequence[str], cooldowns: Sequence[str]) -> Readings:
+        prefix = self.prefix
+        keys = [prefix + key for key in (*windows, *slots, *cooldowns)]
+        readings = Readings()
+        if not keys:
+            return readings
+        reply = await self._script(READ, keys, [len(windows), len(slots)])
+        values = [float(value) for value in reply]
+        for key, value in zip(windows, values, strict=False):
+            readings.totals[key] = value
+        for key, value in zip(slots, values[len(windows) :], strict=False):
+            readings.slots[key] = int(value)
+        for key, value in zip(cooldowns, values[len(windows) + len(slots) :], strict=False):
+            if value > 0:
+                readings.cooling[key] = value
+        return readings
+
+
+def encode_options(
+    options: Sequence[Option], common: Sequence[Check], prefix: str, lease: float
+) -> tuple[list[str], list[Any]]:
+    """The CHOOSE script's KEYS and ARGV (each key sent once)."""
+    keys: list[str] = []
+    index: dict[str, int] = {}
+
+    def key_index(key: str) -> int:
+        position = index.get(key)
+        if position is None:
+            keys.append(prefix + key)
+            position = index[key] = len(keys)  # Lua counts from 1
+        return position
+
+    def add_checks(checks: Sequence[Check]) -> None:
+        args.append(len(checks))
+        for check in checks:
+            limit = -1 if check.limit is None else check.limit
+            args.extend((key_index(check.key), _number(limit), _number(check.needed), _number(check.amount)))
+            args.append(check.holder)
+
+    args: list[Any] = [_number(lease)]
+    add_checks(common)
+    args.append(len(options))
+    for option in options:
+        args.append(key_index(option.cooldown_key) if option.cooldown_key else 0)
+        add_checks(option.checks)
+    return keys, args
+
+
+def decode_choice(reply: Sequence[Any]) -> Choice:
+    values = list(reply)
+    blocked = tuple(int(value) for value in values[3::2])
+    waits = tuple(float(value) for value in values[4::2])
+    return Choice(int(values[0]), blocked, waits, int(values[1]), float(values[2]))
+
+
+def _number(value: float) -> str:
+    """A number as Redis and Lua read it back exactly (integers without a trailing .0)."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _without_password(url: str) -> str:
+    head, sep, tail = url.partition("://")
+    if sep and "@" in tail.split("/", 1)[0]:
+        return f"{head}://{tail.split('@', 1)[1]}"
+    return url
