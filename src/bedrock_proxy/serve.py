@@ -25,6 +25,7 @@ from bedrock_proxy.server.listening import (
     announce_when_accepting,
     listening_socket,
 )
+from bedrock_proxy.server.protocol import GatewayHttpProtocol
 from bedrock_proxy.spend.location import uses_default_file
 from bedrock_proxy.startup_report import cannot_start, load_for_serving
 from bedrock_proxy.wiring import (
@@ -67,7 +68,7 @@ def _uvicorn_options(host: str, port: int) -> dict[str, Any]:
         "host": host,
         "port": port,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": GatewayHttpProtocol,  # httptools, with header, time and connection limits (docs/security.md)
         "lifespan": "on",
         "access_log": False,
         "log_level": "warning",

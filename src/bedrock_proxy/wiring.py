@@ -265,7 +265,11 @@ def build_gateway(
         keys=keys,
         guard=guard,
         cache=build_cache(settings, environ),
-        images=image_fetcher or ImageFetcher(),
+        images=image_fetcher
+        or ImageFetcher(
+            per_request=settings.max_image_fetches_per_request,
+            per_process=settings.max_image_fetches_per_process,
+        ),
         deep_health=DeepHealthCache(
             env_seconds(environ, "BEDROCK_PROXY_HEALTH_MODELS_CACHE_SECONDS", DEFAULT_HEALTH_REUSE_SECONDS)
         ),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from bedrock_proxy.alerting import Alerter
 from bedrock_proxy.observability.dispatch import RecordDispatcher
 from bedrock_proxy.observability.langfuse import LangfuseOtlpSink
 from bedrock_proxy.observability.sink import PermanentSinkError
@@ -81,6 +82,7 @@ async def test_records_beyond_the_buffer_are_dropped_oldest_first_and_counted(
         "delivered": 0,
         "retried": 0,
         "dropped": 15,
+        "credential_failures": 0,
         "capacity": 10,
     }
     await d.start()
@@ -172,3 +174,33 @@ async def test_a_permanent_refusal_is_not_retried_and_counted_as_dropped() -> No
     await d.aclose(timeout=1)
     assert sink.calls == 1
     assert d.stats()["refusing"]["dropped"] == 3
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_refused_credentials_keep_the_records_and_alert_until_the_key_is_fixed(
+    fake_langfuse: FakeLangfuse, status: int
+) -> None:
+    """Issue 14, finding 10: a Langfuse 401 used to drop the records for good. Now they wait in the bounded
+    buffer, past max_retry_seconds too, an alert names the sink, and a fixed key delivers every one."""
+    fake_langfuse.set_mode(status=status)
+    sink = LangfuseOtlpSink(fake_langfuse.url, PUBLIC_KEY, SECRET_KEY, timeout=2.0)
+    d = RecordDispatcher(
+        [sink], queue_size=1000, linger=0.0, backoff_base=0.02, backoff_max=0.05, max_retry_seconds=0.1
+    )
+    alerter = Alerter(poll_seconds=60)
+    alerter.watch_sinks(d.stats)
+    await d.start()
+    records = [record() for _ in range(40)]
+    for r in records:
+        d.submit(r)
+    await eventually(lambda: d.stats()["langfuse"]["credential_failures"] >= 5)
+    await asyncio.sleep(0.3)  # well past max_retry_seconds: an ordinary error would have dropped the batch
+    assert d.stats()["langfuse"]["dropped"] == 0
+    alerter.check_sinks()
+    [alert] = alerter._queue
+    assert alert.sink == "langfuse" and "credentials" in alert.text and "fix the key" in alert.text
+    fake_langfuse.set_mode(status=200)  # the key is fixed on Langfuse's side
+    await eventually(lambda: d.stats()["langfuse"]["delivered"] == 40)
+    await d.aclose(timeout=2)
+    assert generations(fake_langfuse) == {r.request_id for r in records}
+    assert d.stats()["langfuse"]["dropped"] == 0

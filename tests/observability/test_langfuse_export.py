@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bedrock_proxy.observability.langfuse import LangfuseLegacySink, LangfuseOtlpSink
-from bedrock_proxy.observability.sink import PermanentSinkError, RetryableSinkError
+from bedrock_proxy.observability.sink import CredentialsSinkError, RetryableSinkError
 from tests.fakes.langfuse_server import FakeLangfuse
 from tests.observability.conftest import PUBLIC_KEY, SECRET_KEY
 from tests.observability.records import record
@@ -43,10 +43,11 @@ async def test_large_exports_are_sent_gzipped(fake_langfuse: FakeLangfuse) -> No
     assert len(fake_langfuse.spans) == 40
 
 
-async def test_wrong_keys_are_a_permanent_error(fake_langfuse: FakeLangfuse) -> None:
+async def test_wrong_keys_are_a_credentials_error_kept_for_retry(fake_langfuse: FakeLangfuse) -> None:
+    """Issue 14, finding 10: a 401 used to be permanent, so the records were dropped for good."""
     sink = LangfuseOtlpSink(fake_langfuse.url, PUBLIC_KEY, "sk-lf-wrong")
     try:
-        with pytest.raises(PermanentSinkError, match="401"):
+        with pytest.raises(CredentialsSinkError, match="401"):
             await sink.send_batch([record()])
     finally:
         await sink.aclose()

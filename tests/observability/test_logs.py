@@ -85,6 +85,27 @@ def test_redact_keeps_what_is_not_secret() -> None:
     assert redact({"Authorization": "Bearer x" * 3})["Authorization"] == REDACTED
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"embedding": [0.1, 0.2], "inputTextTokenCount": 5},  # Titan embeddings (issue 14, finding 10)
+        {"usage": {"inputTokens": 3, "outputTokens": 4, "cacheReadInputTokenCount": 0}},
+        {"meta": {"billed_units": {"input_tokens": 3}}, "results": [{"tokenCount": 2}]},
+        {"amazon-bedrock-invocationMetrics": {"inputTokenCount": 9, "outputTokenCount": 12}},
+    ],
+    ids=["titan-embed", "converse-usage", "cohere-meta", "invocation-metrics"],
+)
+def test_token_counts_are_not_redacted(body: dict) -> None:
+    assert redact(body) == body
+
+
+@pytest.mark.parametrize(
+    "key", ["token", "access_token", "id_token", "x-amz-security-token", "refresh-token"]
+)
+def test_keys_naming_a_token_still_hide_its_value(key: str) -> None:
+    assert redact({key: "eyJhbGciOi.secret"})[key] == REDACTED
+
+
 def test_raw_request_logging_is_off_unless_enabled(restore_logging) -> None:
     out = io.StringIO()
     configure_logging(json_logs=False, level="INFO", stream=out)

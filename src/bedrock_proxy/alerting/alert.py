@@ -9,12 +9,13 @@ from typing import Any
 COOLDOWN = "deployment_cooldown"
 FAILURES = "model_group_failures"
 SINK_DROPPED = "sink_dropped_records"
+SINK_CREDENTIALS = "sink_credentials_rejected"
 SHARED_STATE = "shared_state_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # COOLDOWN | FAILURES | SINK_DROPPED | SHARED_STATE
+    kind: str  # COOLDOWN | FAILURES | SINK_DROPPED | SINK_CREDENTIALS | SHARED_STATE
     subject: str  # what rate limiting is keyed on, e.g. "model_group_failures:claude-3-haiku"
     text: str  # one human sentence, what Slack and the log show
     model_group: str | None = None
@@ -73,6 +74,17 @@ def dropped_alert(sink: str, count: int, total: int) -> Alert:
         "they will not reach it",
         sink=sink,
         count=count,
+    )
+
+
+def credentials_alert(sink: str, attempts: int) -> Alert:
+    return Alert(
+        SINK_CREDENTIALS,
+        f"{SINK_CREDENTIALS}:{sink}",
+        f"bedrock-proxy: observability sink {sink} refuses the gateway's credentials (HTTP 401/403,"
+        f" {attempts} attempts): its records are kept and retried; fix the key and they are delivered",
+        sink=sink,
+        count=attempts,
     )
 
 

@@ -18,7 +18,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from bedrock_proxy.alerting.alert import Alert, cooldown_alert, dropped_alert, failures_alert
+from bedrock_proxy.alerting.alert import (
+    Alert,
+    cooldown_alert,
+    credentials_alert,
+    dropped_alert,
+    failures_alert,
+)
 from bedrock_proxy.alerting.channels import Channel
 from bedrock_proxy.observability.record import CallRecord, DeploymentState
 from bedrock_proxy.observability.sink import RetryableSinkError
@@ -64,6 +70,7 @@ class Alerter:
         self._failures: dict[str, deque[float]] = {}
         self._sink_stats: list[SinkStats] = []
         self._dropped_seen: dict[str, int] = {}
+        self._refusals_seen: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self.raised = 0
@@ -121,7 +128,8 @@ class Alerter:
                 times.clear()  # the next alert counts failures from here
 
     def watch_sinks(self, stats: SinkStats) -> None:
-        """Poll a dispatcher's per-sink counters; a sink whose `dropped` grew raises an alert."""
+        """Poll a dispatcher's per-sink counters; a sink whose `dropped` or `credential_failures` grew raises
+        an alert."""
         self._sink_stats.append(stats)
 
     def check_sinks(self) -> None:
@@ -133,6 +141,11 @@ class Alerter:
                 seen = self._dropped_seen.get(name, 0)
                 if dropped > seen and self.raise_alert(dropped_alert(name, dropped - seen, dropped)):
                     self._dropped_seen[name] = dropped
+                refused = int(counters.get("credential_failures", 0))
+                if refused > self._refusals_seen.get(name, 0) and self.raise_alert(
+                    credentials_alert(name, refused)
+                ):
+                    self._refusals_seen[name] = refused
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

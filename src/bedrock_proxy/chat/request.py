@@ -191,6 +191,15 @@ def remote_image_urls(request: ChatRequest) -> list[str]:
     return urls
 
 
+def image_count(request: ChatRequest) -> int:
+    """Image parts in the whole conversation, inline and by URL: each one is sent to Bedrock every call."""
+    return sum(
+        type(part) is ImagePart or type(part) is RemoteImagePart
+        for message in request.parsed_messages
+        for part in message.parts
+    )
+
+
 def sniff_image(raw: bytes) -> str | None:
     """The real format from the first bytes: Bedrock rejects an image whose declared type is wrong."""
     if raw.startswith(b"\x89PNG\r\n\x1a\n"):

@@ -254,6 +254,16 @@ class Settings:
     alerting_threshold: float | None = None
     background_health_checks: bool = False
     health_check_interval: float = 300.0
+    # hostile callers: what one request or connection may hold (docs/security.md lists each and why)
+    max_request_size_mb: float = 20.0  # MiB; below Bedrock's 25,000,000-byte request limit
+    max_json_depth: int = 64  # nested arrays and objects in a body (or in tool-call arguments)
+    max_images_per_request: int = 20  # image parts, data: and http(s) URLs together (Claude on Bedrock: 20)
+    max_image_fetches_per_request: int = 4  # image URLs one request downloads at once
+    max_image_fetches_per_process: int = 32  # image URLs all requests of one worker download at once
+    max_request_header_size_kb: int = 64  # request line and headers together, KiB (answered 431)
+    max_request_headers: int = 100  # header fields (answered 431)
+    request_header_timeout: float = 10.0  # seconds to send the request line and headers (answered 408)
+    max_connections: int = 1024  # open connections per worker (more are answered 503 and closed)
 
     @property
     def all_callbacks(self) -> list[str]:

@@ -130,6 +130,14 @@ def _port(value: Any, path: str, ctx: Context) -> int | Invalid:
     return as_int(value, path, ctx.log, minimum=1, maximum=65535)
 
 
+def _megabytes(value: Any, path: str, ctx: Context) -> Any:
+    return as_number(value, path, ctx.log, minimum=0, exclusive_minimum=True, unit=" MB")
+
+
+def _depth(value: Any, path: str, ctx: Context) -> Any:
+    return as_int(value, path, ctx.log, minimum=4, maximum=200)  # orjson writes at most 254 levels
+
+
 def _mapping(value: Any, path: str, ctx: Context) -> dict[Any, Any] | Invalid:
     return as_mapping(value, path, ctx.log)
 
@@ -200,6 +208,16 @@ NATIVE: dict[str, dict[str, SettingKey]] = {
         "background_health_checks": SettingKey("background_health_checks", _bool),
         "health_check_interval": SettingKey("health_check_interval", _seconds),
         "disable_spend_logs": SettingKey("disable_spend_logs", _bool),
+        # hostile callers: what one request or connection may hold (docs/security.md)
+        "max_request_size_mb": SettingKey("max_request_size_mb", _megabytes),
+        "max_json_depth": SettingKey("max_json_depth", _depth),
+        "max_images_per_request": SettingKey("max_images_per_request", _positive_int),
+        "max_image_fetches_per_request": SettingKey("max_image_fetches_per_request", _positive_int),
+        "max_image_fetches_per_process": SettingKey("max_image_fetches_per_process", _positive_int),
+        "max_request_header_size_kb": SettingKey("max_request_header_size_kb", _positive_int),
+        "max_request_headers": SettingKey("max_request_headers", _positive_int),
+        "request_header_timeout": SettingKey("request_header_timeout", _seconds),
+        "max_connections": SettingKey("max_connections", _positive_int),
     },
 }
 

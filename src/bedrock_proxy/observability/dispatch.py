@@ -6,7 +6,9 @@ event loop thread: no await, no lock, no I/O. When a buffer is full the *oldest*
 counted: during an outage the newest records describe the incident people are looking at, and a bounded
 deque drops from the left for free. Memory is therefore bounded by `queue_size + max_batch` records per
 sink whatever the sink does. A batch is retried until it is delivered, rejected as permanent, or has been
-retrying for `max_retry_seconds`; then it is dropped and counted.
+retrying for `max_retry_seconds`; then it is dropped and counted. A batch the sink refuses for its
+credentials (401/403) is the exception: it keeps retrying, however long, so that the records are delivered
+once the key is fixed; the buffer stays bounded meanwhile, and `credential_failures` lets the alerter say so.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from collections import deque
 from collections.abc import Iterable
 
 from bedrock_proxy.observability.record import CallRecord
-from bedrock_proxy.observability.sink import PermanentSinkError, RetryableSinkError, Sink
+from bedrock_proxy.observability.sink import (
+    CredentialsSinkError,
+    PermanentSinkError,
+    RetryableSinkError,
+    Sink,
+)
 
 log = logging.getLogger("bedrock_proxy.observability")
 
@@ -30,6 +37,7 @@ class _Lane:
 
     __slots__ = (
         "buffer",
+        "credential_failures",
         "delivered",
         "dropped",
         "in_flight",
@@ -52,6 +60,7 @@ class _Lane:
         self.delivered = 0
         self.retried = 0
         self.dropped = 0
+        self.credential_failures = 0  # attempts the sink refused for our credentials
 
     def put(self, record: CallRecord) -> None:
         buffer = self.buffer
@@ -141,6 +150,7 @@ class RecordDispatcher:
                 "delivered": lane.delivered,
                 "retried": lane.retried,
                 "dropped": lane.dropped,
+                "credential_failures": lane.credential_failures,
                 "capacity": lane.queue_size,
             }
             extra = getattr(lane.sink, "extra_stats", None)
@@ -185,9 +195,11 @@ class RecordDispatcher:
             except RetryableSinkError as exc:
                 attempt += 1
                 now = time.monotonic()
-                if now - started > self.max_retry_seconds or (
-                    self._deadline is not None and now >= self._deadline
-                ):
+                credentials = isinstance(exc, CredentialsSinkError)
+                if credentials:
+                    lane.credential_failures += 1
+                expired = not credentials and now - started > self.max_retry_seconds
+                if expired or (self._deadline is not None and now >= self._deadline):
                     lane.dropped += n
                     log.error(
                         "sink %s: dropping %d records after %d attempts: %s", sink.name, n, attempt, exc
@@ -197,7 +209,16 @@ class RecordDispatcher:
                 delay = self._backoff(attempt, exc.retry_after)
                 if self._deadline is not None:
                     delay = min(delay, max(self._deadline - now, 0.0))
-                if attempt == 1 or attempt % 10 == 0:
+                if credentials and (attempt == 1 or attempt % 10 == 0):
+                    log.error(
+                        "sink %s refuses our credentials: %d records kept and retried in %.2fs until the key"
+                        " is fixed: %s",
+                        sink.name,
+                        n,
+                        delay,
+                        exc,
+                    )
+                elif attempt == 1 or attempt % 10 == 0:
                     log.warning(
                         "sink %s: attempt %d failed, retrying in %.2fs: %s", sink.name, attempt, delay, exc
                     )

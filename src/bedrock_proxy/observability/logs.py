@@ -59,8 +59,8 @@ def _is_secret_key(key: str) -> bool:
     k = key.lower().replace("-", "_")
     if k in ("max_tokens", "tokens", "prompt_tokens", "completion_tokens", "total_tokens"):
         return False
-    if k.endswith("tokens") or k.startswith("max_token"):  # counts (inputTokens, cache_read_tokens)
-        return False
+    if k.endswith(("tokens", "count")) or k.startswith("max_token"):
+        return False  # counts: inputTokens, cache_read_tokens, Titan's inputTextTokenCount
     return any(part in k for part in _SECRET_KEY_PARTS)
 
 

@@ -37,6 +37,11 @@ class PermanentSinkError(SinkError):
     pass
 
 
+class CredentialsSinkError(RetryableSinkError):
+    """The sink refused our credentials (401/403). Retried, not dropped: the records wait in the bounded
+    buffer until the key is fixed (or the buffer's oldest make room for newer ones), and an alert says so."""
+
+
 @runtime_checkable
 class Sink(Protocol):
     name: str
@@ -119,7 +124,7 @@ class HttpSink:
         if status in RETRYABLE_STATUS:
             raise RetryableSinkError(f"{self.name}: HTTP {status}: {detail}", retry_after)
         if status in (401, 403):
-            raise PermanentSinkError(
+            raise CredentialsSinkError(
                 f"{self.name}: HTTP {status}: the sink rejected our credentials: {detail}"
             )
         raise PermanentSinkError(f"{self.name}: HTTP {status}: {detail}")

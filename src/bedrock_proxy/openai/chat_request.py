@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from bedrock_proxy.chat.depth import MAX_JSON_DEPTH, depth_message, nesting_beyond
 from bedrock_proxy.chat.request import (
     ChatRequest,
     ImagePart,
@@ -41,6 +42,8 @@ from bedrock_proxy.openai.chat_features import (
 )
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+# Integers travel to Bedrock as JSON: beyond a signed 64-bit range no encoder writes them
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 IMAGE_MIME = {
     "image/png": "png",
@@ -84,6 +87,8 @@ def _opt_int(body: dict[str, Any], key: str, low: int | None = None, high: int |
     if isinstance(value, bool) or not isinstance(value, int):
         raise _wrong_type(key, "an integer", value)
     _check_range(key, value, low, high)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise invalid_request(f"'{key}' is out of range: send an integer below 2**63, got {value:.3g}.", key)
     return value
 
 
@@ -123,8 +128,11 @@ def _opt_str(body: dict[str, Any], key: str) -> str | None:
 # parse_chat_request
 
 
-def parse_chat_request(body: object) -> ChatRequest:
-    """Check an OpenAI chat completions body; unknown top-level keys are ignored (SDKs send extras)."""
+def parse_chat_request(body: object, max_depth: int = MAX_JSON_DEPTH) -> ChatRequest:
+    """Check an OpenAI chat completions body; unknown top-level keys are ignored (SDKs send extras).
+
+    `max_depth` bounds the nesting of JSON carried inside strings (tool-call arguments); the body's own
+    nesting is checked when it is read."""
     if not isinstance(body, dict):
         raise invalid_request("The request body must be a JSON object with 'model' and 'messages'.")
     model = body.get("model")
@@ -142,7 +150,7 @@ def parse_chat_request(body: object) -> ChatRequest:
         raise invalid_request(
             "'messages' is required: send a non-empty array of {role, content} messages.", "messages"
         )
-    messages = [_parse_message(i, m) for i, m in enumerate(raw_messages)]
+    messages = [_parse_message(i, m, max_depth) for i, m in enumerate(raw_messages)]
 
     req = ChatRequest(body=body, model=model, messages=raw_messages, parsed_messages=messages)
     req.stream = bool(_opt_bool(body, "stream"))
@@ -199,14 +207,16 @@ def parse_stop(value: object) -> list[str] | None:
     return [s for s in value if s] or None
 
 
-def _parse_message(i: int, raw: object) -> Message:
+def _parse_message(i: int, raw: object, max_depth: int) -> Message:
     p = f"messages[{i}]"
     if not isinstance(raw, dict):
         raise _wrong_type(p, "an object with 'role' and 'content'", raw)
     role = raw.get("role")
-    if role not in _ROLES:
+    if not isinstance(role, str) or role not in _ROLES:
+        shown = repr(role) if isinstance(role, str) else type_name(role)
         raise invalid_request(
-            f"'{p}.role' must be one of system, developer, user, assistant, tool; got {role!r}.", f"{p}.role"
+            f"'{p}.role' must be one of system, developer, user, assistant, tool; got {shown[:80]}.",
+            f"{p}.role",
         )
     cache = cache_mark(raw.get("cache_control"), f"{p}.cache_control")
     content = raw.get("content")
@@ -218,10 +228,12 @@ def _parse_message(i: int, raw: object) -> Message:
         thinking: list[Part] = [*parse_thinking_blocks(raw.get("thinking_blocks"), f"{p}.thinking_blocks")]
         text = _text_parts(content, p, required=False, allow_refusal=True)
         msg = Message("assistant", thinking + text, p, cache=cache)
-        msg.tool_calls = _parse_tool_calls(raw.get("tool_calls"), p)
+        msg.tool_calls = _parse_tool_calls(raw.get("tool_calls"), p, max_depth)
         legacy = raw.get("function_call")
         if legacy is not None:
-            msg.tool_calls.append(_parse_function(legacy, f"{p}.function_call", _legacy_call_id(i)))
+            msg.tool_calls.append(
+                _parse_function(legacy, f"{p}.function_call", _legacy_call_id(i), max_depth)
+            )
         return msg
     parts = _text_parts(content, p, required=True)
     if role == "function":  # legacy: answers the closest preceding assistant function_call
@@ -344,7 +356,7 @@ def _parse_data_url(url: str, pp: str) -> tuple[str, str]:
     return sniffed, data
 
 
-def _parse_tool_calls(value: object, p: str) -> list[ToolCall]:
+def _parse_tool_calls(value: object, p: str, max_depth: int) -> list[ToolCall]:
     if value is None:
         return []
     if not isinstance(value, list):
@@ -359,11 +371,11 @@ def _parse_tool_calls(value: object, p: str) -> list[ToolCall]:
         call_id = call.get("id")
         if not isinstance(call_id, str) or not call_id:
             raise invalid_request(f"'{pc}.id' is required: send the tool call id as a string.", f"{pc}.id")
-        calls.append(_parse_function(call.get("function"), f"{pc}.function", call_id))
+        calls.append(_parse_function(call.get("function"), f"{pc}.function", call_id, max_depth))
     return calls
 
 
-def _parse_function(fn: object, pf: str, call_id: str) -> ToolCall:
+def _parse_function(fn: object, pf: str, call_id: str, max_depth: int) -> ToolCall:
     if not isinstance(fn, dict):
         raise _wrong_type(pf, 'an object {"name", "arguments"}', fn)
     name = fn.get("name")
@@ -390,6 +402,8 @@ def _parse_function(fn: object, pf: str, call_id: str) -> ToolCall:
             f"'{pf}.arguments' must encode a JSON object (Bedrock tool input), got {type_name(args)}.",
             f"{pf}.arguments",
         )
+    if nesting_beyond(args, max_depth) is not None:
+        raise invalid_request(depth_message(f"{pf}.arguments", max_depth), f"{pf}.arguments")
     return ToolCall(call_id, name, args)
 
 

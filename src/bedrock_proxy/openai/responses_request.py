@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from bedrock_proxy.chat.depth import MAX_JSON_DEPTH, depth_message, nesting_beyond
 from bedrock_proxy.chat.request import (
     ChatRequest,
     Message,
@@ -384,6 +385,8 @@ def _function_call(item: dict[str, Any], p: str) -> ToolCall:
         raise invalid_request(
             f"'{p}.arguments' must encode a JSON object, got {type_name(args)}.", f"{p}.arguments"
         )
+    if nesting_beyond(args, MAX_JSON_DEPTH) is not None:  # decoded here, so not checked with the body
+        raise invalid_request(depth_message(f"{p}.arguments", MAX_JSON_DEPTH), f"{p}.arguments")
     return ToolCall(call_id, name, args)
 
 

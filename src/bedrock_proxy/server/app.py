@@ -16,7 +16,7 @@ from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
 from bedrock_proxy.router.router import Router
-from bedrock_proxy.server import chat, embeddings, info, messages, responses, spend_routes
+from bedrock_proxy.server import chat, embeddings, info, messages, openapi, responses, spend_routes
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
 from bedrock_proxy.server.deep_health import DeepHealth, DeepHealthCache
@@ -28,10 +28,11 @@ from bedrock_proxy.server.http import (
     Scope,
     Send,
     header,
-    read_body,
+    read_request_body,
     send_error,
 )
 from bedrock_proxy.server.images import ImageFetcher
+from bedrock_proxy.server.protocol import ConnectionLimits
 from bedrock_proxy.server.records import Recorder
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("bedrock_proxy.server")
 
 Handler = Callable[["Gateway", Scope, Receive, Send, RequestContext], Awaitable[None]]
-MAX_BODY_BYTES = 32 * 1024 * 1024
 
 ROUTES: dict[tuple[str, str], tuple[Handler, str]] = {}
 for _prefix in ("", "/v1"):
@@ -66,6 +66,7 @@ ROUTES[("GET", "/health/models")] = (info.deep_health, "")
 ROUTES[("GET", "/metrics")] = (info.metrics, "")
 ROUTES[("GET", "/key/info")] = (spend_routes.key_info, "")
 ROUTES[("GET", "/spend/logs")] = (spend_routes.spend_logs, "")
+ROUTES[("GET", "/openapi.json")] = (openapi.openapi_document, "")
 _PATHS = {path for _, path in ROUTES}
 # routes with an id at the end of the path: (method, path prefix) -> handler
 PREFIX_ROUTES: dict[tuple[str, str], Handler] = {}
@@ -123,7 +124,10 @@ class Gateway:
         self.deep_health = deep_health if deep_health is not None else DeepHealthCache()
         self.responses = responses  # the Responses API's stored responses (opened on first use)
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
-        self.max_body_bytes = MAX_BODY_BYTES
+        # below Bedrock's 25,000,000-byte request limit by default: what Bedrock would refuse is refused here
+        self.max_body_bytes = int(self.settings.max_request_size_mb * 1024 * 1024)
+        self.max_json_depth = self.settings.max_json_depth
+        self.connection_limits = ConnectionLimits.from_settings(self.settings)  # read by server/protocol.py
         self.started = False
         self.draining = False
         self.health_checks: BackgroundHealth | None = None  # set by startup
@@ -226,7 +230,7 @@ class Gateway:
                     refused = True
                     raise
                 # read here so a failure record can carry the client's metadata; the handler reads it again
-                ctx.body = await read_body(receive, self.max_body_bytes)
+                ctx.body = await read_request_body(scope, receive, self.max_body_bytes)
                 await self.guard.admit(ctx.principal)
                 watch = DisconnectWatch(receive, lambda: response_finished)
                 try:

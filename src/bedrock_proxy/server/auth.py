@@ -69,21 +69,36 @@ def _has_header(scope: Scope, wanted: bytes) -> bool:
 
 
 def presented_key(scope: Scope) -> str | None:
-    authorization = None
-    api_key = None
+    """The key the caller sent, as 'Authorization: Bearer <key>' or 'x-api-key: <key>'. Headers that name
+    different keys are refused: picking one of them silently would let a proxy and a client disagree on who
+    is calling."""
     headers: list[tuple[bytes, bytes]] = scope["headers"]
-    for name, value in headers:
-        if name == b"authorization":
-            authorization = value.decode("latin-1")
-        elif name == b"x-api-key":
-            api_key = value.decode("latin-1")
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
+    authorizations = {value.decode("latin-1").strip() for name, value in headers if name == b"authorization"}
+    api_keys = {value.decode("latin-1").strip() for name, value in headers if name == b"x-api-key"}
+    authorizations.discard("")
+    api_keys.discard("")
+    if len(authorizations) > 1 or len(api_keys) > 1:
+        raise _conflicting(
+            "two Authorization headers" if len(authorizations) > 1 else "two x-api-key headers"
+        )
+    bearer = None
+    if authorizations:
+        scheme, _, token = next(iter(authorizations)).partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
-    if api_key and api_key.strip():
-        return api_key.strip()
-    return None
+            bearer = token.strip()
+    api_key = next(iter(api_keys)) if api_keys else None
+    if bearer is not None and api_key is not None and bearer != api_key:
+        raise _conflicting("an Authorization header and an x-api-key header")
+    return bearer or api_key
+
+
+def _conflicting(what: str) -> GatewayError:
+    return GatewayError(
+        400,
+        f"The request carries {what} with different keys: send one key, once"
+        " ('Authorization: Bearer <key>' or 'x-api-key: <key>').",
+        code=ErrorCode.CONFLICTING_API_KEYS,
+    )
 
 
 def require_model_access(principal: KeyIdentity, model: str) -> None:

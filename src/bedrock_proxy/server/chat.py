@@ -29,6 +29,7 @@ from bedrock_proxy.server.auth import require_model_access
 from bedrock_proxy.server.caching import cache_lookup, cache_store
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
+from bedrock_proxy.server.images import check_image_count
 from bedrock_proxy.server.model_calls import (
     Event,
     Events,
@@ -48,14 +49,15 @@ if TYPE_CHECKING:
 async def chat_completions(
     gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
 ) -> None:
-    body = await read_json(receive, gateway.max_body_bytes)
-    request = parse_chat_request(body)
+    body = await read_json(receive, gateway.max_body_bytes, gateway.max_json_depth)
+    request = parse_chat_request(body, gateway.max_json_depth)
     ctx.model = request.model
     require_model_access(ctx.principal, request.model)
     lookup = await cache_lookup(gateway, scope, "chat", request.model, request.body)
     if lookup is not None and lookup.answer is not None:
         await _serve_cached(gateway, send, ctx, request, lookup)
         return
+    check_image_count(request, gateway.settings.max_images_per_request)
     urls = remote_image_urls(request)
     images = await gateway.images.fetch_all(urls) if urls else {}
     async with admitted(gateway, ctx, request):

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 async def embeddings(
     gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
 ) -> None:
-    body = await read_json(receive, gateway.max_body_bytes)
+    body = await read_json(receive, gateway.max_body_bytes, gateway.max_json_depth)
     request = parse_embedding_request(body)
     ctx.model = request.model
     require_model_access(ctx.principal, request.model)

@@ -2,7 +2,8 @@
 
 A gateway that fetches URLs for its callers must not become their way into the private network: every
 address a host name resolves to is checked, the connection goes to exactly the checked addresses, and
-redirects are followed by hand through the same check. Size and time are bounded.
+redirects are followed by hand through the same check. Size and time are bounded, and so is the fan-out:
+one request downloads at most `per_request` URLs at once, and the whole process at most `per_process`.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from aiohttp.abc import AbstractResolver
 if TYPE_CHECKING:
     from aiohttp.abc import ResolveResult
 
-from bedrock_proxy.chat.request import sniff_image
+from bedrock_proxy.chat.request import ChatRequest, image_count, sniff_image
 from bedrock_proxy.errors import ErrorCode, GatewayError
 
 MAX_IMAGE_BYTES = 3_750_000  # Bedrock's per-image limit
 FETCH_TIMEOUT = 10.0
 MAX_REDIRECTS = 3
+FETCHES_PER_REQUEST = 4  # general_settings.max_image_fetches_per_request
+FETCHES_PER_PROCESS = 32  # general_settings.max_image_fetches_per_process
 
 
 def _image_error(url: str, reason: str) -> GatewayError:
@@ -34,6 +37,20 @@ def _image_error(url: str, reason: str) -> GatewayError:
         param="messages",
         code=ErrorCode.INVALID_IMAGE_URL,
     )
+
+
+def check_image_count(request: ChatRequest, limit: int) -> None:
+    """Before any image is fetched (every client API calls it): more images than the limit cost nothing to
+    refuse."""
+    count = image_count(request)
+    if count > limit:
+        raise GatewayError(
+            400,
+            f"The request holds {count} images; the gateway takes at most {limit} per request"
+            " (general_settings.max_images_per_request). Send fewer images.",
+            param="messages",
+            code=ErrorCode.TOO_MANY_IMAGES,
+        )
 
 
 def is_public_address(address: str) -> bool:
@@ -61,15 +78,40 @@ class _PinnedResolver(AbstractResolver):
 
 class ImageFetcher:
     def __init__(
-        self, *, allow_private: bool = False, max_bytes: int = MAX_IMAGE_BYTES, timeout: float = FETCH_TIMEOUT
+        self,
+        *,
+        allow_private: bool = False,
+        max_bytes: int = MAX_IMAGE_BYTES,
+        timeout: float = FETCH_TIMEOUT,
+        per_request: int = FETCHES_PER_REQUEST,
+        per_process: int = FETCHES_PER_PROCESS,
     ) -> None:
         self.allow_private = allow_private  # tests only: the gateway itself never fetches private addresses
         self.max_bytes = max_bytes
-        self.timeout = timeout  # for the whole fetch, redirects included
+        self.timeout = timeout  # for each fetch, redirects included, once it has its turn
+        self.per_request = per_request
+        self.per_process = per_process
+        self._process_slots: asyncio.Semaphore | None = None  # made in the serving event loop
+        self.in_flight = 0  # fetches under way now, in this process
+        self.most_in_flight = 0  # the most there ever were at once (the tests read it)
 
     async def fetch_all(self, urls: list[str]) -> dict[str, tuple[str, bytes]]:
         unique = list(dict.fromkeys(urls))
-        results = await asyncio.gather(*(self.fetch(url) for url in unique))
+        request_slots = asyncio.Semaphore(self.per_request)
+        if self._process_slots is None:
+            self._process_slots = asyncio.Semaphore(self.per_process)
+        process_slots = self._process_slots
+
+        async def one(url: str) -> tuple[str, bytes]:
+            async with request_slots, process_slots:
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+                try:
+                    return await self.fetch(url)
+                finally:
+                    self.in_flight -= 1
+
+        results = await asyncio.gather(*(one(url) for url in unique))
         return dict(zip(unique, results, strict=True))
 
     async def fetch(self, url: str) -> tuple[str, bytes]:

@@ -30,6 +30,7 @@ from bedrock_proxy.server.auth import require_model_access
 from bedrock_proxy.server.caching import cache_lookup, cache_store
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, header, read_json, send_json
+from bedrock_proxy.server.images import check_image_count
 from bedrock_proxy.server.model_calls import (
     Event,
     admitted,
@@ -51,7 +52,7 @@ COUNT_TOKENS_TIMEOUT = 10.0  # seconds for Bedrock's CountTokens before the gate
 
 
 async def messages(gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext) -> None:
-    body = await read_json(receive, gateway.max_body_bytes)
+    body = await read_json(receive, gateway.max_body_bytes, gateway.max_json_depth)
     _log_betas(scope)
     request = parse_messages_request(body)
     ctx.model = request.model
@@ -62,6 +63,7 @@ async def messages(gateway: Gateway, scope: Scope, receive: Receive, send: Send,
         if lookup is not None and lookup.answer is not None:
             await _serve_cached(gateway, send, ctx, request, lookup)
             return
+    check_image_count(request, gateway.settings.max_images_per_request)
     urls = remote_image_urls(request)
     images = await gateway.images.fetch_all(urls) if urls else {}
     async with admitted(gateway, ctx, request):
@@ -178,7 +180,7 @@ async def count_tokens(
     """`{"input_tokens": N}`: Bedrock's CountTokens for Claude models, else the gateway's own estimate.
     Free on both sides, so no CallRecord; the key is still checked (this route is not a model call)."""
     ctx.principal = gateway.keys.authenticate(scope)
-    body = await read_json(receive, gateway.max_body_bytes)
+    body = await read_json(receive, gateway.max_body_bytes, gateway.max_json_depth)
     request = parse_messages_request(body, count_tokens=True)
     require_model_access(ctx.principal, request.model)
     deployment = gateway.router.group(request.model)[0]  # an unknown model is a 404
@@ -192,6 +194,7 @@ async def count_tokens(
 
 async def _bedrock_count(gateway: Gateway, request: ChatRequest, deployment: Any) -> int | None:
     try:
+        check_image_count(request, gateway.settings.max_images_per_request)
         urls = remote_image_urls(request)
         images = await gateway.images.fetch_all(urls) if urls else {}
         call = converse_call(gateway, request, deployment, images)

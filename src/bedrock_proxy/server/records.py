@@ -75,15 +75,22 @@ class Recorder:
         self.observability.submit(record)  # the ledger counts its cost here, so the reservation goes now:
         if ctx is not None:  # in one step, never counted twice nor not at all
             ctx.settle_reservation()
-        if record.status >= 400:
+        if record.status == 499:  # not a failure of ours: say what happened, in words
+            logger.info(
+                "%s %s: the client closed the connection after %.0f ms, before the answer was complete",
+                record.kind,
+                record.model_group or "-",
+                record.latency * 1000,
+            )
+        elif record.status >= 400:
             logger.log(
                 logging.WARNING if record.status >= 500 else logging.INFO,
                 "%s %s failed with %d (%s): %s",
                 record.kind,
                 record.model_group or "-",
                 record.status,
-                record.error_type,
-                record.error_message,
+                record.error_type or "no error type",
+                record.error_message or "no message",
             )
         elif logger.isEnabledFor(logging.DEBUG):
             logger.debug(

@@ -44,6 +44,7 @@ from bedrock_proxy.server.auth import require_model_access
 from bedrock_proxy.server.caching import cache_lookup, cache_store
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.http import Receive, Scope, Send, read_json, send_json
+from bedrock_proxy.server.images import check_image_count
 from bedrock_proxy.server.model_calls import (
     Event,
     admitted,
@@ -81,7 +82,7 @@ async def create_response(
     gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
 ) -> None:
     ctx.extra["client_api"] = CLIENT_API
-    body = await read_json(receive, gateway.max_body_bytes)
+    body = await read_json(receive, gateway.max_body_bytes, gateway.max_json_depth)
     history: list[dict[str, Any]] = []
     previous = previous_response_id(body)
     if previous is not None:
@@ -97,6 +98,7 @@ async def create_response(
     if lookup is not None and lookup.answer is not None:
         await _serve_cached(gateway, send, ctx, request, lookup)
         return
+    check_image_count(chat, gateway.settings.max_images_per_request)
     urls = remote_image_urls(chat)
     images = await gateway.images.fetch_all(urls) if urls else {}
     async with admitted(gateway, ctx, chat):
