@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bedrock_proxy.anthropic.errors import error_body
+from bedrock_proxy.anthropic.errors import error_body, error_status
 from bedrock_proxy.anthropic.messages import (
     MessageStreamRenderer,
     finish_reason_of,
@@ -208,6 +208,26 @@ def test_a_stream_without_usage_still_ends_with_message_delta_and_message_stop()
 def test_errors_in_anthropics_shape(error: GatewayError, status: int, kind: str) -> None:
     assert error.status == status
     assert error_body(error) == {"type": "error", "error": {"type": kind, "message": error.message}}
+
+
+@pytest.mark.parametrize(
+    ("error", "answered"),
+    [
+        (from_bedrock("ServiceUnavailableException", "down", 503), 529),
+        (GatewayError(503, "cooling", code=ErrorCode.DEPLOYMENTS_COOLING_DOWN), 529),
+        (GatewayError(502, "no route", code=ErrorCode.BEDROCK_CONNECTION_ERROR), 529),
+        (GatewayError(503, "draining"), 503),
+        (from_bedrock("ThrottlingException", "Too many requests", 429), 429),
+        (GatewayError(400, "bad", code=ErrorCode.INVALID_JSON), 400),
+        (GatewayError(404, "no model", code=ErrorCode.MODEL_NOT_FOUND), 404),
+        (from_bedrock("ModelErrorException", "oops", 424), 424),
+        (GatewayError(500, "bug", code=ErrorCode.INTERNAL_ERROR), 500),
+    ],
+)
+def test_overloaded_is_answered_with_anthropics_529_other_statuses_kept(
+    error: GatewayError, answered: int
+) -> None:
+    assert error_status(error) == answered
 
 
 def test_an_error_after_the_start_is_an_error_event() -> None:

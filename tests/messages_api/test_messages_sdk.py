@@ -439,3 +439,14 @@ def test_the_model_list_is_anthropics_for_the_anthropic_sdk(
     assert all(model.type == "model" and model.created_at.year == 2023 for model in models)
     status, _, body = call(f"{messages_gateway_url}/v1/models", key=MASTER_KEY)  # an OpenAI client
     assert status == 200 and body["object"] == "list" and body["data"][0]["object"] == "model"
+
+
+def test_an_unavailable_bedrock_is_anthropics_529_overloaded(claude: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.InternalServerError) as overloaded:
+        claude.messages.create(
+            model="claude-3-haiku",
+            max_tokens=10,
+            messages=[{"role": "user", "content": "Hello [[emu:fault=unavailable]]"}],
+        )
+    assert overloaded.value.status_code == 529
+    assert overloaded.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]

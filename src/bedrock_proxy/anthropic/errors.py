@@ -4,6 +4,7 @@
 One table decides the Anthropic error type: first by the error's code where the status alone says too
 little (a 503 from an unavailable Bedrock is "overloaded", a client that closed is not an "api_error" of
 ours), then by status. The SDKs retry on rate_limit_error / overloaded_error / api_error as Anthropic's.
+An overloaded_error is answered with Anthropic's own status for it, 529, whatever the gateway's status was.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ def error_type(error: GatewayError) -> str:
     if error.code is not None and error.code in _BY_CODE:
         return _BY_CODE[error.code]
     return _BY_STATUS.get(error.status, "api_error")
+
+
+OVERLOADED_STATUS = 529  # Anthropic's HTTP status for overloaded_error
+
+
+def error_status(error: GatewayError) -> int:
+    """The HTTP status Anthropic would answer the error with: 529 for overloaded, else the gateway's own."""
+    return OVERLOADED_STATUS if error_type(error) == "overloaded_error" else error.status
 
 
 def error_body(error: GatewayError) -> dict[str, Any]:

@@ -18,7 +18,12 @@ from bedrock_proxy.emulator.controls import MARKER_TEXT, take_marker
 from bedrock_proxy.emulator.errors import constraint, validation
 from bedrock_proxy.emulator.request_features import NO_FEATURES, RequestFeatures, echoed, read_features
 from bedrock_proxy.emulator.textgen import complete, estimate_tokens, reply_text
-from bedrock_proxy.emulator.thinking import check_reasoning_block, reasoning_block, thinking_requested
+from bedrock_proxy.emulator.thinking import (
+    check_reasoning_block,
+    check_tool_turn_starts_with_thinking,
+    reasoning_block,
+    thinking_requested,
+)
 from bedrock_proxy.emulator.toolgen import build_arguments, select_tools, tool_use_id
 
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -164,6 +169,8 @@ def validate(body: Any, spec: ModelSpec, streaming: bool) -> Turn:
         if isinstance(b, dict) and isinstance(b.get("toolResult"), dict)
     ]
     thinking = thinking_requested(body.get("additionalModelRequestFields"), spec.model_id, max_tokens)
+    if thinking:
+        check_tool_turn_starts_with_thinking(messages)
     return Turn(
         prompt,
         count_input_tokens(body),

@@ -1,6 +1,7 @@
 """Extended thinking as Claude on Bedrock does it: `additionalModelRequestFields.thinking` checked against
 what the model takes (bedrock.capabilities), a reasoningContent block with a signature in the answer, and a
-reasoning block sent back in a later turn refused if its text no longer matches its signature."""
+reasoning block sent back in a later turn refused if its text no longer matches its signature, and (with
+thinking on) a tool-use turn being answered refused when it does not start with its thinking block."""
 
 from __future__ import annotations
 
@@ -55,6 +56,29 @@ def check_reasoning_block(value: Any) -> None:
     ):
         raise validation(
             "messages: the signature of a thinking block does not match its content (it was changed)."
+        )
+
+
+def check_tool_turn_starts_with_thinking(messages: list[Any]) -> None:
+    """With thinking on, Claude refuses a final assistant turn whose tool calls are being answered unless it
+    starts with the thinking block the model gave before them (clients must send it back)."""
+    if len(messages) < 2 or messages[-1].get("role") != "user":
+        return
+    answered = any(isinstance(b, dict) and "toolResult" in b for b in messages[-1].get("content") or [])
+    turn = messages[-2]
+    content = turn.get("content") or []
+    calls = any(isinstance(b, dict) and "toolUse" in b for b in content)
+    if not answered or turn.get("role") != "assistant" or not calls:
+        return
+    first = content[0] if isinstance(content[0], dict) else {}
+    if "reasoningContent" not in first:
+        found = "tool_use" if "toolUse" in first else "text"
+        raise validation(
+            f"The model returned the following errors: messages.{len(messages) - 2}.content.0.type: Expected"
+            f" `thinking` or `redacted_thinking`, but found `{found}`. When `thinking` is enabled, a final"
+            " `assistant` message must start with a thinking block (preceeding the lastmost set of `tool_use`"
+            " and `tool_result` blocks). We recommend you include thinking blocks from previous turns. To"
+            " avoid this requirement, disable `thinking`."
         )
 
 

@@ -16,8 +16,10 @@ from typing import Any
 import orjson
 
 from bedrock_proxy.chat.answer import AnswerToolCall, ChatAnswer
+from bedrock_proxy.chat.request import ReasoningPart
 from bedrock_proxy.chat.usage import Usage
 from bedrock_proxy.errors import GatewayError
+from bedrock_proxy.openai.reasoning_content import decode_reasoning, encode_reasoning
 
 # finish reasons that end a response early: its status is "incomplete", with this reason
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -101,10 +103,16 @@ def response_object(
 # output items
 
 
-def reasoning_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
-    """The model's reasoning as OpenAI shows raw reasoning: a reasoning_text part, no summary."""
+def reasoning_item(
+    item_id: str, text: str, status: str = "completed", encrypted_content: str | None = None
+) -> dict[str, Any]:
+    """The model's reasoning as OpenAI shows raw reasoning: a reasoning_text part, no summary; with the
+    signed blocks in `encrypted_content` when there are any, for the client to send back next turn."""
     content = [{"type": "reasoning_text", "text": text}] if text else []
-    return {"id": item_id, "type": "reasoning", "summary": [], "content": content, "status": status}
+    item = {"id": item_id, "type": "reasoning", "summary": [], "content": content, "status": status}
+    if encrypted_content is not None:
+        item["encrypted_content"] = encrypted_content
+    return item
 
 
 def output_text(text: str) -> dict[str, Any]:
@@ -134,8 +142,10 @@ def output_items(response_id: str, answer: ChatAnswer) -> list[dict[str, Any]]:
     status, _ = status_for(answer.finish_reason)
     item_status = "incomplete" if status == "incomplete" else "completed"
     items: list[dict[str, Any]] = []
-    if answer.reasoning:
-        items.append(reasoning_item(_item_id("rs", response_id, len(items)), answer.reasoning))
+    encrypted = encode_reasoning(answer.reasoning_parts)
+    if answer.reasoning or encrypted is not None:
+        item_id = _item_id("rs", response_id, len(items))
+        items.append(reasoning_item(item_id, answer.reasoning or "", encrypted_content=encrypted))
     if answer.content or not answer.tool_calls:
         items.append(
             message_item(_item_id("msg", response_id, len(items)), answer.content or "", item_status)
@@ -167,6 +177,7 @@ def answer_from_response(response: dict[str, Any]) -> ChatAnswer:
     served again through the same renderers, under a new id."""
     texts: list[str] = []
     reasoning: list[str] = []
+    reasoning_parts: list[ReasoningPart] = []
     calls: list[AnswerToolCall] = []
     for item in response.get("output") or []:
         kind = item.get("type")
@@ -174,6 +185,7 @@ def answer_from_response(response: dict[str, Any]) -> ChatAnswer:
             texts += [part.get("text") or "" for part in item.get("content") or []]
         elif kind == "reasoning":
             reasoning += [part.get("text") or "" for part in item.get("content") or []]
+            reasoning_parts += decode_reasoning(item.get("encrypted_content"), "encrypted_content") or []
         elif kind == "function_call":
             calls.append(AnswerToolCall(item["call_id"], item["name"], item.get("arguments") or "{}"))
     reason = (response.get("incomplete_details") or {}).get("reason")
@@ -190,6 +202,7 @@ def answer_from_response(response: dict[str, Any]) -> ChatAnswer:
             cache_read_tokens=(usage.get("input_tokens_details") or {}).get("cached_tokens", 0) or 0,
             cache_write_tokens=(usage.get("input_tokens_details") or {}).get("cache_write_tokens", 0) or 0,
         ),
+        reasoning_parts=reasoning_parts,
     )
 
 
@@ -260,6 +273,9 @@ class ResponseStreamRenderer:
         self.output: list[dict[str, Any]] = []
         self._open: dict[str, Any] | None = None  # the output item being streamed
         self._text: list[str] = []  # the open item's text (message text, reasoning text or arguments)
+        # the open reasoning item's signed blocks so far, and where in its text the next block begins
+        self._blocks: list[ReasoningPart] = []
+        self._block_start = 0
         self._calls: dict[int, int] = {}  # tool call position -> output index
         self._call_args: dict[int, list[str]] = {}  # output index -> argument pieces
         self.finish_reason: str | None = None
@@ -284,6 +300,8 @@ class ResponseStreamRenderer:
         self.output.append(item)
         self._open = item
         self._text = []
+        self._blocks = []
+        self._block_start = 0
         return [
             *events,
             self._event("response.output_item.added", output_index=len(self.output) - 1, item=item),
@@ -313,7 +331,7 @@ class ResponseStreamRenderer:
                     "response.content_part.done", **where, part={"type": "reasoning_text", "text": text}
                 )
             )
-            done = reasoning_item(item["id"], text)
+            done = reasoning_item(item["id"], text, encrypted_content=encode_reasoning(self._blocks))
         else:
             arguments = "".join(self._call_args.get(index, [])) or "{}"
             events.append(
@@ -368,20 +386,24 @@ class ResponseStreamRenderer:
         )
         return events
 
-    def reasoning(self, text: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        if self._open is None or self._open["type"] != "reasoning":
-            item_id = _item_id("rs", self.response_id, len(self.output))
-            events = self._open_item(reasoning_item(item_id, "", "in_progress"))
-            events.append(
-                self._event(
-                    "response.content_part.added",
-                    item_id=item_id,
-                    output_index=len(self.output) - 1,
-                    content_index=0,
-                    part={"type": "reasoning_text", "text": ""},
-                )
+    def _open_reasoning(self) -> list[dict[str, Any]]:
+        if self._open is not None and self._open["type"] == "reasoning":
+            return []
+        item_id = _item_id("rs", self.response_id, len(self.output))
+        events = self._open_item(reasoning_item(item_id, "", "in_progress"))
+        events.append(
+            self._event(
+                "response.content_part.added",
+                item_id=item_id,
+                output_index=len(self.output) - 1,
+                content_index=0,
+                part={"type": "reasoning_text", "text": ""},
             )
+        )
+        return events
+
+    def reasoning(self, text: str) -> list[dict[str, Any]]:
+        events = self._open_reasoning()
         assert self._open is not None
         self._text.append(text)
         events.append(
@@ -395,11 +417,19 @@ class ResponseStreamRenderer:
         )
         return events
 
-    def reasoning_signature(self, signature: str) -> None:
-        return None  # the Responses API has no place for Bedrock's reasoning signature
+    def reasoning_signature(self, signature: str) -> list[dict[str, Any]]:
+        """The end of one signed thinking block: kept for the item's encrypted_content, nothing sent yet."""
+        events = self._open_reasoning()
+        text = "".join(self._text)
+        self._blocks.append(ReasoningPart(text[self._block_start :], signature=signature))
+        self._block_start = len(text)
+        return events
 
-    def redacted_reasoning(self, data: str) -> None:
-        return None
+    def redacted_reasoning(self, data: str) -> list[dict[str, Any]]:
+        """A redacted thinking block: no text to show, its data kept for the item's encrypted_content."""
+        events = self._open_reasoning()
+        self._blocks.append(ReasoningPart("", redacted=data))
+        return events
 
     def tool_start(self, position: int, call_id: str, name: str) -> list[dict[str, Any]]:
         item_id = _item_id("fc", self.response_id, len(self.output))
@@ -463,7 +493,13 @@ class ResponseStreamRenderer:
 def replay(renderer: ResponseStreamRenderer, answer: ChatAnswer) -> list[dict[str, Any]]:
     """A whole answer as the events of a stream (a cached response asked for with stream: true)."""
     events = renderer.start()
-    if answer.reasoning:
+    for part in answer.reasoning_parts:
+        if part.redacted is not None:
+            events += renderer.redacted_reasoning(part.redacted)
+        else:
+            events += renderer.reasoning(part.text) if part.text else []
+            events += renderer.reasoning_signature(part.signature) if part.signature is not None else []
+    if answer.reasoning and not answer.reasoning_parts:
         events += renderer.reasoning(answer.reasoning)
     if answer.content or not answer.tool_calls:
         events += renderer.text(answer.content or "")

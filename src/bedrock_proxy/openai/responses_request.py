@@ -7,9 +7,11 @@ or items (messages, function_call, function_call_output, reasoning), `instructio
 `previous_response_id` continues a stored conversation (the server loads its items and hands them in).
 
 Coding agents (Codex) send tools and items the gateway cannot serve over Bedrock (web_search, namespace,
-local_shell, custom tools, reasoning items with encrypted content): those are dropped, logged at debug and
-listed in `ResponsesRequest.dropped`, never a failed request. What has no meaning here (store options,
-include, prompt_cache_key, client_metadata, service_tier, truncation) is accepted and echoed.
+local_shell, custom tools, reasoning items whose encrypted content is OpenAI's): those are dropped, logged
+at debug and listed in `ResponsesRequest.dropped`, never a failed request. What has no meaning here (store
+options, include, prompt_cache_key, client_metadata, service_tier, truncation) is accepted and echoed. A
+reasoning item carrying the gateway's own encrypted content (openai/reasoning_content.py) is the model's
+signed thinking, sent back to Bedrock unchanged as the start of the next assistant turn.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bedrock_proxy.chat.request import (
     ChatRequest,
     Message,
     Part,
+    ReasoningPart,
     TextPart,
     ToolCall,
     ToolChoice,
@@ -34,6 +37,7 @@ from bedrock_proxy.errors import GatewayError, invalid_request
 from bedrock_proxy.openai.chat_features import parse_reasoning_effort, parse_service_tier
 from bedrock_proxy.openai.chat_request import TOOL_NAME, type_name
 from bedrock_proxy.openai.chat_request import _image_part as image_part  # the chat API's image rules
+from bedrock_proxy.openai.reasoning_content import decode_reasoning
 
 logger = logging.getLogger("bedrock_proxy.requests")
 
@@ -275,6 +279,9 @@ def _add_item(messages: list[Message], item: dict[str, Any], p: str, dropped: li
         messages.append(
             Message("tool", _output_parts(item.get("output"), f"{p}.output"), p, tool_call_id=call_id)
         )
+    elif kind == "reasoning" and (parts := _reasoning_parts(item, p)):
+        # the model's signed thinking, sent back before the turn's text and calls (Claude checks it)
+        messages.append(Message("assistant", list(parts), p))
     elif kind == "item_reference":
         raise invalid_request(
             f"'{p}': item references are not supported by this gateway; send the item itself, or continue "
@@ -282,13 +289,18 @@ def _add_item(messages: list[Message], item: dict[str, Any], p: str, dropped: li
             f"{p}.type",
         )
     elif isinstance(kind, str):
-        # reasoning (its encrypted content is the model's own, useless to another), hosted and custom tool
+        # reasoning without content of ours (OpenAI's own is useless to another model), hosted and custom tool
         # calls the gateway never makes: noted, and left out of what Bedrock sees
         dropped.append(f"{p} ({kind})")
     else:
         raise invalid_request(
             f"'{p}.type' must be a string such as 'message', got {type_name(kind)}.", f"{p}.type"
         )
+
+
+def _reasoning_parts(item: dict[str, Any], p: str) -> list[ReasoningPart]:
+    """A reasoning item's thinking blocks, when its encrypted_content is the gateway's own."""
+    return decode_reasoning(item.get("encrypted_content"), f"{p}.encrypted_content") or []
 
 
 def _add_message(messages: list[Message], item: dict[str, Any], p: str) -> None:

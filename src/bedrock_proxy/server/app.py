@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.anthropic.errors import error_body as anthropic_error_body
+from bedrock_proxy.anthropic.errors import error_status as anthropic_error_status
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
@@ -83,6 +84,8 @@ CLIENT_APIS = {
 ERROR_BODIES: dict[str, Callable[[GatewayError], dict[str, Any]]] = {
     "anthropic.messages": anthropic_error_body
 }
+# a client API whose HTTP status for an error differs from the gateway's (Anthropic's 529 overloaded)
+ERROR_STATUSES: dict[str, Callable[[GatewayError], int]] = {"anthropic.messages": anthropic_error_status}
 
 
 class Gateway:
@@ -195,6 +198,7 @@ class Gateway:
         kind = route[1] if route is not None else ""
         ctx.client_api = CLIENT_APIS.get(path, "")
         error_shape = ERROR_BODIES.get(ctx.client_api)
+        error_status = ERROR_STATUSES.get(ctx.client_api)
         response_started = False
         response_finished = False
 
@@ -236,7 +240,9 @@ class Gateway:
             if response_started:
                 logger.warning("error after the response started: %s", error.message)
             else:
-                await send_error(send, error, ctx.trace_headers() + list(error.headers), error_shape)
+                await send_error(
+                    send, error, ctx.trace_headers() + list(error.headers), error_shape, error_status
+                )
         except ClientDisconnected:
             failure = _client_closed()
         except asyncio.CancelledError:
@@ -254,7 +260,7 @@ class Gateway:
                 code=ErrorCode.INTERNAL_ERROR,
             )
             if not response_started:
-                await send_error(send, failure, ctx.trace_headers(), error_shape)
+                await send_error(send, failure, ctx.trace_headers(), error_shape, error_status)
         finally:
             if kind:
                 if refused:

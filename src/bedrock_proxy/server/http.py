@@ -80,9 +80,12 @@ async def send_error(
     error: GatewayError,
     headers: list[tuple[bytes, bytes]] | None = None,
     shape: Callable[[GatewayError], Any] | None = None,
+    status: Callable[[GatewayError], int] | None = None,
 ) -> None:
-    """The error in OpenAI's shape, or in `shape`'s (another client API's error body)."""
+    """The error in OpenAI's shape, or in `shape`'s (another client API's error body), with the error's
+    status or `status`'s (another client API's status for it)."""
     extra = list(headers or [])
     if error.retry_after is not None:
         extra.append((b"retry-after", str(max(1, round(error.retry_after))).encode()))
-    await send_json(send, error.status, shape(error) if shape else error.to_dict(), extra)
+    code = status(error) if status else error.status
+    await send_json(send, code, shape(error) if shape else error.to_dict(), extra)
