@@ -4,7 +4,8 @@ The lunary SDK cannot be installed beside this project's test tools (it pins ten
 tools' tenacity 9 and the promptlayer SDK's tenacity>=9.1.2 exclude), so the fake is proven against the
 documented API instead: the events the SDK's track_event builds (its documented fields, its "lunary-py"
 runtime, an OpenAI-style llm run) are accepted and stored as Lunary stores a run, and keys and events
-Lunary refuses are refused the same way.
+Lunary refuses are refused the same way. test_fake_lunary_matches_sdk.py runs the real SDK in a throwaway
+virtualenv (when BEDROCK_PROXY_SLOW_TESTS=1).
 """
 
 from __future__ import annotations
