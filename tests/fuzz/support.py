@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-FUZZ_EXAMPLES = int(os.environ.get("BEDROCK_PROXY_FUZZ_EXAMPLES", "30"))
+FUZZ_EXAMPLES = int(os.environ.get("BEDROCK_PROXY_FUZZ_EXAMPLES", "10"))
 FUZZ_PHASES = os.environ.get("BEDROCK_PROXY_FUZZ_PHASES", "examples,fuzzing").split(",")
 MASTER_KEY = "sk-1234"
 
