@@ -7,7 +7,6 @@ import json
 import os
 
 FUZZ_EXAMPLES = int(os.environ.get("BEDROCK_PROXY_FUZZ_EXAMPLES", "10"))
-FUZZ_PHASES = os.environ.get("BEDROCK_PROXY_FUZZ_PHASES", "examples,fuzzing").split(",")
 MASTER_KEY = "sk-1234"
 
 
