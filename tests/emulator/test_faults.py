@@ -128,13 +128,6 @@ def test_the_path_guardrail_fault_intervenes_without_a_guardrail_config(runtime_
     assert response["stopReason"] == "guardrail_intervened"
 
 
-def skip_unless_botocore_models(runtime, member: str) -> None:
-    """boto3 refuses a Converse member its botocore model does not have: serviceTier arrived after the
-    tested botocore floor (1.40.14), so at the floor the emulator's check of it cannot be reached this way."""
-    if member not in runtime.meta.service_model.operation_model("Converse").input_shape.members:
-        pytest.skip(f"this botocore's Converse model has no {member}")
-
-
 @pytest.mark.parametrize(
     ("field", "value", "member"),
     [
@@ -145,7 +138,6 @@ def skip_unless_botocore_models(runtime, member: str) -> None:
     ],
 )
 def test_bad_request_features_are_validation_exceptions(runtime, field, value, member):
-    skip_unless_botocore_models(runtime, field)
     with pytest.raises(ClientError) as caught:
         runtime.converse(modelId=HAIKU, messages=user("hello"), **{field: value})
     assert caught.value.response["Error"]["Code"] == "ValidationException"
@@ -153,7 +145,6 @@ def test_bad_request_features_are_validation_exceptions(runtime, field, value, m
 
 
 def test_service_tier_and_latency_are_echoed_as_bedrock_reports_them(runtime):
-    skip_unless_botocore_models(runtime, "serviceTier")
     response = runtime.converse(
         modelId=HAIKU,
         messages=user("hello"),
