@@ -256,6 +256,8 @@ def _llama(mid: str) -> ModelCapabilities:
 
 
 def _mistral(mid: str) -> ModelCapabilities:
+    if "mistral-large-3" in mid or "magistral" in mid or "ministral-3" in mid:
+        return _mistral_3(mid)
     if "mistral-7b" in mid or "mixtral" in mid:
         return ModelCapabilities(
             family="mistral", context_window=32_000, max_output_tokens=8192, **_NO_CHAT_FEATURES
@@ -280,6 +282,34 @@ def _mistral(mid: str) -> ModelCapabilities:
         documents=False,
         context_window=32_000 if "2402" in mid else 128_000,
         max_output_tokens=16_384 if "pixtral" in mid else 8192,
+    )
+
+
+def _mistral_3(mid: str) -> ModelCapabilities:
+    """Mistral's December 2025 line-up on Bedrock (Converse, tools). Mistral Large 3: images, 256K context
+    (Mistral's model page; AWS's card confirms image input); Magistral Small 2509: a reasoning model that
+    always reasons (no request field to turn it on), images, 128K; Ministral 3 3B: images; 8B and 14B: text
+    only on Bedrock. Max output and the 8B / 14B / Magistral windows come from a public Bedrock model
+    registry (UNVERIFIED: AWS's cards were not readable in full). Tool choice and streaming tools are
+    assumed as on Mistral Large (any, no named tool; tools not streamed: UNVERIFIED), so the gateway never
+    sends what the older Mistral models refused."""
+    if "mistral-large-3" in mid:
+        window, output, images = 256_000, 8192, True
+    elif "magistral" in mid:
+        window, output, images = 128_000, 40_000, True
+    elif "ministral-3-3b" in mid:
+        window, output, images = 256_000, 8192, True
+    else:  # ministral-3-8b, ministral-3-14b
+        window, output, images = 128_000, 4096, False
+    return ModelCapabilities(
+        family="mistral-large",
+        streaming_tools=False,
+        tool_choice_tool=False,
+        images=images,
+        documents=False,
+        context_window=window,
+        max_output_tokens=output,
+        top_k=False,
     )
 
 
