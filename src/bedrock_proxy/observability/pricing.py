@@ -445,3 +445,24 @@ def _input_cost(price: Price, usage: Usage) -> float:
     if one_hour and price.cache_write_1h is not None:
         cost += one_hour * price.cache_write_1h
     return cost
+
+
+def model_info_costs(model_id: str, region: str) -> dict[str, float]:
+    """A model's prices under the names LiteLLM's /model/info uses (USD per token): on-demand input and
+    output, cache read and 5-minute / 1-hour writes where the model caches, and the batch prices only where
+    Bedrock runs batch jobs for it. Empty when the table does not know the model."""
+    price = price_for(model_id, region)
+    if price is None:
+        return {}
+    costs = {"input_cost_per_token": price.input, "output_cost_per_token": price.output}
+    optional = (
+        ("cache_read_input_token_cost", price.cache_read),
+        ("cache_creation_input_token_cost", price.cache_write),
+        ("cache_creation_input_token_cost_above_1hr", price.cache_write_1h),
+    )
+    costs.update({name: value for name, value in optional if value is not None})
+    batch = batch_price_for(model_id, region)
+    if batch is not None:
+        costs["input_cost_per_token_batches"] = batch.input
+        costs["output_cost_per_token_batches"] = batch.output
+    return costs

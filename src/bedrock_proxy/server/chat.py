@@ -124,7 +124,14 @@ async def _stream(
     # with n > 1 each choice's usage is summed into one final chunk instead
     translators = [
         StreamTranslator(
-            ChunkRenderer(answer_id, request.model, created, include_usage and not several, index),
+            ChunkRenderer(
+                answer_id,
+                request.model,
+                created,
+                include_usage and not several,
+                index,
+                call.params.get("service_tier"),
+            ),
             call.json_tool,
         )
         for index in range(len(streams))
