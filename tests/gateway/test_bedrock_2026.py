@@ -48,6 +48,11 @@ model_list:
       model: bedrock/anthropic.claude-3-haiku-20240307-v1:0
       aws_region_name: eu-west-1
       service_tier: flex
+  - model_name: priority-haiku
+    litellm_params:
+      model: bedrock/anthropic.claude-3-haiku-20240307-v1:0
+      aws_region_name: eu-west-1
+      service_tier: priority
   - model_name: traced-haiku
     litellm_params:
       model: bedrock/anthropic.claude-3-haiku-20240307-v1:0
@@ -286,18 +291,21 @@ def test_every_streamed_chunk_carries_the_service_tier(client: OpenAI) -> None:
 
 
 def test_the_anthropic_route_reports_the_service_tier_in_usage(claude: anthropic.Anthropic) -> None:
-    priority = claude.messages.create(
-        model="nova-pro",
-        max_tokens=30,
-        messages=[{"role": "user", "content": "Hi"}],
+    question: list[Any] = [{"role": "user", "content": "Hi"}]
+    priority = claude.messages.create(model="priority-haiku", max_tokens=30, messages=question)
+    assert priority.usage.service_tier == "priority"
+    events = list(
+        claude.messages.create(model="priority-haiku", max_tokens=30, messages=question, stream=True)
     )
-    assert getattr(priority.usage, "service_tier", None) is None  # no tier asked, none reported
-    with claude.messages.stream(
-        model="flex-haiku", max_tokens=30, messages=[{"role": "user", "content": "Hi"}]
-    ) as stream:
-        final = stream.get_final_message()
+    (delta,) = [event for event in events if event.type == "message_delta"]
+    # Bedrock reports the tier with the usage, last: it rides on the message_delta's usage
+    reported = getattr(delta.usage, "service_tier", None)
+    assert reported == "priority"
+    plain = claude.messages.create(model="nova-pro", max_tokens=30, messages=question)
+    assert plain.usage.service_tier is None  # no tier asked, none reported
     # flex has no name in Anthropic's vocabulary (standard | priority | batch): left out, not misnamed
-    assert getattr(final.usage, "service_tier", None) is None
+    flex = claude.messages.create(model="flex-haiku", max_tokens=30, messages=question)
+    assert flex.usage.service_tier is None
 
 
 # ----------------------------------------------------------------------------------------------------------
