@@ -114,8 +114,9 @@ def capabilities_for(model_id: str) -> ModelCapabilities:
         return _nova(mid)
     if mid.startswith("openai.gpt-oss"):
         # AWS "OpenAI models" page: text in and out, 128K context, tools through Converse; the reasoning
-        # level (low/medium/high) is the model's own `reasoning_effort` field. Max output UNVERIFIED (the
-        # page gives none; 128K as the context allows, Bedrock has the last word).
+        # level (low/medium/high) is the model's own `reasoning_effort` field. Max output: OpenAI's model
+        # page gives 131,072 (the model's own limit); AWS's page gives none, so 128K, what Bedrock's window
+        # allows (UNVERIFIED for Bedrock: Bedrock has the last word).
         return ModelCapabilities(
             family="gpt-oss",
             images=False,
@@ -170,8 +171,8 @@ def _claude(mid: str) -> ModelCapabilities:
 
 def _claude_limits(mid: str) -> tuple[int, int]:
     """(context window, max output) by Claude generation: AWS model cards (Opus 4.6 and 4.7: 1M / 128K;
-    Haiku 4.5: 200K / 64K) and Anthropic's model pages (Sonnet 4.5, Opus 4.5: 200K / 64K; Sonnet 4.6: 1M
-    context). Sonnet 4.6's max output: 64K (UNVERIFIED, third-party tables say 64K or 128K)."""
+    Haiku 4.5: 200K / 64K) and Anthropic's model pages (Sonnet 4.5, Opus 4.5: 200K / 64K; Sonnet 4.6: 1M /
+    128K, confirmed on Anthropic's Sonnet 4.6 model page)."""
     if "claude-3-5" in mid:
         return 200_000, 8192
     if "claude-3-7" in mid:
@@ -183,7 +184,7 @@ def _claude_limits(mid: str) -> tuple[int, int]:
         return 1_000_000, 128_000
     tier, version = match.group(1), (int(match.group(2)), int(match.group(3) or 0))
     if version >= (4, 6):
-        return 1_000_000, 128_000 if tier == "opus" else 64_000
+        return 1_000_000, 128_000
     if tier == "opus" and version < (4, 5):
         return 200_000, 32_000  # Opus 4 and 4.1
     return 200_000, 64_000  # Sonnet 4 / 4.5, Haiku 4.5, Opus 4.5

@@ -143,7 +143,7 @@ MODELS: dict[str, ModelSpec] = {
         _claude("anthropic.claude-sonnet-4-5-20250929-v1:0", "Claude Sonnet 4.5", 64_000),
         _claude("anthropic.claude-haiku-4-5-20251001-v1:0", "Claude Haiku 4.5", 64_000),
         _claude("anthropic.claude-opus-4-5-20251101-v1:0", "Claude Opus 4.5", 64_000),
-        _claude("anthropic.claude-sonnet-4-6", "Claude Sonnet 4.6", 64_000, 1_000_000),
+        _claude("anthropic.claude-sonnet-4-6", "Claude Sonnet 4.6", 128_000, 1_000_000),
         _claude("anthropic.claude-opus-4-6-v1", "Claude Opus 4.6", 128_000, 1_000_000),
         _claude("anthropic.claude-opus-4-7", "Claude Opus 4.7", 128_000, 1_000_000),
         _nova("amazon.nova-micro-v1:0", "Nova Micro", 128_000, 10_000, images=False),
