@@ -13,7 +13,8 @@ gateway has asked GetInferenceProfile (`price_profile_as`). A deployment's `inpu
 `output_cost_per_token` override the table.
 
 Batch inference (a job of many prompts read from S3, answered within a day) costs 50% of on-demand
-(AWS user guide, "Capacity, Limits, and Cost Optimization": "Batch - 50% cost savings vs on-demand"), and
+(AWS user guide, "Capacity, Limits, and Cost Optimization": "Batch - 50% cost savings vs on-demand"; the
+2026 pricing page says "50% lower price", where its 2023 version still priced batch as on-demand), and
 only for the models AWS lists in "Supported Regions and models for batch inference": the `batch` column
 says which (`BATCH_SHARE` of the on-demand input and output price, `batch_price_for`). The gateway itself
 serves on-demand calls; the batch column is what /model/info reports (LiteLLM's
