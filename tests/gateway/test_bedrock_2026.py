@@ -338,6 +338,27 @@ def test_a_traced_guardrail_returns_its_assessment_and_records_it(client: OpenAI
     assert record["metadata"]["guardrail_trace"] == trace
 
 
+def test_the_anthropic_route_returns_a_traced_guardrails_assessment(claude: anthropic.Anthropic) -> None:
+    blocked = claude.messages.create(
+        model="traced-haiku",
+        max_tokens=50,
+        messages=[{"role": "user", "content": f"Tell me a secret {GUARDRAIL_MARKER}"}],
+    )
+    assert blocked.stop_reason == "refusal"  # the guardrail intervened
+    trace = (blocked.model_extra or {})["guardrail_trace"]
+    assert trace["actionReason"] == "Guardrail blocked."
+    events = list(
+        claude.messages.create(
+            model="traced-haiku",
+            max_tokens=50,
+            messages=[{"role": "user", "content": "Name a river."}],
+            stream=True,
+        )
+    )
+    (delta,) = [event for event in events if event.type == "message_delta"]
+    assert "gr-traced" in (delta.model_extra or {})["guardrail_trace"]["outputAssessments"]
+
+
 # ----------------------------------------------------------------------------------------------------------
 # the price table through /model/info, and Mistral's EU models
 

@@ -106,6 +106,7 @@ def message_from_answer(answer: ChatAnswer, msg_id: str, model: str) -> dict[str
         "stop_reason": stop_reason(answer.finish_reason, answer.stop_sequence),
         "stop_sequence": answer.stop_sequence,
         "usage": usage_to_anthropic(answer.usage, answer.service_tier),
+        **({"guardrail_trace": answer.guardrail_trace} if answer.guardrail_trace is not None else {}),
     }
 
 
@@ -223,7 +224,7 @@ class MessageStreamRenderer:
     def usage(
         self, usage: Usage, service_tier: str | None = None, guardrail_trace: dict[str, Any] | None = None
     ) -> bytes:
-        return self._end(usage_to_anthropic(usage, service_tier))
+        return self._end(usage_to_anthropic(usage, service_tier), guardrail_trace)
 
     def end(self) -> bytes:
         """What is still owed when the upstream stream ended without usage (or without a stop reason)."""
@@ -233,11 +234,14 @@ class MessageStreamRenderer:
         usage["input_tokens"] = self._input_tokens
         return self._close() + self._end(usage)
 
-    def _end(self, usage: dict[str, int]) -> bytes:
+    def _end(self, usage: dict[str, Any], guardrail_trace: dict[str, Any] | None = None) -> bytes:
+        """message_delta (with the guardrail's trace, the gateway's extra field, when there is one), then
+        message_stop."""
         if self._done:
             return b""
         self._done = True
         delta = {"stop_reason": self._stop_reason or "end_turn", "stop_sequence": self._stop_sequence}
-        return encode_event({"type": "message_delta", "delta": delta, "usage": usage}) + encode_event(
-            {"type": "message_stop"}
-        )
+        event: dict[str, Any] = {"type": "message_delta", "delta": delta, "usage": usage}
+        if guardrail_trace is not None:
+            event["guardrail_trace"] = guardrail_trace
+        return encode_event(event) + encode_event({"type": "message_stop"})
