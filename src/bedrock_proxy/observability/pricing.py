@@ -151,6 +151,9 @@ def _newest_claude(global_input: float, global_output: float, source: str) -> Pr
 PRICING: Mapping[str, PriceEntry] = MappingProxyType(
     {
         # --- Anthropic Claude (seed models first). Same price in the US and EU regions for 3.x / 4.0.
+        # Batch: Claude is what AWS's batch inference examples run (InvokeModel bodies in the job's JSONL);
+        # the stored copy of AWS's batch model table stops before the Anthropic rows, so which Claude
+        # versions AWS batches is UNVERIFIED per model (all are marked, as AWS lists Claude for batch).
         "anthropic.claude-3-5-sonnet-20241022-v2:0": _entry(
             _claude(3.0, 15.0), source=AWS_AND_LITELLM, batch=True
         ),
