@@ -181,9 +181,10 @@ class ChunkRenderer:
     """OpenAI's chunks for one choice of a stream: the `StreamRenderer` a provider's stream translator
     drives. With `include_usage` every chunk carries "usage": null and the usage gets a chunk of its own.
 
-    `service_tier` is the tier the call was sent with: it is on every chunk (Bedrock serves a call in the
-    tier it asks for, or fails it), and the last chunk carries the tier Bedrock reported. A guardrail's
-    trace, which Bedrock sends last, comes in a last chunk of its own (no choices) when usage has none."""
+    `service_tier` is the tier the call was sent with, known before Bedrock answers: it is on every chunk,
+    and the last chunk carries the tier Bedrock reported (the caller leaves out a tier Bedrock may change,
+    `reserved`, which overflows to standard). A guardrail's trace, which Bedrock sends last, comes in a last
+    chunk of its own (no choices) when usage has none."""
 
     __slots__ = ("_created", "_id", "_include_usage", "_index", "_model", "_service_tier")
 

@@ -130,7 +130,7 @@ async def _stream(
                 created,
                 include_usage and not several,
                 index,
-                call.params.get("service_tier"),
+                _announced_tier(call.params.get("service_tier")),
             ),
             call.json_tool,
         )
@@ -268,3 +268,9 @@ def _usage_chunk(
         return chunk(answer_id, created, model, [], total)
 
     return build
+
+
+def _announced_tier(tier: Any) -> str | None:
+    """The tier every chunk may carry before Bedrock reports one: the one the call was sent with, except
+    `reserved`, which Bedrock overflows to standard when the reservation is used up (the last chunk says)."""
+    return tier if isinstance(tier, str) and tier != "reserved" else None
