@@ -43,6 +43,7 @@ class ModelCapabilities:
     max_output_tokens: int | None = None
     documents: bool = True
     cache_1h: bool = False  # cachePoint {"ttl": "1h"} accepted (Claude 4.5 and later; others: 5 minutes)
+    cache_min_tokens: int = 1024  # the shortest prefix a cache point caches (shorter: ignored, no error)
     top_k: bool = True  # additionalModelRequestFields {"top_k"} accepted
     # the `thinking` types this model takes in additionalModelRequestFields: "enabled" (with budget_tokens),
     # "adaptive"; empty: no extended thinking at all
@@ -93,7 +94,9 @@ def capabilities_for(model_id: str) -> ModelCapabilities:
     """Capabilities of a Bedrock model id (plain, `eu.`/`us.`/`apac.`/`global.` profile, or ARN)."""
     mid = base_model_id(model_id).lower()
     if mid.startswith("anthropic.claude"):
-        return replace(_claude(mid), cache_1h=_claude_version(mid) >= (4, 5))
+        return replace(
+            _claude(mid), cache_1h=_claude_version(mid) >= (4, 5), cache_min_tokens=_claude_cache_minimum(mid)
+        )
     if mid.startswith("amazon.titan-embed"):
         return ModelCapabilities(
             family="titan-embed",
@@ -312,6 +315,24 @@ def _mistral_3(mid: str) -> ModelCapabilities:
         max_output_tokens=output,
         top_k=False,
     )
+
+
+def _claude_cache_minimum(mid: str) -> int:
+    """The shortest cacheable prefix, by Claude model (Anthropic's prompt caching docs, as quoted in
+    anthropics/anthropic-sdk-python#1194, and AWS's Haiku 4.5 card: "Min tokens per cache checkpoint
+    4,096"): 4,096 for Opus 4.5 / 4.6 and Haiku 4.5, 2,048 for Haiku 3 / 3.5 and Opus 4.7 (UNVERIFIED: a
+    third-party summary of the same table), 1,024 for the others (Sonnet 3.7 to 4.6, Opus 4 / 4.1)."""
+    if "claude-3-haiku" in mid or "claude-3-5-haiku" in mid:
+        return 2048
+    match = _CLAUDE_GENERATION.search(mid)
+    if match is None:
+        return 1024
+    tier, version = match.group(1), (int(match.group(2)), int(match.group(3) or 0))
+    if (tier == "opus" and version in ((4, 5), (4, 6))) or (tier == "haiku" and version == (4, 5)):
+        return 4096
+    if tier == "opus" and version == (4, 7):
+        return 2048
+    return 1024
 
 
 def _claude_version(mid: str) -> tuple[int, int]:
