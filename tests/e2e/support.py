@@ -218,3 +218,22 @@ def eventually(condition: Callable[[], Any], timeout: float = 20.0, message: str
         if time.monotonic() > deadline:
             raise AssertionError(message or "condition not reached in time")
         time.sleep(0.05)
+
+
+def drop_a_stream(base: str, request_id: str, *, chunks: int = 3) -> None:
+    """Through the OpenAI SDK: a long streamed answer, left after `chunks` chunks (its usage never arrives,
+    so the gateway charges an estimate and flags the record usage_estimated)."""
+    import openai
+
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)
+    stream = client.chat.completions.create(
+        model=CHAT_MODEL,
+        messages=[{"role": "user", "content": "Une longue histoire [[emu:gap=0.2,text=200]]"}],
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_headers={"x-request-id": request_id},
+    )
+    for read, _ in enumerate(stream, start=1):
+        if read == chunks:
+            break
+    stream.close()

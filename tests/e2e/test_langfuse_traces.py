@@ -27,6 +27,7 @@ from tests.e2e.support import (
     Gateway,
     chat,
     config_text,
+    drop_a_stream,
     eventually,
     gateway,
     langfuse_env,
@@ -432,6 +433,22 @@ def test_a_client_that_leaves_a_stream_is_recorded_as_499(
     assert attrs["langfuse.observation.metadata.status"] == 499
     assert attrs["langfuse.observation.level"] == "ERROR"
     assert time.monotonic() - started < 15, "200 words at 0.2 s each would take 20 s: the stream was cut"
+
+
+def test_a_stream_cut_short_says_its_usage_is_an_estimate(
+    proxy: Gateway, fake_langfuse: FakeLangfuse
+) -> None:
+    cut = new_id()
+    drop_a_stream(proxy.url, cut)
+    attrs = generation_of(spans_of(fake_langfuse, cut))["attributes"]
+    assert attrs["langfuse.observation.metadata.status"] == 499
+    assert attrs["langfuse.observation.metadata.usage_estimated"] is True
+    usage = json.loads(attrs["langfuse.observation.usage_details"])
+    assert usage["input"] > 0 and usage["output"] > 0  # the estimate: the prompt, and what was streamed
+    whole = new_id()
+    assert chat(proxy.url, whole).status == 200
+    attrs = generation_of(spans_of(fake_langfuse, whole))["attributes"]
+    assert "langfuse.observation.metadata.usage_estimated" not in attrs  # Bedrock's own count
 
 
 def test_the_exporter_authenticates_and_speaks_otlp_version_4(

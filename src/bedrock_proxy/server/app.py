@@ -269,7 +269,7 @@ class Gateway:
             if kind:
                 if refused:
                     assert failure is not None
-                    self._count_refusal(ctx, kind, failure)
+                    self._count_refusal(ctx, kind, failure, error_status)
                 elif not ctx.recorded:
                     if failure is None:  # a handler that returned without recording: still counted
                         failure = GatewayError(
@@ -278,18 +278,26 @@ class Gateway:
                             type="api_error",
                             code=ErrorCode.NO_OUTCOME,
                         )
-                    self.recorder.submit(self.recorder.failure(ctx, kind, failure))
+                    answered = error_status(failure) if error_status else failure.status
+                    self.recorder.submit(self.recorder.failure(ctx, kind, failure, status=answered))
                 ctx.settle_reservation()  # settled with its record; never left behind whatever happened
                 self.observability.metrics.request_ended(path)
                 current_request.reset(ctx_token)
             request_id_var.reset(token)
 
-    def _count_refusal(self, ctx: RequestContext, kind: str, error: GatewayError) -> None:
+    def _count_refusal(
+        self,
+        ctx: RequestContext,
+        kind: str,
+        error: GatewayError,
+        error_status: Callable[[GatewayError], int] | None,
+    ) -> None:
         """A caller without a valid key: counted in /metrics and logged, but not sent to any sink. Its record
         carries nothing of the body (never read), and a flood of strangers is not traced in Langfuse."""
-        record = self.recorder.failure(ctx, kind, error, body={})
+        answered = error_status(error) if error_status else error.status
+        record = self.recorder.failure(ctx, kind, error, body={}, status=answered)
         self.observability.metrics.request_finished(record, 0.0)
-        logger.info("%s refused with %d (%s), request id %s", kind, error.status, error.code, ctx.request_id)
+        logger.info("%s refused with %d (%s), request id %s", kind, answered, error.code, ctx.request_id)
 
 
 def _prefix_route(method: str, path: str) -> tuple[Handler, str] | None:

@@ -335,8 +335,17 @@ class Recorder:
             record = self.embedding_success(ctx, request, answer)
         return dataclasses.replace(record, cost=0.0, input_cost=0.0, output_cost=0.0, cache_hit=True)
 
-    def failure(self, ctx: RequestContext, kind: str, error: GatewayError, body: Any = None) -> CallRecord:
-        """A failed request's record, with what the client sent (read from the raw body) when it parses."""
+    def failure(
+        self,
+        ctx: RequestContext,
+        kind: str,
+        error: GatewayError,
+        body: Any = None,
+        *,
+        status: int | None = None,
+    ) -> CallRecord:
+        """A failed request's record, with what the client sent (read from the raw body) when it parses.
+        `status` is the one the client was answered with, where its API's differs from the error's (529)."""
         if body is None:
             body = _parse_body(ctx.body)
         if not isinstance(body, dict):
@@ -352,7 +361,7 @@ class Recorder:
         return self._record(
             ctx,
             kind,
-            status=error.status,
+            status=error.status if status is None else status,
             usage=Usage(prompt_tokens=ctx.prompt_estimate) if cut_short else Usage(),
             usage_estimated=cut_short,
             input=messages,
