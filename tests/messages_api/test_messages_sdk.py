@@ -452,3 +452,15 @@ def test_an_unavailable_bedrock_is_anthropics_529_overloaded(claude: anthropic.A
         )
     assert overloaded.value.status_code == 529
     assert overloaded.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+
+
+def test_an_integer_beyond_64_bits_is_a_400_naming_it_not_a_server_error(claude: anthropic.Anthropic) -> None:
+    # Bedrock's JSON takes no integer past 64 bits: the gateway says which field, before any call
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        claude.messages.create(
+            model="claude-3-haiku",
+            max_tokens=10,
+            messages=[{"role": "user", "content": "Hi"}],
+            extra_body={"top_k": 2**64},
+        )
+    assert "'top_k' is out of range" in refused.value.body["error"]["message"]  # type: ignore[index]
