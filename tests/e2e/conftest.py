@@ -4,7 +4,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.support import LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY
+from tests.e2e.support import (
+    LANGFUSE_PUBLIC_KEY,
+    LANGFUSE_SECRET_KEY,
+    LANGFUSE_SETTINGS,
+    Gateway,
+    config_text,
+    gateway,
+    langfuse_env,
+)
 from tests.fakes.langfuse_server import FakeLangfuse
 
 
@@ -14,3 +22,18 @@ def fake_langfuse() -> Iterator[FakeLangfuse]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(
+    fake_langfuse: FakeLangfuse, emulator_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """A gateway process of the module's own exporting to its fake Langfuse over OTLP (a module that needs
+    other sinks defines its own `proxy`)."""
+    with gateway(
+        config_text(LANGFUSE_SETTINGS),
+        tmp_path_factory.mktemp("langfuse-otlp"),
+        emulator_url=emulator_url,
+        env=langfuse_env(fake_langfuse.url),
+    ) as running:
+        yield running

@@ -30,10 +30,8 @@ EMBED_MODEL_ID = "amazon.titan-embed-text-v2:0"
 REGION = "eu-west-1"
 
 
-def config_text(litellm_settings: str = "", extra_models: str = "") -> str:
-    """Two models on the emulator (chat and embeddings), a master key, and the given litellm_settings."""
-    return f"""model_list:
-  - model_name: {CHAT_MODEL}
+# the model_list entries of the two models on the emulator (chat and embeddings)
+TWO_MODELS = f"""  - model_name: {CHAT_MODEL}
     litellm_params:
       model: bedrock/{CHAT_MODEL_ID}
       aws_region_name: {REGION}
@@ -41,7 +39,13 @@ def config_text(litellm_settings: str = "", extra_models: str = "") -> str:
     litellm_params:
       model: bedrock/{EMBED_MODEL_ID}
       aws_region_name: {REGION}
-{extra_models}general_settings:
+"""
+
+
+def config_text(litellm_settings: str = "", extra_models: str = "") -> str:
+    """Two models on the emulator (chat and embeddings), a master key, and the given litellm_settings."""
+    return f"""model_list:
+{TWO_MODELS}{extra_models}general_settings:
   master_key: {MASTER_KEY}
 litellm_settings:
   num_retries: 0

@@ -6,7 +6,6 @@ import http.client
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -21,15 +20,11 @@ from tests.e2e.support import (
     CHAT_MODEL_ID,
     EMBED_MODEL,
     EMBED_MODEL_ID,
-    LANGFUSE_SETTINGS,
     MASTER_KEY,
     REGION,
     Gateway,
     chat,
-    config_text,
     eventually,
-    gateway,
-    langfuse_env,
     new_id,
     post,
 )
@@ -48,19 +43,6 @@ WEATHER_TOOL = {
         },
     },
 }
-
-
-@pytest.fixture(scope="module")
-def proxy(
-    fake_langfuse: FakeLangfuse, emulator_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Gateway]:
-    with gateway(
-        config_text(LANGFUSE_SETTINGS),
-        tmp_path_factory.mktemp("langfuse-otlp"),
-        emulator_url=emulator_url,
-        env=langfuse_env(fake_langfuse.url),
-    ) as running:
-        yield running
 
 
 def spans_of(fake: FakeLangfuse, request_id: str) -> list[dict[str, Any]]:
