@@ -4,15 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.support import (
-    LANGFUSE_PUBLIC_KEY,
-    LANGFUSE_SECRET_KEY,
-    LANGFUSE_SETTINGS,
-    Gateway,
-    config_text,
-    gateway,
-    langfuse_env,
-)
+from tests.e2e.support import LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY, Gateway, langfuse_gateway
 from tests.fakes.langfuse_server import FakeLangfuse
 
 
@@ -30,10 +22,6 @@ def proxy(
 ) -> Iterator[Gateway]:
     """A gateway process of the module's own exporting to its fake Langfuse over OTLP (a module that needs
     other sinks defines its own `proxy`)."""
-    with gateway(
-        config_text(LANGFUSE_SETTINGS),
-        tmp_path_factory.mktemp("langfuse-otlp"),
-        emulator_url=emulator_url,
-        env=langfuse_env(fake_langfuse.url),
-    ) as running:
+    where = tmp_path_factory.mktemp("langfuse-otlp")
+    with langfuse_gateway(fake_langfuse.url, where, emulator_url=emulator_url) as running:
         yield running

@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,24 @@ def gateway(
         yield running
     finally:
         running.stop()
+
+
+def langfuse_gateway(
+    langfuse_url: str,
+    tmp_path: Path,
+    *,
+    emulator_url: str,
+    settings: str = LANGFUSE_SETTINGS,
+    extra_models: str = "",
+) -> AbstractContextManager[Gateway]:
+    """The two models, exporting to the (fake) Langfuse at `langfuse_url` over OTLP; `settings` are the
+    litellm_settings (Langfuse's callbacks at least)."""
+    return gateway(
+        config_text(settings, extra_models=extra_models),
+        tmp_path,
+        emulator_url=emulator_url,
+        env=langfuse_env(langfuse_url),
+    )
 
 
 @dataclass

@@ -29,20 +29,9 @@ from tests.e2e.support import (
     post,
 )
 from tests.fakes.langfuse_server import FakeLangfuse
+from tests.support.seed import WEATHER_TOOL
 
 REDACTED = "redacted-by-bedrock-proxy"
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Obtenir la météo d'une ville",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string", "description": "Nom de la ville"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 def spans_of(fake: FakeLangfuse, request_id: str) -> list[dict[str, Any]]:
