@@ -19,7 +19,7 @@ TABLE: dict[str, Row] = {
     "eu.anthropic.claude-sonnet-4-5-20250929-v1:0": claude(200_000, 64_000, {"enabled"}),
     "global.anthropic.claude-haiku-4-5-20251001-v1:0": claude(200_000, 64_000, {"enabled"}),
     "eu.anthropic.claude-opus-4-5-20251101-v1:0": claude(200_000, 64_000, {"enabled"}),
-    "eu.anthropic.claude-sonnet-4-6": claude(1_000_000, 64_000, {"enabled", "adaptive"}),
+    "eu.anthropic.claude-sonnet-4-6": claude(1_000_000, 128_000, {"enabled", "adaptive"}),
     "global.anthropic.claude-opus-4-6-v1": claude(1_000_000, 128_000, {"enabled", "adaptive"}),
     "eu.anthropic.claude-opus-4-7": claude(1_000_000, 128_000, {"adaptive"}),
     "eu.anthropic.claude-sonnet-4-20250514-v1:0": claude(200_000, 64_000, {"enabled"}),
