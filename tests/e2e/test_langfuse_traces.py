@@ -6,7 +6,6 @@ import http.client
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -21,47 +20,23 @@ from tests.e2e.support import (
     CHAT_MODEL_ID,
     EMBED_MODEL,
     EMBED_MODEL_ID,
-    LANGFUSE_SETTINGS,
     MASTER_KEY,
     REGION,
     Gateway,
     chat,
+<<<<<<< HEAD
     config_text,
     drop_a_stream,
+=======
+>>>>>>> dedup
     eventually,
-    gateway,
-    langfuse_env,
     new_id,
     post,
 )
 from tests.fakes.langfuse_server import FakeLangfuse
+from tests.support.seed import WEATHER_TOOL
 
 REDACTED = "redacted-by-bedrock-proxy"
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Obtenir la météo d'une ville",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string", "description": "Nom de la ville"}},
-            "required": ["city"],
-        },
-    },
-}
-
-
-@pytest.fixture(scope="module")
-def proxy(
-    fake_langfuse: FakeLangfuse, emulator_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Gateway]:
-    with gateway(
-        config_text(LANGFUSE_SETTINGS),
-        tmp_path_factory.mktemp("langfuse-otlp"),
-        emulator_url=emulator_url,
-        env=langfuse_env(fake_langfuse.url),
-    ) as running:
-        yield running
 
 
 def spans_of(fake: FakeLangfuse, request_id: str) -> list[dict[str, Any]]:

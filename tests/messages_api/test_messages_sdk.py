@@ -496,3 +496,15 @@ def test_an_overloaded_call_is_recorded_with_the_529_the_client_saw(
     # what /metrics, the logs and every sink see is what the Anthropic client saw: 529, not Bedrock's 503
     assert after.get("529", 0) - before.get("529", 0) == 2
     assert after.get("503", 0) == before.get("503", 0)
+
+
+def test_an_integer_beyond_64_bits_is_a_400_naming_it_not_a_server_error(claude: anthropic.Anthropic) -> None:
+    # Bedrock's JSON takes no integer past 64 bits: the gateway says which field, before any call
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        claude.messages.create(
+            model="claude-3-haiku",
+            max_tokens=10,
+            messages=[{"role": "user", "content": "Hi"}],
+            extra_body={"top_k": 2**64},
+        )
+    assert "'top_k' is out of range" in refused.value.body["error"]["message"]  # type: ignore[index]
