@@ -231,7 +231,7 @@ class Gateway:
                     raise
                 # read here so a failure record can carry the client's metadata; the handler reads it again
                 ctx.body = await read_request_body(scope, receive, self.max_body_bytes)
-                await self.guard.admit(ctx.principal)
+                ctx.release_slot = await self.guard.admit(ctx.principal, ctx.request_id)
                 watch = DisconnectWatch(receive, lambda: response_finished)
                 try:
                     await route[0](self, scope, watch.replay(ctx.body), tracked_send, ctx)
@@ -280,6 +280,8 @@ class Gateway:
                         )
                     self.recorder.submit(self.recorder.failure(ctx, kind, failure))
                 ctx.settle_reservation()  # settled with its record; never left behind whatever happened
+                if ctx.release_slot is not None:  # the key's in-flight slot (max_parallel_requests)
+                    await _release(ctx.release_slot)
                 self.observability.metrics.request_ended(path)
                 current_request.reset(ctx_token)
             request_id_var.reset(token)
@@ -290,6 +292,14 @@ class Gateway:
         record = self.recorder.failure(ctx, kind, error, body={})
         self.observability.metrics.request_finished(record, 0.0)
         logger.info("%s refused with %d (%s), request id %s", kind, error.status, error.code, ctx.request_id)
+
+
+async def _release(release: Callable[[], Awaitable[None]]) -> None:
+    """Give a slot back; a store that fails here is logged (its lease frees the slot later)."""
+    try:
+        await asyncio.shield(release())
+    except Exception as exc:
+        logger.warning("could not give back an in-flight slot: %s", exc)
 
 
 def _prefix_route(method: str, path: str) -> tuple[Handler, str] | None:
