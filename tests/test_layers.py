@@ -42,6 +42,7 @@ LAYERS = (
     layer("provider", "bedrock"),
     layer("client-api", "openai", "anthropic"),
     layer("observability", "observability"),
+    layer("control", "control"),
     layer("features", "cache", "spend", "alerting", "router", independent=True),
     layer("server", "server"),
     layer("wiring", "wiring"),
