@@ -316,6 +316,8 @@ class KeyGuard:
         """Count an answer's tokens against its key's tpm (called as each record is submitted; written in
         the background, awaited by the key's next admission in this process)."""
         key_id = record.api_key_id
+        if key_id is None:
+            return
         counted = key_id in self._tpm_ids or (self.book is not None and self.book.counts_tokens_of(key_id))
         if counted and record.usage.total_tokens:
             previous = self._pending.get(key_id)
