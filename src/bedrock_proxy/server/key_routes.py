@@ -136,17 +136,15 @@ async def delete(gateway: Gateway, scope: Scope, receive: Receive, send: Send, c
     data = await body(receive, gateway)
     named: dict[str, str] = {}  # key_id -> what the caller sent
     try:
-        if data.get("key_aliases") is not None:
-            aliases = data["key_aliases"]
+        aliases = data.get("key_aliases")
+        if aliases is not None:
             if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
                 raise FieldError("key_aliases", "key_aliases must be a list of key aliases")
             by_alias = {r.key_alias: r.key_id for r in await control.store.list_keys(limit=None)}
             named.update({by_alias[a]: a for a in aliases if a in by_alias})
-        if data.get("keys") is not None or not named:
-            for sent in data.get("keys") or []:
-                named[key_api.named_key(sent, "keys")] = sent
-            if not named and data.get("key_aliases") is None:
-                key_api.named_keys(data)  # raises: names what to send
+        if data.get("keys") is not None or aliases is None:
+            for kid, sent in zip(key_api.named_keys(data), data["keys"], strict=True):
+                named[kid] = sent
     except FieldError as error:
         raise invalid(error) from None
     deleted = await control.store.delete_keys(list(named))

@@ -115,7 +115,6 @@ class PeriodBudgetExceeded(GatewayError):
             f"{_when(line.resets_at)}. Ask the gateway's administrator to raise max_budget "
             f"(POST /{line.kind}/update) or wait for the reset.",
             type="budget_exceeded",
-            param=f"{line.kind}_budget",
             code=ErrorCode.INSUFFICIENT_QUOTA,
             headers=(NO_RETRY_HEADER,),
         )
