@@ -11,6 +11,7 @@ import openai
 
 from tests.control.support import ask, call, generate, keyed_gateway
 from tests.e2e.support import eventually
+from tests.support.processes import emulator_process
 
 TINY = 0.000001  # USD: one emulated haiku answer costs about $0.00001, so one call passes it
 
@@ -141,3 +142,47 @@ def test_regenerate_replaces_the_key_and_keeps_its_settings(
         assert status == 200 and made["key"] != old and made["key_alias"] == "rotating"
         assert isinstance(ask(gw.url, old), openai.AuthenticationError)
         assert not isinstance(ask(gw.url, made["key"]), openai.APIStatusError)
+
+
+def test_a_keys_rpm_and_parallel_limits_and_its_users_budget_hold(
+    tmp_path: Path, emulator_url: str, database_url: str
+) -> None:
+    with keyed_gateway(tmp_path, emulator_url, database_url) as gw:
+        limited = generate(gw.url, rpm_limit=2, max_parallel_requests=1)["key"]
+        assert not isinstance(ask(gw.url, limited), openai.APIStatusError)
+        assert not isinstance(ask(gw.url, limited), openai.APIStatusError)
+        refused = ask(gw.url, limited)
+        assert isinstance(refused, openai.RateLimitError) and "requests per minute" in refused.message
+
+        status, user = call(gw.url, "POST", "/user/new", {"user_email": "bo@example.com", "max_budget": TINY})
+        assert status == 200, user
+        assert not isinstance(ask(gw.url, user["key"]), openai.APIStatusError)
+        second = generate(gw.url, user_id=user["user_id"])["key"]
+        over = ask(gw.url, second)
+        assert (
+            isinstance(over, openai.RateLimitError) and "user budget of user 'bo@example.com'" in over.message
+        )
+
+
+def test_a_proxy_admin_users_key_may_manage(tmp_path: Path, emulator_url: str, database_url: str) -> None:
+    with keyed_gateway(tmp_path, emulator_url, database_url) as gw:
+        status, admin = call(gw.url, "POST", "/user/new", {"user_role": "proxy_admin"})
+        assert status == 200, admin
+        status, made = call(gw.url, "POST", "/key/generate", {"key_alias": "by-admin"}, key=admin["key"])
+        assert status == 200 and made["key"].startswith("sk-")
+        status, _ = call(gw.url, "GET", "/key/list", key=made["key"])  # an ordinary key: no
+        assert status == 403
+
+
+def test_max_parallel_requests_refuses_the_call_beyond_it_while_one_is_in_flight(
+    tmp_path: Path, database_url: str
+) -> None:
+    with emulator_process("--latency", "1.5") as slow, keyed_gateway(tmp_path, slow, database_url) as gw:
+        key = generate(gw.url, max_parallel_requests=1)["key"]
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(ask, gw.url, key)
+            time.sleep(0.5)
+            second = ask(gw.url, key)
+            assert not isinstance(first.result(), openai.APIStatusError)
+        assert isinstance(second, openai.RateLimitError) and "max_parallel_requests" in second.message
+        assert not isinstance(ask(gw.url, key), openai.APIStatusError)  # the slot was given back
