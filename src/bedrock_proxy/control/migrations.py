@@ -142,11 +142,11 @@ def _compact_ledger_v4(cur: Cursor, dialect: Dialect) -> None:
         dialect.sql(
             """CREATE TABLE spend_seen (
         request_id {ID} PRIMARY KEY,
-        end_time {REAL} NOT NULL
+        seen_at {REAL} NOT NULL
     )"""
         )
     )
-    cur.execute(dialect.create_index("spend_seen_by_time", "spend_seen", "end_time"))
+    cur.execute(dialect.create_index("spend_seen_by_time", "spend_seen", "seen_at"))
     cur.execute(
         dialect.sql(
             """CREATE TABLE spend_daily (

@@ -366,14 +366,15 @@ class SqlControlStore:
         if keep_logs:
             insert = d.insert_if_new("spend_logs", _LEDGER, "request_id")
         else:
-            insert = d.insert_if_new("spend_seen", ("request_id", "end_time"), "request_id")
+            insert = d.insert_if_new("spend_seen", ("request_id", "seen_at"), "request_id")
+        now = self.clock()
         new: list[SpendEntry] = []
         for entry in self._owners(cur, unique):
-            cur.execute(insert, entry.as_row() if keep_logs else (entry.request_id, entry.end_time))
+            cur.execute(insert, entry.as_row() if keep_logs else (entry.request_id, now))
             if cur.rowcount == 1:
                 new.append(entry)
         if not keep_logs:
-            cur.execute(d.sql("DELETE FROM spend_seen WHERE end_time < ?"), (self.clock() - SEEN_SECONDS,))
+            cur.execute(d.sql("DELETE FROM spend_seen WHERE seen_at < ?"), (now - SEEN_SECONDS,))
         if not new:
             return
         # locks are taken in one order (sorted ids) in every process: concurrent writers never deadlock
