@@ -103,7 +103,11 @@ class MysqlDriver:
         elif code == errorcode.ER_BAD_DB_ERROR:
             fix = f"create the database (CREATE DATABASE {database}) or fix DATABASE_URL"
         elif code in (errorcode.ER_DBACCESS_DENIED_ERROR, errorcode.ER_TABLEACCESS_DENIED_ERROR):
-            fix = f"GRANT ALL ON {database}.* to this user, or use the database's owner"
+            # MySQL answers this for a database that does not exist too (it never tells a stranger which)
+            fix = (
+                f"create the database if it does not exist (CREATE DATABASE {database}) and "
+                f"GRANT ALL ON {database}.* TO this user"
+            )
         else:
             fix = "start MySQL / MariaDB or fix the host and port in DATABASE_URL"
         return (
