@@ -1,5 +1,5 @@
-"""The backends the end-to-end key tests run on: SQLite (a file per test) and PostgreSQL (a real server per
-session, a fresh database per test)."""
+"""The storage matrix: every control-store test runs on SQLite, PostgreSQL and MariaDB, each a real server
+started by the tests (one per session, only when a test asks for it), a fresh database per test."""
 
 from __future__ import annotations
 
@@ -8,20 +8,28 @@ from pathlib import Path
 
 import pytest
 
-from tests.spend.postgres_server import PostgresServer, postgres_server
+from tests.control.mariadb_server import MariadbServer, mariadb_server
+from tests.spend.conftest import postgres, postgres_url  # noqa: F401 - the PostgreSQL fixtures, shared
 
-BACKENDS = ["sqlite", "postgres"]
+BACKENDS = ["sqlite", "postgresql", "mysql"]
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    with postgres_server() as server:
+def mariadb() -> Iterator[MariadbServer]:
+    with mariadb_server() as server:
         yield server
+
+
+@pytest.fixture
+def mysql_url(mariadb: MariadbServer) -> str:
+    return mariadb.new_database()
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database on each backend: its URL."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/keys.db"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.new_database()
+        return f"sqlite:///{tmp_path}/control.db"
+    fixture = "postgres_url" if request.param == "postgresql" else "mysql_url"
+    url: str = request.getfixturevalue(fixture)
+    return url

@@ -1,61 +1,66 @@
-"""Plain HTTP for the management API, and the OpenAI SDK for what a key may do."""
+"""What the storage tests share: opening a store on a URL, reading a whole database back as text."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+import sqlite3
 from typing import Any
 
-import openai
+import mysql.connector
+import psycopg
 
-from tests.e2e.support import MASTER_KEY, Gateway, config_text, gateway
+from bedrock_proxy.control.mysql import mysql_params
+from bedrock_proxy.control.urls import backend_of
 
-CONFIG = config_text()
+
+def connect(url: str) -> Any:
+    """A plain driver connection (autocommit), as an operator's client would open."""
+    backend = backend_of(url)
+    if backend == "sqlite":
+        return sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+    if backend == "postgresql":
+        return psycopg.connect(url, autocommit=True)
+    return mysql.connector.connect(**mysql_params(url), autocommit=True)
 
 
-def call(
-    base: str, method: str, path: str, body: dict[str, Any] | None = None, key: str = MASTER_KEY
-) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        base + path,
-        data=data,
-        method=method,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+def query(url: str, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """`?` placeholders, on any backend."""
+    conn = connect(url)
+    try:
+        if backend_of(url) != "sqlite":
+            sql = sql.replace("?", "%s")
+        cursor = conn.cursor()
+        if args:
+            cursor.execute(sql, args)
+        else:
+            cursor.execute(sql)
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+    finally:
+        conn.close()
+
+
+def execute(url: str, *statements: str) -> None:
+    conn = connect(url)
+    try:
+        cursor = conn.cursor()
+        for statement in statements:
+            cursor.execute(statement)
+    finally:
+        conn.close()
+
+
+def tables(url: str) -> list[str]:
+    backend = backend_of(url)
+    if backend == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    elif backend == "postgresql":
+        sql = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+    else:
+        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+    return sorted(str(row[0]) for row in query(url, sql))
+
+
+def dump(url: str) -> str:
+    """Every row of every table, as text: what a backup of the database holds."""
+    return "\n".join(
+        f"{table}: {row!r}" for table in tables(url) for row in query(url, f"SELECT * FROM {table}")
     )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def generate(base: str, **body: Any) -> dict[str, Any]:
-    status, answer = call(base, "POST", "/key/generate", body)
-    assert status == 200, answer
-    return answer
-
-
-def ask(base: str, key: str, model: str = "claude-3-haiku") -> Any:
-    """One chat completion through the OpenAI SDK: the answer, or the APIStatusError it raised."""
-    client = openai.OpenAI(api_key=key, base_url=f"{base}/v1", max_retries=0, timeout=30)
-    try:
-        return client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Bonjour"}])
-    except openai.APIStatusError as error:
-        return error
-
-
-@contextmanager
-def keyed_gateway(tmp_path: Path, emulator_url: str, database_url: str, **env: str) -> Iterator[Gateway]:
-    extra = {
-        "DATABASE_URL": database_url,
-        "BEDROCK_PROXY_KEYS_REFRESH_SECONDS": "0.5",
-        "BEDROCK_PROXY_SINK_BACKOFF_MAX_SECONDS": "0.3",
-        **env,
-    }
-    with gateway(CONFIG, tmp_path, emulator_url=emulator_url, env=extra) as running:
-        yield running

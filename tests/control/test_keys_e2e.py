@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openai
 
-from tests.control.support import ask, call, generate, keyed_gateway
+from tests.control.keys_support import ask, call, generate, keyed_gateway
 from tests.e2e.support import eventually
 from tests.support.processes import emulator_process
 

@@ -12,18 +12,22 @@ from pathlib import Path
 
 import openai
 
-from tests.control.support import CONFIG, ask, call, generate, keyed_gateway
+from tests.control.keys_support import CONFIG, ask, call, generate, keyed_gateway
+from tests.control.support import dump
 from tests.e2e.support import MASTER_KEY, eventually
 from tests.support.processes import clean_env
 
 
 def _database_text(database_url: str) -> bytes:
-    """Everything the database holds: the SQLite file (and its WAL), or a pg_dump of the database."""
+    """Everything the database holds: the SQLite file (and its WAL) byte for byte, a pg_dump of a PostgreSQL
+    database, every row of a MariaDB one."""
     if database_url.startswith("sqlite:///"):
         path = database_url[len("sqlite:///") :]
         return b"".join(Path(p).read_bytes() for p in glob.glob(f"{path}*"))
-    pg_dump = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))[-1]
-    return subprocess.run([pg_dump, database_url], capture_output=True, check=True, timeout=60).stdout
+    if database_url.startswith("postgres"):
+        pg_dump = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))[-1]
+        return subprocess.run([pg_dump, database_url], capture_output=True, check=True, timeout=60).stdout
+    return dump(database_url).encode()
 
 
 def test_the_database_never_holds_a_plaintext_key(
