@@ -181,7 +181,10 @@ async def _in_process(
     await directory.start()
     master = cast(str, settings.master_key)
     gateway = argparse.Namespace(
-        control=directory, keys=KeyRing(master, [], generated=directory), max_json_depth=100, ledger=None
+        control=directory,
+        keys=KeyRing(master, [], generated=directory),
+        max_json_depth=settings.max_json_depth,
+        ledger=None,
     )
     route, _, query = path.partition("?")
     handler = ROUTES[(method, route)][0]
