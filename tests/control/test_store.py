@@ -349,3 +349,14 @@ async def test_a_duration_without_a_reset_time_starts_its_period_without_losing_
 def test_time_is_not_read_from_the_database_clock() -> None:
     """The stores never call NOW() or similar: every time is the caller's epoch seconds (one clock)."""
     assert abs(NOW - datetime(2026, 3, 14, 12, tzinfo=UTC).timestamp()) < 1 and time.time() > 0
+
+
+async def test_two_calls_a_client_sent_with_the_same_request_id_are_both_paid_for(
+    store: SqlControlStore,
+) -> None:
+    """x-request-id comes from the client: reusing one must not make a second call free."""
+    first, second = spent("client-id", "k", 0.5, NOW), spent("client-id", "k", 0.5, NOW + 5)
+    await store.record([first])
+    await store.record([second, first])  # the second call, in a batch that retries the first
+    assert await store.totals() == {"k": 1.0}
+    assert len(await store.spend_logs(key_id="k")) == 2

@@ -3,8 +3,10 @@ are in sql.py and the drivers).
 
 Management writes bump `control_version` in the same transaction, a row every writer locks: versions
 commit in order in every database, so a process that read version N never misses a change numbered below
-N. The ledger counts a request id once: its row is inserted only if new (`spend_logs`, or `spend_seen`
-when logs are off), and only new rows add to the totals, the budgets' period spend and the daily sums.
+N. The ledger counts a call once: its row (request id and start time) is inserted only if new
+(`spend_logs`, or `spend_seen` when logs are off), and only new rows add to the totals, the budgets' period
+spend and the daily sums. The start time is part of the identity because a client may send the same
+x-request-id twice: those are two calls, and both are paid for.
 """
 
 from __future__ import annotations
@@ -362,15 +364,19 @@ class SqlControlStore:
 
     def _record(self, cur: Cursor, entries: list[SpendEntry], keep_logs: bool) -> None:
         d = self.d
-        unique = sorted({e.request_id: e for e in reversed(entries)}.values(), key=lambda e: e.request_id)
+        calls = {(e.request_id, e.start_time): e for e in reversed(entries)}
+        unique = [calls[call] for call in sorted(calls)]
         if keep_logs:
-            insert = d.insert_if_new("spend_logs", _LEDGER, "request_id")
+            insert = d.insert_if_new("spend_logs", _LEDGER, "request_id, start_time")
         else:
-            insert = d.insert_if_new("spend_seen", ("request_id", "seen_at"), "request_id")
+            insert = d.insert_if_new(
+                "spend_seen", ("request_id", "start_time", "seen_at"), "request_id, start_time"
+            )
         now = self.clock()
         new: list[SpendEntry] = []
         for entry in self._owners(cur, unique):
-            cur.execute(insert, entry.as_row() if keep_logs else (entry.request_id, now))
+            row = entry.as_row() if keep_logs else (entry.request_id, entry.start_time, now)
+            cur.execute(insert, row)
             if cur.rowcount == 1:
                 new.append(entry)
         if not keep_logs:
