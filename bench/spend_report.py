@@ -16,7 +16,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -42,8 +42,11 @@ def calls(rows: int, seed: int = 13) -> Iterator[SpendEntry]:
         key, team, user = keys[rng.randrange(len(keys))]
         when = START + n * step
         tokens = rng.randrange(50, 4000)
-        yield SpendEntry(f"req-{n:09d}", key, f"alias-{key[-4:]}", rng.choice(MODELS), "anthropic.x",
-                         tokens * 3e-6, tokens, tokens // 4, when - 1.5, when, team_id=team, user_id=user)  # fmt: skip
+        model, cost = rng.choice(MODELS), tokens * 3e-6
+        yield SpendEntry(
+            f"req-{n:09d}", key, f"alias-{key[-4:]}", model, "anthropic.x", cost, tokens, tokens // 4,
+            when - 1.5, when, team_id=team, user_id=user,
+        )  # fmt: skip
 
 
 @contextmanager
@@ -81,13 +84,13 @@ def size_bytes(store: SqlControlStore, url: str) -> Callable[[Cursor], int]:
     return read
 
 
-async def timed(fn: Callable[[], object], runs: int = RUNS) -> float:
+async def timed(fn: Callable[[], Awaitable[object]], runs: int = RUNS) -> float:
     """Median milliseconds of `runs` calls (after one warm-up)."""
-    await fn()  # type: ignore[misc]
+    await fn()
     samples = []
     for _ in range(runs):
         began = time.perf_counter()
-        await fn()  # type: ignore[misc]
+        await fn()
         samples.append((time.perf_counter() - began) * 1000)
     return statistics.median(samples)
 
@@ -125,7 +128,10 @@ async def measure(url: str, rows: int) -> dict[str, float]:
             cur.execute(raw, (START, END))
             return cur.fetchall()
 
-        out["raw_ledger_team_ms"] = await timed(lambda: store.database.call(raw_report, write=False))
+        async def raw_team_report() -> object:
+            return await store.database.call(raw_report, write=False)
+
+        out["raw_ledger_team_ms"] = await timed(raw_team_report)
         out["bytes_per_row"] = await store.database.call(size_bytes(store, url), write=False) / rows
         return out
     finally:
