@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import random
 import statistics
@@ -114,7 +115,7 @@ async def measure(url: str, rows: int) -> dict[str, float]:
         out = {"rows": float(rows), "write_rows_per_s": rows / written}
         for group in ("team", "key", "model", "day"):
             out[f"report_{group}_ms"] = await timed(
-                lambda group=group: store.spend_report(start=START, end=END, group_by=group)
+                functools.partial(store.spend_report, start=START, end=END, group_by=group)
             )
         out["report_day_team_model_ms"] = await timed(
             lambda: store.spend_report(start=START, end=END, group_by=["day", "team", "model"])
