@@ -48,6 +48,14 @@ _DAILY = (
 )
 
 
+def digest_only(key_id: str) -> None:
+    """A key is stored as its SHA-256 hex digest, never as itself: anything else is refused."""
+    if len(key_id) != 64 or any(c not in "0123456789abcdef" for c in key_id):
+        raise ValueError(
+            "key_id must be the key's SHA-256 hex digest (bedrock_proxy.keys.key_id), never the key"
+        )
+
+
 def utc_day(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d")
 
@@ -225,6 +233,7 @@ class SqlControlStore:
 
     # ------------------------------------------------------------------ keys
     async def insert_key(self, record: KeyRecord) -> None:
+        digest_only(record.key_id)
         await self._insert(KEYS, record)
 
     async def get_key(self, key_id: str) -> KeyRecord | None:
@@ -235,6 +244,7 @@ class SqlControlStore:
 
     async def rekey(self, old_key_id: str, new_key_id: str, new_key_name: str) -> KeyRecord | None:
         d = self.d
+        digest_only(new_key_id)
 
         def write(cur: Cursor) -> KeyRecord | None:
             if not self._exists(cur, KEYS.name, "key_id", old_key_id):
