@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,20 @@ async def test_a_key_reads_back_as_written_and_only_its_digest_is_stored(
     assert await store.get_key(key_id("sk-unknown")) is None
     text = dump(database_url)
     assert record.key_id in text and plaintext not in text and plaintext[3:] not in text
+    if database_url.startswith("sqlite"):  # the file itself, and its write-ahead log
+        path = Path(database_url.split("///", 1)[1])
+        raw = b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+        assert record.key_id.encode() in raw and plaintext[3:].encode() not in raw
+
+
+async def test_a_plaintext_key_is_refused_where_a_digest_belongs(store: SqlControlStore) -> None:
+    plaintext, record = new_key("careless")
+    with pytest.raises(ValueError, match="SHA-256 hex digest"):
+        await store.insert_key(replace(record, key_id=plaintext))
+    await store.insert_key(record)
+    with pytest.raises(ValueError, match="SHA-256 hex digest"):
+        await store.rekey(record.key_id, "sk-" + secrets.token_urlsafe(24), "sk-...abcd")
+    assert await store.list_keys() == [record]
 
 
 async def test_duplicates_are_refused_naming_the_field(store: SqlControlStore) -> None:
@@ -349,3 +364,14 @@ async def test_a_duration_without_a_reset_time_starts_its_period_without_losing_
 def test_time_is_not_read_from_the_database_clock() -> None:
     """The stores never call NOW() or similar: every time is the caller's epoch seconds (one clock)."""
     assert abs(NOW - datetime(2026, 3, 14, 12, tzinfo=UTC).timestamp()) < 1 and time.time() > 0
+
+
+async def test_two_calls_a_client_sent_with_the_same_request_id_are_both_paid_for(
+    store: SqlControlStore,
+) -> None:
+    """x-request-id comes from the client: reusing one must not make a second call free."""
+    first, second = spent("client-id", "k", 0.5, NOW), spent("client-id", "k", 0.5, NOW + 5)
+    await store.record([first])
+    await store.record([second, first])  # the second call, in a batch that retries the first
+    assert await store.totals() == {"k": 1.0}
+    assert len(await store.spend_logs(key_id="k")) == 2

@@ -22,6 +22,8 @@ class Cursor(Protocol):
 
     def execute(self, operation: Any, parameters: Any = ..., /) -> Any: ...
 
+    def executemany(self, operation: Any, seq_of_parameters: Any, /) -> Any: ...
+
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> Any: ...
@@ -105,12 +107,14 @@ LEDGER_COLUMNS = (
 
 
 def _compact_ledger_v4(cur: Cursor, dialect: Dialect) -> None:
-    """spend_logs gets one row per request id (a retried batch used to add a second), the key's team and
-    user; spend_daily keeps the sums reports read; spend_seen remembers request ids when logs are off."""
+    """spend_logs gets one row per call, known by its request id and start time (a retried batch used to
+    add a second; the start time keeps apart two calls a client sent with the same x-request-id), and the
+    key's team and user; spend_daily keeps the sums reports read; spend_seen remembers the calls when logs
+    are off."""
     cur.execute(
         dialect.sql(
             """CREATE TABLE spend_ledger (
-        request_id {ID} PRIMARY KEY,
+        request_id {ID} NOT NULL,
         key_id {KEY} NOT NULL,
         key_alias {ID} NOT NULL,
         team_id {ID} NOT NULL DEFAULT '',
@@ -123,7 +127,8 @@ def _compact_ledger_v4(cur: Cursor, dialect: Dialect) -> None:
         completion_tokens {BIGINT} NOT NULL,
         start_time {REAL} NOT NULL,
         end_time {REAL} NOT NULL,
-        estimated {BOOL} NOT NULL DEFAULT FALSE
+        estimated {BOOL} NOT NULL DEFAULT FALSE,
+        PRIMARY KEY (request_id, start_time)
     )"""
         )
     )
@@ -141,8 +146,10 @@ def _compact_ledger_v4(cur: Cursor, dialect: Dialect) -> None:
     cur.execute(
         dialect.sql(
             """CREATE TABLE spend_seen (
-        request_id {ID} PRIMARY KEY,
-        seen_at {REAL} NOT NULL
+        request_id {ID} NOT NULL,
+        start_time {REAL} NOT NULL,
+        seen_at {REAL} NOT NULL,
+        PRIMARY KEY (request_id, start_time)
     )"""
         )
     )

@@ -73,9 +73,9 @@ class UserRecord:
 
 @dataclass(frozen=True, slots=True)
 class SpendEntry:
-    """One charged call, as the compact ledger keeps it: one row per request id, never the prompt."""
+    """One charged call, as the compact ledger keeps it: one row per call, never the prompt."""
 
-    request_id: str  # the ledger's identity: a request id written twice counts once
+    request_id: str  # with start_time, the ledger's identity: the same call written twice counts once
     key_id: str  # sha256 hex of the key, or the alias for callers without a key ("anonymous")
     key_alias: str
     model: str  # the public model name the client asked for

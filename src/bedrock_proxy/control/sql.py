@@ -24,6 +24,7 @@ class Dialect:
     day_of: str = "date({}, 'unixepoch')"  # epoch seconds -> "YYYY-MM-DD" (UTC)
     migration_lock: tuple[str, ...] = ()  # taken before migrating, so two starting gateways migrate once
     migration_unlock: tuple[str, ...] = ()
+    returning: bool = True  # INSERT ... RETURNING (SQLite 3.35+, PostgreSQL; not MySQL)
 
     def sql(self, text: str) -> str:
         """`?` placeholders and `{TYPE}` names in this dialect's spelling."""
@@ -130,6 +131,7 @@ MYSQL = Dialect(
     },
     begin_write="START TRANSACTION",
     begin_read="START TRANSACTION",
+    returning=False,
     day_of="CAST(DATE(FROM_UNIXTIME({})) AS CHAR)",  # the session's time zone is UTC (control/mysql.py)
     migration_lock=("SELECT GET_LOCK('bedrock_proxy_migrations', 60)",),
     migration_unlock=("SELECT RELEASE_LOCK('bedrock_proxy_migrations')",),

@@ -3,8 +3,10 @@ are in sql.py and the drivers).
 
 Management writes bump `control_version` in the same transaction, a row every writer locks: versions
 commit in order in every database, so a process that read version N never misses a change numbered below
-N. The ledger counts a request id once: its row is inserted only if new (`spend_logs`, or `spend_seen`
-when logs are off), and only new rows add to the totals, the budgets' period spend and the daily sums.
+N. The ledger counts a call once: its row (request id and start time) is inserted only if new
+(`spend_logs`, or `spend_seen` when logs are off), and only new rows add to the totals, the budgets' period
+spend and the daily sums. The start time is part of the identity because a client may send the same
+x-request-id twice: those are two calls, and both are paid for.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ SEEN_SECONDS = 7 * 86400.0  # request ids remembered when logs are off: longer t
 _PRUNE_EVERY = 64  # versions between two prunes of the change log
 
 _LEDGER = tuple(name.strip() for name in LEDGER_COLUMNS.split(","))
+_START = _LEDGER.index("start_time")
+_CHUNK = 200  # rows per multi-row INSERT: 14 columns x 200 stays far below every driver's parameter limit
 _DAILY = (
     "day",
     "key_id",
@@ -42,6 +46,14 @@ _DAILY = (
     "prompt_tokens",
     "completion_tokens",
 )
+
+
+def digest_only(key_id: str) -> None:
+    """A key is stored as its SHA-256 hex digest, never as itself: anything else is refused."""
+    if len(key_id) != 64 or any(c not in "0123456789abcdef" for c in key_id):
+        raise ValueError(
+            "key_id must be the key's SHA-256 hex digest (bedrock_proxy.keys.key_id), never the key"
+        )
 
 
 def utc_day(epoch: float) -> str:
@@ -221,6 +233,7 @@ class SqlControlStore:
 
     # ------------------------------------------------------------------ keys
     async def insert_key(self, record: KeyRecord) -> None:
+        digest_only(record.key_id)
         await self._insert(KEYS, record)
 
     async def get_key(self, key_id: str) -> KeyRecord | None:
@@ -231,6 +244,7 @@ class SqlControlStore:
 
     async def rekey(self, old_key_id: str, new_key_id: str, new_key_name: str) -> KeyRecord | None:
         d = self.d
+        digest_only(new_key_id)
 
         def write(cur: Cursor) -> KeyRecord | None:
             if not self._exists(cur, KEYS.name, "key_id", old_key_id):
@@ -354,25 +368,32 @@ class SqlControlStore:
             row = cur.fetchone()
             if row is not None:
                 owners[kid] = (row[0], row[1])
+        if not owners:
+            return list(entries)
         out = []
         for entry in entries:
             team, user = owners.get(entry.key_id, (None, None))
-            out.append(replace(entry, team_id=entry.team_id or team, user_id=entry.user_id or user))
+            if (team and not entry.team_id) or (user and not entry.user_id):
+                entry = replace(entry, team_id=entry.team_id or team, user_id=entry.user_id or user)
+            out.append(entry)
         return out
 
     def _record(self, cur: Cursor, entries: list[SpendEntry], keep_logs: bool) -> None:
         d = self.d
-        unique = sorted({e.request_id: e for e in reversed(entries)}.values(), key=lambda e: e.request_id)
-        if keep_logs:
-            insert = d.insert_if_new("spend_logs", _LEDGER, "request_id")
-        else:
-            insert = d.insert_if_new("spend_seen", ("request_id", "seen_at"), "request_id")
+        calls = {(e.request_id, e.start_time): e for e in reversed(entries)}
+        unique = [calls[call] for call in sorted(calls)]
         now = self.clock()
-        new: list[SpendEntry] = []
-        for entry in self._owners(cur, unique):
-            cur.execute(insert, entry.as_row() if keep_logs else (entry.request_id, now))
-            if cur.rowcount == 1:
-                new.append(entry)
+        owned = self._owners(cur, unique)
+        if keep_logs:
+            into, columns, rows = "spend_logs", _LEDGER, [entry.as_row() for entry in owned]
+        else:
+            into, columns = "spend_seen", ("request_id", "start_time", "seen_at")
+            rows = [(entry.request_id, entry.start_time, now) for entry in owned]
+        new = [
+            entry
+            for entry, added in zip(owned, self._insert_new(cur, into, columns, rows), strict=True)
+            if added
+        ]
         if not keep_logs:
             cur.execute(d.sql("DELETE FROM spend_seen WHERE seen_at < ?"), (now - SEEN_SECONDS,))
         if not new:
@@ -400,14 +421,12 @@ class SqlControlStore:
             add=("spend",),
             replace=("key_alias", "updated_at"),
         )
-        for kid, (alias, spent, when) in sorted(lifetime.items()):
-            cur.execute(cur_sql, (kid, alias, spent, when))
-        tables = {table.kind: table for table in TABLES}
-        for (kind, item), spent in sorted(period.items()):
-            table = tables[kind]
-            cur.execute(
-                d.sql(f"UPDATE {table.name} SET spend = spend + ? WHERE {table.id_column} = ?"), (spent, item)
-            )
+        cur.executemany(cur_sql, [(kid, *rest) for kid, rest in sorted(lifetime.items())])
+        for table in TABLES:
+            updates = [(spent, item) for (kind, item), spent in sorted(period.items()) if kind == table.kind]
+            if updates:
+                sql = f"UPDATE {table.name} SET spend = spend + ? WHERE {table.id_column} = ?"
+                cur.executemany(d.sql(sql), updates)
         daily_sql = d.upsert(
             "spend_daily",
             _DAILY,
@@ -415,8 +434,42 @@ class SqlControlStore:
             add=("spend", "requests", "prompt_tokens", "completion_tokens"),
             replace=(),
         )
-        for bucket, (spent, requests, prompt, completion) in sorted(daily.items()):
-            cur.execute(daily_sql, (*bucket, spent, int(requests), int(prompt), int(completion)))
+        cur.executemany(
+            daily_sql,
+            [
+                (*bucket, spent, int(n), int(prompt), int(out))
+                for bucket, (spent, n, prompt, out) in sorted(daily.items())
+            ],
+        )
+
+    def _insert_new(
+        self, cur: Cursor, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> list[bool]:
+        """Insert the rows whose (request_id, start_time) is new; for each row, whether it was. SQLite and
+        PostgreSQL say which in one statement per chunk (RETURNING); MySQL row by row (INSERT IGNORE's
+        affected-row count), since MySQL has no INSERT ... RETURNING. Exact with concurrent writers: a
+        second writer of the same row waits for the first's commit, then finds it there."""
+        d = self.d
+        if not d.returning:
+            insert = d.insert_if_new(table, columns, "request_id, start_time")
+            added = []
+            for row in rows:
+                cur.execute(insert, row)
+                added.append(cur.rowcount == 1)
+            return added
+        inserted: set[tuple[str, float]] = set()
+        one = "(" + ", ".join("?" * len(columns)) + ")"
+        for at in range(0, len(rows), _CHUNK):
+            chunk = rows[at : at + _CHUNK]
+            cur.execute(
+                d.sql(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))}"
+                    " ON CONFLICT (request_id, start_time) DO NOTHING RETURNING request_id, start_time"
+                ),
+                tuple(value for row in chunk for value in row),
+            )
+            inserted.update((str(rid), float(start)) for rid, start in cur.fetchall())
+        return [(row[0], row[1] if table == "spend_seen" else row[_START]) in inserted for row in rows]
 
     async def totals(self) -> dict[str, float]:
         def read(cur: Cursor) -> dict[str, float]:

@@ -118,8 +118,9 @@ class ControlStore(Protocol):
 
     # ------------------------------------------------------------------ the spend ledger
     async def record(self, entries: list[SpendEntry], *, keep_logs: bool = True) -> None:
-        """Count each entry once by request_id, all or nothing: its key's lifetime total, its key's,
-        team's and user's current-period spend, the daily aggregates, and (keep_logs) its ledger row."""
+        """Count each call (request_id and start_time) once, all or nothing: its key's lifetime total, its
+        key's, team's and user's current-period spend, the daily aggregates, and (keep_logs) its ledger row.
+        """
         ...
 
     async def totals(self) -> dict[str, float]:
