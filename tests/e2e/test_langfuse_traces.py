@@ -482,7 +482,7 @@ def test_a_prompt_cache_read_reaches_langfuse_with_its_count_and_its_discounted_
         "content": [
             {
                 "type": "text",
-                "text": f"[{uuid.uuid4().hex}] Answer as a patient tutor, one step at a time. " * 150,
+                "text": f"[{uuid.uuid4().hex}] Answer as a patient tutor, one step at a time. " * 250,
                 "cache_control": {"type": "ephemeral"},
             }
         ],

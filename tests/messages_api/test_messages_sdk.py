@@ -207,7 +207,7 @@ def test_repeated_cache_control_prefixes_are_written_then_read(claude: anthropic
     system = [
         {
             "type": "text",
-            "text": "Project notes. " * 400 + str(time.time()),
+            "text": "Project notes. " * 800 + str(time.time()),
             "cache_control": {"type": "ephemeral"},
         }
     ]

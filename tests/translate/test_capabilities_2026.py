@@ -44,7 +44,7 @@ TABLE = {
         True,
         True,
         1_000_000,
-        64_000,
+        128_000,
         "thinking",
         {"enabled", "adaptive"},
     ),

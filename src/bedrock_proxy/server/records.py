@@ -210,7 +210,7 @@ class Recorder:
             output=choice["message"],
             finish_reason=choice.get("finish_reason"),
             params=params,
-            metadata=request.metadata,
+            metadata=with_guardrail_trace(request.metadata, result.get("guardrail_trace")),
             user=request.user,
             client_api=request.client_api,
         )
@@ -236,7 +236,7 @@ class Recorder:
             output=answer_message(answer, refusal=False),
             finish_reason=answer.finish_reason,
             params=params,
-            metadata=request.metadata,
+            metadata=with_guardrail_trace(request.metadata, answer.guardrail_trace),
             user=request.user,
             client_api=request.client_api,
         )
@@ -291,7 +291,9 @@ class Recorder:
             output=answer_message(translators[0].answer(), refusal=False) if translators else None,
             finish_reason=translators[0].finish_reason if translators else None,
             params=params,
-            metadata=request.metadata,
+            metadata=with_guardrail_trace(
+                request.metadata, translators[0].guardrail_trace if translators else None
+            ),
             user=request.user,
             error=error,
             client_api=request.client_api,
@@ -367,3 +369,12 @@ class Recorder:
             return []
         value = f"{record.cost:.10f}".rstrip("0").rstrip(".") or "0"
         return [(b"x-litellm-response-cost", value.encode()), (b"x-bedrock-proxy-cost-usd", value.encode())]
+
+
+def with_guardrail_trace(metadata: dict[str, Any] | None, trace: Any) -> dict[str, Any] | None:
+    """The record's metadata, with the guardrail's assessment (Bedrock's trace.guardrail) when the
+    deployment's guardrail traces: every sink (Langfuse, OpenTelemetry, the webhook) then sees what the
+    guardrail found. The client's own metadata is not changed."""
+    if not isinstance(trace, dict):
+        return metadata
+    return {**(metadata or {}), "guardrail_trace": trace}
