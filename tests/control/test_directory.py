@@ -21,7 +21,7 @@ def key(kid: str = "k1", **fields: Any) -> KeyRecord:
     return KeyRecord(key_id=kid, key_name=f"sk-...{kid}", **fields)
 
 
-def record(kid: str, cost: float, request_id: str) -> CallRecord:
+def record(kid: str, cost: float, request_id: str, start: float = NOW) -> CallRecord:
     return CallRecord(
         request_id=request_id,
         kind="chat",
@@ -29,8 +29,8 @@ def record(kid: str, cost: float, request_id: str) -> CallRecord:
         deployment_id="d",
         bedrock_model_id="anthropic.claude-3-haiku-20240307-v1:0",
         region="eu-west-1",
-        start_time=NOW,
-        end_time=NOW,
+        start_time=start,
+        end_time=start,
         status=200,
         api_key_id=kid,
         cost=cost,
@@ -119,10 +119,13 @@ def test_spend_counts_at_once_and_once_after_the_ledger_wrote_it() -> None:
         lines = {line.kind: line for line in directory.budget_lines(identity)}
         assert {kind: line.spent for kind, line in lines.items()} == {"key": 0.25, "team": 0.25, "user": 0.25}
         # the ledger commits it, the store now holds it: counted once, not twice
-        directory.written(["r1"])
+        directory.written([("r1", NOW)])
         store.spend = {("key", "k1"): 0.25, ("team", "t"): 0.25, ("user", "u"): 0.25}
         await directory.refresh()
         assert directory.spend("key", "k1") == 0.25 and directory.spend("team", "t") == 0.25
+        # a client that reuses its x-request-id: another call (another start), counted too
+        directory.observe(record("k1", 0.25, "r1", start=NOW + 5))
+        assert directory.spend("key", "k1") == 0.5
 
     run(scenario())
 

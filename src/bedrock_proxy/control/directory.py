@@ -78,7 +78,7 @@ class KeyDirectory:
         self._version = 0
         self._stored: dict[tuple[str, str], float] = {}
         self._local: dict[tuple[str, str], float] = {}
-        self._pending: dict[str, _Pending] = {}
+        self._pending: dict[tuple[str, float], _Pending] = {}
         self._alerted: set[tuple[str, str, float | None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._failing = False
@@ -138,10 +138,10 @@ class KeyDirectory:
         began = time.monotonic()
         stored = await self.store.spends()
         # what the ledger wrote before this read began is in `stored` now; the rest still counts locally
-        for request_id in [
-            rid for rid, p in self._pending.items() if p.written_at is not None and p.written_at < began
+        for call in [
+            c for c, p in self._pending.items() if p.written_at is not None and p.written_at < began
         ]:
-            del self._pending[request_id]
+            del self._pending[call]
         local: dict[tuple[str, str], float] = {}
         for pending in self._pending.values():
             for owner, amount in pending.amounts:
@@ -293,7 +293,8 @@ class KeyDirectory:
         """Count a charged record against its key's, team's and user's budgets at once (an observer of
         Observability, called as each record is submitted)."""
         key = self.keys.get(record.api_key_id or "")
-        if key is None or record.cost is None or record.cost <= 0 or record.request_id in self._pending:
+        call = (record.request_id, record.start_time)  # the ledger's identity of a call
+        if key is None or record.cost is None or record.cost <= 0 or call in self._pending:
             return
         owners = [("key", key.key_id)]
         if key.team_id:
@@ -301,16 +302,16 @@ class KeyDirectory:
         if key.user_id:
             owners.append(("user", key.user_id))
         amounts = [(owner, record.cost) for owner in owners]
-        self._pending[record.request_id] = _Pending(amounts)
+        self._pending[call] = _Pending(amounts)
         for owner, amount in amounts:
             self._local[owner] = self._local.get(owner, 0.0) + amount
         self._check_soft(key.key_id)
 
-    def written(self, request_ids: Iterable[str]) -> None:
-        """The ledger committed these requests: the next spend read includes them."""
+    def written(self, calls: Iterable[tuple[str, float]]) -> None:
+        """The ledger committed these calls (request id, start time): the next spend read includes them."""
         now = time.monotonic()
-        for request_id in request_ids:
-            pending = self._pending.get(request_id)
+        for call in calls:
+            pending = self._pending.get(call)
             if pending is not None and pending.written_at is None:
                 pending.written_at = now
 

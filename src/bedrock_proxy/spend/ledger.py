@@ -55,8 +55,9 @@ class SpendLedger:
         self._lock: asyncio.Lock | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._refresh_failing = False
-        # told the request ids of each batch once it is committed (the key directory's budgets)
-        self.on_written: list[Callable[[Iterable[str]], None]] = []
+        # told (request id, start time) of each call of a batch once it is committed (the key directory's
+        # budgets): the ledger's own identity of a call, since a client may reuse its x-request-id
+        self.on_written: list[Callable[[Iterable[tuple[str, float]]], None]] = []
 
     # ------------------------------------------------------------------ request path
     def note(self, record: CallRecord) -> None:
@@ -119,7 +120,7 @@ class SpendLedger:
                 self._unwritten[kid] = self._unwritten.get(kid, 0.0) - entry.spend
                 self._stored[kid] = self._stored.get(kid, 0.0) + entry.spend
             for listener in self.on_written:
-                listener([entry.request_id for entry in entries])
+                listener([(entry.request_id, entry.start_time) for entry in entries])
 
     def _guard(self) -> asyncio.Lock:
         if self._lock is None:
