@@ -104,6 +104,10 @@ def build_key_directory(
         on_soft_budget=on_soft_budget,
     )
     ledger.on_written.append(directory.written)
+    log.info(
+        "key management on (/key/*, /team/*, /user/*): changes from other processes seen within %.1f s",
+        directory.refresh_seconds,
+    )
     return directory
 
 
