@@ -50,12 +50,14 @@ def ask(base: str, key: str, model: str = "claude-3-haiku") -> Any:
 
 
 @contextmanager
-def keyed_gateway(tmp_path: Path, emulator_url: str, database_url: str, **env: str) -> Iterator[Gateway]:
+def keyed_gateway(
+    tmp_path: Path, emulator_url: str, database_url: str, config: str = CONFIG, **env: str
+) -> Iterator[Gateway]:
     extra = {
         "DATABASE_URL": database_url,
         "BEDROCK_PROXY_KEYS_REFRESH_SECONDS": "0.5",
         "BEDROCK_PROXY_SINK_BACKOFF_MAX_SECONDS": "0.3",
         **env,
     }
-    with gateway(CONFIG, tmp_path, emulator_url=emulator_url, env=extra) as running:
+    with gateway(config, tmp_path, emulator_url=emulator_url, env=extra) as running:
         yield running

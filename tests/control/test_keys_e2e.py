@@ -9,7 +9,8 @@ from pathlib import Path
 
 import openai
 
-from tests.control.keys_support import ask, call, generate, keyed_gateway
+from tests.alerting.receiver import Receiver
+from tests.control.keys_support import CONFIG, ask, call, generate, keyed_gateway
 from tests.e2e.support import eventually
 from tests.support.processes import emulator_process
 
@@ -186,3 +187,21 @@ def test_max_parallel_requests_refuses_the_call_beyond_it_while_one_is_in_flight
             assert not isinstance(first.result(), openai.APIStatusError)
         assert isinstance(second, openai.RateLimitError) and "max_parallel_requests" in second.message
         assert not isinstance(ask(gw.url, key), openai.APIStatusError)  # the slot was given back
+
+
+def test_a_soft_budget_alerts_once_and_lets_calls_pass(tmp_path: Path, emulator_url: str) -> None:
+    """Through the configured alerting (a webhook here); one backend: alerting does not depend on it."""
+    receiver = Receiver().start()
+    try:
+        config = CONFIG.replace("general_settings:\n", 'general_settings:\n  alerting: ["webhook"]\n')
+        database = f"sqlite:///{tmp_path}/soft.db"
+        env = {"WEBHOOK_URL": f"{receiver.url}/alerts", "BEDROCK_PROXY_ALERT_POLL_SECONDS": "0.2"}
+        with keyed_gateway(tmp_path, emulator_url, database, config, **env) as gw:
+            key = generate(gw.url, key_alias="chatty", soft_budget=TINY, max_budget=1)["key"]
+            for _ in range(3):
+                assert not isinstance(ask(gw.url, key), openai.APIStatusError)  # soft: calls still pass
+            alerts = receiver.wait_for("/alerts")
+            soft = [a for a in alerts if a.get("kind") == "soft_budget_crossed"]
+            assert len(soft) == 1 and "key 'chatty'" in soft[0]["text"] and "soft_budget" in soft[0]["text"]
+    finally:
+        receiver.stop()
