@@ -24,11 +24,7 @@ from tests.e2e.support import (
     REGION,
     Gateway,
     chat,
-<<<<<<< HEAD
-    config_text,
     drop_a_stream,
-=======
->>>>>>> dedup
     eventually,
     new_id,
     post,
