@@ -3,7 +3,7 @@ emulator: a one-hour cache write on Claude Sonnet 4.5 costs the 1-hour write pri
 adaptive thinking with an effort on Opus 4.6 returns reasoning and reasoning tokens; LiteLLM's `thinking`
 and `reasoning_effort` as deployment defaults; the service tier on every streamed chunk and in Anthropic's
 usage; a traced guardrail's assessment returned and recorded; batch prices in /model/info only where
-Bedrock runs batch jobs; Mistral's EU models served and priced."""
+Bedrock runs batch jobs; Mistral's EU models served and priced; Nova's cache reads priced."""
 
 from __future__ import annotations
 
@@ -171,6 +171,39 @@ def test_a_one_hour_cache_write_costs_the_1h_price_then_reads_cost_the_read_pric
     assert expected_first > (plain * 3.3 + written * 4.125 + first.completion_tokens * 16.5) * M
     # the ledger (budgets, /spend/logs) keeps the same cost as the header
     assert _spend_of(gateway_2026, first_raw.headers["x-request-id"]) == pytest.approx(_cost(first_raw))
+
+
+def test_nova_pro_caches_a_repeated_system_prompt_and_the_read_costs_a_quarter_of_input(
+    client: OpenAI, gateway_2026: str
+) -> None:
+    """Nova takes explicit cache points too (5 minutes): through eu. the input is 1.05/M, a cache read 75%
+    less (0.2625/M), and a write costs what input costs."""
+    system = {
+        "role": "system",
+        "content": [
+            {"type": "text", "text": _long_system(uuid.uuid4().hex), "cache_control": {"type": "ephemeral"}}
+        ],
+    }
+    calls = []
+    for question in ("Is line 4 plausible?", "Is line 9 plausible?"):
+        raw = client.chat.completions.with_raw_response.create(
+            model="nova-pro", messages=[system, {"role": "user", "content": question}], max_tokens=40
+        )
+        calls.append((raw, raw.parse().usage))
+    (first_raw, first), (second_raw, second) = calls
+    assert first is not None and second is not None
+    written = first.model_extra["cache_creation_input_tokens"]
+    assert written > 1000 and first.prompt_tokens_details.cached_tokens == 0
+    expected_first = (first.prompt_tokens * 1.05 + first.completion_tokens * 4.2) * M
+    assert _cost(first_raw) == pytest.approx(expected_first, rel=1e-6)
+    read = second.prompt_tokens_details.cached_tokens
+    assert read == written
+    expected_second = (
+        (second.prompt_tokens - read) * 1.05 + read * 0.2625 + second.completion_tokens * 4.2
+    ) * M
+    assert _cost(second_raw) == pytest.approx(expected_second, rel=1e-6)
+    assert _cost(second_raw) < _cost(first_raw)
+    assert _spend_of(gateway_2026, second_raw.headers["x-request-id"]) == pytest.approx(_cost(second_raw))
 
 
 def test_the_anthropic_route_reports_the_one_hour_write_and_costs_it(

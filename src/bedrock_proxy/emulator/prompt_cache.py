@@ -1,10 +1,10 @@
-"""Prompt caching as Bedrock does it: the request up to each cachePoint (tools, then system, then messages)
-is a cache prefix. The longest prefix already written within the TTL is read (cacheReadInputTokens); what
-lies between it and the last cache point is written (cacheWriteInputTokens), each stretch with the TTL of the
-cache point that ends it (cacheDetails). Prefixes under the model's minimum (1,024 tokens for most Claude
-models, 2,048 or 4,096 for some: bedrock.capabilities) are not cached (Bedrock ignores their cache points,
-without an error). A cache point's `ttl` is "5m" (the default) or "1h"
-(Claude 4.5 and later), and TTLs must not increase from tools to system to messages."""
+"""Prompt caching as Bedrock does it for Claude and Nova: the request up to each cachePoint (tools, then
+system, then messages) is a cache prefix. The longest prefix already written within the TTL is read
+(cacheReadInputTokens); what lies between it and the last cache point is written (cacheWriteInputTokens),
+each stretch with the TTL of the cache point that ends it (cacheDetails). Prefixes under the model's minimum
+(1,024 tokens for most models, 2,048 or 4,096 for some Claude: bedrock.capabilities) are not cached (Bedrock
+ignores their cache points, without an error). A cache point's `ttl` is "5m" (the default) or "1h" (Claude
+4.5 and later), and TTLs must not increase from tools to system to messages."""
 
 from __future__ import annotations
 
