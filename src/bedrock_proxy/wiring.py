@@ -30,7 +30,7 @@ from bedrock_proxy.observability.pricing import price_profile_as
 from bedrock_proxy.observability.rawlog import RawLoggingProvider
 from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.router import Router, StateListener
-from bedrock_proxy.router.state import InMemoryState, SharedState, WindowCounters
+from bedrock_proxy.router.state import BudgetReservations, InMemoryState, SharedState, WindowCounters
 from bedrock_proxy.router.state_failover import FAIL_CLOSED, FailoverState
 from bedrock_proxy.router.state_redis import RedisState
 from bedrock_proxy.router.state_sqlite import SqliteState
@@ -163,6 +163,12 @@ def describe_shared_state(settings: Settings, environ: Mapping[str, str], worker
     return "limits and cooldowns kept in this process (one worker, no Redis configured)"
 
 
+def reservation_ttl(settings: Settings) -> float:
+    """Seconds an in-flight slot or budget reservation is held at most: past the longest request, it was
+    left behind by a crashed process and frees itself."""
+    return float(settings.request_timeout or 600) + 60.0
+
+
 def build_shared_state(
     settings: Settings,
     environ: Mapping[str, str],
@@ -174,7 +180,7 @@ def build_shared_state(
     kind = shared_state_kind(settings, environ)
     if kind == "memory":
         return InMemoryState()
-    lease = float(settings.request_timeout or 600) + 60.0  # a slot outlives the longest request
+    lease = reservation_ttl(settings)  # a slot outlives the longest request
     timeout = env_seconds(environ, REDIS_STATE_TIMEOUT_ENV, DEFAULT_REDIS_STATE_TIMEOUT)
     shared: SharedState
     if kind == "redis":
@@ -250,7 +256,9 @@ def build_gateway(
     keys = KeyRing(settings.master_key, settings.api_keys)
     # per-key spend_limit, rpm and tpm, checked once per model call before the handler runs; rpm and tpm
     # count in the router's store, so a shared store shares them across processes too
-    guard = KeyGuard(keys.identities, ledger, WindowCounters(router.store), limit_error)
+    # budgets reserve in the same store: a call's maximum cost is set aside for every process to see
+    reservations = BudgetReservations(router.store, ttl=reservation_ttl(settings))
+    guard = KeyGuard(keys.identities, ledger, WindowCounters(router.store), limit_error, reservations)
     if ledger is not None:
         metrics.add_key_budgets(key_budgets(keys.identities, ledger))
     if guard.counts_tokens:

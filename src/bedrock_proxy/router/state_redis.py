@@ -8,7 +8,8 @@ TTL (a minute window a little over a minute, a slot set its lease, a cooldown it
 forever and a crashed process's slots free themselves when their lease ends.
 
 Layout: a minute window is a hash `second -> amount`; a slot set is a sorted set `holder -> lease end`; a
-cooldown is a plain key with a TTL.
+cooldown (or a claim) is a plain key with a TTL; a budget is a hash: `s` (the key's spend) and one field per
+reservation, `h:<holder>` -> `<amount>:<expiry>`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
-from bedrock_proxy.router.state import WINDOW_SECONDS, Check, Choice, Option, Readings
+from bedrock_proxy.router.state import (
+    BUDGET_KEEP_SECONDS,
+    WINDOW_SECONDS,
+    Booking,
+    Check,
+    Choice,
+    Option,
+    Readings,
+)
 
 DEFAULT_NAMESPACE = "bedrock-proxy"
 DEFAULT_MAX_CONNECTIONS = 64
@@ -223,8 +232,60 @@ return result
 """
 )
 
+# KEYS: the budget hash; ARGV: holder, amount, limit, the caller's spend, ttl, keep (seconds).
+# Returns {1 admitted or 0, spend, reserved before this one} (numbers as text).
+RESERVE = (
+    _COMMON
+    + """
+local now = clock()
+local key, holder = KEYS[1], ARGV[1]
+local amount, limit, known = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local ttl, keep = tonumber(ARGV[5]), tonumber(ARGV[6])
+local raw = redis.call('HGETALL', key)
+local spent, reserved, stale = 0, 0, {}
+for i = 1, #raw, 2 do
+  if raw[i] == 's' then
+    spent = tonumber(raw[i + 1])
+  else
+    local value = raw[i + 1]
+    local colon = string.find(value, ':', 1, true)
+    if tonumber(string.sub(value, colon + 1)) <= now then stale[#stale + 1] = raw[i]
+    else reserved = reserved + tonumber(string.sub(value, 1, colon - 1)) end
+  end
+end
+if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+if known > spent then
+  spent = known
+  redis.call('HSET', key, 's', ARGV[4])
+end
+local admitted = 0
+if spent + reserved < limit and (reserved <= 0 or spent + reserved + amount <= limit) then
+  redis.call('HSET', key, 'h:' .. holder, ARGV[2] .. ':' .. string.format('%.6f', now + ttl))
+  admitted = 1
+end
+redis.call('PEXPIRE', key, math.ceil(math.max(keep, ttl) * 1000))
+return {admitted, string.format('%.17g', spent), string.format('%.17g', reserved)}
+"""
+)
 
-_SHAS = {source: hashlib.sha1(source.encode()).hexdigest() for source in (CHOOSE, SETTLE, FAIL, READ)}
+# KEYS: the budget hash; ARGV: holder, cost, keep (seconds).
+RELEASE = """
+redis.call('HDEL', KEYS[1], 'h:' .. ARGV[1])
+if tonumber(ARGV[2]) ~= 0 then redis.call('HINCRBYFLOAT', KEYS[1], 's', ARGV[2]) end
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000))
+return 1
+"""
+
+# KEYS: the claim; ARGV: milliseconds. Returns 1 for the first caller.
+CLAIM = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
+"""
+
+_SHAS = {
+    source: hashlib.sha1(source.encode()).hexdigest()
+    for source in (CHOOSE, SETTLE, FAIL, READ, RESERVE, RELEASE, CLAIM)
+}
 
 
 class RedisState:
@@ -344,6 +405,23 @@ class RedisState:
             if value > 0:
                 readings.cooling[key] = value
         return readings
+
+    async def reserve(
+        self, key: str, holder: str, amount: float, limit: float, spent: float, ttl: float
+    ) -> Booking:
+        args = [holder, _number(amount), _number(limit), _number(spent), _number(ttl)]
+        args.append(_number(BUDGET_KEEP_SECONDS))
+        reply = await self._script(RESERVE, [self.prefix + key], args)
+        return Booking(bool(int(reply[0])), float(reply[1]), float(reply[2]))
+
+    async def release(self, key: str, holder: str, cost: float) -> None:
+        await self._script(
+            RELEASE, [self.prefix + key], [holder, _number(cost), _number(BUDGET_KEEP_SECONDS)]
+        )
+
+    async def claim(self, key: str, seconds: float) -> bool:
+        reply = await self._script(CLAIM, [self.prefix + key], [max(int(seconds * 1000), 1)])
+        return bool(int(reply))
 
 
 def encode_options(

@@ -28,10 +28,10 @@ class RequestContext:
     prompt_estimate: int = 0  # the prompt's tokens, estimated before the call (charged if no usage arrives)
     client_api: str = ""  # the client API of the route (named in the CallRecord, even of a failure)
 
-    def settle_reservation(self) -> None:
-        """Give the reservation back (its real cost was just counted, or there will be none)."""
+    def settle_reservation(self, cost: float = 0.0) -> None:
+        """Give the reservation back with the call's real cost (just counted by the ledger; 0: none)."""
         if self.reservation is not None:
-            self.reservation.settle()
+            self.reservation.settle(cost)
             self.reservation = None
 
     def trace_headers(self) -> list[tuple[bytes, bytes]]:

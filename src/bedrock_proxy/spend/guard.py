@@ -9,10 +9,12 @@ known: a key is refused while its last minute's tokens reach tpm.
 
 Budgets hold under concurrency through reservations: `reserve` sets a call's maximum cost aside before it
 is sent, in the same step as the budget check, and the reservation is settled when the call's record (its
-real cost) is counted. A call is admitted while spent + reserved is below the key's spend_limit and, when
-other calls of the key are in flight, only if its own maximum cost fits in what is left: concurrent calls
-can together spend at most the budget (up to the estimate's error), and a lone call is admitted while the
-spend is below the limit, as before, so it is the only one that can pass it (by its own cost).
+real cost) is counted. The book is the one the wiring hands in: the router's shared store, so every worker
+and host reserves against it, and each settled cost counts there at once for all of them. A call is
+admitted while spent + reserved is below the key's spend_limit and, when other calls of the key are in
+flight, only if its own maximum cost fits in what is left: concurrent calls can together spend at most the
+budget (up to the estimate's error), and a lone call is admitted while the spend is below the limit, as
+before, so it is the only one that can pass it (by its own cost).
 """
 
 from __future__ import annotations
@@ -117,20 +119,24 @@ class KeyGuard:
         if spent + reserved >= identity.spend_limit:
             raise BudgetExceeded(identity.alias, spent, identity.spend_limit, reserved)
 
-    def reserve(self, principal: KeyIdentity, max_cost: float) -> Reservation | None:
-        """Check the key's budget and set `max_cost` (USD) aside for one call, in one step (no await between
-        them, so concurrent calls see each other's reservations); None for a key without a budget. Settle
-        the reservation once the call's record is submitted (its real cost is then in the ledger)."""
+    async def reserve(self, principal: KeyIdentity, max_cost: float) -> Reservation | None:
+        """Check the key's budget and set `max_cost` (USD) aside for one call, in one step of the book (so
+        concurrent calls, in any process sharing it, see each other's reservations); None for a key without
+        a budget. Settle the reservation with the call's real cost once its record is submitted."""
         identity = self._keys.get(principal.key_id)
         if identity is None or identity.spend_limit is None or self.ledger is None:
             return None
         self._check_budget(identity)
         max_cost = max(max_cost, 0.0)
+        limit = identity.spend_limit
         spent = self.ledger.spent(identity.key_id)
-        reserved = self.reservations.reserved(identity.key_id)
-        if reserved > 0 and spent + reserved + max_cost > identity.spend_limit:
-            raise BudgetExceeded(identity.alias, spent, identity.spend_limit, reserved, max_cost)
-        return self.reservations.reserve(identity.key_id, max_cost)
+        reservation, spent, reserved = await self.reservations.reserve(
+            identity.key_id, max_cost, limit, spent
+        )
+        if reservation is None:
+            wanted = max_cost if spent + reserved < limit else 0.0
+            raise BudgetExceeded(identity.alias, spent, limit, reserved, wanted)
+        return reservation
 
     async def admit(self, principal: KeyIdentity) -> None:
         """Raise the error the caller should see, or count the request against its key's rpm."""
