@@ -249,6 +249,8 @@ def build_gateway(
         store=build_shared_state(settings, environ, metrics, alerter),
         on_state_change=state_listeners(metrics, alerter),
     )
+    if alerter is not None and not isinstance(router.store, InMemoryState):
+        alerter.share(router.store)  # failure bursts and "once per subject" across processes too
     transport = BedrockTransport(ca_bundle=ca_bundle(environ))
     provider: Provider = BedrockProvider(transport, environ)
     if observability.log_raw_request_response:
