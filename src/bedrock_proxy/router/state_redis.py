@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from hiredis import pack_command  # Redis's protocol in C; redis-py reads replies with hiredis by itself
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
@@ -48,13 +49,14 @@ local function clock()
 end
 -- A minute window: fields 't' (the total), 'o' (the oldest second that may still hold a bucket) and one
 -- bucket per second. expire() drops the buckets a minute old from the total and returns it: O(1) per call
--- under steady use (about one bucket leaves per second), however many buckets the window holds.
+-- under steady use (about one bucket leaves per second), however many buckets the window holds. Also
+-- returns whether the window has its 'o' field (false: a new window).
 local function expire(key, now)
   local oldest = math.floor(now) - WINDOW
   local head = redis.call('HMGET', key, 't', 'o')
   local total, from = tonumber(head[1]), tonumber(head[2])
-  if total == nil or from == nil then return 0 end
-  if from > oldest then return total end
+  if total == nil or from == nil then return 0, false end
+  if from > oldest then return total, true end
   local stale = {{}}
   if oldest - from > 2 * WINDOW then
     total = 0
@@ -75,7 +77,7 @@ local function expire(key, now)
   if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
   if redis.call('HLEN', key) <= 2 then total = 0 end  -- no bucket left: no float drift either
   redis.call('HSET', key, 't', tostring(total), 'o', tostring(oldest + 1))
-  return total
+  return total, true
 end
 -- the live buckets, oldest first (only when a refusal must say when there is room)
 local function buckets(key, now)
@@ -98,13 +100,17 @@ local function free_in(key, total, limit, needed, now)
   end
   return WINDOW
 end
-local function window_add(key, amount, now)
+-- `known`: what expire() said of this window earlier in the same script (nil: not called yet)
+local function window_add(key, amount, now, known)
   if amount == 0 then return end
   local second = math.floor(now)
-  expire(key, now)
+  if known == nil then
+    local _
+    _, known = expire(key, now)
+  end
   redis.call('HINCRBYFLOAT', key, second, amount)
   redis.call('HINCRBYFLOAT', key, 't', amount)
-  redis.call('HSETNX', key, 'o', second)
+  if not known then redis.call('HSETNX', key, 'o', second) end
   redis.call('PEXPIRE', key, (WINDOW + 2) * 1000)
 end
 local function slots_held(key, now)
@@ -123,6 +129,7 @@ CHOOSE = (
     + """
 local now = clock()
 local lease = tonumber(ARGV[1])
+local expired = {}  -- window key -> whether it has its 'o' field, once expire() ran on it here
 local function blocked(first, count)
   local p = first
   for index = 0, count - 1 do
@@ -131,7 +138,8 @@ local function blocked(first, count)
       if ARGV[p + 4] ~= '' then
         if slots_held(key, now) >= limit then return index, 1 end
       else
-        local total = expire(key, now)
+        local total, known = expire(key, now)
+        expired[key] = known
         if total + needed > limit then return index, free_in(key, total, limit, needed, now) end
       end
     end
@@ -147,7 +155,8 @@ local function take(first, count)
       redis.call('ZADD', key, now + lease, holder)
       redis.call('PEXPIRE', key, math.ceil(lease * 1000))
     else
-      window_add(key, amount, now)
+      window_add(key, amount, now, expired[key])
+      expired[key] = true
     end
     p = p + 5
   end
@@ -316,6 +325,10 @@ class RedisState:
             self.target = f"{host or 'localhost'}:{port or 6379}"
         self.pool = pool  # the connections' settings (host, TLS, AUTH, database); makes each connection
         self.client = aioredis.Redis(connection_pool=pool)  # for start() and for looking from outside
+        # the hot path's connections leave timeouts to `_script` (one timer per call: redis-py's own
+        # socket_timeout runs each write in a task of its own and each read under another timer)
+        self._hot_kwargs = {**pool.connection_kwargs, "socket_timeout": None}
+        self.timeout = timeout
         self.description = f"redis at {self.target}"
         self.prefix = "{" + namespace + "}:"  # one hash tag: every key of a script in one cluster slot
         self.lease_seconds = lease_seconds
@@ -343,18 +356,21 @@ class RedisState:
 
     def _connect(self) -> AbstractConnection:
         """A new connection with the pool's settings (it connects on its first command)."""
-        return self.pool.connection_class(**self.pool.connection_kwargs)
+        return self.pool.connection_class(**self._hot_kwargs)
 
     async def _script(self, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         async with self._open:
             connection = self._idle.pop() if self._idle else self._connect()
             try:
-                try:
-                    await connection.send_command("EVALSHA", _SHAS[source], len(keys), *keys, *args)
-                    reply = await connection.read_response()
-                except NoScriptError:
-                    await connection.send_command("EVAL", source, len(keys), *keys, *args)
-                    reply = await connection.read_response()
+                async with asyncio.timeout(self.timeout):
+                    command = ("EVALSHA", _SHAS[source], len(keys), *keys, *args)
+                    await connection.send_packed_command(bytes(pack_command(command)), check_health=False)
+                    try:
+                        reply = await connection.read_response()
+                    except NoScriptError:  # Redis restarted and forgot the scripts: send the text once
+                        command = ("EVAL", source, len(keys), *keys, *args)
+                        await connection.send_packed_command(bytes(pack_command(command)), check_health=False)
+                        reply = await connection.read_response()
             except BaseException as exc:  # an error, a timeout, a cancellation: this connection's state is
                 # unknown; after a lost connection the idle ones most likely went with the server too
                 stale = [connection]
