@@ -13,7 +13,7 @@ import pytest
 from bedrock_proxy.router.state import COOLING, Check, InMemoryState, Option, SharedState
 from bedrock_proxy.router.state_redis import RedisState
 from bedrock_proxy.router.state_sqlite import SqliteState
-from tests.cache.redis_server import RedisServer, redis_server
+from tests.cache.redis_server import RedisServer, redis_server, tls_redis_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the store fixture's loop: its client lives there
 
@@ -284,3 +284,13 @@ async def test_a_redis_budget_is_one_key_in_the_hash_slot_that_outlives_its_rese
     assert 700_000 < await state.client.pttl("{bedrock-proxy}:budget:k") <= 86_400_000
     assert 0 < await state.client.pttl("{bedrock-proxy}:alert:s") <= 10_000
     await state.aclose()
+
+
+async def test_the_redis_store_works_over_tls_as_elasticache_with_transit_encryption(tmp_path: Path) -> None:
+    with tls_redis_server(tmp_path, password="s3cret") as (port, tls):
+        state = RedisState(url=f"rediss://:s3cret@127.0.0.1:{port}/0?ssl_ca_certs={tls.ca}", timeout=2.0)
+        await state.start()
+        admitted = [(await state.choose([window("rpm:tls", 2)])).admitted for _ in range(3)]
+        assert admitted == [True, True, False]
+        assert (await state.reserve("budget:tls", "h", 0.5, 1.0, 0.0, 60)).admitted
+        await state.aclose()
