@@ -191,6 +191,7 @@ def build_shared_state(
             url=settings.redis_url,
             lease_seconds=lease,
             timeout=timeout,
+            bounded=False,  # FailoverState bounds each call
         )
     else:
         shared = SqliteState(environ[STATE_FILE_ENV], lease_seconds=lease, busy_timeout=timeout)

@@ -313,7 +313,10 @@ class RedisState:
         lease_seconds: float = 660.0,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         timeout: float = 0.1,
+        bounded: bool = True,
     ) -> None:
+        """`timeout` bounds connecting and, when `bounded`, each call (False: the caller bounds each call
+        itself, as FailoverState does, and a second timer would only cost time)."""
         options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         if url:
             pool = aioredis.ConnectionPool.from_url(url, **options)
@@ -328,7 +331,7 @@ class RedisState:
         # the hot path's connections leave timeouts to `_script` (one timer per call: redis-py's own
         # socket_timeout runs each write in a task of its own and each read under another timer)
         self._hot_kwargs = {**pool.connection_kwargs, "socket_timeout": None}
-        self.timeout = timeout
+        self.call_timeout = timeout if bounded else None
         self.description = f"redis at {self.target}"
         self.prefix = "{" + namespace + "}:"  # one hash tag: every key of a script in one cluster slot
         self.lease_seconds = lease_seconds
@@ -362,7 +365,7 @@ class RedisState:
         async with self._open:
             connection = self._idle.pop() if self._idle else self._connect()
             try:
-                async with asyncio.timeout(self.timeout):
+                async with asyncio.timeout(self.call_timeout):
                     command = ("EVALSHA", _SHAS[source], len(keys), *keys, *args)
                     await connection.send_packed_command(bytes(pack_command(command)), check_health=False)
                     try:
