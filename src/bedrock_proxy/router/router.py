@@ -25,7 +25,7 @@ from bedrock_proxy.keys import model_allowed
 from bedrock_proxy.observability.record import Attempt, DeploymentState
 from bedrock_proxy.router import policy
 from bedrock_proxy.router.context_windows import context_window, too_long_error
-from bedrock_proxy.router.limits import Admission, Ticket, limit_error, spawn
+from bedrock_proxy.router.limits import Admission, Ticket, drain_background, limit_error, spawn
 from bedrock_proxy.router.state import COOLING, Check, InMemoryState, Option, Readings, SharedState
 from bedrock_proxy.router.strategies import strategy_for
 from bedrock_proxy.router.tracked import Tracked, shuffle_weights
@@ -205,6 +205,7 @@ class Router:
         await self.store.start()
 
     async def aclose(self) -> None:
+        await drain_background()  # slots given back and latency samples still being written
         await self.store.aclose()
 
     def _settle(self, ticket: Ticket) -> list[tuple[str, float]]:

@@ -475,3 +475,7 @@ class BudgetReservations:
             await self.state.release(key, holder, cost)
         except Exception as exc:  # the store is down: the reservation expires there by its TTL
             logger.warning("settling a budget reservation failed: %s", exc)
+
+    async def drain(self, timeout: float = 2.0) -> None:
+        if self._writing:
+            await asyncio.wait(list(self._writing), timeout=timeout)

@@ -170,6 +170,10 @@ class KeyGuard:
             ErrorCode.KEY_RPM_LIMIT_EXCEEDED,
         )
 
+    async def drain(self) -> None:
+        """At shutdown, before the store closes: the last settlements are written."""
+        await self.reservations.drain()
+
     def observe(self, record: CallRecord) -> None:
         """Count an answer's tokens against its key's tpm (called as each record is submitted; written in
         the background, awaited by the key's next admission in this process)."""

@@ -44,6 +44,10 @@ class Reservations(Protocol):
         step; `spent` is what this process's ledger says the key spent."""
         ...
 
+    async def drain(self) -> None:
+        """At shutdown: wait for the settlements still being written (a lost one holds money to its TTL)."""
+        ...
+
 
 class _LocalReservation:
     __slots__ = ("_book", "amount", "key_id")
@@ -76,6 +80,9 @@ class LocalReservations:
         self._reserved[key_id] = reserved + amount
         self._count[key_id] = self._count.get(key_id, 0) + 1
         return _LocalReservation(self, key_id, amount), spent, reserved
+
+    async def drain(self) -> None:
+        return None
 
     def release(self, key_id: str, amount: float) -> None:
         left = self._count.get(key_id, 0) - 1
