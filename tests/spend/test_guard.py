@@ -10,7 +10,7 @@ from bedrock_proxy.config.schema import ApiKey
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.record import CallRecord, Usage
 from bedrock_proxy.router.limits import limit_error
-from bedrock_proxy.router.state import InMemoryState, WindowCounters
+from bedrock_proxy.router.state import BudgetReservations, InMemoryState, WindowCounters
 from bedrock_proxy.spend import BudgetExceeded, KeyGuard, SpendLedger, SqliteSpendStore, key_identities
 
 KEYS = [
@@ -122,3 +122,15 @@ async def test_a_lone_call_is_admitted_while_spend_is_below_the_limit(ledger: Sp
     with pytest.raises(BudgetExceeded):
         await guard.reserve(key, 0.0001)  # 0.011 spent
     assert await guard.reserve(BY_ALIAS["master_key"], 1000.0) is None  # no budget, nothing reserved
+
+
+async def test_a_budget_that_resets_counts_each_period_in_a_book_of_its_own() -> None:
+    """The shared book keeps the highest spend it heard of; a reset (a new period) must start a new one."""
+    book = BudgetReservations(InMemoryState(), ttl=60)
+    first, spent, _ = await book.reserve("k", 0.5, 1.0, 0.75, period="2026-12")
+    assert first is not None and spent == 0.75
+    first.settle(0.5)
+    refused, spent, _ = await book.reserve("k", 0.125, 1.0, 0.0, period="2026-12")  # a ledger behind
+    assert refused is None and spent == 1.25, "the book remembers what this period spent"
+    fresh, spent, _ = await book.reserve("k", 0.125, 1.0, 0.0, period="2027-01")
+    assert fresh is not None and spent == 0.0, "the reset: a new period, a new book"

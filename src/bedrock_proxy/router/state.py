@@ -407,11 +407,14 @@ class WindowCounters:
 
 
 class _SharedReservation:
-    __slots__ = ("_book", "amount", "holder", "key_id")
+    __slots__ = ("_book", "amount", "holder", "key_id", "store_key")
 
-    def __init__(self, book: BudgetReservations, key_id: str, holder: str, amount: float) -> None:
+    def __init__(
+        self, book: BudgetReservations, key_id: str, store_key: str, holder: str, amount: float
+    ) -> None:
         self._book: BudgetReservations | None = book
         self.key_id = key_id
+        self.store_key = store_key
         self.holder = holder
         self.amount = amount
 
@@ -436,22 +439,24 @@ class BudgetReservations:
         self._writing: set[asyncio.Task[None]] = set()
 
     @staticmethod
-    def store_key(key_id: str) -> str:
-        return f"budget:{key_id}"
+    def store_key(key_id: str, period: str = "") -> str:
+        """One book per key and budget period (a reset starts a new one; the old one expires)."""
+        return f"budget:{key_id}:{period}" if period else f"budget:{key_id}"
 
     def reserved(self, key_id: str) -> float:
         return self._mine.get(key_id, 0.0)
 
     async def reserve(
-        self, key_id: str, amount: float, limit: float, spent: float
+        self, key_id: str, amount: float, limit: float, spent: float, period: str = ""
     ) -> tuple[_SharedReservation | None, float, float]:
         holder = self._holder_prefix + str(next(self._numbers))
-        booking = await self.state.reserve(self.store_key(key_id), holder, amount, limit, spent, self.ttl)
+        key = self.store_key(key_id, period)
+        booking = await self.state.reserve(key, holder, amount, limit, spent, self.ttl)
         if not booking.admitted:
             return None, booking.spent, booking.reserved
         self._mine[key_id] = self._mine.get(key_id, 0.0) + amount
         self._count[key_id] = self._count.get(key_id, 0) + 1
-        return _SharedReservation(self, key_id, holder, amount), booking.spent, booking.reserved
+        return _SharedReservation(self, key_id, key, holder, amount), booking.spent, booking.reserved
 
     def release(self, reservation: _SharedReservation, cost: float) -> None:
         key_id = reservation.key_id
@@ -462,7 +467,7 @@ class BudgetReservations:
         else:
             self._count[key_id] = left
             self._mine[key_id] = max(self._mine[key_id] - reservation.amount, 0.0)
-        key = self.store_key(key_id)
+        key = reservation.store_key
         if isinstance(self.state, InMemoryState):
             self.state.release_now(key, reservation.holder, cost)
             return

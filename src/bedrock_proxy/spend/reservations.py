@@ -39,9 +39,12 @@ class Reservations(Protocol):
         """USD set aside by this process's calls of the key in flight (a quick check before the body)."""
         ...
 
-    async def reserve(self, key_id: str, amount: float, limit: float, spent: float) -> Booked:
+    async def reserve(
+        self, key_id: str, amount: float, limit: float, spent: float, period: str = ""
+    ) -> Booked:
         """Check the budget (`allows`) with every process's reservations and set `amount` aside in one
-        step; `spent` is what this process's ledger says the key spent."""
+        step; `spent` is what this process's ledger says the key spent in the budget's current `period`
+        (a budget that resets must name each period: the store's count of a period never goes down)."""
         ...
 
     async def drain(self) -> None:
@@ -73,7 +76,9 @@ class LocalReservations:
     def reserved(self, key_id: str) -> float:
         return self._reserved.get(key_id, 0.0)
 
-    async def reserve(self, key_id: str, amount: float, limit: float, spent: float) -> Booked:
+    async def reserve(
+        self, key_id: str, amount: float, limit: float, spent: float, period: str = ""
+    ) -> Booked:
         reserved = self.reserved(key_id)
         if not allows(spent, reserved, amount, limit):
             return None, spent, reserved
