@@ -42,11 +42,12 @@ LAYERS = (
     layer("provider", "bedrock"),
     layer("client-api", "openai", "anthropic"),
     layer("observability", "observability"),
+    layer("control", "control"),
     layer("features", "cache", "spend", "alerting", "router", independent=True),
     layer("server", "server"),
     layer("wiring", "wiring"),
     layer("emulator", "emulator"),
-    layer("entry", "cli", "__main__", "serve", "startup_report", "preflight", "doctor"),
+    layer("entry", "cli", "__main__", "serve", "startup_report", "preflight", "doctor", "keys_cli"),
 )
 # modules that are a unit of their own, apart from their package
 UNIT_OVERRIDES = {

@@ -33,6 +33,9 @@ from botocore.parsers import ResponseParserError
 from bedrock_proxy.bedrock.availability import advice_for, availability_of, callable_from, geography_of
 from bedrock_proxy.bedrock.capabilities import base_model_id, profile_geography
 from bedrock_proxy.config import Config, Deployment, load_or_report
+from bedrock_proxy.control.location import database_for_url
+from bedrock_proxy.control.store import StoreError
+from bedrock_proxy.control.urls import backend_of
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"
@@ -676,16 +679,28 @@ def check_redis(
     return [Check("Redis", FAIL, f"{target} answered {reply[:60]!r} to PING", "is this a Redis server?")]
 
 
+_START_SERVER = {
+    "postgresql": "start PostgreSQL (COMPOSE_PROFILES=postgres) or fix DATABASE_URL",
+    "mysql": "start MySQL / MariaDB or fix the host and port in DATABASE_URL",
+}
+_DEFAULT_PORT = {"postgresql": 5432, "mysql": 3306}
+
+
 def check_database(
-    config: Config, connect: Callable[..., socket.socket] = socket.create_connection
+    config: Config,
+    connect: Callable[..., socket.socket] = socket.create_connection,
+    login: Callable[[str], str | None] | None = None,
 ) -> list[Check]:
+    """The configured database: its server answers on its port, then accepts this user into this database
+    (`login` returns why not, with the fix; the gateway's own driver does it, so doctor and serve agree)."""
     url = config.settings.database_url
     if not url:
         return []
     parts = urlsplit(url)
-    if parts.scheme.startswith("sqlite"):
+    backend = backend_of(url)
+    if backend == "sqlite" or backend is None:
         return [Check("Database", OK, "SQLite (embedded)")]
-    host, port = parts.hostname or "localhost", parts.port or 5432
+    host, port = parts.hostname or "localhost", parts.port or _DEFAULT_PORT[backend]
     try:
         with connect((host, port), timeout=3):
             pass
@@ -695,10 +710,28 @@ def check_database(
                 "Database",
                 FAIL,
                 f"{parts.scheme} at {host}:{port} unreachable ({_reason(exc)})",
-                "start PostgreSQL (COMPOSE_PROFILES=postgres) or fix DATABASE_URL",
+                _START_SERVER[backend],
             )
         ]
-    return [Check("Database", OK, f"{parts.scheme} at {host}:{port} accepts connections")]
+    problem = (login or _login)(url)
+    if problem is not None:
+        detail, _, fix = problem.partition(" To fix: ")
+        return [Check("Database", FAIL, detail, fix.rstrip("."))]
+    return [Check("Database", OK, f"{parts.scheme} at {host}:{port} accepts this user and database")]
+
+
+def _login(url: str) -> str | None:
+    """Log in once with the gateway's driver (no schema change): None, or why not and the fix."""
+    try:
+        database = database_for_url(url, "doctor")
+        driver = database.driver
+        try:
+            driver.connect().close()
+        except driver.errors as exc:
+            return driver.unreachable(exc)
+    except StoreError as exc:
+        return str(exc)
+    return None
 
 
 def check_prices(config: Config) -> list[Check]:

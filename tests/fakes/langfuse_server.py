@@ -213,6 +213,7 @@ class FakeLangfuse:
             with self.lock:
                 self.counts["rejected"] += 1
             headers = {"Retry-After": str(mode["retry_after"])} if mode.get("retry_after") is not None else {}
+            await request.read()  # as a real server does: an unread body would be parsed as the next request
             return web.json_response({"message": f"fake error {status}"}, status=status, headers=headers)
         return None
 

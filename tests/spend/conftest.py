@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.control.mariadb_server import MariadbServer, mariadb_server
 from tests.spend.postgres_server import PostgresServer, postgres_server
 
 
@@ -19,3 +20,14 @@ def postgres() -> Iterator[PostgresServer]:
 @pytest.fixture
 def postgres_url(postgres: PostgresServer) -> str:
     return postgres.new_database()
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariadbServer]:
+    with mariadb_server() as server:
+        yield server
+
+
+@pytest.fixture
+def mysql_url(mariadb: MariadbServer) -> str:
+    return mariadb.new_database()

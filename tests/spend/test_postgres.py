@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import psycopg
 import pytest
 
 from bedrock_proxy.config.schema import ApiKey, Settings
+from bedrock_proxy.control.migrations import MIGRATIONS
 from bedrock_proxy.spend import SpendEntry, SpendStoreError, key_id, plan_ledger
-from bedrock_proxy.spend.postgres import MIGRATIONS, PostgresSpendStore
+from bedrock_proxy.spend.postgres import PostgresSpendStore
 from tests.conftest import SEED_MODELS
 from tests.e2e.support import Answer, eventually, gateway, new_id, post
 from tests.spend.postgres_server import PASSWORD, USER, PostgresServer
@@ -32,7 +34,9 @@ from tests.spend.test_budgets import (
 from tests.support.processes import clean_env, free_port
 
 
-def entry(key: str, spend: float, request_id: str = "r") -> SpendEntry:
+def entry(key: str, spend: float, request_id: str | None = None) -> SpendEntry:
+    """request_id None: a new one, as every call has (the ledger counts a request id once)."""
+    request_id = request_id or uuid.uuid4().hex
     return SpendEntry(request_id, key, f"alias-{key}", "claude-3-haiku", "anthropic.x", spend, 3, 7, 1.0, 2.0)
 
 
@@ -55,7 +59,22 @@ def test_the_schema_is_created_once_even_by_gateways_starting_together(postgres_
     applied = query(postgres_url, "SELECT version FROM bedrock_proxy_migrations ORDER BY version")
     assert applied == [(version,) for version in range(1, len(MIGRATIONS) + 1)]  # each one, once
     tables = query(postgres_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-    assert tables == [("bedrock_proxy_migrations",), ("key_spend",), ("responses",), ("spend_logs",)]
+    assert tables == [
+        (name,)
+        for name in (
+            "bedrock_proxy_migrations",
+            "control_changes",
+            "control_keys",
+            "control_teams",
+            "control_users",
+            "control_version",
+            "key_spend",
+            "responses",
+            "spend_daily",
+            "spend_logs",
+            "spend_seen",
+        )
+    ]
 
 
 async def test_writers_on_several_connections_lose_no_spend(postgres_url: str) -> None:
@@ -65,7 +84,10 @@ async def test_writers_on_several_connections_lose_no_spend(postgres_url: str) -
 
     async def write(store: PostgresSpendStore, n: int) -> None:
         for batch in range(20):
-            await store.record([entry("a", 0.25, f"{n}-{batch}-{i}") for i in range(5)] + [entry("b", 0.5)])
+            # every call its own request id: the ledger counts a request id once
+            await store.record(
+                [entry("a", 0.25, f"{n}-{batch}-{i}") for i in range(5)] + [entry("b", 0.5, f"{n}-{batch}-b")]
+            )
 
     await asyncio.gather(*(write(store, n) for n, store in enumerate(stores)))
     assert await stores[0].totals() == {"a": 3 * 20 * 5 * 0.25, "b": 3 * 20 * 0.5}

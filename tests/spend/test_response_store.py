@@ -1,14 +1,12 @@
-"""Stored responses (the Responses API's `store`) in both databases: kept per key, expired after their TTL,
-deleted only by their owner, and shared by two real gateway processes on one database."""
+"""Stored responses (the Responses API's `store`) in the three databases: kept per key, expired after their
+TTL, deleted only by their owner, and shared by two real gateway processes on one database."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from openai import NotFoundError, OpenAI
 
@@ -21,6 +19,7 @@ from bedrock_proxy.spend.response_store import (
     plan_response_store,
 )
 from bedrock_proxy.spend.store import SpendStoreError
+from tests.control.support import query
 from tests.e2e.support import MASTER_KEY, config_text, gateway
 from tests.spend.postgres_server import PostgresServer
 from tests.support.processes import emulator_process
@@ -32,10 +31,13 @@ def stored(response_id: str, key: str, created: float = 1000.0, ttl: float = 60.
     return StoredResponse(response_id, key, response, items, created, created + ttl)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "mysql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/responses.db"
+    if request.param == "mysql":
+        url: str = request.getfixturevalue("mysql_url")
+        return url
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.new_database()
 
@@ -95,11 +97,7 @@ def test_expired_rows_are_removed_when_new_ones_are_written(database_url: str) -
 
 
 def _ids(url: str) -> list[str]:
-    if url.startswith("sqlite"):
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
-            return [row[0] for row in db.execute("SELECT response_id FROM responses")]
-    with psycopg.connect(url) as conn:
-        return [row[0] for row in conn.execute("SELECT response_id FROM responses").fetchall()]
+    return [str(row[0]) for row in query(url, "SELECT response_id FROM responses")]
 
 
 def test_the_store_follows_the_database_url_and_the_ttl_setting(tmp_path: Path) -> None:
@@ -111,8 +109,8 @@ def test_the_store_follows_the_database_url_and_the_ttl_setting(tmp_path: Path) 
     assert not (tmp_path / "x.db").exists()  # opened on first use only
     with pytest.raises(ValueError, match="BEDROCK_PROXY_RESPONSES_TTL_SECONDS"):
         store_for(f"sqlite:///{tmp_path}/x.db", ttl="a month")
-    with pytest.raises(SpendStoreError, match="mysql"):
-        store_for("mysql://db/x")
+    with pytest.raises(SpendStoreError, match="mssql"):  # MySQL is a backend now (issue 13); this is none
+        store_for("mssql://db/x")
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ start-up decision of where spend is kept."""
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,11 +19,14 @@ from bedrock_proxy.spend import (
     SqliteSpendStore,
     plan_ledger,
 )
-from bedrock_proxy.spend.postgres import MIGRATIONS, PostgresSpendStore
+from bedrock_proxy.spend.postgres import PostgresSpendStore
 from bedrock_proxy.spend.sqlite import sqlite_path
+from tests.control.legacy_schemas import POSTGRES_V3
 
 
-def entry(key: str, spend: float, when: float, request_id: str = "r") -> SpendEntry:
+def entry(key: str, spend: float, when: float, request_id: str | None = None) -> SpendEntry:
+    """request_id None: a new one, as every call has (the ledger counts a request id once)."""
+    request_id = request_id or uuid.uuid4().hex
     return SpendEntry(
         request_id, key, f"alias-{key}", "claude-3-haiku", "anthropic.x", spend, 3, 7, when, when
     )
@@ -167,7 +171,7 @@ def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreMaker:
         return lambda: SqliteSpendStore(tmp_path / "spend.db")
     url = request.getfixturevalue("postgres_url")
     with psycopg.connect(url) as conn:
-        conn.execute(MIGRATIONS[0])
+        conn.execute(POSTGRES_V3[0])
         conn.execute(
             "CREATE TABLE bedrock_proxy_migrations (version INTEGER PRIMARY KEY,"
             " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"

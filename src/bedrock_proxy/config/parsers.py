@@ -300,21 +300,38 @@ def parse_database_url(value: Any, path: str, ctx: Context) -> str | Invalid:
     return url if check_database_url(url, path, ctx.log) else INVALID
 
 
+DATABASE_URLS = "sqlite:///path.db, postgresql://user:pass@host:5432/db or mysql://user:pass@host:3306/db"
+
+
 def check_database_url(url: str, path: str, log: IssueLog) -> bool:
     scheme = urlsplit(url).scheme.lower() if "://" in url or url.startswith("sqlite:") else ""
     base = scheme.split("+", 1)[0]
     if base in ("postgresql", "postgres", "sqlite"):
         return True
     if base in ("mysql", "mariadb"):
-        log.error(
-            path, "MySQL is not supported; use postgresql://user:pass@host:5432/db or sqlite:///path.db"
-        )
-    else:
-        shown = f"scheme {scheme!r}" if scheme else "no scheme"
-        log.error(
-            path, f"database_url has {shown}; use postgresql://user:pass@host:5432/db or sqlite:///path.db"
-        )
+        return _check_mysql_url(url, path, log)
+    shown = f"scheme {scheme!r}" if scheme else "no scheme"
+    log.error(path, f"database_url has {shown}; use {DATABASE_URLS}")
     return False
+
+
+def _check_mysql_url(url: str, path: str, log: IssueLog) -> bool:
+    """MySQL / MariaDB: a database name is required (the tables go in it), and the port must be a number."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        log.error(path, "database_url has a port that is not a number; use mysql://user:pass@host:3306/db")
+        return False
+    database = parts.path.lstrip("/")
+    if not database or "/" in database:
+        log.error(
+            path,
+            "database_url names no MySQL database; use mysql://user:pass@host:3306/db (the gateway's tables "
+            "are created in that database, which must exist)",
+        )
+        return False
+    return True
 
 
 def check_url(value: str, path: str, log: IssueLog) -> bool:

@@ -5,8 +5,9 @@
 - disable_spend_logs keeps the per-key totals (budgets still hold) but writes no per-request rows.
 - No database configured: SQLite file `bedrock-proxy.db` in the working directory (the systemd unit runs in
   /var/lib/bedrock-proxy; the container sets DATABASE_URL=sqlite:////app/data/bedrock-proxy.db).
-- postgresql:// (or postgres://): PostgreSQL, shared by every gateway host that points at it.
-Either store is opened once here, so an unusable file or an unreachable database stops the start-up with
+- postgresql:// (or postgres://): PostgreSQL; mysql:// (or mariadb://): MySQL / MariaDB; either is shared
+  by every gateway host that points at it.
+The store is opened once here, so an unusable file or an unreachable database stops the start-up with
 advice instead of failing on the first request.
 """
 
@@ -16,20 +17,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bedrock_proxy.control.location import database_for_url
+from bedrock_proxy.control.sqlstore import SqlControlStore
+from bedrock_proxy.control.store import DEFAULT_DATABASE_URL
+from bedrock_proxy.control.urls import backend_of, redact
+from bedrock_proxy.spend.postgres import PostgresSpendStore
 from bedrock_proxy.spend.sqlite import SqliteSpendStore, sqlite_path
-from bedrock_proxy.spend.store import SpendStore, SpendStoreError
+from bedrock_proxy.spend.store import SpendStore
 
 if TYPE_CHECKING:
     from bedrock_proxy.config.schema import Settings
 
-DEFAULT_DATABASE_URL = "sqlite:///bedrock-proxy.db"
+__all__ = ["DEFAULT_DATABASE_URL", "LedgerPlan", "plan_ledger", "uses_default_file"]
 
 
 @dataclass(frozen=True, slots=True)
 class LedgerPlan:
     store: SpendStore
     keep_logs: bool  # False: totals only (disable_spend_logs)
-    url: str  # for the start-up log: a SQLite path, or a PostgreSQL URL without its password
+    url: str  # for the start-up log: a SQLite path, or a server's URL without its password
 
 
 def _has_budgets(settings: Settings) -> bool:
@@ -47,6 +53,16 @@ def uses_default_file(settings: Settings, environ: Mapping[str, str]) -> bool:
     return _configured_url(settings, environ) is None
 
 
+def ledger_store(url: str) -> SqlControlStore:
+    """The spend store for a database URL (SpendStoreError naming the accepted URLs for another)."""
+    backend = backend_of(url)
+    if backend == "postgresql":
+        return PostgresSpendStore(url)
+    if backend == "sqlite":
+        return SqliteSpendStore(sqlite_path(url))
+    return SqlControlStore(database_for_url(url, "spend"))
+
+
 def plan_ledger(settings: Settings, environ: Mapping[str, str]) -> LedgerPlan | None:
     """The store to use, or None when nothing asks for spend to be kept. Raises SpendStoreError (a
     ValueError) with advice when budgets are configured but cannot be kept."""
@@ -56,18 +72,6 @@ def plan_ledger(settings: Settings, environ: Mapping[str, str]) -> LedgerPlan | 
     if not budgets and (url is None or not keep_logs):
         return None
     url = url or DEFAULT_DATABASE_URL
-    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
-    if scheme in ("postgresql", "postgres"):
-        from bedrock_proxy.spend.postgres import PostgresSpendStore  # psycopg loads only for PostgreSQL
-
-        postgres = PostgresSpendStore(url)
-        postgres.check()
-        return LedgerPlan(postgres, keep_logs, postgres.url)
-    if scheme != "sqlite":
-        raise SpendStoreError(
-            f"database_url must be sqlite:///path.db or postgresql://user:password@host:5432/db for spend, "
-            f"not a {scheme}:// URL"
-        )
-    store = SqliteSpendStore(sqlite_path(url))
+    store = ledger_store(url)
     store.check()
-    return LedgerPlan(store, keep_logs, url)
+    return LedgerPlan(store, keep_logs, redact(url))

@@ -12,7 +12,6 @@ The database is opened on first use, so a gateway that never stores a response c
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,9 +19,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from bedrock_proxy.config.knobs import env_seconds
-from bedrock_proxy.spend.location import DEFAULT_DATABASE_URL
-from bedrock_proxy.spend.sqlite import SqliteSpendStore, sqlite_path
-from bedrock_proxy.spend.store import SpendStoreError
+from bedrock_proxy.control.database import Database
+from bedrock_proxy.control.location import database_for_url
+from bedrock_proxy.control.migrations import Cursor
+from bedrock_proxy.control.sqlite import sqlite_database, sqlite_path
+from bedrock_proxy.control.store import DEFAULT_DATABASE_URL
+from bedrock_proxy.control.urls import backend_of
 
 if TYPE_CHECKING:
     from bedrock_proxy.config.schema import Settings
@@ -72,64 +74,67 @@ class ResponseStore(Protocol):
     async def close(self) -> None: ...
 
 
-COLUMNS = "response_id, key_id, response, items, created_at, expires_at"
+COLUMNS = ("response_id", "key_id", "response", "items", "created_at", "expires_at")
 
 
-def save_sql(ph: str) -> str:
-    return (
-        f"INSERT INTO responses ({COLUMNS}) VALUES ({', '.join([ph] * 6)})"
-        " ON CONFLICT (response_id) DO UPDATE SET key_id = excluded.key_id, response = excluded.response,"
-        " items = excluded.items, created_at = excluded.created_at, expires_at = excluded.expires_at"
-    )
+class SqlResponseStore:
+    """Stored responses in the gateway's database (its own connection), on any of the three backends."""
 
-
-def load_sql(ph: str) -> str:
-    return f"SELECT {COLUMNS} FROM responses WHERE response_id = {ph} AND key_id = {ph} AND expires_at > {ph}"
-
-
-def delete_sql(ph: str) -> str:
-    return f"DELETE FROM responses WHERE response_id = {ph} AND key_id = {ph}"
-
-
-def purge_sql(ph: str) -> str:
-    return f"DELETE FROM responses WHERE expires_at <= {ph}"
-
-
-class SqliteResponseStore(SqliteSpendStore):
-    """Stored responses in the SQLite file the spend ledger uses (its own connection, WAL)."""
-
-    def __init__(self, path: str, ttl_seconds: float) -> None:
-        super().__init__(path)
+    def __init__(self, database: Database, ttl_seconds: float) -> None:
+        self.database = database
         self.ttl_seconds = ttl_seconds
         self._opening = asyncio.Lock()
+        d = database.dialect
+        self._save = d.upsert("responses", COLUMNS, ("response_id",), add=(), replace=COLUMNS[1:])
+        self._load = d.sql(
+            f"SELECT {', '.join(COLUMNS)} FROM responses"
+            " WHERE response_id = ? AND key_id = ? AND expires_at > ?"
+        )
+        self._delete = d.sql("DELETE FROM responses WHERE response_id = ? AND key_id = ?")
+        self._purge = d.sql("DELETE FROM responses WHERE expires_at <= ?")
 
     async def _ready(self) -> None:
         async with self._opening:
-            await self.open()
+            await self.database.open()
 
     async def save(self, stored: StoredResponse) -> None:
         await self._ready()
 
-        def write(db: sqlite3.Connection) -> None:
-            with db:
-                db.execute(purge_sql("?"), (stored.created_at,))
-                db.execute(save_sql("?"), stored.as_row())
+        def write(cur: Cursor) -> None:
+            cur.execute(self._purge, (stored.created_at,))
+            cur.execute(self._save, stored.as_row())
 
-        await self._call(write)
+        await self.database.call(write)
 
     async def load(self, response_id: str, key_id: str, now: float) -> StoredResponse | None:
         await self._ready()
-        row = await self._call(lambda db: db.execute(load_sql("?"), (response_id, key_id, now)).fetchone())
-        return StoredResponse.from_row(row) if row is not None else None
+
+        def read(cur: Cursor) -> StoredResponse | None:
+            cur.execute(self._load, (response_id, key_id, now))
+            row = cur.fetchone()
+            return StoredResponse.from_row(tuple(row)) if row is not None else None
+
+        return await self.database.call(read, write=False)
 
     async def delete(self, response_id: str, key_id: str) -> bool:
         await self._ready()
 
-        def remove(db: sqlite3.Connection) -> bool:
-            with db:
-                return db.execute(delete_sql("?"), (response_id, key_id)).rowcount > 0
+        def remove(cur: Cursor) -> bool:
+            cur.execute(self._delete, (response_id, key_id))
+            return bool(cur.rowcount > 0)
 
-        return await self._call(remove)
+        return await self.database.call(remove)
+
+    async def close(self) -> None:
+        await self.database.close()
+
+
+class SqliteResponseStore(SqlResponseStore):
+    """Stored responses in the SQLite file the spend ledger uses (its own connection, WAL)."""
+
+    def __init__(self, path: str, ttl_seconds: float) -> None:
+        super().__init__(sqlite_database(path, "responses-sqlite"), ttl_seconds)
+        self.path = path
 
 
 def plan_response_store(settings: Settings, environ: Mapping[str, str]) -> ResponseStore:
@@ -137,14 +142,6 @@ def plan_response_store(settings: Settings, environ: Mapping[str, str]) -> Respo
     default SQLite file), opened on first use. Raises ValueError for a bad URL or TTL."""
     ttl = env_seconds(environ, TTL_VARIABLE, DEFAULT_TTL_SECONDS)
     url = settings.database_url or environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
-    if scheme in ("postgresql", "postgres"):
-        from bedrock_proxy.spend.postgres import PostgresResponseStore  # psycopg loads only for PostgreSQL
-
-        return PostgresResponseStore(url, ttl)
-    if scheme != "sqlite":
-        raise SpendStoreError(
-            f"database_url must be sqlite:///path.db or postgresql://user:password@host:5432/db, "
-            f"not a {scheme}:// URL"
-        )
-    return SqliteResponseStore(sqlite_path(url), ttl)
+    if backend_of(url) == "sqlite":
+        return SqliteResponseStore(sqlite_path(url), ttl)
+    return SqlResponseStore(database_for_url(url, "responses"), ttl)
