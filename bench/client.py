@@ -13,13 +13,16 @@ import asyncio
 import random
 import struct
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import aiohttp
 import orjson
 
 from bench.requests import Call
+
+T = TypeVar("T")
 
 
 class CallFailed(Exception):
@@ -42,28 +45,42 @@ async def timed_call(http: aiohttp.ClientSession, call: Call) -> float:
     return time.perf_counter() - started
 
 
+async def _interleaved(
+    measure: Callable[[aiohttp.ClientSession, Call], Awaitable[T]],
+    direct: Call,
+    through: Call,
+    rounds: int,
+    per_round: int,
+    warmup: int,
+    seed: int,
+) -> list[tuple[list[T], list[T]]]:
+    """Per round, `per_round` pairs; each pair measures direct and through one after the other, order
+    random (seeded), after `warmup` unrecorded pairs: whatever drifts on the machine hits both sides alike."""
+    rng = random.Random(seed)
+    out: list[tuple[list[T], list[T]]] = []
+    async with session(limit=2) as http:
+        for _ in range(warmup):
+            await measure(http, direct)
+            await measure(http, through)
+        for _ in range(rounds):
+            d: list[T] = []
+            t: list[T] = []
+            for _ in range(per_round):
+                if rng.random() < 0.5:
+                    d.append(await measure(http, direct))
+                    t.append(await measure(http, through))
+                else:
+                    t.append(await measure(http, through))
+                    d.append(await measure(http, direct))
+            out.append((d, t))
+    return out
+
+
 async def interleaved_rounds(
     direct: Call, through: Call, rounds: int, per_round: int, warmup: int = 20
 ) -> list[tuple[list[float], list[float]]]:
-    """Per round, `per_round` pairs; each pair runs direct and through one after the other, order random."""
-    rng = random.Random(7)
-    out: list[tuple[list[float], list[float]]] = []
-    async with session(limit=2) as http:
-        for _ in range(warmup):
-            await timed_call(http, direct)
-            await timed_call(http, through)
-        for _ in range(rounds):
-            d: list[float] = []
-            t: list[float] = []
-            for _ in range(per_round):
-                if rng.random() < 0.5:
-                    d.append(await timed_call(http, direct))
-                    t.append(await timed_call(http, through))
-                else:
-                    t.append(await timed_call(http, through))
-                    d.append(await timed_call(http, direct))
-            out.append((d, t))
-    return out
+    """Request latencies, direct and through the gateway, in interleaved pairs."""
+    return await _interleaved(timed_call, direct, through, rounds, per_round, warmup, seed=7)
 
 
 @dataclass
@@ -82,15 +99,18 @@ class StreamTiming:
         return [b - a for a, b in zip(self.arrivals, self.arrivals[1:], strict=False)]
 
 
+def _complete_events(buffer: bytearray) -> Iterator[bytes]:
+    """Consume the complete SSE events at the start of `buffer` (a partial one stays for the next piece)."""
+    while (end := buffer.find(b"\n\n")) >= 0:
+        event = bytes(buffer[:end])
+        del buffer[: end + 2]
+        yield event
+
+
 def _sse_contents(buffer: bytearray) -> int:
     """Consume complete SSE events from `buffer`; count those carrying content text."""
     count = 0
-    while True:
-        end = buffer.find(b"\n\n")
-        if end < 0:
-            return count
-        event = bytes(buffer[:end])
-        del buffer[: end + 2]
+    for event in _complete_events(buffer):
         for line in event.split(b"\n"):
             if not line.startswith(b"data:"):
                 continue
@@ -102,19 +122,16 @@ def _sse_contents(buffer: bytearray) -> int:
                 if (choice.get("delta") or {}).get("content"):
                     count += 1
                     break
+    return count
 
 
 def _anthropic_sse_contents(buffer: bytearray) -> int:
     """Consume complete Anthropic SSE events from `buffer`; count the text deltas."""
-    count = 0
-    while True:
-        end = buffer.find(b"\n\n")
-        if end < 0:
-            return count
-        event = bytes(buffer[:end])
-        del buffer[: end + 2]
-        if b"event: content_block_delta" in event and b'"text_delta"' in event:
-            count += 1
+    return sum(
+        1
+        for event in _complete_events(buffer)
+        if b"event: content_block_delta" in event and b'"text_delta"' in event
+    )
 
 
 def _eventstream_contents(buffer: bytearray) -> int:
@@ -151,24 +168,8 @@ async def stream_timing(http: aiohttp.ClientSession, call: Call) -> StreamTiming
 async def interleaved_streams(
     direct: Call, through: Call, rounds: int, per_round: int, warmup: int = 3
 ) -> list[tuple[list[StreamTiming], list[StreamTiming]]]:
-    rng = random.Random(11)
-    out: list[tuple[list[StreamTiming], list[StreamTiming]]] = []
-    async with session(limit=2) as http:
-        for _ in range(warmup):
-            await stream_timing(http, direct)
-            await stream_timing(http, through)
-        for _ in range(rounds):
-            d: list[StreamTiming] = []
-            t: list[StreamTiming] = []
-            for _ in range(per_round):
-                if rng.random() < 0.5:
-                    d.append(await stream_timing(http, direct))
-                    t.append(await stream_timing(http, through))
-                else:
-                    t.append(await stream_timing(http, through))
-                    d.append(await stream_timing(http, direct))
-            out.append((d, t))
-    return out
+    """Stream timings, direct and through the gateway, in interleaved pairs."""
+    return await _interleaved(stream_timing, direct, through, rounds, per_round, warmup, seed=11)
 
 
 @dataclass

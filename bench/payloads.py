@@ -18,20 +18,9 @@ def large_prompt(size: int = LARGE_BYTES) -> str:
     return (sentence * (size // len(sentence) + 1))[:size]
 
 
-def openai_chat(model: str, prompt: str, *, stream: bool = False, max_tokens: int = 256) -> bytes:
-    return orjson.dumps(
-        {
-            "model": model,
-            "messages": [{"role": "user", "content": prompt}],
-            "max_tokens": max_tokens,
-            "temperature": 0.5,
-            "stream": stream,
-        }
-    )
-
-
-def anthropic_messages(model: str, prompt: str, *, stream: bool = False, max_tokens: int = 256) -> bytes:
-    """The same question as an Anthropic Messages body (POST /v1/messages)."""
+def chat_body(model: str, prompt: str, *, stream: bool = False, max_tokens: int = 256) -> bytes:
+    """One user question, as an OpenAI chat completions body; the same body is a valid Anthropic Messages
+    one (POST /v1/messages), so both routes are measured on identical bytes."""
     return orjson.dumps(
         {
             "model": model,

@@ -28,7 +28,7 @@ def direct_chat(upstream: str, prompt: str) -> Call:
 
 
 def gateway_chat(gateway: str, model: str, prompt: str) -> Call:
-    return Call(f"{gateway}/v1/chat/completions", payloads.openai_chat(model, prompt), _auth())
+    return Call(f"{gateway}/v1/chat/completions", payloads.chat_body(model, prompt), _auth())
 
 
 def direct_stream(upstream: str, prompt: str) -> Call:
@@ -41,16 +41,16 @@ def direct_stream(upstream: str, prompt: str) -> Call:
 
 def gateway_stream(gateway: str, model: str, prompt: str) -> Call:
     return Call(
-        f"{gateway}/v1/chat/completions", payloads.openai_chat(model, prompt, stream=True), _auth(), "sse"
+        f"{gateway}/v1/chat/completions", payloads.chat_body(model, prompt, stream=True), _auth(), "sse"
     )
 
 
 def gateway_messages(gateway: str, model: str, prompt: str) -> Call:
-    return Call(f"{gateway}/v1/messages", payloads.anthropic_messages(model, prompt), _auth())
+    return Call(f"{gateway}/v1/messages", payloads.chat_body(model, prompt), _auth())
 
 
 def gateway_messages_stream(gateway: str, model: str, prompt: str) -> Call:
-    body = payloads.anthropic_messages(model, prompt, stream=True)
+    body = payloads.chat_body(model, prompt, stream=True)
     return Call(f"{gateway}/v1/messages", body, _auth(), "anthropic-sse")
 
 

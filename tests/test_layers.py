@@ -47,7 +47,7 @@ LAYERS = (
     layer("server", "server"),
     layer("wiring", "wiring"),
     layer("emulator", "emulator"),
-    layer("entry", "cli", "__main__", "serve", "startup_report", "preflight", "doctor"),
+    layer("entry", "cli", "__main__", "serve", "startup_report", "preflight", "doctor", "keys_cli"),
 )
 # modules that are a unit of their own, apart from their package
 UNIT_OVERRIDES = {

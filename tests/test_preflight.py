@@ -21,7 +21,7 @@ MODELS = """model_list:
   - model_name: claude-3-haiku
     litellm_params: {model: bedrock/anthropic.claude-3-haiku-20240307-v1:0, aws_region_name: eu-west-1}
   - model_name: pixtral
-    litellm_params: {model: bedrock/mistral.magistral-small-2509, aws_region_name: eu-west-1}
+    litellm_params: {model: bedrock/mistral.devstral-2-123b, aws_region_name: eu-west-1}
 """
 MASTER = "general_settings:\n  master_key: sk-1234\n"
 
@@ -75,7 +75,7 @@ BUDGET_KEY = """  api_keys:
 def test_a_budgeted_key_that_may_call_an_unpriced_model_is_an_error_naming_it_and_the_fix():
     issues = report(MODELS + MASTER + BUDGET_KEY.format(models="pixtral"))
     (issue,) = found(issues, "error", "model_list[1] (pixtral)")
-    assert "mistral.magistral-small-2509" in issue.message and "api_keys[0]" in issue.message
+    assert "mistral.devstral-2-123b" in issue.message and "api_keys[0]" in issue.message
     assert "input_cost_per_token" in issue.message and "output_cost_per_token" in issue.message
 
 
@@ -152,7 +152,7 @@ def _run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> 
         (
             BUDGET_KEY.format(models="pixtral"),
             {},
-            "mistral.magistral-small-2509 in eu-west-1 has no price",
+            "mistral.devstral-2-123b in eu-west-1 has no price",
         ),
     ],
     ids=["webhook-headers", "unpriced-budget"],

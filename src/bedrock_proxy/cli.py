@@ -1,4 +1,4 @@
-"""Command line: serve | demo | emulator | check-config | doctor."""
+"""Command line: serve | demo | emulator | check-config | doctor | keys | teams."""
 
 from __future__ import annotations
 
@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=summary, description=description)
         sub.add_argument("--config", default="config.yaml", help=CONFIG_HELP)
         _env_file_option(sub)
+    from bedrock_proxy.keys_cli import add_commands
+
+    add_commands(commands, CONFIG_HELP)
     return parser
 
 
@@ -135,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         from bedrock_proxy.doctor import doctor_from_args
 
         return doctor_from_args(args)
+    if args.command in ("keys", "teams"):
+        from bedrock_proxy.keys_cli import run_from_args as manage
+
+        return manage(args)
     return 2
 
 

@@ -46,6 +46,13 @@ class ErrorCode(StrEnum):
     KEY_NOT_FOUND = "key_not_found"
     NOT_YOUR_KEY = "not_your_key"
     SPEND_LOGS_DISABLED = "spend_logs_disabled"
+    KEY_BLOCKED = "key_blocked"
+    KEY_EXPIRED = "key_expired"
+    TEAM_BLOCKED = "team_blocked"
+    KEY_MANAGEMENT_OFF = "key_management_off"
+    TEAM_NOT_FOUND = "team_not_found"
+    USER_NOT_FOUND = "user_not_found"
+    ALREADY_EXISTS = "already_exists"
     # rate limits and deployment health
     RPM_LIMIT_EXCEEDED = "rpm_limit_exceeded"
     TPM_LIMIT_EXCEEDED = "tpm_limit_exceeded"

@@ -31,6 +31,12 @@ class KeyIdentity:
     rpm: int | None = None
     tpm: int | None = None
     is_master: bool = False
+    # a key generated through the management API (/key/generate): its budgets (its own, its team's, its
+    # user's) are kept by the key directory, not by spend_limit
+    generated: bool = False
+    team_id: str | None = None
+    user_id: str | None = None
+    max_parallel_requests: int | None = None
 
     def may_use(self, model: str) -> bool:
         """An allowed name, or a name a wildcard among them matches (`claude-*`, as a model_name can be)."""

@@ -16,13 +16,15 @@ from collections.abc import Mapping, Sequence
 from prometheus_client import CollectorRegistry
 
 from bedrock_proxy.alerting import Alerter, AlertSink, alerter_from_settings
-from bedrock_proxy.alerting.alert import shared_state_alert
+from bedrock_proxy.alerting.alert import shared_state_alert, soft_budget_alert
 from bedrock_proxy.bedrock.app_profiles import learn_application_profiles
 from bedrock_proxy.bedrock.provider import BedrockProvider, Provider
 from bedrock_proxy.bedrock.transport import BedrockTransport
 from bedrock_proxy.cache import ResponseCaching
 from bedrock_proxy.config.knobs import env_seconds
 from bedrock_proxy.config.schema import Config, Settings
+from bedrock_proxy.control.directory import DEFAULT_REFRESH_SECONDS as KEYS_REFRESH_SECONDS
+from bedrock_proxy.control.directory import KeyDirectory
 from bedrock_proxy.keys import KeyIdentity
 from bedrock_proxy.observability.hub import Observability, plan_sinks
 from bedrock_proxy.observability.metrics import GatewayMetrics, KeyBudgets
@@ -70,6 +72,43 @@ def key_budgets(identities: Sequence[KeyIdentity], ledger: SpendLedger) -> KeyBu
         return [(alias, kid, ledger.spent(kid), spend_limit) for alias, kid, spend_limit in keys]
 
     return read
+
+
+def key_management_url(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    """The database generated keys, teams and users live in, or None when key management is off: it needs
+    the master key (who manages) and a configured database (general_settings.database_url or env
+    DATABASE_URL; the spend ledger's)."""
+    if not settings.master_key:
+        return None
+    return settings.database_url or environ.get("DATABASE_URL") or None
+
+
+def build_key_directory(
+    settings: Settings, environ: Mapping[str, str], ledger: SpendLedger | None, alerter: Alerter | None
+) -> KeyDirectory | None:
+    """The in-memory directory of generated keys (docs/keys.md), fed by the ledger's writes; None when key
+    management is off."""
+    url = key_management_url(settings, environ)
+    if url is None or ledger is None:
+        return None
+    from bedrock_proxy.control.location import store_for_url  # the database drivers load only when used
+
+    def on_soft_budget(kind: str, name: str, spent: float, soft: float, resets_at: float | None) -> None:
+        log.warning("%s '%s' passed its soft_budget: $%.6f of $%.6f", kind, name, spent, soft)
+        if alerter is not None:
+            alerter.raise_alert(soft_budget_alert(kind, name, spent, soft, resets_at))
+
+    directory = KeyDirectory(
+        store_for_url(url),
+        refresh_seconds=env_seconds(environ, "BEDROCK_PROXY_KEYS_REFRESH_SECONDS", KEYS_REFRESH_SECONDS),
+        on_soft_budget=on_soft_budget,
+    )
+    ledger.on_written.append(directory.written)
+    log.info(
+        "key management on (/key/*, /team/*, /user/*): changes from other processes seen within %.1f s",
+        directory.refresh_seconds,
+    )
+    return directory
 
 
 def build_alerter(settings: Settings, environ: Mapping[str, str]) -> Alerter | None:
@@ -247,10 +286,14 @@ def build_gateway(
     provider: Provider = BedrockProvider(transport, environ)
     if observability.log_raw_request_response:
         provider = RawLoggingProvider(provider)
-    keys = KeyRing(settings.master_key, settings.api_keys)
+    control = build_key_directory(settings, environ, ledger, alerter)
+    keys = KeyRing(settings.master_key, settings.api_keys, generated=control)
     # per-key spend_limit, rpm and tpm, checked once per model call before the handler runs; rpm and tpm
-    # count in the router's store, so a shared store shares them across processes too
-    guard = KeyGuard(keys.identities, ledger, WindowCounters(router.store), limit_error)
+    # count in the router's store, so a shared store shares them across processes too; generated keys'
+    # budgets (key, team, user) are read from the key directory
+    guard = KeyGuard(keys.identities, ledger, WindowCounters(router.store), limit_error, book=control)
+    if control is not None:
+        observability.observers.append(control.observe)
     if ledger is not None:
         metrics.add_key_budgets(key_budgets(keys.identities, ledger))
     if guard.counts_tokens:
@@ -274,4 +317,5 @@ def build_gateway(
             env_seconds(environ, "BEDROCK_PROXY_HEALTH_MODELS_CACHE_SECONDS", DEFAULT_HEALTH_REUSE_SECONDS)
         ),
         responses=build_response_store(settings, environ),
+        control=control,
     )

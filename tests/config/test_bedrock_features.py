@@ -59,6 +59,12 @@ def test_features_are_read_from_litellm_params(params: str, expected: BedrockFea
     [
         ("      service_tier: fastest\n", "service_tier", ["priority, default, flex"]),
         ("      reasoning_effort: extreme\n", "reasoning_effort", ["low", "medium", "high"]),
+        ("      thinking: high\n", "thinking", ["budget_tokens", "adaptive", "disabled"]),
+        (
+            "      thinking:\n        type: enabled\n        budget_tokens: 100\n",
+            "thinking.budget_tokens",
+            ["at least 1024"],
+        ),
         ("      performanceConfig:\n        latency: instant\n", "performanceConfig.latency", ["optimized"]),
         ("      performanceConfig: optimized\n", "performanceConfig", ["latency"]),
         (
@@ -110,3 +116,20 @@ def test_application_profile_arns_and_global_ids_are_models(model: str) -> None:
     config = load_config_text(entry("", model), {})
     assert not [i for i in config.issues if i.level == "error"], describe(config)
     assert config.deployments[0].model_id == model.split("/", 1)[1].removeprefix("converse/")
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            "      thinking:\n        type: enabled\n        budget_tokens: 2048\n",
+            {"type": "enabled", "budget_tokens": 2048},
+        ),
+        ("      thinking: {type: adaptive}\n", {"type": "adaptive"}),
+        ("      thinking: {type: disabled}\n", {"type": "disabled"}),
+    ],
+)
+def test_litellms_thinking_is_a_deployment_default(params: str, expected: dict[str, object]) -> None:
+    config = load_config_text(entry(params + "      reasoning_effort: high\n"), {})
+    assert not config.issues, describe(config)
+    assert config.deployments[0].defaults == {"thinking": expected, "reasoning_effort": "high"}

@@ -37,6 +37,8 @@ CURRENT_MODELS = {
     "llama3-2-3b": "meta.llama3-2-3b-instruct-v1:0",
     "llama3-2-1b": "meta.llama3-2-1b-instruct-v1:0",
     "pixtral-large": "mistral.pixtral-large-2502-v1:0",
+    "ministral-3-8b": "mistral.ministral-3-8b-instruct",
+    "ministral-3-14b": "mistral.ministral-3-14b-instruct",
     "cohere-embed-v4": "cohere.embed-v4:0",
 }
 ALL_MODELS = {**SEED_MODELS, **CURRENT_MODELS}
@@ -176,7 +178,7 @@ def _run_check(path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def test_check_config_exits_0_on_the_root_config_and_1_when_its_key_is_missing():
     ok = _run_check(ROOT_CONFIG, **FULL_ENV)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "31 deployments in 31 model groups; 0 errors, 0 warnings" in ok.stdout
+    assert "33 deployments in 33 model groups; 0 errors, 0 warnings" in ok.stdout
     missing = _run_check(ROOT_CONFIG)
     assert missing.returncode == 1
     assert "error   general_settings.master_key" in missing.stdout and "LITELLM_MASTER_KEY" in missing.stdout

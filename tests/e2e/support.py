@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,8 @@ EMBED_MODEL_ID = "amazon.titan-embed-text-v2:0"
 REGION = "eu-west-1"
 
 
-def config_text(litellm_settings: str = "", extra_models: str = "") -> str:
-    """Two models on the emulator (chat and embeddings), a master key, and the given litellm_settings."""
-    return f"""model_list:
-  - model_name: {CHAT_MODEL}
+# the model_list entries of the two models on the emulator (chat and embeddings)
+TWO_MODELS = f"""  - model_name: {CHAT_MODEL}
     litellm_params:
       model: bedrock/{CHAT_MODEL_ID}
       aws_region_name: {REGION}
@@ -41,7 +39,13 @@ def config_text(litellm_settings: str = "", extra_models: str = "") -> str:
     litellm_params:
       model: bedrock/{EMBED_MODEL_ID}
       aws_region_name: {REGION}
-{extra_models}general_settings:
+"""
+
+
+def config_text(litellm_settings: str = "", extra_models: str = "") -> str:
+    """Two models on the emulator (chat and embeddings), a master key, and the given litellm_settings."""
+    return f"""model_list:
+{TWO_MODELS}{extra_models}general_settings:
   master_key: {MASTER_KEY}
 litellm_settings:
   num_retries: 0
@@ -124,6 +128,24 @@ def gateway(
         yield running
     finally:
         running.stop()
+
+
+def langfuse_gateway(
+    langfuse_url: str,
+    tmp_path: Path,
+    *,
+    emulator_url: str,
+    settings: str = LANGFUSE_SETTINGS,
+    extra_models: str = "",
+) -> AbstractContextManager[Gateway]:
+    """The two models, exporting to the (fake) Langfuse at `langfuse_url` over OTLP; `settings` are the
+    litellm_settings (Langfuse's callbacks at least)."""
+    return gateway(
+        config_text(settings, extra_models=extra_models),
+        tmp_path,
+        emulator_url=emulator_url,
+        env=langfuse_env(langfuse_url),
+    )
 
 
 @dataclass
@@ -218,3 +240,22 @@ def eventually(condition: Callable[[], Any], timeout: float = 20.0, message: str
         if time.monotonic() > deadline:
             raise AssertionError(message or "condition not reached in time")
         time.sleep(0.05)
+
+
+def drop_a_stream(base: str, request_id: str, *, chunks: int = 3) -> None:
+    """Through the OpenAI SDK: a long streamed answer, left after `chunks` chunks (its usage never arrives,
+    so the gateway charges an estimate and flags the record usage_estimated)."""
+    import openai
+
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key=MASTER_KEY, max_retries=0, timeout=30)
+    stream = client.chat.completions.create(
+        model=CHAT_MODEL,
+        messages=[{"role": "user", "content": "Une longue histoire [[emu:gap=0.2,text=200]]"}],
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_headers={"x-request-id": request_id},
+    )
+    for read, _ in enumerate(stream, start=1):
+        if read == chunks:
+            break
+    stream.close()

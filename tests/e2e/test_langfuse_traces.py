@@ -6,7 +6,6 @@ import http.client
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -21,46 +20,19 @@ from tests.e2e.support import (
     CHAT_MODEL_ID,
     EMBED_MODEL,
     EMBED_MODEL_ID,
-    LANGFUSE_SETTINGS,
     MASTER_KEY,
     REGION,
     Gateway,
     chat,
-    config_text,
+    drop_a_stream,
     eventually,
-    gateway,
-    langfuse_env,
     new_id,
     post,
 )
 from tests.fakes.langfuse_server import FakeLangfuse
+from tests.support.seed import WEATHER_TOOL
 
 REDACTED = "redacted-by-bedrock-proxy"
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Obtenir la météo d'une ville",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string", "description": "Nom de la ville"}},
-            "required": ["city"],
-        },
-    },
-}
-
-
-@pytest.fixture(scope="module")
-def proxy(
-    fake_langfuse: FakeLangfuse, emulator_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Gateway]:
-    with gateway(
-        config_text(LANGFUSE_SETTINGS),
-        tmp_path_factory.mktemp("langfuse-otlp"),
-        emulator_url=emulator_url,
-        env=langfuse_env(fake_langfuse.url),
-    ) as running:
-        yield running
 
 
 def spans_of(fake: FakeLangfuse, request_id: str) -> list[dict[str, Any]]:
@@ -434,6 +406,22 @@ def test_a_client_that_leaves_a_stream_is_recorded_as_499(
     assert time.monotonic() - started < 15, "200 words at 0.2 s each would take 20 s: the stream was cut"
 
 
+def test_a_stream_cut_short_says_its_usage_is_an_estimate(
+    proxy: Gateway, fake_langfuse: FakeLangfuse
+) -> None:
+    cut = new_id()
+    drop_a_stream(proxy.url, cut)
+    attrs = generation_of(spans_of(fake_langfuse, cut))["attributes"]
+    assert attrs["langfuse.observation.metadata.status"] == 499
+    assert attrs["langfuse.observation.metadata.usage_estimated"] is True
+    usage = json.loads(attrs["langfuse.observation.usage_details"])
+    assert usage["input"] > 0 and usage["output"] > 0  # the estimate: the prompt, and what was streamed
+    whole = new_id()
+    assert chat(proxy.url, whole).status == 200
+    attrs = generation_of(spans_of(fake_langfuse, whole))["attributes"]
+    assert "langfuse.observation.metadata.usage_estimated" not in attrs  # Bedrock's own count
+
+
 def test_the_exporter_authenticates_and_speaks_otlp_version_4(
     proxy: Gateway, fake_langfuse: FakeLangfuse
 ) -> None:
@@ -482,7 +470,7 @@ def test_a_prompt_cache_read_reaches_langfuse_with_its_count_and_its_discounted_
         "content": [
             {
                 "type": "text",
-                "text": f"[{uuid.uuid4().hex}] Answer as a patient tutor, one step at a time. " * 150,
+                "text": f"[{uuid.uuid4().hex}] Answer as a patient tutor, one step at a time. " * 250,
                 "cache_control": {"type": "ephemeral"},
             }
         ],

@@ -22,10 +22,8 @@ from tests.e2e.support import (
     REGION,
     Gateway,
     chat,
-    config_text,
     eventually,
-    gateway,
-    langfuse_env,
+    langfuse_gateway,
     metric,
     metric_samples,
     new_id,
@@ -55,11 +53,12 @@ def verbose(
 ) -> Iterator[Gateway]:
     """Readable logs at DEBUG (set_verbose), Langfuse on, a flaky group that falls back to the good one."""
     settings = LANGFUSE_SETTINGS + f'  set_verbose: true\n  fallbacks: [{{"{FLAKY}": ["{CHAT_MODEL}"]}}]\n'
-    with gateway(
-        config_text(settings, extra_models=flaky_models(emulator_url)),
+    with langfuse_gateway(
+        fake_langfuse.url,
         tmp_path_factory.mktemp("verbose"),
         emulator_url=emulator_url,
-        env=langfuse_env(fake_langfuse.url),
+        settings=settings,
+        extra_models=flaky_models(emulator_url),
     ) as running:
         yield running
 
@@ -69,12 +68,8 @@ def json_logged(
     fake_langfuse: FakeLangfuse, emulator_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
     settings = LANGFUSE_SETTINGS + "  json_logs: true\n  log_raw_request_response: true\n"
-    with gateway(
-        config_text(settings),
-        tmp_path_factory.mktemp("json"),
-        emulator_url=emulator_url,
-        env=langfuse_env(fake_langfuse.url),
-    ) as running:
+    where = tmp_path_factory.mktemp("json")
+    with langfuse_gateway(fake_langfuse.url, where, emulator_url=emulator_url, settings=settings) as running:
         yield running
 
 

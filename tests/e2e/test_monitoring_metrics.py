@@ -14,11 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.e2e.support import (
     CHAT_MODEL,
     CHAT_MODEL_ID,
-    EMBED_MODEL,
-    EMBED_MODEL_ID,
     LANGFUSE_SETTINGS,
     MASTER_KEY,
     REGION,
+    TWO_MODELS,
     Gateway,
     eventually,
     gateway,
@@ -47,15 +46,7 @@ def config(emulator_url: str) -> str:
         for _ in range(2)
     )
     return f"""model_list:
-  - model_name: {CHAT_MODEL}
-    litellm_params:
-      model: bedrock/{CHAT_MODEL_ID}
-      aws_region_name: {REGION}
-  - model_name: {EMBED_MODEL}
-    litellm_params:
-      model: bedrock/{EMBED_MODEL_ID}
-      aws_region_name: {REGION}
-{flaky}router_settings:
+{TWO_MODELS}{flaky}router_settings:
   allowed_fails: 0
 general_settings:
   master_key: {MASTER_KEY}

@@ -18,7 +18,17 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv.attributes import error_attributes
 
-from tests.e2e.support import CHAT_MODEL, CHAT_MODEL_ID, MASTER_KEY, Gateway, config_text, eventually, gateway
+from bedrock_proxy.observability import otlp
+from tests.e2e.support import (
+    CHAT_MODEL,
+    CHAT_MODEL_ID,
+    MASTER_KEY,
+    Gateway,
+    config_text,
+    drop_a_stream,
+    eventually,
+    gateway,
+)
 
 
 class Collector:
@@ -176,3 +186,26 @@ def test_a_failed_request_has_error_type_and_error_status(
     assert a[error_attributes.ERROR_TYPE]
     assert span.status.code == span.status.STATUS_CODE_ERROR
     assert span.name == f"chat {CHAT_MODEL}"
+
+
+def test_a_stream_cut_short_says_its_usage_is_an_estimate(
+    otel_gateway: Gateway, collector: Collector
+) -> None:
+    drop_a_stream(otel_gateway.url, "otel-cut-short")
+    (span,) = eventually(lambda: [s for s in collector.spans if s.trace_id == trace_id_of("otel-cut-short")])
+    a = attrs(span)
+    assert a["http.response.status_code"] == 499
+    assert a["bedrock_proxy.usage_estimated"] is True
+    assert a[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] > 0 and a[gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+    client = openai.OpenAI(base_url=otel_gateway.url + "/v1", api_key=MASTER_KEY)
+    client.chat.completions.create(
+        model=CHAT_MODEL,
+        messages=[{"role": "user", "content": "Bonjour"}],
+        extra_headers={"x-request-id": "otel-whole"},
+    )
+    (span,) = eventually(lambda: [s for s in collector.spans if s.trace_id == trace_id_of("otel-whole")])
+    assert attrs(span)["bedrock_proxy.usage_estimated"] is False
+
+
+def trace_id_of(request_id: str) -> bytes:
+    return bytes.fromhex(otlp.hex_id(request_id, 32))

@@ -27,19 +27,6 @@ from tests.fakes.langfuse_server import FakeLangfuse
 REQUESTS = 20
 
 
-@pytest.fixture(scope="module")
-def proxy(
-    fake_langfuse: FakeLangfuse, emulator_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Gateway]:
-    with gateway(
-        config_text(LANGFUSE_SETTINGS),
-        tmp_path_factory.mktemp("faults"),
-        emulator_url=emulator_url,
-        env=langfuse_env(fake_langfuse.url),
-    ) as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
 def healthy_langfuse(fake_langfuse: FakeLangfuse) -> Iterator[None]:
     fake_langfuse.reset()

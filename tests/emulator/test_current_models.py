@@ -31,11 +31,19 @@ CALLABLE_FROM_EU_WEST_1 = [
     "eu.amazon.nova-pro-v1:0",
     "openai.gpt-oss-120b-1:0",
     "openai.gpt-oss-20b-1:0",
+    "mistral.ministral-3-8b-instruct",
+    "mistral.ministral-3-14b-instruct",
+    "cohere.embed-v4:0",
     APP_ARN,
+]
+NOT_IN_THE_EU = [
+    "mistral.mistral-large-3-675b-instruct",
+    "mistral.magistral-small-2509",
+    "mistral.ministral-3-3b-instruct",
 ]
 
 
-@pytest.mark.parametrize("model_id", CALLABLE_FROM_EU_WEST_1)
+@pytest.mark.parametrize("model_id", [m for m in CALLABLE_FROM_EU_WEST_1 if "embed" not in m])
 def test_current_models_answer_converse_from_eu_west_1(runtime, model_id):
     response = runtime.converse(modelId=model_id, messages=user("Bonjour"), inferenceConfig={"maxTokens": 20})
     assert response["output"]["message"]["content"][0]["text"]
@@ -142,3 +150,18 @@ def test_cohere_embed_v4_answers_through_its_eu_profile_with_its_output_dimensio
     with pytest.raises(ClientError) as raised:
         embed(output_dimension=300)
     assert "output_dimension" in raised.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize("model_id", NOT_IN_THE_EU)
+def test_mistral_3_models_outside_the_eu_are_unknown_in_eu_west_1(runtime, model_id):
+    with pytest.raises(ClientError) as raised:
+        runtime.converse(modelId=model_id, messages=user("Bonjour"))
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert raised.value.response["Error"]["Message"] == "The provided model identifier is invalid."
+    assert model_id in MODELS  # served elsewhere (us-east-1, ...): the catalogue knows them
+
+
+def test_an_in_region_cohere_embed_v4_embeds_from_eu_west_1(runtime):
+    body = orjson.dumps({"texts": ["Bonjour"], "input_type": "search_document"})
+    answer = orjson.loads(runtime.invoke_model(modelId="cohere.embed-v4:0", body=body)["body"].read())
+    assert answer["embeddings"]

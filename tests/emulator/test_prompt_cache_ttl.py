@@ -72,3 +72,25 @@ def test_boto3_sees_the_refusal_of_a_one_hour_ttl_on_claude_3_haiku(runtime) -> 
     assert answer["usage"]["cacheDetails"] == [
         {"ttl": "5m", "inputTokens": answer["usage"]["cacheWriteInputTokens"]}
     ]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "minimum"),
+    [
+        ("anthropic.claude-3-haiku-20240307-v1:0", 2048),
+        ("eu.anthropic.claude-3-7-sonnet-20250219-v1:0", 1024),
+        (SONNET_45, 1024),
+        ("global.anthropic.claude-haiku-4-5-20251001-v1:0", 4096),
+        ("eu.anthropic.claude-opus-4-5-20251101-v1:0", 4096),
+        ("eu.anthropic.claude-opus-4-6-v1", 4096),
+        ("eu.anthropic.claude-opus-4-7", 2048),
+        ("eu.anthropic.claude-sonnet-4-6", 1024),
+    ],
+)
+def test_a_prefix_shorter_than_the_models_minimum_is_not_cached(model_id: str, minimum: int) -> None:
+    for repeat in (20, 40, 80):  # system prompts of about 1,100, 2,250 and 4,500 tokens
+        text = "Every clause of the agreement is listed here with its number and its text. " * repeat * 3
+        body = {"system": [{"text": text}, {"cachePoint": {"type": "default"}}], "messages": []}
+        ((_, tokens, _),) = cache_prefixes(body, "")  # the size, under the plain 1,024 floor
+        assert tokens > 1024
+        assert bool(cache_prefixes(body, model_id)) is (tokens >= minimum), (model_id, tokens)

@@ -1,6 +1,8 @@
 """The fuzz tests get a gateway of their own: what thousands of hostile requests leave behind in a process
-(connections, stored responses, cache entries, image-fetch slots) must not decide the outcome of the other
-tests, which share the session's gateway."""
+(connections, stored responses, cache entries, log lines) must not decide the outcome of the other tests,
+which share the session's gateway. (What the shared gateway once hung on after the fuzz was its own log: every
+refused request writes a line, nobody reads the test's pipe, and the write blocked the event loop once the
+pipe was full; tests/gateway/test_stalled_log_reader.py holds that case.)"""
 
 from __future__ import annotations
 

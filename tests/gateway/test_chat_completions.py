@@ -13,21 +13,10 @@ from openai import OpenAI
 from tests.conftest import CONFIG_MODELS
 from tests.gateway.conftest import call, emulator_stats
 from tests.gateway.images import png_data_url
+from tests.support.seed import WEATHER_TOOL
 
 CHAT_MODELS = [name for name in CONFIG_MODELS if "embed" not in name]
 TOOL_MODELS = ["claude-3-5-sonnet", "claude-3-haiku", "llama3-1-70b", "mistral-large"]
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Obtenir la météo d'une ville",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string", "description": "Nom de la ville"}},
-            "required": ["city"],
-        },
-    },
-}
 CLOCK = {
     "type": "function",
     "function": {
@@ -143,7 +132,7 @@ def test_a_token_limit_cuts_the_answer_with_finish_reason_length(client: OpenAI,
         {"user": "user-42"},
         {"metadata": {"session_id": "s-1", "environment": "test"}},
         {"presence_penalty": 0, "frequency_penalty": 0},
-        {"parallel_tool_calls": False, "tools": [WEATHER]},
+        {"parallel_tool_calls": False, "tools": [WEATHER_TOOL]},
     ],
     ids=lambda p: "+".join(sorted(p.get("extra_body", p))),
 )
@@ -187,7 +176,7 @@ def test_parameters_bedrock_cannot_take_are_a_clear_400(
     assert "drop_params: true" in error["message"]
 
 
-WEATHER_TOOL = {
+BARE_WEATHER_TOOL = {
     "type": "function",
     "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
 }
@@ -204,7 +193,7 @@ WEATHER_TOOL = {
         ("claude-3-haiku", {"temperature": 1.5}, "temperature"),
         ("claude-3-haiku", {"seed": 7}, "seed"),
         ("llama3-1-8b", {"extra_body": {"top_k": 10}}, "top_k"),
-        ("llama3-1-8b", {"tools": [WEATHER_TOOL], "tool_choice": "required"}, "tool_choice"),
+        ("llama3-1-8b", {"tools": [BARE_WEATHER_TOOL], "tool_choice": "required"}, "tool_choice"),
     ],
     ids=["penalties", "temperature-above-1", "seed", "top_k-on-llama", "required-tool-on-llama"],
 )
@@ -256,7 +245,7 @@ def test_a_tool_capable_model_calls_the_tool_the_prompt_asks_for(client: OpenAI,
     response = client.chat.completions.create(
         model=model,
         messages=[{"role": "user", "content": "Quelle est la météo à Paris ?"}],
-        tools=[WEATHER],
+        tools=[WEATHER_TOOL],
         tool_choice="auto",
     )
     (tool_call,) = response.choices[0].message.tool_calls
@@ -281,7 +270,7 @@ def test_tool_choice_decides_whether_and_which_tool_is_called(
     response = client.chat.completions.create(
         model="claude-3-haiku",
         messages=[{"role": "user", "content": "Raconte une blague sur Lyon"}],
-        tools=[WEATHER, CLOCK],
+        tools=[WEATHER_TOOL, CLOCK],
         tool_choice=tool_choice,
     )
     message = response.choices[0].message
@@ -297,7 +286,7 @@ def test_parallel_tool_calls_come_back_as_several_calls_with_distinct_ids(client
     response = client.chat.completions.create(
         model="claude-3-5-sonnet",
         messages=[{"role": "user", "content": "La météo et l'heure (hour) à Paris ?"}],
-        tools=[WEATHER, CLOCK],
+        tools=[WEATHER_TOOL, CLOCK],
     )
     calls = response.choices[0].message.tool_calls
     assert sorted(c.function.name for c in calls) == ["get_time", "get_weather"]
@@ -307,12 +296,12 @@ def test_parallel_tool_calls_come_back_as_several_calls_with_distinct_ids(client
 @pytest.mark.parametrize("model", TOOL_MODELS)
 def test_a_tool_result_is_answered_with_its_content(client: OpenAI, model: str) -> None:
     messages: list[dict] = [{"role": "user", "content": "Quelle est la météo à Paris ?"}]
-    first = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER])
+    first = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER_TOOL])
     assistant = first.choices[0].message
     messages.append(assistant.model_dump(exclude_none=True))
     for tool_call in assistant.tool_calls:
         messages.append({"role": "tool", "tool_call_id": tool_call.id, "content": "Ensoleillé, 24 degrés"})
-    second = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER])
+    second = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER_TOOL])
     assert "Ensoleillé, 24 degrés" in second.choices[0].message.content
     assert second.choices[0].finish_reason == "stop"
 
@@ -320,12 +309,19 @@ def test_a_tool_result_is_answered_with_its_content(client: OpenAI, model: str) 
 @pytest.mark.parametrize(
     ("model", "params", "fragment"),
     [
-        ("titan-text-express", {"tools": [WEATHER]}, "does not support tool use"),
-        ("mistral-7b", {"tools": [WEATHER]}, "does not support tool use"),
-        ("llama3-1-70b", {"tools": [WEATHER], "tool_choice": "required"}, "cannot be forced to call a tool"),
+        ("titan-text-express", {"tools": [WEATHER_TOOL]}, "does not support tool use"),
+        ("mistral-7b", {"tools": [WEATHER_TOOL]}, "does not support tool use"),
         (
             "llama3-1-70b",
-            {"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "get_weather"}}},
+            {"tools": [WEATHER_TOOL], "tool_choice": "required"},
+            "cannot be forced to call a tool",
+        ),
+        (
+            "llama3-1-70b",
+            {
+                "tools": [WEATHER_TOOL],
+                "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+            },
             "cannot be forced to call a tool",
         ),
     ],
@@ -381,7 +377,7 @@ def test_langchain_binds_tools_and_streams(gateway_url: str) -> None:
     llm = ChatOpenAI(
         model="claude-3-haiku", api_key="sk-1234", base_url=f"{gateway_url}/v1", max_retries=0, timeout=60
     )
-    with_tools = llm.bind_tools([WEATHER])
+    with_tools = llm.bind_tools([WEATHER_TOOL])
     message = with_tools.invoke("Quelle est la météo à Paris ?")
     assert message.tool_calls[0]["name"] == "get_weather"
     assert message.tool_calls[0]["args"] == {"city": "Paris"}
@@ -408,7 +404,7 @@ def test_cache_control_marks_are_accepted_and_usage_reports_cached_tokens(client
                 ],
             },
         ],
-        tools=[{**WEATHER, "cache_control": {"type": "ephemeral"}}],
+        tools=[{**WEATHER_TOOL, "cache_control": {"type": "ephemeral"}}],
     )
     assert response.choices[0].message.content.endswith("Question")
     assert response.usage.prompt_tokens_details.cached_tokens == 0

@@ -15,7 +15,8 @@ from openai import OpenAI
 
 from tests.gateway.conftest import MASTER_KEY, assert_openai_error
 from tests.gateway.relay import TcpRelay
-from tests.gateway.test_chat_completions import CHAT_MODELS, CLOCK, WEATHER
+from tests.gateway.test_chat_completions import CHAT_MODELS, CLOCK
+from tests.support.seed import WEATHER_TOOL
 
 
 def open_stream(base_url: str, body: dict, timeout: float = 60) -> tuple[http.client.HTTPConnection, object]:
@@ -120,7 +121,7 @@ def test_parallel_tool_calls_stream_as_argument_deltas_with_their_index(client: 
     stream = client.chat.completions.create(
         model=model,
         messages=[{"role": "user", "content": "La météo et l'heure (hour) à Paris ?"}],
-        tools=[WEATHER, CLOCK],
+        tools=[WEATHER_TOOL, CLOCK],
         stream=True,
     )
     calls, finish_reasons = assemble_tool_calls(stream)
@@ -137,7 +138,7 @@ def test_tool_arguments_arrive_in_several_deltas_on_claude(gateway_url: str) -> 
         {
             "model": "claude-3-haiku",
             "messages": [{"role": "user", "content": "Quelle est la météo à Paris ?"}],
-            "tools": [WEATHER],
+            "tools": [WEATHER_TOOL],
         },
     )
     argument_deltas = [

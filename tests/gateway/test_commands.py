@@ -111,7 +111,7 @@ def test_the_demo_stores_responses_without_leaving_a_file_behind(tmp_path: Path)
 @pytest.mark.parametrize(
     ("env", "returncode", "expected"),
     [
-        ({"LITELLM_MASTER_KEY": "sk-test"}, 0, "31 deployments in 31 model groups; 0 errors"),
+        ({"LITELLM_MASTER_KEY": "sk-test"}, 0, "33 deployments in 33 model groups; 0 errors"),
         ({}, 1, "LITELLM_MASTER_KEY is not set"),
     ],
     ids=["master-key-set", "master-key-missing"],

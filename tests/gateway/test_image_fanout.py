@@ -9,18 +9,15 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import openai
 import pytest
-import uvicorn
 from openai import OpenAI
 
-from bedrock_proxy.config import load_config_text
 from bedrock_proxy.server.images import ImageFetcher
-from bedrock_proxy.wiring import build_gateway
 from tests.gateway.images import png
-from tests.support.processes import EXAMPLE_KEY_PAIR, free_port
+from tests.support.inprocess import emulator_deployment, gateway_in_thread, http_server
 
 PER_REQUEST = 2
 PER_PROCESS = 3
@@ -74,46 +71,21 @@ class SlowImageHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def image_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowImageHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with http_server(SlowImageHandler) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def client(emulator_url: str) -> Iterator[OpenAI]:
-    config = load_config_text(
-        f"""
+    config = f"""
 model_list:
-  - model_name: claude-3-haiku
-    litellm_params:
-      model: bedrock/anthropic.claude-3-haiku-20240307-v1:0
-      aws_region_name: eu-west-1
-      aws_bedrock_runtime_endpoint: {emulator_url}
-      aws_access_key_id: {EXAMPLE_KEY_PAIR["AWS_ACCESS_KEY_ID"]}
-      aws_secret_access_key: {EXAMPLE_KEY_PAIR["AWS_SECRET_ACCESS_KEY"]}
+{emulator_deployment(emulator_url, "claude-3-haiku", "anthropic.claude-3-haiku-20240307-v1:0")}
 general_settings:
   max_images_per_request: {MAX_IMAGES}
-""",
-        environ={},
-    )
+"""
     fetcher = ImageFetcher(allow_private=True, per_request=PER_REQUEST, per_process=PER_PROCESS)
-    app = build_gateway(config, environ={}, image_fetcher=fetcher)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield OpenAI(api_key="unused", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0, timeout=60)
-    server.should_exit = True
-    thread.join(10)
+    with gateway_in_thread(config, image_fetcher=fetcher) as url:
+        yield OpenAI(api_key="unused", base_url=f"{url}/v1", max_retries=0, timeout=60)
 
 
 def ask(client: OpenAI, urls: list[str]) -> object:

@@ -297,6 +297,26 @@ def test_a_failure_mid_stream_ends_with_an_error_event_and_response_failed(speci
     assert events[-2].message == failed.error.message  # type: ignore[union-attr]
 
 
+def test_a_response_that_failed_mid_stream_is_stored_as_failed(special_client: OpenAI) -> None:
+    events = list(
+        special_client.responses.create(
+            model="faulty-haiku",
+            input="quatre cinq six [[emu:fault=stream-error,error=throttling]]",
+            stream=True,
+        )
+    )
+    failed = events[-1].response  # type: ignore[union-attr]
+    assert failed.status == "failed" and failed.error is not None
+    stored = special_client.responses.retrieve(failed.id)  # OpenAI keeps a failed response, not a 404
+    assert stored.id == failed.id and stored.status == "failed"
+    assert stored.error is not None and stored.error.message == failed.error.message
+    assert stored.error.code == failed.error.code
+    assert [item.model_dump() for item in stored.output] == [item.model_dump() for item in failed.output]
+    special_client.responses.delete(failed.id)
+    with pytest.raises(openai.NotFoundError):
+        special_client.responses.retrieve(failed.id)
+
+
 def test_a_failure_before_the_first_byte_is_a_plain_openai_error(special_client: OpenAI) -> None:
     with pytest.raises(openai.RateLimitError) as caught:
         special_client.responses.create(

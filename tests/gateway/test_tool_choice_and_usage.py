@@ -10,8 +10,9 @@ from openai import OpenAI
 
 from bedrock_proxy.bedrock.translate import to_converse
 from bedrock_proxy.openai.chat_request import parse_chat_request
-from tests.gateway.test_chat_completions import CLOCK, WEATHER
+from tests.gateway.test_chat_completions import CLOCK
 from tests.gateway.test_chat_streaming import sse_events
+from tests.support.seed import WEATHER_TOOL
 
 MISTRAL_LARGE = "mistral.mistral-large-2402-v1:0"
 
@@ -32,16 +33,20 @@ def declared(config: dict) -> list[str]:
     [
         (
             {
-                "tools": [WEATHER, CLOCK],
+                "tools": [WEATHER_TOOL, CLOCK],
                 "tool_choice": {"type": "function", "function": {"name": "get_time"}},
             },
             ["get_time"],
             {"any": {}},
         ),
-        ({"tools": [WEATHER, CLOCK], "tool_choice": "required"}, ["get_weather", "get_time"], {"any": {}}),
+        (
+            {"tools": [WEATHER_TOOL, CLOCK], "tool_choice": "required"},
+            ["get_weather", "get_time"],
+            {"any": {}},
+        ),
         ({"response_format": {"type": "json_object"}}, ["json_object"], {"any": {}}),
         (
-            {"tools": [WEATHER], "tool_choice": "none", "response_format": {"type": "json_object"}},
+            {"tools": [WEATHER_TOOL], "tool_choice": "none", "response_format": {"type": "json_object"}},
             ["json_object"],
             {"any": {}},
         ),
@@ -58,7 +63,10 @@ def test_mistral_large_is_forced_with_any_never_with_a_named_tool_choice(
 
 def test_claude_keeps_the_named_tool_choice_and_every_tool() -> None:
     config = converse_tool_config(
-        {"tools": [WEATHER, CLOCK], "tool_choice": {"type": "function", "function": {"name": "get_time"}}},
+        {
+            "tools": [WEATHER_TOOL, CLOCK],
+            "tool_choice": {"type": "function", "function": {"name": "get_time"}},
+        },
         "anthropic.claude-3-haiku-20240307-v1:0",
     )
     assert declared(config) == ["get_weather", "get_time"]
@@ -69,7 +77,7 @@ def test_mistral_large_calls_the_named_tool(client: OpenAI) -> None:
     response = client.chat.completions.create(
         model="mistral-large",
         messages=[{"role": "user", "content": "Quelle est la météo à Paris ?"}],
-        tools=[WEATHER, CLOCK],
+        tools=[WEATHER_TOOL, CLOCK],
         tool_choice={"type": "function", "function": {"name": "get_time"}},
     )
     assert [c.function.name for c in response.choices[0].message.tool_calls] == ["get_time"]

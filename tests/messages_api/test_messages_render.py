@@ -13,10 +13,12 @@ from bedrock_proxy.anthropic.messages import (
     finish_reason_of,
     message_from_answer,
     stop_reason,
+    usage_to_anthropic,
 )
 from bedrock_proxy.anthropic.sse import encode_error
 from bedrock_proxy.bedrock.streaming import StreamTranslator, converse_events
 from bedrock_proxy.bedrock.translate import from_converse
+from bedrock_proxy.chat.usage import Usage
 from bedrock_proxy.errors import ErrorCode, GatewayError, from_bedrock
 
 USAGE = {"inputTokens": 10, "outputTokens": 5, "cacheReadInputTokens": 100, "cacheWriteInputTokens": 20}
@@ -241,3 +243,13 @@ def test_an_error_after_the_start_is_an_error_event() -> None:
 def test_a_stored_messages_stop_reason_reads_back_as_the_finish_reason(finish: str) -> None:
     assert finish_reason_of(stop_reason(finish)) == finish
     assert finish_reason_of(stop_reason("stop", "END")) == "stop"  # stop_sequence
+
+
+@pytest.mark.parametrize(
+    ("tier", "expected"), [("default", "standard"), ("priority", "priority"), ("flex", None), (None, None)]
+)
+def test_the_service_tier_bedrock_reports_is_usage_service_tier_where_anthropic_has_a_name(
+    tier: str | None, expected: str | None
+) -> None:
+    usage = usage_to_anthropic(Usage(prompt_tokens=10, completion_tokens=2), tier)
+    assert usage.get("service_tier") == expected

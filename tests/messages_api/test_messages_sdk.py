@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from typing import Any
 
@@ -207,7 +208,7 @@ def test_repeated_cache_control_prefixes_are_written_then_read(claude: anthropic
     system = [
         {
             "type": "text",
-            "text": "Project notes. " * 400 + str(time.time()),
+            "text": "Project notes. " * 800 + str(time.time()),
             "cache_control": {"type": "ephemeral"},
         }
     ]
@@ -452,3 +453,58 @@ def test_an_unavailable_bedrock_is_anthropics_529_overloaded(claude: anthropic.A
         )
     assert overloaded.value.status_code == 529
     assert overloaded.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+
+
+def requests_by_status(gateway_url: str) -> dict[str, float]:
+    """bedrock_proxy_requests_total of claude-3-haiku in /metrics, by the status its records carry."""
+    status, _, text = call(f"{gateway_url}/metrics", key=None)
+    assert status == 200
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        match = re.fullmatch(
+            r'bedrock_proxy_requests_total\{model_group="claude-3-haiku",status="(\d+)"\} (\S+)', line
+        )
+        if match:
+            found[match.group(1)] = float(match.group(2))
+    return found
+
+
+def test_an_overloaded_call_is_recorded_with_the_529_the_client_saw(
+    claude: anthropic.Anthropic, messages_gateway_url: str
+) -> None:
+    before = requests_by_status(messages_gateway_url)
+    with pytest.raises(anthropic.APIStatusError) as refused:
+        claude.messages.create(
+            model="claude-3-haiku",
+            max_tokens=10,
+            messages=[{"role": "user", "content": "Hello [[emu:fault=unavailable]]"}],
+        )
+    assert refused.value.status_code == 529
+    # the same overload after the stream began
+    with (
+        pytest.raises(anthropic.APIStatusError) as cut,
+        claude.messages.stream(
+            model="claude-3-haiku",
+            max_tokens=200,
+            messages=[{"role": "user", "content": "un deux [[emu:fault=stream-error,error=unavailable]]"}],
+        ) as stream,
+    ):
+        for _ in stream:
+            pass
+    assert "overloaded" in str(cut.value).lower()
+    after = requests_by_status(messages_gateway_url)
+    # what /metrics, the logs and every sink see is what the Anthropic client saw: 529, not Bedrock's 503
+    assert after.get("529", 0) - before.get("529", 0) == 2
+    assert after.get("503", 0) == before.get("503", 0)
+
+
+def test_an_integer_beyond_64_bits_is_a_400_naming_it_not_a_server_error(claude: anthropic.Anthropic) -> None:
+    # Bedrock's JSON takes no integer past 64 bits: the gateway says which field, before any call
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        claude.messages.create(
+            model="claude-3-haiku",
+            max_tokens=10,
+            messages=[{"role": "user", "content": "Hi"}],
+            extra_body={"top_k": 2**64},
+        )
+    assert "'top_k' is out of range" in refused.value.body["error"]["message"]  # type: ignore[index]

@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.fakes.helicone_server import FakeHelicone
-
-API_KEY = "sk-helicone-test"
+from tests.observability.conftest import HELICONE_API_KEY
 
 CHAT_LOG = {  # the docs' custom model example: an OpenAI-shaped request and response
     "providerRequest": {
@@ -71,15 +69,9 @@ MANUAL_LOGGER_LOG = {  # what HeliconeManualLogger.send_log builds: empty meta, 
 }
 
 
-@pytest.fixture
-def fake_helicone() -> Iterator[FakeHelicone]:
-    server = FakeHelicone(API_KEY)
-    server.start()
-    yield server
-    server.stop()
-
-
-def send(fake: FakeHelicone, body: Any, key: str = API_KEY, headers: dict[str, str] | None = None) -> int:
+def send(
+    fake: FakeHelicone, body: Any, key: str = HELICONE_API_KEY, headers: dict[str, str] | None = None
+) -> int:
     request = urllib.request.Request(
         fake.url + "/custom/v1/log",
         data=json.dumps(body).encode(),

@@ -8,30 +8,21 @@ needs PyPI, so the test runs when BEDROCK_PROXY_SLOW_TESTS=1, as `.ci/run` sets.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bedrock_proxy.observability.helicone import helicone_log
 from bedrock_proxy.observability.llmops import view
 from tests.fakes.helicone_server import FakeHelicone
+from tests.observability.conftest import HELICONE_API_KEY
 from tests.observability.records import T0, record
-from tests.support.processes import clean_env
+from tests.support.sdk_venv import json_type, slow_sdk_tests, venv_env, venv_with
 
 HELICONE_SDK = "helicone-helpers==1.2.1"  # the newest release when this test was written (December 2026)
-SLOW = os.environ.get("BEDROCK_PROXY_SLOW_TESTS") == "1"
-API_KEY = "sk-helicone-test"
 
-pytestmark = pytest.mark.skipif(
-    not SLOW,
-    reason=f"slow: set BEDROCK_PROXY_SLOW_TESTS=1 to install {HELICONE_SDK} from PyPI into a virtualenv",
-)
+pytestmark = slow_sdk_tests(HELICONE_SDK)
 
 # One chat completion logged through the manual logger's log_request, as Helicone's docs show it.
 SDK_SCRIPT = """
@@ -62,48 +53,20 @@ logger.log_request(request, operation, additional_headers={"Helicone-User-Id": "
 """
 
 
-def _venv_env() -> dict[str, str]:
-    env = clean_env()
-    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PIP_CONSTRAINT", "BEDROCK_PROXY_SLOW_TESTS"):
-        env.pop(name, None)
-    return env
-
-
 @pytest.fixture(scope="module")
 def sdk_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The python of a fresh virtualenv holding only the pinned Helicone SDK and what it pulls."""
-    venv = tmp_path_factory.mktemp("helicone-sdk") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", HELICONE_SDK],
-        env=_venv_env(),
-        capture_output=True,
-        text=True,
-        timeout=540,
-    )
-    assert install.returncode == 0, f"pip install {HELICONE_SDK} failed:\n{install.stderr[-3000:]}"
-    return python
+    return venv_with(HELICONE_SDK, tmp_path_factory.mktemp("helicone-sdk"))
 
 
-@pytest.fixture
-def fake_helicone() -> Iterator[FakeHelicone]:
-    server = FakeHelicone(API_KEY)
-    server.start()
-    yield server
-    server.stop()
-
-
-def run_sdk(python: Path, fake: FakeHelicone, key: str = API_KEY) -> subprocess.CompletedProcess[str]:
-    env = _venv_env()
+def run_sdk(
+    python: Path, fake: FakeHelicone, key: str = HELICONE_API_KEY
+) -> subprocess.CompletedProcess[str]:
+    env = venv_env()
     env["HELICONE_API_KEY"] = key
     return subprocess.run(
         [str(python), "-c", SDK_SCRIPT, fake.url], env=env, capture_output=True, text=True, timeout=120
     )
-
-
-def _json_type(value: Any) -> str:
-    return type(json.loads(json.dumps(value))).__name__
 
 
 @pytest.mark.timeout(600)
@@ -133,7 +96,7 @@ def test_our_sinks_log_has_the_sdks_structure(sdk_python: Path, fake_helicone: F
             assert key in log["body"][part], f"our {part} sends {key}, the SDK never does"
             sent = log["body"][part][key]
             if sent is not None:  # the SDK sends null where it has no value (textBody, timeToFirstToken)
-                assert _json_type(value) == _json_type(sent), (part, key)
+                assert json_type(value) == json_type(sent), (part, key)
 
 
 @pytest.mark.timeout(600)

@@ -14,14 +14,13 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.fakes.lunary_server import FakeLunary, event_problems
+from tests.observability.conftest import LUNARY_PROJECT
 
-PROJECT = str(uuid.uuid4())
 RUN = str(uuid.uuid4())
 
 
@@ -72,15 +71,7 @@ END = sdk_event(
 )
 
 
-@pytest.fixture
-def fake_lunary() -> Iterator[FakeLunary]:
-    server = FakeLunary(PROJECT)
-    server.start()
-    yield server
-    server.stop()
-
-
-def ingest(fake: FakeLunary, events: Any, key: str = PROJECT) -> tuple[int, Any]:
+def ingest(fake: FakeLunary, events: Any, key: str = LUNARY_PROJECT) -> tuple[int, Any]:
     request = urllib.request.Request(
         fake.url + "/v1/runs/ingest",
         data=json.dumps({"events": events}).encode(),

@@ -8,30 +8,20 @@ PyPI (about a minute), so the test runs when BEDROCK_PROXY_SLOW_TESTS=1, as `.ci
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bedrock_proxy.observability.lunary import lunary_events
 from tests.fakes.lunary_server import FakeLunary
+from tests.observability.conftest import LUNARY_PROJECT
 from tests.observability.records import record
-from tests.support.processes import clean_env
+from tests.support.sdk_venv import json_type, slow_sdk_tests, venv_env, venv_with
 
 LUNARY_SDK = "lunary==1.4.41"  # the newest release when this test was written (December 2026)
-SLOW = os.environ.get("BEDROCK_PROXY_SLOW_TESTS") == "1"
-PROJECT = str(uuid.uuid4())
 
-pytestmark = pytest.mark.skipif(
-    not SLOW,
-    reason=f"slow: set BEDROCK_PROXY_SLOW_TESTS=1 to install {LUNARY_SDK} from PyPI into a virtualenv",
-)
+pytestmark = slow_sdk_tests(LUNARY_SDK)
 
 # One successful llm run and one failed run, through lunary-py's public track_event, flushed at exit by
 # the SDK's own consumer thread (its atexit hook sends the last batch).
@@ -60,48 +50,18 @@ lunary.track_event(
 """
 
 
-def _venv_env() -> dict[str, str]:
-    env = clean_env()
-    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PIP_CONSTRAINT", "BEDROCK_PROXY_SLOW_TESTS"):
-        env.pop(name, None)
-    return env
-
-
 @pytest.fixture(scope="module")
 def sdk_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The python of a fresh virtualenv holding only the pinned lunary SDK and what it pulls."""
-    venv = tmp_path_factory.mktemp("lunary-sdk") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", LUNARY_SDK],
-        env=_venv_env(),
-        capture_output=True,
-        text=True,
-        timeout=540,
-    )
-    assert install.returncode == 0, f"pip install {LUNARY_SDK} failed:\n{install.stderr[-3000:]}"
-    return python
+    return venv_with(LUNARY_SDK, tmp_path_factory.mktemp("lunary-sdk"))
 
 
-@pytest.fixture
-def fake_lunary() -> Iterator[FakeLunary]:
-    server = FakeLunary(PROJECT)
-    server.start()
-    yield server
-    server.stop()
-
-
-def run_sdk(python: Path, fake: FakeLunary, key: str = PROJECT) -> subprocess.CompletedProcess[str]:
-    env = _venv_env()
+def run_sdk(python: Path, fake: FakeLunary, key: str = LUNARY_PROJECT) -> subprocess.CompletedProcess[str]:
+    env = venv_env()
     env.update(LUNARY_API_URL=fake.url, LUNARY_PUBLIC_KEY=key)
     return subprocess.run(
         [str(python), "-c", SDK_SCRIPT], env=env, capture_output=True, text=True, timeout=120
     )
-
-
-def _json_type(value: Any) -> str:
-    return type(json.loads(json.dumps(value))).__name__
 
 
 @pytest.mark.timeout(600)
@@ -133,14 +93,14 @@ def test_the_lunary_sdks_runs_are_accepted_and_stored_as_lunary_stores_them(
 
 
 @pytest.mark.timeout(600)
-def test_every_field_our_sink_sends_is_one_the_sdk_sends_with_the_same_json_type(
+def test_every_field_our_sink_sends_is_one_the_sdk_sends_with_the_samejson_type(
     sdk_python: Path, fake_lunary: FakeLunary
 ) -> None:
     assert run_sdk(sdk_python, fake_lunary).returncode == 0
     sdk: dict[tuple[str, str], set[str]] = {}
     for sent in fake_lunary.received:
         for key, value in sent.items():
-            sdk.setdefault((sent["event"], key), set()).update([] if value is None else [_json_type(value)])
+            sdk.setdefault((sent["event"], key), set()).update([] if value is None else [json_type(value)])
     ours = [
         *lunary_events(record(metadata={"user": "user-1", "tags": ["prod"]})),
         lunary_events(record(status=400, error_type="ValidationException", error_message="x", output=None))[
@@ -150,7 +110,7 @@ def test_every_field_our_sink_sends_is_one_the_sdk_sends_with_the_same_json_type
     for event in ours:
         for key, value in event.items():
             assert (event["event"], key) in sdk, f"our {event['event']} event sends {key}, the SDK never does"
-            assert _json_type(value) in sdk[event["event"], key], (
+            assert json_type(value) in sdk[event["event"], key], (
                 event["event"],
                 key,
                 sdk[event["event"], key],

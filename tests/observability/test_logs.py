@@ -22,12 +22,13 @@ def restore_logging():
 
 def test_json_lines_carry_the_request_id_and_extra_fields(restore_logging) -> None:
     out = io.StringIO()
-    configure_logging(json_logs=True, level="INFO", stream=out)
+    handler = configure_logging(json_logs=True, level="INFO", stream=out)
     token = request_id_var.set("req-42")
     try:
         logging.getLogger("bedrock_proxy.test").info("served %s", "chat", extra={"status": 200})
     finally:
         request_id_var.reset(token)
+    handler.flush()  # lines are written by the handler's own thread
     line = orjson.loads(out.getvalue().splitlines()[-1])
     assert line["message"] == "served chat"
     assert line["request_id"] == "req-42"
@@ -37,19 +38,22 @@ def test_json_lines_carry_the_request_id_and_extra_fields(restore_logging) -> No
 
 def test_text_lines_carry_the_request_id(restore_logging) -> None:
     out = io.StringIO()
-    configure_logging(json_logs=False, level="DEBUG", stream=out)
+    handler = configure_logging(json_logs=False, level="DEBUG", stream=out)
     token = request_id_var.set("req-7")
     try:
         logging.getLogger("bedrock_proxy.test").debug("hello")
     finally:
         request_id_var.reset(token)
+    handler.flush()
     assert "[req-7] hello" in out.getvalue()
 
 
 def test_secrets_in_log_messages_are_redacted(restore_logging) -> None:
     out = io.StringIO()
-    configure_logging(json_logs=False, level="INFO", stream=out)
+    handler = configure_logging(json_logs=False, level="INFO", stream=out)
     logging.getLogger("bedrock_proxy.test").info("auth header was Bearer sk-1234567890abcdef")
+    handler.flush()
+    assert "auth header was Bearer" in out.getvalue()
     assert "sk-1234567890abcdef" not in out.getvalue()
 
 
@@ -108,9 +112,11 @@ def test_keys_naming_a_token_still_hide_its_value(key: str) -> None:
 
 def test_raw_request_logging_is_off_unless_enabled(restore_logging) -> None:
     out = io.StringIO()
-    configure_logging(json_logs=False, level="INFO", stream=out)
+    handler = configure_logging(json_logs=False, level="INFO", stream=out)
     log_raw("request", {"messages": []}, enabled=False)
+    handler.flush()
     assert out.getvalue() == ""
     log_raw("request", {"headers": {"authorization": "Bearer sk-secret-value"}, "messages": []}, enabled=True)
+    handler.flush()
     assert "request" in out.getvalue()
     assert "sk-secret-value" not in out.getvalue()

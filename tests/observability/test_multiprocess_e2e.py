@@ -7,34 +7,21 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
-from tests.e2e.support import chat, config_text, metric, metric_samples
+from tests.e2e.support import chat, config_text, eventually, metric, metric_samples
 from tests.support.processes import clean_env, emulator_process, free_port
 
 WORKERS = 2
 SCRAPES = 12  # each on a new connection, so both workers answer some
-
-
-def eventually(condition: Callable[[], Any], timeout: float = 30.0, message: str = "") -> Any:
-    """Poll until truthy (generous: the machine is shared and snapshots are written about every second)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(message or "condition not reached in time")
-        time.sleep(0.1)
+SNAPSHOTS = 30.0  # seconds to wait for what workers publish: snapshots are written about every second
 
 
 class Served:
@@ -99,7 +86,7 @@ def serve(tmp_path: Path, emulator_url: str, workers: int) -> Iterator[Served]:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     running = Served(f"http://127.0.0.1:{port}", process, tmp_path, log_path)
     try:
-        eventually(lambda: running.ready(), message="the gateway should start")
+        eventually(lambda: running.ready(), SNAPSHOTS, "the gateway should start")
         yield running
     finally:
         process.send_signal(signal.SIGTERM)
@@ -122,7 +109,8 @@ def served(emulator_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with serve(tmp_path, emulator_url, WORKERS) as running:
         eventually(
             lambda: len(running.live_worker_requests()) == WORKERS,
-            message="both workers should publish a snapshot at start",
+            SNAPSHOTS,
+            "both workers should publish a snapshot at start",
         )
         yield running
     assert running.process.returncode == 0, running.log_path.read_text(errors="replace")
@@ -146,7 +134,9 @@ def published(served: Served, requests: int) -> dict[int, float] | None:
 def every_scrape_reports(served: Served, requests: int) -> list[list]:
     """Once the workers' snapshots caught up with `requests` (they lag by up to one snapshot interval),
     SCRAPES scrapes in a row, whichever worker answers each, must all report exactly `requests`."""
-    eventually(lambda: published(served, requests), message=f"the workers should publish {requests} requests")
+    eventually(
+        lambda: published(served, requests), SNAPSHOTS, f"the workers should publish {requests} requests"
+    )
     scrapes = [metric_samples(served.url) for _ in range(SCRAPES)]
     assert [metric(s, "bedrock_proxy_requests_total", status="200") for s in scrapes] == [requests] * SCRAPES
     assert [metric(s, "litellm_proxy_total_requests_metric_total") for s in scrapes] == [requests] * SCRAPES
@@ -162,7 +152,7 @@ def test_every_scrape_reports_the_requests_of_all_workers(served: Served) -> Non
     for _ in range(10):  # until both workers served some: otherwise one worker's own count would pass too
         send(served.url, 20)
         sent += 20
-        per_worker = eventually(lambda total=sent: published(served, total))
+        per_worker = eventually(lambda total=sent: published(served, total), SNAPSHOTS)
         if all(per_worker.values()):
             break
     assert len(per_worker) == WORKERS and all(0 < n < sent for n in per_worker.values()), per_worker
@@ -179,7 +169,8 @@ def test_counts_of_a_killed_worker_stay_and_its_replacement_adds_to_them(served:
     os.kill(victim, signal.SIGKILL)
     eventually(
         lambda: victim not in served.live_worker_requests() and len(served.live_worker_requests()) == WORKERS,
-        message="uvicorn should replace the killed worker",
+        SNAPSHOTS,
+        "uvicorn should replace the killed worker",
     )
 
     send(served.url, 10)

@@ -10,8 +10,10 @@ import pytest
 from bedrock_proxy.bedrock.availability import AVAILABILITY
 from bedrock_proxy.emulator.catalogue import MODELS
 from bedrock_proxy.observability.pricing import (
+    BATCH_SHARE,
     GLOBAL_DISCOUNT,
     PRICING,
+    batch_price_for,
     cost_for,
     price_for,
     price_profile_as,
@@ -54,6 +56,11 @@ TABLE = {
     "openai.gpt-oss-120b-1:0": (0.15, 0.6),
     "openai.gpt-oss-20b-1:0": (0.07, 0.3),
     "eu.mistral.pixtral-large-2502-v1:0": (2.0, 6.0),
+    "mistral.ministral-3-8b-instruct": (0.15, 0.15),
+    "mistral.ministral-3-14b-instruct": (0.2, 0.2),
+    "mistral.mistral-large-3-675b-instruct": (0.5, 1.5),
+    "mistral.magistral-small-2509": (0.5, 1.5),
+    "mistral.ministral-3-3b-instruct": (0.1, 0.1),
 }
 
 
@@ -114,3 +121,47 @@ def test_an_application_profile_is_unpriced_until_learnt_then_priced_as_the_mode
     price_profile_as(APP_ARN, f"eu.{SONNET_45}")
     assert wrapped_model(APP_ARN) == f"eu.{SONNET_45}"
     assert cost_for(APP_ARN, "eu-west-1", usage) == pytest.approx((3.3, 16.5))
+
+
+@pytest.mark.parametrize(
+    ("model_id", "plain"), [("eu.amazon.nova-pro-v1:0", 1.05), ("eu.amazon.nova-micro-v1:0", 0.046)]
+)
+def test_nova_cache_reads_cost_a_quarter_of_input_and_writes_cost_input(model_id: str, plain: float) -> None:
+    # a repeated prefix: 8,000 tokens read from the cache, 2,000 plain ones; then the first call's write
+    read = cost_for(model_id, "eu-west-1", Usage(prompt_tokens=10_000, cache_read_tokens=8_000))
+    written = cost_for(model_id, "eu-west-1", Usage(prompt_tokens=10_000, cache_write_tokens=8_000))
+    assert read is not None and written is not None
+    assert read[0] == pytest.approx((2_000 + 8_000 * 0.25) * plain * M)
+    assert written[0] == pytest.approx(10_000 * plain * M)
+
+
+# model id -> batch (input, output) USD per million from eu-west-1; None where Bedrock runs no batch jobs
+BATCH = {
+    "eu.amazon.nova-pro-v1:0": (0.525, 2.1),
+    "amazon.nova-lite-v1:0": (0.03, 0.12),  # the US on-demand price, halved
+    "eu.anthropic.claude-sonnet-4-5-20250929-v1:0": (1.65, 8.25),
+    "global.anthropic.claude-sonnet-4-5-20250929-v1:0": (1.5, 7.5),
+    "anthropic.claude-3-haiku-20240307-v1:0": (0.125, 0.625),
+    "amazon.titan-embed-text-v2:0": (0.01, 0.0),
+    "eu.mistral.pixtral-large-2502-v1:0": None,
+    "mistral.ministral-3-8b-instruct": None,
+    "openai.gpt-oss-120b-1:0": None,
+    "cohere.embed-v4:0": None,
+    "an.unknown-model-v1:0": None,
+}
+
+
+@pytest.mark.parametrize(("model_id", "expected"), BATCH.items(), ids=list(BATCH))
+def test_batch_prices_are_half_of_on_demand_and_only_where_bedrock_has_batch(
+    model_id: str, expected: tuple[float, float] | None
+) -> None:
+    region = "us-east-1" if model_id == "amazon.nova-lite-v1:0" else "eu-west-1"
+    batch = batch_price_for(model_id, region)
+    if expected is None:
+        assert batch is None
+        return
+    assert batch is not None
+    assert (batch.input / M, batch.output / M) == pytest.approx(expected)
+    on_demand = price_for(model_id, region)
+    assert on_demand is not None and batch.input == pytest.approx(on_demand.input * BATCH_SHARE)
+    assert batch.cache_read is None and batch.cache_write is None  # batch jobs have no prompt caching

@@ -1,4 +1,5 @@
-"""The seed's model tables: model_name -> Bedrock id, exactly as the seed writes them."""
+"""The seed's model tables (model_name -> Bedrock id, exactly as the seed writes them) and the function tool
+of its function-calling example."""
 
 SEED_TABLE = {
     "claude-3-5-sonnet": "anthropic.claude-3-5-sonnet-20241022-v2:0",
@@ -14,4 +15,18 @@ SEED_TABLE = {
     "mistral-large": "mistral.mistral-large-2402-v1:0",
     "mixtral-8x7b": "mistral.mixtral-8x7b-instruct-v0:1",
     "mistral-7b": "mistral.mistral-7b-instruct-v0:2",
+}
+
+# the get_weather tool of the seed's function-calling example
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Obtenir la météo d'une ville",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "Nom de la ville"}},
+            "required": ["city"],
+        },
+    },
 }

@@ -506,3 +506,101 @@ def test_a_reasoned_stream_sends_reasoning_deltas_the_signature_and_reasoning_to
     answer = translator.answer()
     assert answer.service_tier == "priority"
     assert answer.reasoning_parts[0].signature == "c2ln"
+
+
+# a deployment's reasoning defaults (litellm_params) -> what Converse gets when the request says nothing
+@pytest.mark.parametrize(
+    ("model_id", "defaults", "thinking", "effort"),
+    [
+        (SONNET_45, {"thinking": {"type": "enabled", "budget_tokens": 3000}}, ("enabled", 3000), None),
+        (
+            SONNET_46,
+            {"thinking": {"type": "adaptive"}, "reasoning_effort": "high"},
+            ("adaptive", None),
+            "high",
+        ),
+        (OPUS_47, {"thinking": {"type": "enabled", "budget_tokens": 3000}}, ("adaptive", None), None),
+        (SONNET_46, {"thinking": {"type": "disabled"}, "reasoning_effort": "high"}, None, None),
+        (SONNET_45, {"reasoning_effort": "high"}, ("enabled", 4096), None),
+    ],
+)
+def test_a_deployment_default_thinking_applies_when_the_request_says_nothing(
+    model_id: str, defaults: dict[str, Any], thinking: tuple[str, int | None] | None, effort: str | None
+) -> None:
+    call = to_converse(
+        parse_chat_request(chat(user("Why?"))),
+        model_id=model_id,
+        defaults=defaults,
+        drop_params=False,
+        images={},
+    )
+    fields = call.body.get("additionalModelRequestFields") or {}
+    if thinking is None:
+        assert "thinking" not in fields
+    else:
+        kind, budget = thinking
+        assert fields["thinking"]["type"] == kind and fields["thinking"].get("budget_tokens") == budget
+    assert (fields.get("output_config") or {}).get("effort") == effort
+
+
+def test_a_requests_own_reasoning_wins_over_the_deployments_thinking() -> None:
+    defaults = {"thinking": {"type": "enabled", "budget_tokens": 8000}}
+    own = parse_chat_request(chat(user("Why?"), thinking={"type": "enabled", "budget_tokens": 1500}))
+    call = to_converse(own, model_id=SONNET_45, defaults=defaults, drop_params=False, images={})
+    assert call.body["additionalModelRequestFields"]["thinking"]["budget_tokens"] == 1500
+    effort = parse_chat_request(chat(user("Why?"), reasoning_effort="low"))
+    call = to_converse(effort, model_id=SONNET_45, defaults=defaults, drop_params=False, images={})
+    assert call.body["additionalModelRequestFields"]["thinking"]["budget_tokens"] == 1024
+    # a model without reasoning: the deployment's default is dropped, named, never a 400 for the client
+    plain = to_converse(
+        parse_chat_request(chat(user("Why?"))),
+        model_id=HAIKU_3,
+        defaults=defaults,
+        drop_params=False,
+        images={},
+    )
+    assert "additionalModelRequestFields" not in plain.body and plain.dropped == ("thinking",)
+
+
+TRACE = {
+    "inputAssessment": {
+        "gr-1": {"contentPolicy": {"filters": [{"type": "MISCONDUCT", "action": "BLOCKED"}]}}
+    },
+    "actionReason": "Guardrail blocked.",
+}
+TRACED = {
+    "output": {"message": {"role": "assistant", "content": [{"text": "Sorry."}]}},
+    "stopReason": "guardrail_intervened",
+    "usage": {"inputTokens": 5, "outputTokens": 2},
+    "serviceTier": {"type": "flex"},
+    "trace": {"guardrail": TRACE},
+}
+
+
+def test_a_guardrail_trace_is_returned_on_the_completion() -> None:
+    completion = completion_from_answers("r1", 1, "m", [from_converse(TRACED, json_tool=None)])
+    assert completion["guardrail_trace"] == TRACE
+    untraced = {key: value for key, value in TRACED.items() if key != "trace"}
+    assert "guardrail_trace" not in completion_from_answers(
+        "r1", 1, "m", [from_converse(untraced, json_tool=None)]
+    )
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_a_stream_puts_the_service_tier_on_every_chunk_and_the_guardrail_trace_last(
+    include_usage: bool,
+) -> None:
+    translator = StreamTranslator(ChunkRenderer("r1", "m", 1, include_usage, service_tier="flex"), None)
+    chunks = chunks_from_converse(translator, TRACED)
+    assert chunks and all(chunk["service_tier"] == "flex" for chunk in chunks)
+    assert [chunk for chunk in chunks if "guardrail_trace" in chunk] == [chunks[-1]]
+    assert chunks[-1]["guardrail_trace"] == TRACE and chunks[-1]["choices"] == []
+    assert ("usage" in chunks[-1]) is include_usage
+    assert translator.answer().guardrail_trace == TRACE
+
+
+def test_a_stream_without_a_tier_or_trace_has_neither_key() -> None:
+    translator = StreamTranslator(ChunkRenderer("r1", "m", 1, False), None)
+    plain = {key: value for key, value in TRACED.items() if key not in ("trace", "serviceTier")}
+    chunks = chunks_from_converse(translator, plain)
+    assert chunks and not any("service_tier" in chunk or "guardrail_trace" in chunk for chunk in chunks)

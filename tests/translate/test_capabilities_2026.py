@@ -7,98 +7,25 @@ import pytest
 from bedrock_proxy.bedrock.capabilities import capabilities_for
 
 # model id -> (family, images, documents, tools, context window, max output, reasoning field, thinking types)
-TABLE = {
-    "eu.anthropic.claude-sonnet-4-5-20250929-v1:0": (
-        "claude",
-        True,
-        True,
-        True,
-        200_000,
-        64_000,
-        "thinking",
-        {"enabled"},
-    ),
-    "global.anthropic.claude-haiku-4-5-20251001-v1:0": (
-        "claude",
-        True,
-        True,
-        True,
-        200_000,
-        64_000,
-        "thinking",
-        {"enabled"},
-    ),
-    "eu.anthropic.claude-opus-4-5-20251101-v1:0": (
-        "claude",
-        True,
-        True,
-        True,
-        200_000,
-        64_000,
-        "thinking",
-        {"enabled"},
-    ),
-    "eu.anthropic.claude-sonnet-4-6": (
-        "claude",
-        True,
-        True,
-        True,
-        1_000_000,
-        64_000,
-        "thinking",
-        {"enabled", "adaptive"},
-    ),
-    "global.anthropic.claude-opus-4-6-v1": (
-        "claude",
-        True,
-        True,
-        True,
-        1_000_000,
-        128_000,
-        "thinking",
-        {"enabled", "adaptive"},
-    ),
-    "eu.anthropic.claude-opus-4-7": (
-        "claude",
-        True,
-        True,
-        True,
-        1_000_000,
-        128_000,
-        "thinking",
-        {"adaptive"},
-    ),
-    "eu.anthropic.claude-sonnet-4-20250514-v1:0": (
-        "claude",
-        True,
-        True,
-        True,
-        200_000,
-        64_000,
-        "thinking",
-        {"enabled"},
-    ),
-    "anthropic.claude-opus-4-1-20250805-v1:0": (
-        "claude",
-        True,
-        True,
-        True,
-        200_000,
-        32_000,
-        "thinking",
-        {"enabled"},
-    ),
-    "eu.anthropic.claude-3-7-sonnet-20250219-v1:0": (
-        "claude",
-        True,
-        True,
-        True,
-        200_000,
-        64_000,
-        "thinking",
-        {"enabled"},
-    ),
-    "anthropic.claude-3-haiku-20240307-v1:0": ("claude", True, True, True, 200_000, 4096, "", set()),
+Row = tuple[str, bool, bool, bool, int, int, str, set[str]]
+
+
+def claude(window: int, output: int, thinking: set[str]) -> Row:
+    """A Claude row: images, documents, tools; `thinking` its thinking types (empty: no reasoning)."""
+    return ("claude", True, True, True, window, output, "thinking" if thinking else "", thinking)
+
+
+TABLE: dict[str, Row] = {
+    "eu.anthropic.claude-sonnet-4-5-20250929-v1:0": claude(200_000, 64_000, {"enabled"}),
+    "global.anthropic.claude-haiku-4-5-20251001-v1:0": claude(200_000, 64_000, {"enabled"}),
+    "eu.anthropic.claude-opus-4-5-20251101-v1:0": claude(200_000, 64_000, {"enabled"}),
+    "eu.anthropic.claude-sonnet-4-6": claude(1_000_000, 128_000, {"enabled", "adaptive"}),
+    "global.anthropic.claude-opus-4-6-v1": claude(1_000_000, 128_000, {"enabled", "adaptive"}),
+    "eu.anthropic.claude-opus-4-7": claude(1_000_000, 128_000, {"adaptive"}),
+    "eu.anthropic.claude-sonnet-4-20250514-v1:0": claude(200_000, 64_000, {"enabled"}),
+    "anthropic.claude-opus-4-1-20250805-v1:0": claude(200_000, 32_000, {"enabled"}),
+    "eu.anthropic.claude-3-7-sonnet-20250219-v1:0": claude(200_000, 64_000, {"enabled"}),
+    "anthropic.claude-3-haiku-20240307-v1:0": claude(200_000, 4096, set()),
     "eu.amazon.nova-micro-v1:0": ("nova", False, False, True, 128_000, 10_000, "", set()),
     "eu.amazon.nova-lite-v1:0": ("nova", True, True, True, 300_000, 10_000, "", set()),
     "eu.amazon.nova-pro-v1:0": ("nova", True, True, True, 300_000, 10_000, "", set()),

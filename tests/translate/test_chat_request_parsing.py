@@ -139,6 +139,8 @@ BAD_REQUESTS = [
         chat(response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": "x"}}),
         "response_format.json_schema.schema",
     ),
+    ("service-tier-an-array", chat(service_tier=["flex"]), "service_tier"),
+    ("service-tier-an-object", chat(service_tier={"tier": "flex"}), "service_tier"),
     ("legacy-functions", chat(functions=[{"name": "w"}]), "functions"),
     ("legacy-function-call", chat(function_call="auto"), "function_call"),
 ]

@@ -45,7 +45,7 @@ class EventNames:
     def finish(self, finish_reason):
         return f"finish:{finish_reason}"
 
-    def usage(self, usage):
+    def usage(self, usage, service_tier=None, guardrail_trace=None):
         return f"usage:{usage.total_tokens}"
 
 

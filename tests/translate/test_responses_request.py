@@ -289,6 +289,7 @@ ERRORS = [
     ("temperature too high", body(input="x", temperature=2.5), "temperature"),
     ("top_p a string", body(input="x", top_p="high"), "top_p"),
     ("max_output_tokens zero", body(input="x", max_output_tokens=0), "max_output_tokens"),
+    ("max_output_tokens past 64 bits", body(input="x", max_output_tokens=2**64), "max_output_tokens"),
     ("stream a string", body(input="x", stream="yes"), "stream"),
     ("metadata a list", body(input="x", metadata=[]), "metadata"),
     ("tools an object", body(input="x", tools={}), "tools"),

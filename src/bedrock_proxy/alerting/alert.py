@@ -11,11 +11,12 @@ FAILURES = "model_group_failures"
 SINK_DROPPED = "sink_dropped_records"
 SINK_CREDENTIALS = "sink_credentials_rejected"
 SHARED_STATE = "shared_state_unavailable"
+SOFT_BUDGET = "soft_budget_crossed"
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # COOLDOWN | FAILURES | SINK_DROPPED | SINK_CREDENTIALS | SHARED_STATE
+    kind: str  # COOLDOWN | FAILURES | SINK_DROPPED | SINK_CREDENTIALS | SHARED_STATE | SOFT_BUDGET
     subject: str  # what rate limiting is keyed on, e.g. "model_group_failures:claude-3-haiku"
     text: str  # one human sentence, what Slack and the log show
     model_group: str | None = None
@@ -95,4 +96,21 @@ def shared_state_alert(store: str, reason: str, meanwhile: str) -> Alert:
         f"{SHARED_STATE}:{store}",
         f"bedrock-proxy: the shared rate-limit store ({store}) is unreachable ({reason}); until it answers"
         f" again {meanwhile}",
+    )
+
+
+def soft_budget_alert(
+    kind: str, name: str, spent: float, soft_budget: float, resets_at: float | None
+) -> Alert:
+    """A key's, team's or user's spend passed its soft_budget: calls still pass (max_budget refuses them)."""
+    when = (
+        f"; the period resets at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(resets_at))}"
+        if resets_at is not None
+        else ""
+    )
+    return Alert(
+        SOFT_BUDGET,
+        f"{SOFT_BUDGET}:{kind}:{name}:{resets_at}",
+        f"bedrock-proxy: {kind} '{name}' has spent ${spent:.6f}, past its soft_budget of ${soft_budget:.6f}"
+        f"{when}. Calls still pass until max_budget.",
     )

@@ -47,8 +47,14 @@ def finish_reason_of(stop: str | None) -> str | None:
     return {"max_tokens": "length", "tool_use": "tool_calls", "refusal": "content_filter"}.get(stop, "stop")
 
 
-def usage_to_anthropic(usage: Usage | None) -> dict[str, Any]:
-    """Anthropic's usage; the cache writes also split by TTL (`cache_creation`) when some were one-hour."""
+# Bedrock's service tiers -> Anthropic's usage.service_tier ("standard" | "priority" | "batch"); flex and
+# reserved have no Anthropic name and are left out rather than misnamed
+_ANTHROPIC_TIERS = {"default": "standard", "priority": "priority"}
+
+
+def usage_to_anthropic(usage: Usage | None, service_tier: str | None = None) -> dict[str, Any]:
+    """Anthropic's usage; the cache writes also split by TTL (`cache_creation`) when some were one-hour, and
+    the tier that served the call (`service_tier`) when Bedrock reported one Anthropic has a name for."""
     usage = usage or Usage()
     out: dict[str, Any] = {
         "input_tokens": max(usage.prompt_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0),
@@ -61,6 +67,9 @@ def usage_to_anthropic(usage: Usage | None) -> dict[str, Any]:
             "ephemeral_5m_input_tokens": usage.cache_write_tokens - usage.cache_write_1h_tokens,
             "ephemeral_1h_input_tokens": usage.cache_write_1h_tokens,
         }
+    tier = _ANTHROPIC_TIERS.get(service_tier or "")
+    if tier is not None:
+        out["service_tier"] = tier
     return out
 
 
@@ -96,7 +105,8 @@ def message_from_answer(answer: ChatAnswer, msg_id: str, model: str) -> dict[str
         "content": content_blocks(answer),
         "stop_reason": stop_reason(answer.finish_reason, answer.stop_sequence),
         "stop_sequence": answer.stop_sequence,
-        "usage": usage_to_anthropic(answer.usage),
+        "usage": usage_to_anthropic(answer.usage, answer.service_tier),
+        **({"guardrail_trace": answer.guardrail_trace} if answer.guardrail_trace is not None else {}),
     }
 
 
@@ -211,8 +221,10 @@ class MessageStreamRenderer:
         self._stop_reason = stop_reason(finish_reason, self._stop_sequence)
         return self._close()
 
-    def usage(self, usage: Usage) -> bytes:
-        return self._end(usage_to_anthropic(usage))
+    def usage(
+        self, usage: Usage, service_tier: str | None = None, guardrail_trace: dict[str, Any] | None = None
+    ) -> bytes:
+        return self._end(usage_to_anthropic(usage, service_tier), guardrail_trace)
 
     def end(self) -> bytes:
         """What is still owed when the upstream stream ended without usage (or without a stop reason)."""
@@ -222,11 +234,14 @@ class MessageStreamRenderer:
         usage["input_tokens"] = self._input_tokens
         return self._close() + self._end(usage)
 
-    def _end(self, usage: dict[str, int]) -> bytes:
+    def _end(self, usage: dict[str, Any], guardrail_trace: dict[str, Any] | None = None) -> bytes:
+        """message_delta (with the guardrail's trace, the gateway's extra field, when there is one), then
+        message_stop."""
         if self._done:
             return b""
         self._done = True
         delta = {"stop_reason": self._stop_reason or "end_turn", "stop_sequence": self._stop_sequence}
-        return encode_event({"type": "message_delta", "delta": delta, "usage": usage}) + encode_event(
-            {"type": "message_stop"}
-        )
+        event: dict[str, Any] = {"type": "message_delta", "delta": delta, "usage": usage}
+        if guardrail_trace is not None:
+            event["guardrail_trace"] = guardrail_trace
+        return encode_event(event) + encode_event({"type": "message_stop"})

@@ -12,12 +12,27 @@ What Claude Code sends that Bedrock has no use for (`context_management`, `servi
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import re
 from typing import Any
 
+from bedrock_proxy.chat.fields import (
+    base64_bytes,
+    cache_mark,
+    image_format,
+    model_name,
+    new_tool_name,
+    optional_bool,
+    optional_int,
+    optional_number,
+    optional_str,
+    reasoning_block,
+    required_str,
+    tool_schema,
+    wrong_type,
+)
 from bedrock_proxy.chat.request import (
+    CacheMark,
     ChatRequest,
     DocumentPart,
     ImagePart,
@@ -25,21 +40,18 @@ from bedrock_proxy.chat.request import (
     Part,
     Reasoning,
     ReasoningMode,
-    ReasoningPart,
     RemoteImagePart,
     TextPart,
     ToolCall,
     ToolChoice,
     ToolChoiceMode,
     ToolDef,
-    sniff_image,
 )
-from bedrock_proxy.errors import GatewayError, invalid_request
+from bedrock_proxy.errors import invalid_request
 
 logger = logging.getLogger("bedrock_proxy.anthropic")
 
 CLIENT_API = "anthropic.messages"
-_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _EFFORTS = ("low", "medium", "high", "max", "xhigh")
 _IGNORED_KEYS = ("context_management", "service_tier", "container", "mcp_servers", "inference_geo")
 # media type of a base64 document -> Converse's document format
@@ -61,10 +73,8 @@ def parse_messages_request(body: Any, *, count_tokens: bool = False) -> ChatRequ
     """The gateway's request for a Messages body; `count_tokens`: the count_tokens body (no max_tokens)."""
     if not isinstance(body, dict):
         raise invalid_request("The request body must be a JSON object.")
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise _field("model", "a model name", model)
-    max_tokens = _int(body, "max_tokens", 1)
+    model = model_name(body)
+    max_tokens = optional_int(body, "max_tokens", 1)
     if max_tokens is None and not count_tokens:
         raise invalid_request("'max_tokens' is required: the most tokens the answer may have.", "max_tokens")
     messages = body.get("messages")
@@ -73,9 +83,7 @@ def parse_messages_request(body: Any, *, count_tokens: bool = False) -> ChatRequ
     parsed = _system(body.get("system"))
     for index, message in enumerate(messages):
         parsed.extend(_message(message, f"messages[{index}]"))
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise _field("stream", "a boolean", stream)
+    stream = bool(optional_bool(body, "stream"))
     for key in _IGNORED_KEYS:
         if key in body:
             logger.debug("%s ignored: Bedrock has no use for it", key)
@@ -87,9 +95,9 @@ def parse_messages_request(body: Any, *, count_tokens: bool = False) -> ChatRequ
         parsed_messages=parsed,
         stream=stream and not count_tokens,
         max_tokens=max_tokens,
-        temperature=_number(body, "temperature", 0.0, 1.0),
-        top_p=_number(body, "top_p", 0.0, 1.0),
-        top_k=_int(body, "top_k", 0),
+        temperature=_unit_number(body, "temperature"),
+        top_p=_unit_number(body, "top_p"),
+        top_k=optional_int(body, "top_k", 0),
         stop=_stop_sequences(body.get("stop_sequences")),
         user=_user(body.get("metadata")),
         tools=tools or None,
@@ -106,55 +114,17 @@ def parse_messages_request(body: Any, *, count_tokens: bool = False) -> ChatRequ
 # Top-level fields
 
 
-def _field(param: str, expected: str, value: object) -> GatewayError:
-    return invalid_request(f"'{param}' must be {expected}, got {_type_name(value)}.", param)
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _int(body: dict[str, Any], key: str, low: int) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _field(key, "an integer", value)
-    if value < low:
-        raise invalid_request(f"'{key}' must be at least {low}, got {value}.", key)
-    return value
-
-
-def _number(body: dict[str, Any], key: str, low: float, high: float) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _field(key, "a number", value)
-    if not low <= value <= high:
-        raise invalid_request(f"'{key}' must be between {low:g} and {high:g}, got {value}.", key)
-    return float(value)
+def _unit_number(body: dict[str, Any], key: str) -> float | None:
+    """temperature and top_p: Anthropic's range is 0 to 1 (OpenAI's temperature goes to 2)."""
+    value = optional_number(body, key, 0, 1)
+    return None if value is None else float(value)
 
 
 def _stop_sequences(value: object) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
-        raise _field("stop_sequences", "an array of strings", value)
+        raise wrong_type("stop_sequences", "an array of strings", value)
     return [s for s in value if s] or None
 
 
@@ -163,12 +133,12 @@ def _user(metadata: object) -> str | None:
     if metadata is None:
         return None
     if not isinstance(metadata, dict):
-        raise _field("metadata", "an object", metadata)
+        raise wrong_type("metadata", "an object", metadata)
     user_id = metadata.get("user_id")
     if user_id is None:
         return None
     if not isinstance(user_id, str):
-        raise _field("metadata.user_id", "a string", user_id)
+        raise wrong_type("metadata.user_id", "a string", user_id)
     return user_id or None
 
 
@@ -189,7 +159,7 @@ def _system(value: object) -> list[Message]:
     if isinstance(value, str):
         return [Message("system", [TextPart(value)], "system")]
     if not isinstance(value, list):
-        raise _field("system", "a string or an array of text blocks", value)
+        raise wrong_type("system", "a string or an array of text blocks", value)
     parts: list[Part] = []
     for index, block in enumerate(value):
         param = f"system[{index}]"
@@ -197,14 +167,14 @@ def _system(value: object) -> list[Message]:
             raise invalid_request(
                 f'\'{param}\' must be a text block: {{"type": "text", "text": ...}}.', param
             )
-        parts.append(TextPart(_text(block, param), _cache(block, param)))
+        parts.append(TextPart(required_str(block, "text", param), _cache(block, param)))
     return [Message("system", parts, "system")] if parts else []
 
 
 def _message(message: object, param: str) -> list[Message]:
     """One Anthropic message as the gateway's messages: its tool results each become a tool message."""
     if not isinstance(message, dict):
-        raise _field(param, "an object with role and content", message)
+        raise wrong_type(param, "an object with role and content", message)
     role = message.get("role")
     if role not in ("user", "assistant", "system"):
         raise invalid_request(f"'{param}.role' must be 'user' or 'assistant', got {role!r}.", f"{param}.role")
@@ -212,7 +182,7 @@ def _message(message: object, param: str) -> list[Message]:
     if isinstance(content, str):
         return [Message(role, [TextPart(content)], param)]
     if not isinstance(content, list):
-        raise _field(f"{param}.content", "a string or an array of content blocks", content)
+        raise wrong_type(f"{param}.content", "a string or an array of content blocks", content)
     results: list[Message] = []
     parts: list[Part] = []
     calls: list[ToolCall] = []
@@ -220,7 +190,7 @@ def _message(message: object, param: str) -> list[Message]:
     for index, block in enumerate(content):
         block_param = f"{param}.content[{index}]"
         if not isinstance(block, dict):
-            raise _field(block_param, "a content block object", block)
+            raise wrong_type(block_param, "a content block object", block)
         kind = block.get("type")
         cache = _cache(block, block_param)
         if kind == "tool_result":
@@ -251,24 +221,14 @@ def _message(message: object, param: str) -> list[Message]:
 def _content_part(block: dict[str, Any], param: str, cache: bool | str, role: str) -> Part:
     kind = block.get("type")
     if kind == "text":
-        return TextPart(_text(block, param), cache)
+        return TextPart(required_str(block, "text", param), cache)
     if kind == "image":
         return _image(block.get("source"), f"{param}.source", cache)
     if kind == "document":
         return _document(block, param, cache)
-    if kind == "thinking":
-        thinking = block.get("thinking")
-        if not isinstance(thinking, str):
-            raise _field(f"{param}.thinking", "a string", thinking)
-        signature = block.get("signature")
-        if signature is not None and not isinstance(signature, str):
-            raise _field(f"{param}.signature", "a string", signature)
-        return ReasoningPart(thinking, signature=signature or None, cache=cache)
-    if kind == "redacted_thinking":
-        data = block.get("data")
-        if not isinstance(data, str):
-            raise _field(f"{param}.data", "a string", data)
-        return ReasoningPart("", redacted=data, cache=cache)
+    reasoning = reasoning_block(block, param, cache)
+    if reasoning is not None:
+        return reasoning
     raise invalid_request(
         f"'{param}.type' {kind!r} is not a content block this gateway takes: use text, image, document,"
         " tool_use, tool_result, thinking or redacted_thinking.",
@@ -276,14 +236,7 @@ def _content_part(block: dict[str, Any], param: str, cache: bool | str, role: st
     )
 
 
-def _text(block: dict[str, Any], param: str) -> str:
-    text = block.get("text")
-    if not isinstance(text, str):
-        raise _field(f"{param}.text", "a string", text)
-    return text
-
-
-def _cache(block: dict[str, Any], param: str) -> bool | str:
+def _cache(block: dict[str, Any], param: str) -> CacheMark:
     """A block's cache_control: True for the default TTL, or its `ttl` ("5m" | "1h")."""
     control = block.get("cache_control")
     if control is None:
@@ -292,28 +245,12 @@ def _cache(block: dict[str, Any], param: str) -> bool | str:
         raise invalid_request(
             f'\'{param}.cache_control\' must be {{"type": "ephemeral"}}.', f"{param}.cache_control"
         )
-    ttl = control.get("ttl")
-    if ttl is None:
-        return True
-    if ttl not in ("5m", "1h"):
-        raise invalid_request(
-            f"'{param}.cache_control.ttl' must be 5m or 1h, got {ttl!r}.", f"{param}.cache_control.ttl"
-        )
-    return str(ttl)
-
-
-def _base64(data: object, param: str) -> bytes:
-    if not isinstance(data, str):
-        raise _field(param, "a base64 string", data)
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise invalid_request(f"'{param}' is not valid base64.", param) from None
+    return cache_mark(control, f"{param}.cache_control")
 
 
 def _image(source: object, param: str, cache: bool | str) -> Part:
     if not isinstance(source, dict):
-        raise _field(param, "an image source object", source)
+        raise wrong_type(param, "an image source object", source)
     kind = source.get("type")
     if kind == "url":
         url = source.get("url")
@@ -322,32 +259,31 @@ def _image(source: object, param: str, cache: bool | str) -> Part:
         return RemoteImagePart(url, param, cache)
     if kind != "base64":
         raise invalid_request(f"'{param}.type' must be 'base64' or 'url', got {kind!r}.", f"{param}.type")
-    raw = _base64(source.get("data"), f"{param}.data")
-    image_format = sniff_image(raw)
-    if image_format is None:
-        raise invalid_request(f"'{param}.data' is not a PNG, JPEG, GIF or WebP image.", f"{param}.data")
-    return ImagePart(image_format, source["data"], param, cache)
+    data_param = f"{param}.data"
+    return ImagePart(
+        image_format(base64_bytes(source.get("data"), data_param), data_param), source["data"], param, cache
+    )
 
 
 def _document(block: dict[str, Any], param: str, cache: bool | str) -> Part:
     source = block.get("source")
     source_param = f"{param}.source"
     if not isinstance(source, dict):
-        raise _field(source_param, "a document source object", source)
+        raise wrong_type(source_param, "a document source object", source)
     kind = source.get("type")
     title = block.get("title")
     name = _document_name(title if isinstance(title, str) else "", param)
     if kind == "text":
         text = source.get("data")
         if not isinstance(text, str):
-            raise _field(f"{source_param}.data", "a string", text)
+            raise wrong_type(f"{source_param}.data", "a string", text)
         return DocumentPart("txt", base64.b64encode(text.encode()).decode("ascii"), name, param, cache)
     if kind == "content":
         content = source.get("content")
         if isinstance(content, str):
             return TextPart(content, cache)
         if not isinstance(content, list):
-            raise _field(f"{source_param}.content", "a string or an array of text blocks", content)
+            raise wrong_type(f"{source_param}.content", "a string or an array of text blocks", content)
         texts = [b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"]
         return TextPart("\n".join(t for t in texts if isinstance(t, str)), cache)
     if kind != "base64":
@@ -364,7 +300,7 @@ def _document(block: dict[str, Any], param: str, cache: bool | str) -> Part:
             f" {', '.join(_DOCUMENT_FORMATS)}.",
             f"{source_param}.media_type",
         )
-    _base64(source.get("data"), f"{source_param}.data")
+    base64_bytes(source.get("data"), f"{source_param}.data")
     return DocumentPart(document_format, source["data"], name, param, cache)
 
 
@@ -377,23 +313,21 @@ def _document_name(title: str, param: str) -> str:
 def _tool_use(block: dict[str, Any], param: str) -> ToolCall:
     call_id = block.get("id")
     if not isinstance(call_id, str) or not call_id:
-        raise _field(f"{param}.id", "a non-empty string", call_id)
+        raise wrong_type(f"{param}.id", "a non-empty string", call_id)
     name = block.get("name")
     if not isinstance(name, str) or not name:
-        raise _field(f"{param}.name", "a non-empty string", name)
+        raise wrong_type(f"{param}.name", "a non-empty string", name)
     arguments = block.get("input", {})
     if not isinstance(arguments, dict):
-        raise _field(f"{param}.input", "an object", arguments)
+        raise wrong_type(f"{param}.input", "an object", arguments)
     return ToolCall(call_id, name, arguments)
 
 
 def _tool_result(block: dict[str, Any], param: str, cache: bool | str) -> Message:
     call_id = block.get("tool_use_id")
     if not isinstance(call_id, str) or not call_id:
-        raise _field(f"{param}.tool_use_id", "a non-empty string", call_id)
-    is_error = block.get("is_error", False)
-    if not isinstance(is_error, bool):
-        raise _field(f"{param}.is_error", "a boolean", is_error)
+        raise wrong_type(f"{param}.tool_use_id", "a non-empty string", call_id)
+    is_error = bool(optional_bool(block, "is_error", f"{param}.is_error"))
     content = block.get("content", "")
     parts: list[Part]
     if isinstance(content, str):
@@ -406,7 +340,7 @@ def _tool_result(block: dict[str, Any], param: str, cache: bool | str) -> Messag
                 raise invalid_request(f"'{item_param}' must be a text, image or document block.", item_param)
             parts.append(_content_part(item, item_param, False, "user"))
     else:
-        raise _field(f"{param}.content", "a string or an array of blocks", content)
+        raise wrong_type(f"{param}.content", "a string or an array of blocks", content)
     return Message("tool", parts, param, tool_call_id=call_id, cache=cache, tool_error=is_error)
 
 
@@ -419,30 +353,21 @@ def _tools(value: object) -> tuple[list[ToolDef], bool]:
     if value is None:
         return [], False
     if not isinstance(value, list):
-        raise _field("tools", "an array of tools", value)
+        raise wrong_type("tools", "an array of tools", value)
     tools: list[ToolDef] = []
     dropped = False
     for index, tool in enumerate(value):
         param = f"tools[{index}]"
         if not isinstance(tool, dict):
-            raise _field(param, "a tool object", tool)
+            raise wrong_type(param, "a tool object", tool)
         kind = tool.get("type")
         if kind not in (None, "custom"):
             logger.debug("%s: server tool %r ignored (Bedrock runs no server tools)", param, kind)
             dropped = True
             continue
-        name = tool.get("name")
-        if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
-            raise invalid_request(
-                f"'{param}.name' must be 1-64 letters, digits, underscores or hyphens, got {name!r}.",
-                f"{param}.name",
-            )
-        description = tool.get("description")
-        if description is not None and not isinstance(description, str):
-            raise _field(f"{param}.description", "a string", description)
-        schema = tool.get("input_schema")
-        if not isinstance(schema, dict):
-            raise _field(f"{param}.input_schema", "a JSON Schema object", schema)
+        name = new_tool_name(tool.get("name"), f"{param}.name", tools)
+        description = optional_str(tool, "description", f"{param}.description")
+        schema = tool_schema(tool.get("input_schema"), f"{param}.input_schema", required=True)
         tools.append(ToolDef(name, description or None, schema, _cache(tool, param)))
     return tools, dropped
 
@@ -451,7 +376,7 @@ def _tool_choice(value: object) -> ToolChoice | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _field("tool_choice", 'an object such as {"type": "auto"}', value)
+        raise wrong_type("tool_choice", 'an object such as {"type": "auto"}', value)
     kind = value.get("type")
     if kind == "auto":
         return ToolChoice(ToolChoiceMode.AUTO)
@@ -462,7 +387,7 @@ def _tool_choice(value: object) -> ToolChoice | None:
     if kind == "tool":
         name = value.get("name")
         if not isinstance(name, str) or not name:
-            raise _field("tool_choice.name", "the name of a tool in 'tools'", name)
+            raise wrong_type("tool_choice.name", "the name of a tool in 'tools'", name)
         return ToolChoice(ToolChoiceMode.TOOL, name)
     raise invalid_request(
         f"'tool_choice.type' must be auto, any, tool or none, got {kind!r}.", "tool_choice.type"
@@ -480,10 +405,10 @@ def _reasoning(thinking: object, output_config: object) -> Reasoning | None:
     if thinking is None:
         return Reasoning(ReasoningMode.DISABLED, effort=effort) if effort else None
     if not isinstance(thinking, dict):
-        raise _field("thinking", 'an object such as {"type": "adaptive"}', thinking)
+        raise wrong_type("thinking", 'an object such as {"type": "adaptive"}', thinking)
     kind = thinking.get("type")
     if kind == "enabled":
-        budget = _int(thinking, "budget_tokens", 1024)
+        budget = optional_int(thinking, "budget_tokens", 1024, param="thinking.budget_tokens")
         if budget is None:
             raise invalid_request(
                 "'thinking.budget_tokens' is required with type 'enabled' (at least 1024).",
@@ -503,7 +428,7 @@ def _effort(output_config: object) -> str | None:
     if output_config is None:
         return None
     if not isinstance(output_config, dict):
-        raise _field("output_config", "an object", output_config)
+        raise wrong_type("output_config", "an object", output_config)
     effort = output_config.get("effort")
     if effort is None:
         return None

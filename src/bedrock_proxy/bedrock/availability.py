@@ -21,6 +21,8 @@ Sources (read 2026; AWS moves fast, `bedrock-proxy doctor` asks the account itse
   [anthropic] Anthropic, "Claude on Amazon Bedrock" (platform.claude.com, 2026): which Claude models have
               global / us / eu / jp / apac profiles (Opus 4.6, Sonnet 4.6, Sonnet 4.5, Sonnet 4, Opus 4.5,
               Haiku 4.5: global and eu; 3.7 Sonnet: eu, no global).
+  [regions-2026] the same AWS page as a stored copy fetched 2026-02-15 (its in-Region and inference
+              profile tables), read for this table in 2026-12: it confirms the cells marked so below.
   [lifecycle] AWS "Model lifecycle" and the model cards' "Model lifecycle" line: LEGACY models still answer
               but are being retired; UNVERIFIED where the stored cards did not say so for that model.
 A third-party mapping (aws-solutions-library-samples GenAI-IDP, "EU Region Model Support") lists an
@@ -98,9 +100,27 @@ _MISTRAL_REGIONS = (
     "eu-west-3",
     "sa-east-1",
 )
-_MISTRAL_SOURCE = (
-    "[regions] UNVERIFIED for eu-west-1: launched in the EU in eu-west-3, later listed for eu-west-1"
+_GPT_OSS_REGIONS = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "ap-northeast-1",
+    "ap-south-1",
+    "ap-southeast-3",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-west-1",
+    "eu-west-2",
+    "sa-east-1",
 )
+_MISTRAL_SOURCE = "[regions-2026] eu-west-1, eu-west-2 and eu-west-3 in-Region (confirmed)"
+# Mistral 3 (December 2025): in-Region ids only. Large 3, Magistral Small and Ministral 3B are not offered in
+# any EU region; Ministral 3 8B and 14B are served in eu-west-1, eu-west-2 and eu-south-1.
+_MISTRAL_3_NOT_EU = ("us-east-1", "us-east-2", "us-west-2", "ap-northeast-1", "ap-south-1", "sa-east-1")
+_MISTRAL_3_EU = (*_MISTRAL_3_NOT_EU, "eu-south-1", "eu-west-1", "eu-west-2")
+_MINISTRAL_8B = "mistral.ministral-3-8b-instruct"
+_MISTRAL_3_SOURCE = "[regions-2026] in-Region only, no inference profile"
 
 AVAILABILITY: dict[str, Availability] = _table(
     Availability(
@@ -123,7 +143,7 @@ AVAILABILITY: dict[str, Availability] = _table(
             "eu-central-1",
         ),
         profiles={"eu": EU, "us": US_TWO, "apac": APAC},
-        source="[profiles]; [regions] eu-west-1 and eu-west-3 through the EU profile only (UNVERIFIED)",
+        source="[profiles]; [regions-2026] eu-west-1 and eu-west-3 through the EU profile only (confirmed)",
         lifecycle="LEGACY",
         replacement=_SONNET_45,
     ),
@@ -183,21 +203,23 @@ AVAILABILITY: dict[str, Availability] = _table(
     Availability(
         "amazon.titan-text-express-v1",
         on_demand=("us-east-1", "us-west-2", "ap-south-1", "ap-southeast-2", "eu-west-1", "eu-west-3"),
-        source="[sharing] (regions listed there; others may serve it too); [lifecycle] LEGACY UNVERIFIED",
+        source="[sharing]; [regions-2026] eu-west-1 in-Region (confirmed); [lifecycle] LEGACY UNVERIFIED",
         lifecycle="LEGACY",
         replacement=_NOVA_LITE,
     ),
     Availability(
         "amazon.titan-text-lite-v1",
         on_demand=("us-east-1", "us-west-2", "ap-south-1", "ap-southeast-2", "eu-west-1", "eu-west-3"),
-        source="[sharing] (regions listed there; others may serve it too); [lifecycle] LEGACY UNVERIFIED",
+        source="[sharing] (regions listed there); [lifecycle] LEGACY UNVERIFIED; eu-west-1 UNVERIFIED:"
+        " [regions-2026] lists Titan Text Lite in ap-south-1 only (being withdrawn; doctor asks the account)",
         lifecycle="LEGACY",
         replacement=_NOVA_MICRO,
     ),
     Availability(
         "amazon.titan-embed-text-v1",
         on_demand=("us-east-1", "us-west-2", "ap-northeast-1", "eu-central-1", "eu-west-1"),
-        source="[regions] UNVERIFIED for eu-west-1",
+        source="[regions] eu-west-1 UNVERIFIED: [regions-2026] lists Titan Embeddings G1 in eu-central-1"
+        " only in the EU (kept: config.yaml's titan-embed-text relies on it; doctor asks the account)",
     ),
     Availability(
         "amazon.titan-embed-text-v2:0",
@@ -213,7 +235,7 @@ AVAILABILITY: dict[str, Availability] = _table(
             "eu-west-3",
             "sa-east-1",
         ),
-        source="[regions] UNVERIFIED for eu-west-1",
+        source="[regions-2026] eu-west-1 in-Region (confirmed)",
     ),
     Availability(
         "cohere.embed-english-v3",
@@ -226,7 +248,7 @@ AVAILABILITY: dict[str, Availability] = _table(
             "eu-west-1",
             "eu-west-3",
         ),
-        source="[regions] UNVERIFIED for eu-west-1",
+        source="[regions-2026] eu-west-1 in-Region (confirmed)",
     ),
     Availability(
         "cohere.embed-multilingual-v3",
@@ -239,7 +261,7 @@ AVAILABILITY: dict[str, Availability] = _table(
             "eu-west-1",
             "eu-west-3",
         ),
-        source="[regions] UNVERIFIED for eu-west-1",
+        source="[regions-2026] eu-west-1 in-Region (confirmed)",
     ),
     Availability(
         "meta.llama3-1-70b-instruct-v1:0",
@@ -271,7 +293,8 @@ AVAILABILITY: dict[str, Availability] = _table(
         "mistral.pixtral-large-2502-v1:0",
         on_demand=(),
         profiles={"eu": EU_WITH_STOCKHOLM, "us": US},
-        source="[cards] Pixtral Large (25.02): inference-profile only; EU source regions UNVERIFIED",
+        source="[cards] Pixtral Large (25.02): inference-profile only; [regions-2026] EU profile from"
+        " eu-central-1, eu-north-1, eu-west-1, eu-west-3 (confirmed)",
     ),
     # --- the 2025-2026 line-up ----------------------------------------------------------------------------
     Availability(
@@ -320,19 +343,22 @@ AVAILABILITY: dict[str, Availability] = _table(
         "amazon.nova-micro-v1:0",
         on_demand=("us-east-1",),
         profiles={"eu": EU_WITH_STOCKHOLM, "us": US},
-        source="[profiles] eu. and us. profiles; [regions] in-Region us-east-1 only (UNVERIFIED)",
+        source="[profiles] eu. and us. profiles; [regions-2026] not in-Region in eu-west-1 (confirmed; the"
+        " other in-Region cells are not used)",
     ),
     Availability(
         "amazon.nova-lite-v1:0",
         on_demand=("us-east-1",),
         profiles={"eu": EU_WITH_STOCKHOLM, "us": US},
-        source="[profiles] eu. and us. profiles; [regions] in-Region us-east-1 only (UNVERIFIED)",
+        source="[profiles] eu. and us. profiles; [regions-2026] not in-Region in eu-west-1 (confirmed; the"
+        " other in-Region cells are not used)",
     ),
     Availability(
         "amazon.nova-pro-v1:0",
         on_demand=("us-east-1",),
         profiles={"eu": EU_WITH_STOCKHOLM, "us": US},
-        source="[profiles] eu. and us. profiles; [regions] in-Region us-east-1 only (UNVERIFIED)",
+        source="[profiles] eu. and us. profiles; [regions-2026] not in-Region in eu-west-1 (confirmed; the"
+        " other in-Region cells are not used)",
     ),
     Availability(
         "amazon.nova-2-lite-v1:0",
@@ -342,23 +368,45 @@ AVAILABILITY: dict[str, Availability] = _table(
     ),
     Availability(
         "openai.gpt-oss-120b-1:0",
-        on_demand=("us-east-1", "us-west-2", "eu-west-1", "eu-north-1", "ap-northeast-1", "ap-south-1"),
-        source="shared/bedrock-2026.md: in-Region in eu-west-1; the other regions UNVERIFIED",
+        on_demand=_GPT_OSS_REGIONS,
+        source="[regions-2026] in-Region, eu-west-1 included (confirmed)",
     ),
     Availability(
         "openai.gpt-oss-20b-1:0",
-        on_demand=("us-east-1", "us-west-2", "eu-west-1", "eu-north-1", "ap-northeast-1", "ap-south-1"),
-        source="shared/bedrock-2026.md: in-Region in eu-west-1; the other regions UNVERIFIED",
+        on_demand=_GPT_OSS_REGIONS,
+        source="[regions-2026] in-Region, eu-west-1 included (confirmed)",
     ),
     Availability(
         "cohere.embed-v4:0",
-        on_demand=("us-east-1",),
+        on_demand=("us-east-1", "ap-northeast-1", "eu-west-1"),
         profiles={"eu": EU_WIDE, "us": US, "global": GLOBAL},
-        source="[cards] Embed v4: in-Region id, eu./us./global. ids; in-Region regions UNVERIFIED",
+        source="[cards] Embed v4: in-Region id, eu./us./global. ids; [regions-2026] in-Region in us-east-1,"
+        " ap-northeast-1 and eu-west-1",
     ),
     Availability("mistral.mistral-large-2402-v1:0", on_demand=_MISTRAL_REGIONS, source=_MISTRAL_SOURCE),
     Availability("mistral.mixtral-8x7b-instruct-v0:1", on_demand=_MISTRAL_REGIONS, source=_MISTRAL_SOURCE),
     Availability("mistral.mistral-7b-instruct-v0:2", on_demand=_MISTRAL_REGIONS, source=_MISTRAL_SOURCE),
+    Availability(
+        "mistral.mistral-large-3-675b-instruct",
+        on_demand=_MISTRAL_3_NOT_EU,
+        source=_MISTRAL_3_SOURCE + "; not in the EU",
+    ),
+    Availability(
+        "mistral.magistral-small-2509",
+        on_demand=_MISTRAL_3_NOT_EU,
+        source=_MISTRAL_3_SOURCE + "; not in the EU",
+    ),
+    Availability(
+        "mistral.ministral-3-3b-instruct",
+        on_demand=_MISTRAL_3_NOT_EU,
+        source=_MISTRAL_3_SOURCE + "; not in the EU",
+    ),
+    Availability(_MINISTRAL_8B, on_demand=_MISTRAL_3_EU, source=_MISTRAL_3_SOURCE + "; eu-west-1 included"),
+    Availability(
+        "mistral.ministral-3-14b-instruct",
+        on_demand=_MISTRAL_3_EU,
+        source=_MISTRAL_3_SOURCE + "; eu-west-1 included",
+    ),
 )
 
 

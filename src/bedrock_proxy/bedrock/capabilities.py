@@ -43,6 +43,7 @@ class ModelCapabilities:
     max_output_tokens: int | None = None
     documents: bool = True
     cache_1h: bool = False  # cachePoint {"ttl": "1h"} accepted (Claude 4.5 and later; others: 5 minutes)
+    cache_min_tokens: int = 1024  # the shortest prefix a cache point caches (shorter: ignored, no error)
     top_k: bool = True  # additionalModelRequestFields {"top_k"} accepted
     # the `thinking` types this model takes in additionalModelRequestFields: "enabled" (with budget_tokens),
     # "adaptive"; empty: no extended thinking at all
@@ -93,7 +94,9 @@ def capabilities_for(model_id: str) -> ModelCapabilities:
     """Capabilities of a Bedrock model id (plain, `eu.`/`us.`/`apac.`/`global.` profile, or ARN)."""
     mid = base_model_id(model_id).lower()
     if mid.startswith("anthropic.claude"):
-        return replace(_claude(mid), cache_1h=_claude_version(mid) >= (4, 5))
+        return replace(
+            _claude(mid), cache_1h=_claude_version(mid) >= (4, 5), cache_min_tokens=_claude_cache_minimum(mid)
+        )
     if mid.startswith("amazon.titan-embed"):
         return ModelCapabilities(
             family="titan-embed",
@@ -114,8 +117,9 @@ def capabilities_for(model_id: str) -> ModelCapabilities:
         return _nova(mid)
     if mid.startswith("openai.gpt-oss"):
         # AWS "OpenAI models" page: text in and out, 128K context, tools through Converse; the reasoning
-        # level (low/medium/high) is the model's own `reasoning_effort` field. Max output UNVERIFIED (the
-        # page gives none; 128K as the context allows, Bedrock has the last word).
+        # level (low/medium/high) is the model's own `reasoning_effort` field. Max output: OpenAI's model
+        # page gives 131,072 (the model's own limit); AWS's page gives none, so 128K, what Bedrock's window
+        # allows (UNVERIFIED for Bedrock: Bedrock has the last word).
         return ModelCapabilities(
             family="gpt-oss",
             images=False,
@@ -170,8 +174,8 @@ def _claude(mid: str) -> ModelCapabilities:
 
 def _claude_limits(mid: str) -> tuple[int, int]:
     """(context window, max output) by Claude generation: AWS model cards (Opus 4.6 and 4.7: 1M / 128K;
-    Haiku 4.5: 200K / 64K) and Anthropic's model pages (Sonnet 4.5, Opus 4.5: 200K / 64K; Sonnet 4.6: 1M
-    context). Sonnet 4.6's max output: 64K (UNVERIFIED, third-party tables say 64K or 128K)."""
+    Haiku 4.5: 200K / 64K) and Anthropic's model pages (Sonnet 4.5, Opus 4.5: 200K / 64K; Sonnet 4.6: 1M /
+    128K, confirmed on Anthropic's Sonnet 4.6 model page)."""
     if "claude-3-5" in mid:
         return 200_000, 8192
     if "claude-3-7" in mid:
@@ -183,7 +187,7 @@ def _claude_limits(mid: str) -> tuple[int, int]:
         return 1_000_000, 128_000
     tier, version = match.group(1), (int(match.group(2)), int(match.group(3) or 0))
     if version >= (4, 6):
-        return 1_000_000, 128_000 if tier == "opus" else 64_000
+        return 1_000_000, 128_000
     if tier == "opus" and version < (4, 5):
         return 200_000, 32_000  # Opus 4 and 4.1
     return 200_000, 64_000  # Sonnet 4 / 4.5, Haiku 4.5, Opus 4.5
@@ -256,6 +260,8 @@ def _llama(mid: str) -> ModelCapabilities:
 
 
 def _mistral(mid: str) -> ModelCapabilities:
+    if "mistral-large-3" in mid or "magistral" in mid or "ministral-3" in mid:
+        return _mistral_3(mid)
     if "mistral-7b" in mid or "mixtral" in mid:
         return ModelCapabilities(
             family="mistral", context_window=32_000, max_output_tokens=8192, **_NO_CHAT_FEATURES
@@ -281,6 +287,52 @@ def _mistral(mid: str) -> ModelCapabilities:
         context_window=32_000 if "2402" in mid else 128_000,
         max_output_tokens=16_384 if "pixtral" in mid else 8192,
     )
+
+
+def _mistral_3(mid: str) -> ModelCapabilities:
+    """Mistral's December 2025 line-up on Bedrock (Converse, tools). Mistral Large 3: images, 256K context
+    (Mistral's model page; AWS's card confirms image input); Magistral Small 2509: a reasoning model that
+    always reasons (no request field to turn it on), images, 128K; Ministral 3 3B: images; 8B and 14B: text
+    only on Bedrock. Max output and the 8B / 14B / Magistral windows come from a public Bedrock model
+    registry (UNVERIFIED: AWS's cards were not readable in full). Tool choice and streaming tools are
+    assumed as on Mistral Large (any, no named tool; tools not streamed: UNVERIFIED), so the gateway never
+    sends what the older Mistral models refused."""
+    if "mistral-large-3" in mid:
+        window, output, images = 256_000, 8192, True
+    elif "magistral" in mid:
+        window, output, images = 128_000, 40_000, True
+    elif "ministral-3-3b" in mid:
+        window, output, images = 256_000, 8192, True
+    else:  # ministral-3-8b, ministral-3-14b
+        window, output, images = 128_000, 4096, False
+    return ModelCapabilities(
+        family="mistral-large",
+        streaming_tools=False,
+        tool_choice_tool=False,
+        images=images,
+        documents=False,
+        context_window=window,
+        max_output_tokens=output,
+        top_k=False,
+    )
+
+
+def _claude_cache_minimum(mid: str) -> int:
+    """The shortest cacheable prefix, by Claude model (Anthropic's prompt caching docs, as quoted in
+    anthropics/anthropic-sdk-python#1194, and AWS's Haiku 4.5 card: "Min tokens per cache checkpoint
+    4,096"): 4,096 for Opus 4.5 / 4.6 and Haiku 4.5, 2,048 for Haiku 3 / 3.5 and Opus 4.7 (UNVERIFIED: a
+    third-party summary of the same table), 1,024 for the others (Sonnet 3.7 to 4.6, Opus 4 / 4.1)."""
+    if "claude-3-haiku" in mid or "claude-3-5-haiku" in mid:
+        return 2048
+    match = _CLAUDE_GENERATION.search(mid)
+    if match is None:
+        return 1024
+    tier, version = match.group(1), (int(match.group(2)), int(match.group(3) or 0))
+    if (tier == "opus" and version in ((4, 5), (4, 6))) or (tier == "haiku" and version == (4, 5)):
+        return 4096
+    if tier == "opus" and version == (4, 7):
+        return 2048
+    return 1024
 
 
 def _claude_version(mid: str) -> tuple[int, int]:

@@ -14,6 +14,7 @@ import orjson
 
 from bedrock_proxy.bedrock.translate import (
     finish_reason_for,
+    guardrail_trace_of,
     service_tier_of,
     stop_sequence_of,
     usage_from_converse,
@@ -41,6 +42,7 @@ class StreamTranslator(Generic[Chunk]):
         "_thinking",
         "_tool_calls",
         "finish_reason",
+        "guardrail_trace",
         "service_tier",
         "started",
         "stop_sequence",
@@ -63,6 +65,7 @@ class StreamTranslator(Generic[Chunk]):
         self.finish_reason: str | None = None
         self.stop_sequence: str | None = None
         self.service_tier: str | None = None
+        self.guardrail_trace: dict[str, Any] | None = None
         # contentBlockIndex -> [reasoning pieces, signature, redacted data]: the blocks a client sends back
         self._thinking: dict[int, list[Any]] = {}
         self.started = False
@@ -85,7 +88,8 @@ class StreamTranslator(Generic[Chunk]):
         if event_type == "metadata":
             self.usage = usage_from_converse(payload.get("usage"), "".join(self._reasoning))
             self.service_tier = service_tier_of(payload)
-            item = self._render.usage(self.usage)
+            self.guardrail_trace = guardrail_trace_of(payload)
+            item = self._render.usage(self.usage, self.service_tier, self.guardrail_trace)
             if item is None:
                 return []
             self.started = True
@@ -209,6 +213,7 @@ class StreamTranslator(Generic[Chunk]):
             ],
             self.stop_sequence,
             self.service_tier,
+            self.guardrail_trace,
         )
 
 
@@ -254,8 +259,9 @@ def converse_events(response: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
         stop["additionalModelResponseFields"] = response["additionalModelResponseFields"]
     events.append(("messageStop", stop))
     metadata = {"usage": response.get("usage") or {}, "metrics": response.get("metrics") or {}}
-    if "serviceTier" in response:
-        metadata["serviceTier"] = response["serviceTier"]
+    for key in ("serviceTier", "trace"):
+        if key in response:
+            metadata[key] = response[key]
     events.append(("metadata", metadata))
     return events
 

@@ -449,10 +449,21 @@ def _inference_config(
 
 
 def _default_reasoning(defaults: dict[str, Any]) -> Reasoning | None:
-    """A deployment's default reasoning_effort (litellm_params), for requests that ask for none; a model
-    without reasoning drops it, named, rather than failing every request."""
+    """A deployment's default reasoning (litellm_params `reasoning_effort` and LiteLLM's `thinking`, checked
+    at start-up), for requests that ask for none; a model without reasoning drops it, named, rather than
+    failing every request. With both, the thinking says how (a budget, adaptive) and the effort how hard."""
     effort = defaults.get("reasoning_effort")
-    if not isinstance(effort, str) or effort == "none":
+    effort = effort if isinstance(effort, str) and effort != "none" else None
+    thinking = defaults.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind == "disabled":
+        return None
+    if kind == "enabled":
+        budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+        return Reasoning(ReasoningMode.ENABLED, budget, effort, param="thinking", refuse=False)
+    if kind == "adaptive":
+        return Reasoning(ReasoningMode.ADAPTIVE, effort=effort, param="thinking", refuse=False)
+    if effort is None:
         return None
     return Reasoning(ReasoningMode.ENABLED, effort=effort, param="reasoning_effort", refuse=False)
 
@@ -631,6 +642,14 @@ def _one_hour_writes(details: Any) -> int:
     return sum(d.get("inputTokens") or 0 for d in details if isinstance(d, dict) and d.get("ttl") == "1h")
 
 
+def guardrail_trace_of(response: dict[str, Any]) -> dict[str, Any] | None:
+    """The guardrail's assessment Bedrock returns when the guardrailConfig's trace is enabled (Converse
+    response or stream metadata: `trace.guardrail`)."""
+    trace = response.get("trace")
+    guardrail = trace.get("guardrail") if isinstance(trace, dict) else None
+    return guardrail if isinstance(guardrail, dict) else None
+
+
 def service_tier_of(response: dict[str, Any]) -> str | None:
     """The service tier Bedrock says served the call (Converse response or stream metadata)."""
     tier = response.get("serviceTier")
@@ -693,6 +712,7 @@ def from_converse(response: dict[str, Any], *, json_tool: str | None) -> ChatAns
         reasoning_parts,
         stop_sequence_of(response.get("additionalModelResponseFields")),
         service_tier_of(response),
+        guardrail_trace_of(response),
     )
 
 

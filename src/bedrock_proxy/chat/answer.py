@@ -9,7 +9,7 @@ content_filter.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bedrock_proxy.chat.request import ReasoningPart
 from bedrock_proxy.chat.usage import Usage
@@ -38,6 +38,8 @@ class ChatAnswer:
     reasoning_parts: list[ReasoningPart] = field(default_factory=list)
     stop_sequence: str | None = None  # the stop sequence that ended the answer, when the provider says
     service_tier: str | None = None  # the service tier that served it, when the provider says
+    # the guardrail's assessment (Bedrock's trace.guardrail), when the deployment's guardrail traces
+    guardrail_trace: dict[str, Any] | None = None
 
 
 Chunk = TypeVar("Chunk", covariant=True)  # what a client API sends for one delta (a chunk dict, an event)
@@ -66,4 +68,9 @@ class StreamRenderer(Protocol[Chunk]):
 
     def finish(self, finish_reason: str) -> Chunk: ...
 
-    def usage(self, usage: Usage) -> Chunk | None: ...
+    def usage(
+        self, usage: Usage, service_tier: str | None = None, guardrail_trace: dict[str, Any] | None = None
+    ) -> Chunk | None:
+        """The stream's end of answer: its usage, with the tier that served it and the guardrail's trace
+        when the provider reports them (Bedrock sends all three in its last event)."""
+        ...

@@ -51,7 +51,9 @@ DEMO_MODELS: dict[str, str] = {
     "llama3-2-3b": "bedrock/eu.meta.llama3-2-3b-instruct-v1:0",
     "llama3-2-1b": "bedrock/eu.meta.llama3-2-1b-instruct-v1:0",
     "pixtral-large": "bedrock/eu.mistral.pixtral-large-2502-v1:0",
-    "cohere-embed-v4": "bedrock/eu.cohere.embed-v4:0",
+    "ministral-3-8b": "bedrock/mistral.ministral-3-8b-instruct",
+    "ministral-3-14b": "bedrock/mistral.ministral-3-14b-instruct",
+    "cohere-embed-v4": "bedrock/cohere.embed-v4:0",
 }
 DEMO_SETTINGS: dict[str, Any] = {
     "litellm_settings": {

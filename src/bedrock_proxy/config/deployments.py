@@ -23,7 +23,7 @@ from bedrock_proxy.config.coerce import (
 )
 from bedrock_proxy.config.effects import UNAPPLIED_DEFAULT_PARAMS, default_without_effect
 from bedrock_proxy.config.features import FEATURE_PARAMS, read_feature
-from bedrock_proxy.config.issues import child
+from bedrock_proxy.config.issues import IssueLog, child
 from bedrock_proxy.config.parsers import Context, check_url
 from bedrock_proxy.config.schema import Deployment, strip_userinfo
 
@@ -65,7 +65,10 @@ APPLIED_DEFAULT_PARAMS = (
     "top_k",
     "stop",
     "reasoning_effort",
+    "thinking",
 )
+THINKING_TYPES = ("enabled", "adaptive", "disabled")  # LiteLLM's `thinking` parameter, as Anthropic's
+MIN_THINKING_BUDGET = 1024
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 DEFAULT_PARAMS = APPLIED_DEFAULT_PARAMS + UNAPPLIED_DEFAULT_PARAMS
 LITELLM_PARAMS = frozenset(CONNECTION_PARAMS + LIMIT_PARAMS + DEFAULT_PARAMS + FEATURE_PARAMS)
@@ -296,6 +299,8 @@ def _default_param(key: str, value: Any, path: str, ctx: Context) -> Any:
             return value
         log.error(path, f"expected one of {', '.join(REASONING_EFFORTS)}, got {describe(value)}")
         return INVALID
+    if key == "thinking":
+        return _thinking_default(value, path, log)
     if key == "stop":
         if isinstance(value, str):
             return value
@@ -304,6 +309,30 @@ def _default_param(key: str, value: Any, path: str, ctx: Context) -> Any:
         log.error(path, f"expected a string or a list of strings, got {describe(value)}")
         return INVALID
     return value
+
+
+def _thinking_default(value: Any, path: str, log: IssueLog) -> dict[str, Any] | Invalid:
+    """LiteLLM's `thinking` ({type: enabled, budget_tokens: N} | {type: adaptive} | {type: disabled}) as a
+    deployment's default: the same shape a request sends, checked here so a mistake is named at start-up."""
+    kind = value.get("type") if isinstance(value, dict) else None
+    if kind not in THINKING_TYPES:
+        log.error(
+            path,
+            "expected {type: enabled, budget_tokens: N}, {type: adaptive} or {type: disabled}, got "
+            + describe(value),
+        )
+        return INVALID
+    assert isinstance(value, dict)
+    if kind != "enabled":
+        return {"type": kind}
+    budget = value.get("budget_tokens")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < MIN_THINKING_BUDGET:
+        log.error(
+            child(path, "budget_tokens"),
+            f"expected an integer of at least {MIN_THINKING_BUDGET}, got {describe(budget)}",
+        )
+        return INVALID
+    return {"type": "enabled", "budget_tokens": budget}
 
 
 def _limit_param(key: str, value: Any, path: str, ctx: Context) -> int | float | Invalid:

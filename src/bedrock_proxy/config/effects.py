@@ -29,7 +29,6 @@ UNAPPLIED_DEFAULT_PARAMS = (
     "response_format",
     "tool_choice",
     "parallel_tool_calls",
-    "thinking",
     "dimensions",
     "encoding_format",
 )
@@ -48,6 +47,6 @@ def default_without_effect(key: str) -> str | None:
     if key not in DEFAULTS_WITHOUT_EFFECT:
         return None
     return (
-        f"a default {key} has no effect yet: only max_tokens, temperature, top_p, top_k, stop and "
-        f"reasoning_effort are applied from litellm_params; send {key} in the request instead"
+        f"a default {key} has no effect yet: only max_tokens, temperature, top_p, top_k, stop, "
+        f"reasoning_effort and thinking are applied from litellm_params; send {key} in the request instead"
     )

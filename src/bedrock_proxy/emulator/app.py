@@ -63,6 +63,11 @@ _CONTROL_PLANE: dict[str, Callable[[str, str, str], dict[str, Any]]] = {
 _STREAMING = frozenset({"ConverseStream", "InvokeModelWithResponseStream"})
 
 
+# the families whose Converse cache points Bedrock honours: Claude, and Nova (Micro, Lite, Pro, Premier,
+# 2 Lite): AWS's explicit prompt caching (docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html)
+_CACHING = frozenset({"anthropic", "nova"})
+
+
 class _Handled(Exception):
     """The response was already dealt with (connection reset, client gone): send nothing more."""
 
@@ -216,7 +221,7 @@ class EmulatorApp:
             return
         if operation in ("Converse", "ConverseStream"):
             turn = validate(body, spec, streaming=operation == "ConverseStream")
-            if spec.native == "anthropic" and isinstance(body, dict):  # validate refused anything else
+            if spec.native in _CACHING and isinstance(body, dict):  # validate refused anything else
                 turn.cache_prefixes = cache_prefixes(body, spec.model_id)
         else:
             turn = native.parse_text(body, spec)

@@ -97,6 +97,22 @@ def _gpt_oss(model_id: str, name: str) -> ModelSpec:
     return ModelSpec(model_id, name, "OpenAI", "gpt-oss", 128_000, 128_000)
 
 
+def _mistral_3(model_id: str, name: str, window: int, max_output: int, images: bool = False) -> ModelSpec:
+    # Mistral 3 (December 2025), as bedrock.capabilities: tools with toolChoice auto/any, not streamed
+    return ModelSpec(
+        model_id,
+        name,
+        "Mistral AI",
+        "mistral",
+        window,
+        max_output,
+        stream_tools=False,
+        tool_choices=frozenset({"auto", "any"}),
+        images=images,
+        input_modalities=("TEXT", "IMAGE") if images else ("TEXT",),
+    )
+
+
 class _Capabilities(TypedDict, total=False):
     """A family's capability overrides, spread into ModelSpec (so each row states only what differs)."""
 
@@ -127,7 +143,7 @@ MODELS: dict[str, ModelSpec] = {
         _claude("anthropic.claude-sonnet-4-5-20250929-v1:0", "Claude Sonnet 4.5", 64_000),
         _claude("anthropic.claude-haiku-4-5-20251001-v1:0", "Claude Haiku 4.5", 64_000),
         _claude("anthropic.claude-opus-4-5-20251101-v1:0", "Claude Opus 4.5", 64_000),
-        _claude("anthropic.claude-sonnet-4-6", "Claude Sonnet 4.6", 64_000, 1_000_000),
+        _claude("anthropic.claude-sonnet-4-6", "Claude Sonnet 4.6", 128_000, 1_000_000),
         _claude("anthropic.claude-opus-4-6-v1", "Claude Opus 4.6", 128_000, 1_000_000),
         _claude("anthropic.claude-opus-4-7", "Claude Opus 4.7", 128_000, 1_000_000),
         _nova("amazon.nova-micro-v1:0", "Nova Micro", 128_000, 10_000, images=False),
@@ -264,6 +280,11 @@ MODELS: dict[str, ModelSpec] = {
             images=True,
             input_modalities=("TEXT", "IMAGE"),
         ),
+        _mistral_3("mistral.mistral-large-3-675b-instruct", "Mistral Large 3", 256_000, 8192, images=True),
+        _mistral_3("mistral.magistral-small-2509", "Magistral Small 2509", 128_000, 40_000, images=True),
+        _mistral_3("mistral.ministral-3-3b-instruct", "Ministral 3B", 256_000, 8192, images=True),
+        _mistral_3("mistral.ministral-3-8b-instruct", "Ministral 3 8B", 128_000, 4096),
+        _mistral_3("mistral.ministral-3-14b-instruct", "Ministral 14B 3.0", 128_000, 4096),
         ModelSpec(
             "mistral.mixtral-8x7b-instruct-v0:1",
             "Mixtral 8x7B Instruct",

@@ -364,5 +364,5 @@ def filtered_answer(turn: Turn, stop_reason: str) -> Answer:
     """What a guardrail intervention or a content filter returns instead of the model's answer."""
     text = errors.BLOCKED_TEXT if stop_reason == "guardrail_intervened" else ""
     result = Answer([{"text": text}], stop_reason, turn.input_tokens, estimate_tokens(text))
-    result.echo = echoed(turn.features)
+    result.echo = echoed(turn.features, intervened=stop_reason == "guardrail_intervened")
     return result

@@ -1,9 +1,10 @@
-"""Prompt caching as Bedrock does it: the request up to each cachePoint (tools, then system, then messages)
-is a cache prefix. The longest prefix already written within the TTL is read (cacheReadInputTokens); what
-lies between it and the last cache point is written (cacheWriteInputTokens), each stretch with the TTL of the
-cache point that ends it (cacheDetails). Prefixes under Claude's minimum of 1,024 tokens are not cached
-(Bedrock ignores their cache points, without an error). A cache point's `ttl` is "5m" (the default) or "1h"
-(Claude 4.5 and later), and TTLs must not increase from tools to system to messages."""
+"""Prompt caching as Bedrock does it for Claude and Nova: the request up to each cachePoint (tools, then
+system, then messages) is a cache prefix. The longest prefix already written within the TTL is read
+(cacheReadInputTokens); what lies between it and the last cache point is written (cacheWriteInputTokens),
+each stretch with the TTL of the cache point that ends it (cacheDetails). Prefixes under the model's minimum
+(1,024 tokens for most models, 2,048 or 4,096 for some Claude: bedrock.capabilities) are not cached (Bedrock
+ignores their cache points, without an error). A cache point's `ttl` is "5m" (the default) or "1h" (Claude
+4.5 and later), and TTLs must not increase from tools to system to messages."""
 
 from __future__ import annotations
 
@@ -39,10 +40,15 @@ def cache_prefixes(body: dict[str, Any], model_id: str = "") -> list[tuple[str, 
             previous = ttl
             prefix = items[:end]
             tokens = _tokens(prefix)
-            if tokens >= MIN_CACHED_TOKENS:
+            if tokens >= _minimum(model_id):
                 key = hashlib.blake2b(orjson.dumps(prefix), digest_size=16).hexdigest()
                 prefixes.append((key, tokens, ttl))
     return prefixes
+
+
+def _minimum(model_id: str) -> int:
+    """The model's shortest cacheable prefix (bedrock.capabilities); MIN_CACHED_TOKENS when not named."""
+    return capabilities_for(model_id).cache_min_tokens if model_id else MIN_CACHED_TOKENS
 
 
 def _ttl(point: Any, previous: str, model_id: str) -> str:

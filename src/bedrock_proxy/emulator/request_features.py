@@ -1,7 +1,9 @@
 """Converse's request features as Bedrock checks and reports them: `serviceTier` and `performanceConfig`
 (validated, then echoed in the response and the stream's metadata, as Bedrock reports the tier that served
 the call) and `guardrailConfig` (validated; a `[[emu:fault=guardrail]]` marker intervenes only when one is
-sent, since without a guardrail there is nothing to intervene)."""
+sent, since without a guardrail there is nothing to intervene; with `trace` enabled the response and the
+stream's metadata carry Bedrock's `trace.guardrail` assessment: what the guardrail found in the input, and
+for an answer it let through, in the output)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ class RequestFeatures:
     service_tier: str | None = None
     latency: str | None = None
     guardrail: bool = False  # a guardrailConfig was sent
+    guardrail_id: str = ""
+    guardrail_trace: bool = False  # its trace is enabled (or enabled_full): the assessment is returned
 
 
 def read_features(body: dict[str, Any]) -> RequestFeatures:
@@ -39,7 +43,10 @@ def read_features(body: dict[str, Any]) -> RequestFeatures:
             raise constraint(
                 "guardrailConfig.trace", trace, f"satisfy enum value set: [{', '.join(_TRACES)}]"
             )
-    return RequestFeatures(tier, latency, guardrail is not None)
+    if guardrail is None:
+        return RequestFeatures(tier, latency)
+    traced = guardrail.get("trace") in ("enabled", "enabled_full")
+    return RequestFeatures(tier, latency, True, guardrail["guardrailIdentifier"], traced)
 
 
 def _enum(value: Any, key: str, path: str, allowed: tuple[str, ...]) -> str | None:
@@ -53,9 +60,11 @@ def _enum(value: Any, key: str, path: str, allowed: tuple[str, ...]) -> str | No
     return str(item)
 
 
-def echoed(features: RequestFeatures) -> dict[str, Any]:
+def echoed(features: RequestFeatures, *, intervened: bool = False) -> dict[str, Any]:
     """What Bedrock adds to a response (and to the stream's metadata event) for these features."""
     fields: dict[str, Any] = {}
+    if features.guardrail_trace:
+        fields["trace"] = {"guardrail": guardrail_assessment(features.guardrail_id, intervened)}
     if features.service_tier is not None:
         fields["serviceTier"] = {"type": features.service_tier}
     if features.latency is not None:
@@ -64,3 +73,30 @@ def echoed(features: RequestFeatures) -> dict[str, Any]:
 
 
 NO_FEATURES = RequestFeatures()
+
+
+_BLOCKED_FILTER = {
+    "type": "MISCONDUCT",
+    "confidence": "HIGH",
+    "filterStrength": "HIGH",
+    "action": "BLOCKED",
+    "detected": True,
+}
+_METRICS = {"guardrailProcessingLatency": 42}
+
+
+def guardrail_assessment(guardrail_id: str, intervened: bool) -> dict[str, Any]:
+    """Bedrock's GuardrailTraceAssessment: an intervention blocks the input (a content filter found
+    misconduct); an answer let through was assessed on its input and its output, nothing found."""
+    if intervened:
+        return {
+            "inputAssessment": {
+                guardrail_id: {"contentPolicy": {"filters": [_BLOCKED_FILTER]}, "invocationMetrics": _METRICS}
+            },
+            "actionReason": "Guardrail blocked.",
+        }
+    return {
+        "inputAssessment": {guardrail_id: {"invocationMetrics": _METRICS}},
+        "outputAssessments": {guardrail_id: [{"invocationMetrics": _METRICS}]},
+        "actionReason": "No action.",
+    }

@@ -147,6 +147,8 @@ def resolve(record: CallRecord, options: LangfuseOptions) -> TraceFields:
         "fallback_used": record.fallback_used,
         "error_type": record.error_type,
         "cache_hit": record.cache_hit or None,
+        # a call cut short before Bedrock sent its usage: the tokens (and cost) are the gateway's estimate
+        "usage_estimated": record.usage_estimated or None,
         "client_api": record.client_api,  # which API the client spoke (openai.chat, openai.responses, ...)
     }
     return TraceFields(

@@ -15,6 +15,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from bedrock_proxy.observability.logwriter import BackgroundLineHandler
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 REDACTED = "[redacted]"
@@ -136,13 +138,16 @@ def level_from(*, set_verbose: bool = False, debug: bool = False, default: str =
 def configure_logging(
     *, json_logs: bool, level: str = "INFO", stream: TextIO | None = None
 ) -> logging.Handler:
-    """Replace the root handlers with one that writes readable or JSON lines to stderr."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Replace the root handlers with one that writes readable or JSON lines to stderr, from a thread of its
+    own (logwriter.py: a stalled log reader must not stop the event loop)."""
+    handler = BackgroundLineHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if json_logs else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
+        if isinstance(old, BackgroundLineHandler):
+            old.close()  # its lines written, its writer thread ended
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Libraries that log every connection at DEBUG drown the gateway's own lines.

@@ -47,6 +47,7 @@ def gen_ai_span(record: CallRecord, *, log_messages: bool, deprecated_names: boo
             "bedrock_proxy.attempts": len(record.attempts),
             "bedrock_proxy.fallback_used": record.fallback_used,
             "bedrock_proxy.cache_hit": record.cache_hit,
+            "bedrock_proxy.usage_estimated": record.usage_estimated,  # the tokens are the gateway's estimate
             "user.id": record.user,
             "bedrock_proxy.client_api": record.client_api,
         }

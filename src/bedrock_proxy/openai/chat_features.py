@@ -1,6 +1,6 @@
 """The OpenAI-route fields that ask for a Bedrock feature, checked: reasoning (`reasoning_effort`, LiteLLM's
-`thinking`), `thinking_blocks` sent back on assistant messages, `cache_control` with its TTL,
-`service_tier` and LiteLLM's `performanceConfig`. Each mistake is a 400 naming the field.
+`thinking`), `thinking_blocks` sent back on assistant messages, `service_tier` and LiteLLM's
+`performanceConfig`. Each mistake is a 400 naming the field.
 
 What a given model takes is decided later, per deployment, in `bedrock.translate`.
 """
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bedrock_proxy.chat.request import CacheMark, Reasoning, ReasoningMode, ReasoningPart
+from bedrock_proxy.chat.fields import reasoning_block
+from bedrock_proxy.chat.request import Reasoning, ReasoningMode, ReasoningPart
 from bedrock_proxy.errors import invalid_request
 
 # OpenAI's reasoning_effort values (and LiteLLM's extra "xhigh" / "max"); "none" asks for no reasoning
@@ -17,7 +18,6 @@ REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 # OpenAI's service_tier values Bedrock has a tier for ("auto" lets Bedrock decide: nothing is sent)
 _SERVICE_TIERS = {"auto": None, "default": "default", "flex": "flex", "priority": "priority"}
 _LATENCIES = ("standard", "optimized")
-_CACHE_TTLS = ("5m", "1h")
 
 
 def parse_reasoning_effort(
@@ -74,39 +74,15 @@ def parse_thinking_blocks(value: object, param: str) -> list[ReasoningPart]:
     parts: list[ReasoningPart] = []
     for index, block in enumerate(value):
         pb = f"{param}[{index}]"
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "thinking":
-            assert isinstance(block, dict)
-            text, signature = block.get("thinking"), block.get("signature")
-            if not isinstance(text, str):
-                raise invalid_request(f"'{pb}.thinking' must be a string.", f"{pb}.thinking")
-            if signature is not None and not isinstance(signature, str):
-                raise invalid_request(f"'{pb}.signature' must be a string.", f"{pb}.signature")
-            parts.append(ReasoningPart(text, signature=signature or None))
-        elif kind == "redacted_thinking":
-            assert isinstance(block, dict)
-            data = block.get("data")
-            if not isinstance(data, str) or not data:
-                raise invalid_request(f"'{pb}.data' must be the block's data string.", f"{pb}.data")
-            parts.append(ReasoningPart("", redacted=data))
-        else:
+        part = reasoning_block(block, pb) if isinstance(block, dict) else None
+        if part is None:
+            kind = block.get("type") if isinstance(block, dict) else None
             raise invalid_request(
                 f"'{pb}' must be a block of type 'thinking' or 'redacted_thinking', got {kind!r}.",
                 f"{pb}.type",
             )
+        parts.append(part)
     return parts
-
-
-def cache_mark(value: object, param: str) -> CacheMark:
-    """A `cache_control` ({"type": "ephemeral", "ttl": "5m" | "1h"}) as a cache point and its TTL."""
-    if not isinstance(value, dict):
-        return False
-    ttl = value.get("ttl")
-    if ttl is None:
-        return True
-    if ttl not in _CACHE_TTLS:
-        raise invalid_request(f"'{param}.ttl' must be 5m or 1h, got {ttl!r}.", f"{param}.ttl")
-    return str(ttl)
 
 
 def parse_service_tier(body: dict[str, Any]) -> str | None:
@@ -114,12 +90,12 @@ def parse_service_tier(body: dict[str, Any]) -> str | None:
     value = body.get("service_tier")
     if value is None:
         return None
-    if value not in _SERVICE_TIERS:
+    if not isinstance(value, str) or value not in _SERVICE_TIERS:
         raise invalid_request(
             f"'service_tier' must be one of auto, default, flex, priority (Bedrock's tiers), got {value!r}.",
             "service_tier",
         )
-    return _SERVICE_TIERS[str(value)]
+    return _SERVICE_TIERS[value]
 
 
 def parse_latency(body: dict[str, Any]) -> str | None:

@@ -9,30 +9,36 @@ text, and tool_choice a ToolChoice.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from typing import Any
 
-import orjson
-
-from bedrock_proxy.chat.depth import MAX_JSON_DEPTH, depth_message, nesting_beyond
+from bedrock_proxy.chat.depth import MAX_JSON_DEPTH
+from bedrock_proxy.chat.fields import (
+    cache_mark,
+    model_name,
+    new_tool_name,
+    optional_bool,
+    optional_int,
+    optional_number,
+    optional_str,
+    required_str,
+    tool_arguments,
+    tool_name,
+    tool_schema,
+    type_name,
+    wrong_type,
+)
 from bedrock_proxy.chat.request import (
     ChatRequest,
-    ImagePart,
     Message,
     Part,
-    RemoteImagePart,
     TextPart,
     ToolCall,
     ToolChoice,
     ToolChoiceMode,
     ToolDef,
-    sniff_image,
 )
-from bedrock_proxy.errors import GatewayError, invalid_request
+from bedrock_proxy.errors import invalid_request
 from bedrock_proxy.openai.chat_features import (
-    cache_mark,
     parse_latency,
     parse_reasoning_effort,
     parse_service_tier,
@@ -40,88 +46,9 @@ from bedrock_proxy.openai.chat_features import (
     parse_thinking_blocks,
     refuse_request_guardrail,
 )
+from bedrock_proxy.openai.request_parts import image_part, tool_choice_mode
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-# Integers travel to Bedrock as JSON: beyond a signed 64-bit range no encoder writes them
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-IMAGE_MIME = {
-    "image/png": "png",
-    "image/jpeg": "jpeg",
-    "image/jpg": "jpeg",
-    "image/gif": "gif",
-    "image/webp": "webp",
-}
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Small validators: each raises a 400 naming the param and saying what to send instead.
-
-
-def type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _wrong_type(param: str, expected: str, value: object) -> GatewayError:
-    return invalid_request(f"'{param}' must be {expected}, got {type_name(value)}.", param)
-
-
-def _opt_int(body: dict[str, Any], key: str, low: int | None = None, high: int | None = None) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _wrong_type(key, "an integer", value)
-    _check_range(key, value, low, high)
-    if not INT64_MIN <= value <= INT64_MAX:
-        raise invalid_request(f"'{key}' is out of range: send an integer below 2**63, got {value:.3g}.", key)
-    return value
-
-
-def _opt_number(
-    body: dict[str, Any], key: str, low: float | None = None, high: float | None = None
-) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _wrong_type(key, "a number", value)
-    _check_range(key, value, low, high)
-    return value
-
-
-def _check_range(key: str, value: float, low: float | None, high: float | None) -> None:
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if low is not None and high is not None else f"at least {low}"
-        raise invalid_request(f"'{key}' must be {bounds}, got {value}.", key)
-
-
-def _opt_bool(body: dict[str, Any], key: str, param: str | None = None) -> bool | None:
-    value = body.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise _wrong_type(param or key, "true or false", value)
-
-
-def _opt_str(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise _wrong_type(key, "a string", value)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -135,9 +62,7 @@ def parse_chat_request(body: object, max_depth: int = MAX_JSON_DEPTH) -> ChatReq
     nesting is checked when it is read."""
     if not isinstance(body, dict):
         raise invalid_request("The request body must be a JSON object with 'model' and 'messages'.")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise invalid_request("'model' is required: send the model name as a non-empty string.", "model")
+    model = model_name(body)
     for legacy, modern in (("functions", "tools"), ("function_call", "tool_choice")):
         if body.get(legacy) is not None:
             raise invalid_request(
@@ -153,37 +78,37 @@ def parse_chat_request(body: object, max_depth: int = MAX_JSON_DEPTH) -> ChatReq
     messages = [_parse_message(i, m, max_depth) for i, m in enumerate(raw_messages)]
 
     req = ChatRequest(body=body, model=model, messages=raw_messages, parsed_messages=messages)
-    req.stream = bool(_opt_bool(body, "stream"))
+    req.stream = bool(optional_bool(body, "stream"))
     options = body.get("stream_options")
     if options is not None:
         if not isinstance(options, dict):
-            raise _wrong_type("stream_options", 'an object such as {"include_usage": true}', options)
-        req.include_usage = bool(_opt_bool(options, "include_usage", "stream_options.include_usage"))
-    req.n = _opt_int(body, "n", 1, 8) or 1
-    max_tokens = _opt_int(body, "max_tokens", 1)
-    max_completion = _opt_int(body, "max_completion_tokens", 1)
+            raise wrong_type("stream_options", 'an object such as {"include_usage": true}', options)
+        req.include_usage = bool(optional_bool(options, "include_usage", "stream_options.include_usage"))
+    req.n = optional_int(body, "n", 1, 8) or 1
+    max_tokens = optional_int(body, "max_tokens", 1)
+    max_completion = optional_int(body, "max_completion_tokens", 1)
     req.max_tokens = max_completion if max_completion is not None else max_tokens
-    req.temperature = _opt_number(body, "temperature", 0, 2)
-    req.top_p = _opt_number(body, "top_p", 0, 1)
-    req.top_k = _opt_int(body, "top_k", 0)
+    req.temperature = optional_number(body, "temperature", 0, 2)
+    req.top_p = optional_number(body, "top_p", 0, 1)
+    req.top_k = optional_int(body, "top_k", 0)
     req.stop = parse_stop(body.get("stop"))
-    req.presence_penalty = _opt_number(body, "presence_penalty", -2, 2)
-    req.frequency_penalty = _opt_number(body, "frequency_penalty", -2, 2)
+    req.presence_penalty = optional_number(body, "presence_penalty", -2, 2)
+    req.frequency_penalty = optional_number(body, "frequency_penalty", -2, 2)
     logit_bias = body.get("logit_bias")
     if logit_bias is not None and not isinstance(logit_bias, dict):
-        raise _wrong_type("logit_bias", "an object of token id -> bias", logit_bias)
+        raise wrong_type("logit_bias", "an object of token id -> bias", logit_bias)
     req.logit_bias = logit_bias
-    req.logprobs = bool(_opt_bool(body, "logprobs"))
-    req.top_logprobs = _opt_int(body, "top_logprobs", 0, 20)
-    req.seed = _opt_int(body, "seed")
-    req.user = _opt_str(body, "user")
+    req.logprobs = bool(optional_bool(body, "logprobs"))
+    req.top_logprobs = optional_int(body, "top_logprobs", 0, 20)
+    req.seed = optional_int(body, "seed")
+    req.user = optional_str(body, "user")
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
-        raise _wrong_type("metadata", "an object", metadata)
+        raise wrong_type("metadata", "an object", metadata)
     req.metadata = metadata or {}
     req.tools = _parse_tools(body.get("tools"))
     req.tool_choice = _parse_tool_choice(body.get("tool_choice"), req.tools)
-    req.parallel_tool_calls = _opt_bool(body, "parallel_tool_calls")
+    req.parallel_tool_calls = optional_bool(body, "parallel_tool_calls")
     req.response_format, req.json_schema_name, req.json_schema = _parse_response_format(
         body.get("response_format")
     )
@@ -201,7 +126,7 @@ def parse_stop(value: object) -> list[str] | None:
     if isinstance(value, str):
         return [value] if value else None
     if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
-        raise _wrong_type("stop", "a string or an array of up to 4 strings", value)
+        raise wrong_type("stop", "a string or an array of up to 4 strings", value)
     if len(value) > 4:
         raise invalid_request(f"'stop' takes at most 4 sequences, got {len(value)}: remove some.", "stop")
     return [s for s in value if s] or None
@@ -210,7 +135,7 @@ def parse_stop(value: object) -> list[str] | None:
 def _parse_message(i: int, raw: object, max_depth: int) -> Message:
     p = f"messages[{i}]"
     if not isinstance(raw, dict):
-        raise _wrong_type(p, "an object with 'role' and 'content'", raw)
+        raise wrong_type(p, "an object with 'role' and 'content'", raw)
     role = raw.get("role")
     if not isinstance(role, str) or role not in _ROLES:
         shown = repr(role) if isinstance(role, str) else type_name(role)
@@ -258,16 +183,13 @@ def _text_parts(content: object, p: str, *, required: bool, allow_refusal: bool 
     if content is None and not required:
         return []
     if not isinstance(content, list):
-        raise _wrong_type(f"{p}.content", "a string or an array of text parts", content)
+        raise wrong_type(f"{p}.content", "a string or an array of text parts", content)
     parts: list[Part] = []
     for j, part in enumerate(content):
         pp = f"{p}.content[{j}]"
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" or (allow_refusal and kind == "refusal"):
-            key = "text" if kind == "text" else "refusal"
-            text = part.get(key)
-            if not isinstance(text, str):
-                raise _wrong_type(f"{pp}.{key}", "a string", text)
+            text = required_str(part, "text" if kind == "text" else "refusal", pp)
             parts.append(TextPart(text, cache_mark(part.get("cache_control"), f"{pp}.cache_control")))
         else:
             raise invalid_request(
@@ -282,21 +204,18 @@ def _user_parts(content: object, p: str) -> list[Part]:
     if isinstance(content, str):
         return [TextPart(content)]
     if not isinstance(content, list):
-        raise _wrong_type(f"{p}.content", "a string or an array of content parts", content)
+        raise wrong_type(f"{p}.content", "a string or an array of content parts", content)
     parts: list[Part] = []
     for j, part in enumerate(content):
         pp = f"{p}.content[{j}]"
         if not isinstance(part, dict):
-            raise _wrong_type(pp, "an object with a 'type'", part)
+            raise wrong_type(pp, "an object with a 'type'", part)
         kind = part.get("type")
         cache = cache_mark(part.get("cache_control"), f"{pp}.cache_control")
         if kind == "text":
-            text = part.get("text")
-            if not isinstance(text, str):
-                raise _wrong_type(f"{pp}.text", "a string", text)
-            parts.append(TextPart(text, cache))
+            parts.append(TextPart(required_str(part, "text", pp), cache))
         elif kind == "image_url":
-            parts.append(_image_part(part.get("image_url"), f"{pp}.image_url", cache))
+            parts.append(image_part(part.get("image_url"), f"{pp}.image_url", cache))
         elif kind == "input_audio":
             raise invalid_request(
                 f"'{pp}': audio input is not supported by Bedrock Converse through this gateway; "
@@ -317,55 +236,16 @@ def _user_parts(content: object, p: str) -> list[Part]:
     return parts
 
 
-def _image_part(value: object, pp: str, cache: bool | str) -> Part:
-    url = value.get("url") if isinstance(value, dict) else value
-    if not isinstance(url, str):
-        raise _wrong_type(f"{pp}.url", "a data: URL or an http(s) URL", url)
-    if url.startswith("data:"):
-        image_format, b64 = _parse_data_url(url, pp)
-        return ImagePart(image_format, b64, pp, cache)
-    if url.startswith(("https://", "http://")):
-        return RemoteImagePart(url, pp, cache)
-    raise invalid_request(
-        f"'{pp}' must be a data: URL (data:image/png;base64,...) or an http(s) URL; got {url[:40]!r}.", pp
-    )
-
-
-def _parse_data_url(url: str, pp: str) -> tuple[str, str]:
-    header, comma, data = url.partition(",")
-    mime = header[5:].split(";", 1)[0].lower()
-    if not comma or not header.endswith(";base64"):
-        raise invalid_request(f"'{pp}' must be a base64 data URL such as data:image/png;base64,<data>.", pp)
-    if mime not in IMAGE_MIME:
-        raise invalid_request(
-            f"'{pp}': image type {mime or 'unknown'!r} is not supported; send png, jpeg, gif or webp.", pp
-        )
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise invalid_request(
-            f"'{pp}': the data URL does not hold valid base64; re-encode the image.", pp
-        ) from None
-    sniffed = sniff_image(raw)
-    if sniffed is None:
-        raise invalid_request(
-            f"'{pp}': the data is not a {IMAGE_MIME[mime]} image (nor png, jpeg, gif or webp);"
-            " check the file.",
-            pp,
-        )
-    return sniffed, data
-
-
 def _parse_tool_calls(value: object, p: str, max_depth: int) -> list[ToolCall]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _wrong_type(f"{p}.tool_calls", "an array of tool calls", value)
+        raise wrong_type(f"{p}.tool_calls", "an array of tool calls", value)
     calls = []
     for j, call in enumerate(value):
         pc = f"{p}.tool_calls[{j}]"
         if not isinstance(call, dict):
-            raise _wrong_type(
+            raise wrong_type(
                 pc, 'an object {"id", "type": "function", "function": {"name", "arguments"}}', call
             )
         call_id = call.get("id")
@@ -377,43 +257,18 @@ def _parse_tool_calls(value: object, p: str, max_depth: int) -> list[ToolCall]:
 
 def _parse_function(fn: object, pf: str, call_id: str, max_depth: int) -> ToolCall:
     if not isinstance(fn, dict):
-        raise _wrong_type(pf, 'an object {"name", "arguments"}', fn)
-    name = fn.get("name")
-    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-        raise invalid_request(
-            f"'{pf}.name' must match [a-zA-Z0-9_-]{{1,64}}, got {name!r}.",
-            f"{pf}.name",
-        )
-    arguments = fn.get("arguments")
-    if arguments is None or arguments == "":
-        args: object = {}
-    elif isinstance(arguments, str):
-        try:
-            args = orjson.loads(arguments)
-        except orjson.JSONDecodeError:
-            raise invalid_request(
-                f"'{pf}.arguments' is not valid JSON; send the arguments as a JSON object string.",
-                f"{pf}.arguments",
-            ) from None
-    else:
-        args = arguments
-    if not isinstance(args, dict):
-        raise invalid_request(
-            f"'{pf}.arguments' must encode a JSON object (Bedrock tool input), got {type_name(args)}.",
-            f"{pf}.arguments",
-        )
-    if nesting_beyond(args, max_depth) is not None:
-        raise invalid_request(depth_message(f"{pf}.arguments", max_depth), f"{pf}.arguments")
-    return ToolCall(call_id, name, args)
+        raise wrong_type(pf, 'an object {"name", "arguments"}', fn)
+    name = tool_name(fn.get("name"), f"{pf}.name")
+    arguments = tool_arguments(fn.get("arguments"), f"{pf}.arguments", max_depth)
+    return ToolCall(call_id, name, arguments)
 
 
 def _parse_tools(value: object) -> list[ToolDef] | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        raise _wrong_type("tools", "an array of function tools", value)
+        raise wrong_type("tools", "an array of function tools", value)
     tools: list[ToolDef] = []
-    seen: set[str] = set()
     for j, tool in enumerate(value):
         pt = f"tools[{j}]"
         if not isinstance(tool, dict) or tool.get("type") != "function":
@@ -423,27 +278,10 @@ def _parse_tools(value: object) -> list[ToolDef] | None:
             )
         fn = tool.get("function")
         if not isinstance(fn, dict):
-            raise _wrong_type(f"{pt}.function", 'an object {"name", "description", "parameters"}', fn)
-        name = fn.get("name")
-        if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-            raise invalid_request(
-                f"'{pt}.function.name' must match [a-zA-Z0-9_-]{{1,64}} (letters, digits, _ and -),"
-                f" got {name!r}.",
-                f"{pt}.function.name",
-            )
-        if name in seen:
-            raise invalid_request(
-                f"'{pt}.function.name': tool {name!r} is declared twice.", f"{pt}.function.name"
-            )
-        seen.add(name)
-        description = fn.get("description")
-        if description is not None and not isinstance(description, str):
-            raise _wrong_type(f"{pt}.function.description", "a string", description)
-        parameters = fn.get("parameters")
-        if parameters is None:
-            parameters = {"type": "object", "properties": {}}
-        elif not isinstance(parameters, dict):
-            raise _wrong_type(f"{pt}.function.parameters", "a JSON Schema object", parameters)
+            raise wrong_type(f"{pt}.function", 'an object {"name", "description", "parameters"}', fn)
+        name = new_tool_name(fn.get("name"), f"{pt}.function.name", tools)
+        description = optional_str(fn, "description", f"{pt}.function.description")
+        parameters = tool_schema(fn.get("parameters"), f"{pt}.function.parameters")
         tools.append(
             ToolDef(
                 name,
@@ -459,16 +297,7 @@ def _parse_tool_choice(value: object, tools: list[ToolDef] | None) -> ToolChoice
     if value is None:
         return None
     if isinstance(value, str):
-        if value not in ("auto", "none", "required"):
-            raise invalid_request(
-                f"'tool_choice' must be 'auto', 'none', 'required' or a named function, got {value!r}.",
-                "tool_choice",
-            )
-        if value == "required" and not tools:
-            raise invalid_request(
-                "'tool_choice' is 'required' but no 'tools' were sent: add tools.", "tool_choice"
-            )
-        return ToolChoice(ToolChoiceMode(value))
+        return tool_choice_mode(value, bool(tools))
     fn = value.get("function") if isinstance(value, dict) and value.get("type") == "function" else None
     name = fn.get("name") if isinstance(fn, dict) else None
     if not isinstance(name, str):
@@ -498,16 +327,11 @@ def _parse_response_format(value: object) -> tuple[str, str | None, dict[str, An
         )
     spec = response_format.get("json_schema")
     if not isinstance(spec, dict):
-        raise _wrong_type("response_format.json_schema", 'an object {"name", "schema"}', spec)
-    name = spec.get("name") or "json_response"
-    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-        raise invalid_request(
-            f"'response_format.json_schema.name' must match [a-zA-Z0-9_-]{{1,64}}, got {name!r}.",
-            "response_format.json_schema.name",
-        )
+        raise wrong_type("response_format.json_schema", 'an object {"name", "schema"}', spec)
+    name = tool_name(spec.get("name") or "json_response", "response_format.json_schema.name")
     schema = spec.get("schema")
     if schema is None:
         schema = {"type": "object"}
     elif not isinstance(schema, dict):
-        raise _wrong_type("response_format.json_schema.schema", "a JSON Schema object", schema)
+        raise wrong_type("response_format.json_schema.schema", "a JSON Schema object", schema)
     return "json_schema", name, schema

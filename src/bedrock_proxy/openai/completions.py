@@ -121,6 +121,9 @@ def completion_from_answers(
     }
     if answers[0].service_tier is not None:
         completion["service_tier"] = answers[0].service_tier  # the tier Bedrock says served the call
+    traces = [answer.guardrail_trace for answer in answers if answer.guardrail_trace is not None]
+    if traces:
+        completion["guardrail_trace"] = traces[0]  # Bedrock's trace.guardrail (docs/bedrock-features.md)
     return completion
 
 
@@ -139,17 +142,21 @@ def chunk(
     choices: list[dict[str, Any]],
     usage: dict[str, Any] | _NoUsage | None = NO_USAGE,
     system_fingerprint: str | None = None,
+    service_tier: str | None = None,
 ) -> dict[str, Any]:
     """A `chat.completion.chunk`. `usage` None is the explicit null OpenAI sends on every chunk when the
-    client asked for usage (stream_options.include_usage); left out, the chunk has no "usage" key."""
+    client asked for usage (stream_options.include_usage); left out, the chunk has no "usage" key.
+    `service_tier`, when known, is on every chunk, as OpenAI sends it."""
     item: dict[str, Any] = {
         "id": response_id,
         "object": "chat.completion.chunk",
         "created": created,
         "model": model,
-        "system_fingerprint": system_fingerprint,
-        "choices": choices,
     }
+    if service_tier is not None:
+        item["service_tier"] = service_tier
+    item["system_fingerprint"] = system_fingerprint
+    item["choices"] = choices
     if usage is not NO_USAGE:
         item["usage"] = usage
     return item
@@ -172,24 +179,35 @@ def tool_call_arguments(index: int, arguments: str) -> dict[str, Any]:
 
 class ChunkRenderer:
     """OpenAI's chunks for one choice of a stream: the `StreamRenderer` a provider's stream translator
-    drives. With `include_usage` every chunk carries "usage": null and the usage gets a chunk of its own."""
+    drives. With `include_usage` every chunk carries "usage": null and the usage gets a chunk of its own.
 
-    __slots__ = ("_created", "_id", "_include_usage", "_index", "_model")
+    `service_tier` is the tier the call was sent with, known before Bedrock answers: it is on every chunk,
+    and the last chunk carries the tier Bedrock reported (the caller leaves out a tier Bedrock may change,
+    `reserved`, which overflows to standard). A guardrail's trace, which Bedrock sends last, comes in a last
+    chunk of its own (no choices) when usage has none."""
+
+    __slots__ = ("_created", "_id", "_include_usage", "_index", "_model", "_service_tier")
 
     def __init__(
-        self, request_id: str, model: str, created: int, include_usage: bool, choice_index: int = 0
+        self,
+        request_id: str,
+        model: str,
+        created: int,
+        include_usage: bool,
+        choice_index: int = 0,
+        service_tier: str | None = None,
     ) -> None:
         self._id = completion_id(request_id)
         self._model = model
         self._created = created
         self._include_usage = include_usage
         self._index = choice_index
+        self._service_tier = service_tier
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         choices = [delta_choice(self._index, delta, finish_reason)]
-        if self._include_usage:
-            return chunk(self._id, self._created, self._model, choices, None)
-        return chunk(self._id, self._created, self._model, choices)
+        usage: dict[str, Any] | _NoUsage | None = None if self._include_usage else NO_USAGE
+        return chunk(self._id, self._created, self._model, choices, usage, service_tier=self._service_tier)
 
     def start(self) -> dict[str, Any]:
         return self._chunk({"role": "assistant", "content": ""})
@@ -220,7 +238,20 @@ class ChunkRenderer:
     def finish(self, finish_reason: str) -> dict[str, Any]:
         return self._chunk({}, finish_reason)
 
-    def usage(self, usage: Usage) -> dict[str, Any] | None:
-        if not self._include_usage:
+    def usage(
+        self, usage: Usage, service_tier: str | None = None, guardrail_trace: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        if not self._include_usage and guardrail_trace is None:
             return None
-        return chunk(self._id, self._created, self._model, [], usage_to_openai(usage))
+        reported = usage_to_openai(usage) if self._include_usage else NO_USAGE
+        item = chunk(
+            self._id,
+            self._created,
+            self._model,
+            [],
+            reported,
+            service_tier=service_tier or self._service_tier,
+        )
+        if guardrail_trace is not None:
+            item["guardrail_trace"] = guardrail_trace
+        return item

@@ -458,7 +458,9 @@ class ResponseStreamRenderer:
         self.finish_reason = finish_reason
         return self._close_item()
 
-    def usage(self, usage: Usage) -> None:
+    def usage(
+        self, usage: Usage, service_tier: str | None = None, guardrail_trace: dict[str, Any] | None = None
+    ) -> None:
         self.usage_seen = usage  # sent in the final response, once the stream ended
         return None
 

@@ -20,9 +20,21 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from bedrock_proxy.chat.depth import MAX_JSON_DEPTH, depth_message, nesting_beyond
+from bedrock_proxy.chat.depth import MAX_JSON_DEPTH
+from bedrock_proxy.chat.fields import (
+    model_name,
+    new_tool_name,
+    optional_bool,
+    optional_int,
+    optional_number,
+    optional_str,
+    required_str,
+    tool_arguments,
+    tool_name,
+    tool_schema,
+    type_name,
+    wrong_type,
+)
 from bedrock_proxy.chat.request import (
     ChatRequest,
     Message,
@@ -34,11 +46,10 @@ from bedrock_proxy.chat.request import (
     ToolChoiceMode,
     ToolDef,
 )
-from bedrock_proxy.errors import GatewayError, invalid_request
+from bedrock_proxy.errors import invalid_request
 from bedrock_proxy.openai.chat_features import parse_reasoning_effort, parse_service_tier
-from bedrock_proxy.openai.chat_request import TOOL_NAME, type_name
-from bedrock_proxy.openai.chat_request import _image_part as image_part  # the chat API's image rules
 from bedrock_proxy.openai.reasoning_content import decode_reasoning
+from bedrock_proxy.openai.request_parts import image_part, tool_choice_mode
 
 logger = logging.getLogger("bedrock_proxy.requests")
 
@@ -64,56 +75,11 @@ class ResponsesRequest:
         return self.chat.stream
 
 
-def _wrong_type(param: str, expected: str, value: object) -> GatewayError:
-    return invalid_request(f"'{param}' must be {expected}, got {type_name(value)}.", param)
-
-
-def _number(body: dict[str, Any], key: str, low: float, high: float | None) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _wrong_type(key, "a number", value)
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise invalid_request(f"'{key}' must be {bounds}, got {value}.", key)
-    return value
-
-
-def _integer(body: dict[str, Any], key: str, low: int) -> int | None:
-    value = body.get(key)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _wrong_type(key, "an integer", value)
-    if value < low:
-        raise invalid_request(f"'{key}' must be at least {low}, got {value}.", key)
-    return value
-
-
-def _boolean(body: dict[str, Any], key: str, default: bool | None) -> bool | None:
-    value = body.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise _wrong_type(key, "true or false", value)
-    return value
-
-
-def _string(body: dict[str, Any], key: str, param: str | None = None) -> str | None:
-    value = body.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise _wrong_type(param or key, "a string", value)
-
-
 def previous_response_id(body: object) -> str | None:
     """The stored response a request continues (the server loads it before parsing), checked."""
     if not isinstance(body, dict):
         return None
-    value = _string(body, "previous_response_id")
+    value = optional_str(body, "previous_response_id")
     if value is not None and not value:
         raise invalid_request(
             "'previous_response_id' is empty: send the id of a stored response (resp_...) or leave it out.",
@@ -130,15 +96,13 @@ def parse_responses_request(body: object, history: list[dict[str, Any]] | None =
     """Check a Responses body; `history` is the stored conversation of its previous_response_id."""
     if not isinstance(body, dict):
         raise invalid_request("The request body must be a JSON object with 'model' and 'input'.")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise invalid_request("'model' is required: send the model name as a non-empty string.", "model")
+    model = model_name(body)
     _refuse_unsupported(body)
     history = history or []
     input_items = _input_items(body.get("input"))
     dropped: list[str] = []
     messages: list[Message] = []
-    instructions = _string(body, "instructions")
+    instructions = optional_str(body, "instructions")
     if instructions:
         messages.append(Message("system", [TextPart(instructions)], "instructions"))
     for index, item in enumerate(history):
@@ -152,22 +116,22 @@ def parse_responses_request(body: object, history: list[dict[str, Any]] | None =
 
     chat = ChatRequest(body=body, model=model, messages=history + input_items, parsed_messages=messages)
     chat.client_api = CLIENT_API
-    chat.stream = bool(_boolean(body, "stream", False))
+    chat.stream = bool(optional_bool(body, "stream"))
     chat.include_usage = True
-    chat.max_tokens = _integer(body, "max_output_tokens", 1)
-    chat.temperature = _number(body, "temperature", 0, 2)
-    chat.top_p = _number(body, "top_p", 0, 1)
-    top_logprobs = _integer(body, "top_logprobs", 0)
+    chat.max_tokens = optional_int(body, "max_output_tokens", 1)
+    chat.temperature = optional_number(body, "temperature", 0, 2)
+    chat.top_p = optional_number(body, "top_p", 0, 1)
+    top_logprobs = optional_int(body, "top_logprobs", 0)
     chat.top_logprobs = top_logprobs or None
-    chat.user = _string(body, "user") or _string(body, "safety_identifier")
+    chat.user = optional_str(body, "user") or optional_str(body, "safety_identifier")
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
-        raise _wrong_type("metadata", "an object of string keys and values", metadata)
+        raise wrong_type("metadata", "an object of string keys and values", metadata)
     chat.metadata = metadata or {}
     tools, tools_echo = _parse_tools(body.get("tools"), dropped)
     chat.tools = tools or None
     chat.tool_choice = _parse_tool_choice(body.get("tool_choice"), tools, dropped)
-    chat.parallel_tool_calls = _boolean(body, "parallel_tool_calls", None)
+    chat.parallel_tool_calls = optional_bool(body, "parallel_tool_calls")
     text = _parse_text(body.get("text"), chat)
     reasoning = _parse_reasoning(body.get("reasoning"))
     # Codex sends an effort whatever the model: one without reasoning gets the request without it (named)
@@ -186,11 +150,11 @@ def parse_responses_request(body: object, history: list[dict[str, Any]] | None =
         "model": model,
         "parallel_tool_calls": chat.parallel_tool_calls if chat.parallel_tool_calls is not None else True,
         "previous_response_id": previous_response_id(body),
-        "prompt_cache_key": _string(body, "prompt_cache_key"),
+        "prompt_cache_key": optional_str(body, "prompt_cache_key"),
         "reasoning": reasoning,
-        "safety_identifier": _string(body, "safety_identifier"),
+        "safety_identifier": optional_str(body, "safety_identifier"),
         "service_tier": chat.service_tier or "default",
-        "store": bool(_boolean(body, "store", True)),
+        "store": optional_bool(body, "store") is not False,
         "temperature": chat.temperature if chat.temperature is not None else 1.0,
         "text": text,
         "tool_choice": _tool_choice_echo(chat.tool_choice),
@@ -198,7 +162,7 @@ def parse_responses_request(body: object, history: list[dict[str, Any]] | None =
         "top_logprobs": top_logprobs or 0,
         "top_p": chat.top_p if chat.top_p is not None else 1.0,
         "truncation": "disabled",
-        "user": _string(body, "user"),
+        "user": optional_str(body, "user"),
         "metadata": chat.metadata,
     }
     return ResponsesRequest(
@@ -245,10 +209,10 @@ def _input_items(value: object) -> list[dict[str, Any]]:
             "input",
         )
     if not isinstance(value, list):
-        raise _wrong_type("input", "a string or an array of items", value)
+        raise wrong_type("input", "a string or an array of items", value)
     for index, item in enumerate(value):
         if not isinstance(item, dict):
-            raise _wrong_type(f"input[{index}]", "an object (a message or another item)", item)
+            raise wrong_type(f"input[{index}]", "an object (a message or another item)", item)
     return value
 
 
@@ -321,19 +285,15 @@ def _content_parts(content: object, p: str, *, images: bool) -> list[Part]:
     if isinstance(content, str):
         return [TextPart(content)]
     if not isinstance(content, list):
-        raise _wrong_type(p, "a string or an array of content parts", content)
+        raise wrong_type(p, "a string or an array of content parts", content)
     parts: list[Part] = []
     for index, part in enumerate(content):
         pp = f"{p}[{index}]"
         if not isinstance(part, dict):
-            raise _wrong_type(pp, "an object with a 'type'", part)
+            raise wrong_type(pp, "an object with a 'type'", part)
         kind = part.get("type")
         if kind in _TEXT_PARTS or kind == "refusal":
-            key = "refusal" if kind == "refusal" else "text"
-            text = part.get(key)
-            if not isinstance(text, str):
-                raise _wrong_type(f"{pp}.{key}", "a string", text)
-            parts.append(TextPart(text))
+            parts.append(TextPart(required_str(part, "refusal" if kind == "refusal" else "text", pp)))
         elif kind == "input_image" and images:
             if part.get("image_url") is None and part.get("file_id") is not None:
                 raise invalid_request(
@@ -358,36 +318,18 @@ def _output_parts(output: object, p: str) -> list[Part]:
         return [TextPart(output)]
     if isinstance(output, list):
         return _content_parts(output, p, images=True)
-    raise _wrong_type(p, "a string or an array of input_text / input_image parts", output)
+    raise wrong_type(p, "a string or an array of input_text / input_image parts", output)
 
 
 def _function_call(item: dict[str, Any], p: str) -> ToolCall:
     call_id = item.get("call_id")
     if not isinstance(call_id, str) or not call_id:
         raise invalid_request(f"'{p}.call_id' is required: send the call's id as a string.", f"{p}.call_id")
-    name = item.get("name")
-    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-        raise invalid_request(f"'{p}.name' must match [a-zA-Z0-9_-]{{1,64}}, got {name!r}.", f"{p}.name")
+    name = tool_name(item.get("name"), f"{p}.name")
     arguments = item.get("arguments")
-    if arguments is None or arguments == "":
-        args: object = {}
-    elif isinstance(arguments, str):
-        try:
-            args = orjson.loads(arguments)
-        except orjson.JSONDecodeError:
-            raise invalid_request(
-                f"'{p}.arguments' is not valid JSON; send the arguments as a JSON object string.",
-                f"{p}.arguments",
-            ) from None
-    else:
-        raise _wrong_type(f"{p}.arguments", "a string of JSON", arguments)
-    if not isinstance(args, dict):
-        raise invalid_request(
-            f"'{p}.arguments' must encode a JSON object, got {type_name(args)}.", f"{p}.arguments"
-        )
-    if nesting_beyond(args, MAX_JSON_DEPTH) is not None:  # decoded here, so not checked with the body
-        raise invalid_request(depth_message(f"{p}.arguments", MAX_JSON_DEPTH), f"{p}.arguments")
-    return ToolCall(call_id, name, args)
+    if arguments is not None and not isinstance(arguments, str):
+        raise wrong_type(f"{p}.arguments", "a string of JSON", arguments)
+    return ToolCall(call_id, name, tool_arguments(arguments, f"{p}.arguments", MAX_JSON_DEPTH))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -399,7 +341,7 @@ def _parse_tools(value: object, dropped: list[str]) -> tuple[list[ToolDef], list
     if value is None:
         return [], []
     if not isinstance(value, list):
-        raise _wrong_type("tools", "an array of tools", value)
+        raise wrong_type("tools", "an array of tools", value)
     tools: list[ToolDef] = []
     echo: list[dict[str, Any]] = []
     for index, tool in enumerate(value):
@@ -412,20 +354,9 @@ def _parse_tools(value: object, dropped: list[str]) -> tuple[list[ToolDef], list
         if tool["type"] != "function":
             dropped.append(f"{pt} ({tool['type']})")
             continue
-        name = tool.get("name")
-        if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-            raise invalid_request(
-                f"'{pt}.name' must match [a-zA-Z0-9_-]{{1,64}} (letters, digits, _ and -), got {name!r}.",
-                f"{pt}.name",
-            )
-        if any(t.name == name for t in tools):
-            raise invalid_request(f"'{pt}.name': tool {name!r} is declared twice.", f"{pt}.name")
-        description = _string(tool, "description", f"{pt}.description")
-        parameters = tool.get("parameters")
-        if parameters is None:
-            parameters = {"type": "object", "properties": {}}
-        elif not isinstance(parameters, dict):
-            raise _wrong_type(f"{pt}.parameters", "a JSON Schema object", parameters)
+        name = new_tool_name(tool.get("name"), f"{pt}.name", tools)
+        description = optional_str(tool, "description", f"{pt}.description")
+        parameters = tool_schema(tool.get("parameters"), f"{pt}.parameters")
         tools.append(ToolDef(name, description or None, parameters))
         echo.append(
             {
@@ -443,17 +374,7 @@ def _parse_tool_choice(value: object, tools: list[ToolDef], dropped: list[str]) 
     if value is None:
         return None
     if isinstance(value, str):
-        if value not in ("auto", "none", "required"):
-            raise invalid_request(
-                f"'tool_choice' must be 'auto', 'none', 'required' or a function, got {value!r}.",
-                "tool_choice",
-            )
-        if value == "required" and not tools:
-            raise invalid_request(
-                "'tool_choice' is 'required' but no function tools were sent: add one to 'tools'.",
-                "tool_choice",
-            )
-        return ToolChoice(ToolChoiceMode(value))
+        return tool_choice_mode(value, bool(tools))
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         raise invalid_request(
             '\'tool_choice\' must be "auto", "none", "required" or {"type": "function", "name": ...}.',
@@ -489,7 +410,7 @@ def _parse_text(value: object, chat: ChatRequest) -> dict[str, Any]:
     if value is None:
         return {"format": {"type": "text"}, "verbosity": "medium"}
     if not isinstance(value, dict):
-        raise _wrong_type("text", 'an object such as {"format": {"type": "json_schema", ...}}', value)
+        raise wrong_type("text", 'an object such as {"format": {"type": "json_schema", ...}}', value)
     fmt = value.get("format")
     verbosity = value.get("verbosity") or "medium"
     if fmt is None:
@@ -503,14 +424,10 @@ def _parse_text(value: object, chat: ChatRequest) -> dict[str, Any]:
             "'text.format.type' must be 'text', 'json_object' or 'json_schema'.", "text.format.type"
         )
     assert isinstance(fmt, dict)
-    name = fmt.get("name") or "json_response"
-    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-        raise invalid_request(
-            f"'text.format.name' must match [a-zA-Z0-9_-]{{1,64}}, got {name!r}.", "text.format.name"
-        )
+    name = tool_name(fmt.get("name") or "json_response", "text.format.name")
     schema = fmt.get("schema")
     if not isinstance(schema, dict):
-        raise _wrong_type("text.format.schema", "a JSON Schema object", schema)
+        raise wrong_type("text.format.schema", "a JSON Schema object", schema)
     chat.response_format, chat.json_schema_name, chat.json_schema = "json_schema", name, schema
     echo = {
         "type": "json_schema",
@@ -526,7 +443,7 @@ def _parse_reasoning(value: object) -> dict[str, Any]:
     if value is None:
         return {"effort": None, "summary": None}
     if not isinstance(value, dict):
-        raise _wrong_type("reasoning", 'an object such as {"effort": "medium"}', value)
-    effort = _string(value, "effort", "reasoning.effort")
-    summary = _string(value, "summary", "reasoning.summary")
+        raise wrong_type("reasoning", 'an object such as {"effort": "medium"}', value)
+    effort = optional_str(value, "effort", "reasoning.effort")
+    summary = optional_str(value, "summary", "reasoning.summary")
     return {"effort": effort, "summary": summary}

@@ -311,3 +311,12 @@ class WindowCounters:
 
     async def add(self, key: str, amount: float) -> None:
         await self.state.settle(((key, amount),), ())
+
+    async def take_slot(self, key: str, limit: int, holder: str) -> bool:
+        """Hold one of `limit` in-flight slots of `key` for `holder` (a request id), or say they are all
+        held; shared across processes like every slot of the store."""
+        choice = await self.state.choose([Option((Check(key, limit, holder=holder),))])
+        return choice.admitted
+
+    async def release_slot(self, key: str, holder: str) -> None:
+        await self.state.settle((), ((key, holder),))

@@ -16,7 +16,17 @@ from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.observability.hub import Observability
 from bedrock_proxy.observability.logs import request_id_var
 from bedrock_proxy.router.router import Router
-from bedrock_proxy.server import chat, embeddings, info, messages, openapi, responses, spend_routes
+from bedrock_proxy.server import (
+    chat,
+    embeddings,
+    info,
+    key_routes,
+    messages,
+    openapi,
+    responses,
+    spend_routes,
+    team_routes,
+)
 from bedrock_proxy.server.auth import KeyRing
 from bedrock_proxy.server.context import RequestContext, current_request
 from bedrock_proxy.server.deep_health import DeepHealth, DeepHealthCache
@@ -40,6 +50,7 @@ if TYPE_CHECKING:
     from bedrock_proxy.bedrock.transport import BedrockTransport
     from bedrock_proxy.cache import ResponseCaching
     from bedrock_proxy.config.schema import Config, Deployment
+    from bedrock_proxy.control.directory import KeyDirectory
     from bedrock_proxy.spend import KeyGuard, SpendLedger
     from bedrock_proxy.spend.response_store import ResponseStore
 
@@ -66,6 +77,27 @@ ROUTES[("GET", "/health/models")] = (info.deep_health, "")
 ROUTES[("GET", "/metrics")] = (info.metrics, "")
 ROUTES[("GET", "/key/info")] = (spend_routes.key_info, "")
 ROUTES[("GET", "/spend/logs")] = (spend_routes.spend_logs, "")
+ROUTES[("GET", "/global/spend/report")] = (spend_routes.global_spend_report, "")
+# LiteLLM's management API (docs/keys.md): master key, or a proxy_admin user's key
+ROUTES[("POST", "/key/generate")] = (key_routes.generate, "")
+ROUTES[("POST", "/key/update")] = (key_routes.update, "")
+ROUTES[("POST", "/key/delete")] = (key_routes.delete, "")
+ROUTES[("POST", "/key/regenerate")] = (key_routes.regenerate, "")
+ROUTES[("POST", "/key/block")] = (key_routes.block, "")
+ROUTES[("POST", "/key/unblock")] = (key_routes.unblock, "")
+ROUTES[("GET", "/key/list")] = (key_routes.list_keys, "")
+ROUTES[("POST", "/team/new")] = (team_routes.new_team, "")
+ROUTES[("POST", "/team/update")] = (team_routes.update_team, "")
+ROUTES[("POST", "/team/delete")] = (team_routes.delete_teams, "")
+ROUTES[("POST", "/team/block")] = (team_routes.block_team, "")
+ROUTES[("POST", "/team/unblock")] = (team_routes.unblock_team, "")
+ROUTES[("GET", "/team/info")] = (team_routes.team_info, "")
+ROUTES[("GET", "/team/list")] = (team_routes.list_teams, "")
+ROUTES[("POST", "/user/new")] = (team_routes.new_user, "")
+ROUTES[("POST", "/user/update")] = (team_routes.update_user, "")
+ROUTES[("POST", "/user/delete")] = (team_routes.delete_users, "")
+ROUTES[("GET", "/user/info")] = (team_routes.user_info, "")
+ROUTES[("GET", "/user/list")] = (team_routes.list_users, "")
 ROUTES[("GET", "/openapi.json")] = (openapi.openapi_document, "")
 _PATHS = {path for _, path in ROUTES}
 # routes with an id at the end of the path: (method, path prefix) -> handler
@@ -107,6 +139,7 @@ class Gateway:
         images: ImageFetcher,
         deep_health: DeepHealthCache[DeepHealth] | None = None,
         responses: ResponseStore | None = None,
+        control: KeyDirectory | None = None,
     ) -> None:
         """Takes its parts already built: bedrock_proxy.wiring.build_gateway builds them from the config."""
         self.config = config
@@ -123,6 +156,8 @@ class Gateway:
         # GET /health/models' results, reused for a while: real Bedrock calls are not made per request
         self.deep_health = deep_health if deep_health is not None else DeepHealthCache()
         self.responses = responses  # the Responses API's stored responses (opened on first use)
+        # generated keys, teams and users in memory (key management: master_key and a database), or None
+        self.control = control
         self.recorder = Recorder(self.observability, log_messages=not self.settings.turn_off_message_logging)
         # below Bedrock's 25,000,000-byte request limit by default: what Bedrock would refuse is refused here
         self.max_body_bytes = int(self.settings.max_request_size_mb * 1024 * 1024)
@@ -143,6 +178,8 @@ class Gateway:
     async def startup(self) -> None:
         await self.observability.start()
         await self.router.start()  # the shared limits' store; unreachable is handled by its fail mode
+        if self.control is not None:  # every generated key loaded before the first request
+            await self.control.start()
         if self.cache is not None:
             await self.cache.start()  # an unreachable Redis is a warning: serving matters more than caching
         if self.keys.open:
@@ -164,6 +201,8 @@ class Gateway:
             await self.health_checks.stop()  # before the transport its probes use closes
         await self.transport.aclose()
         await self.router.aclose()
+        if self.control is not None:
+            await self.control.aclose()
         if self.cache is not None:
             await self.cache.aclose()
         if self.responses is not None:
@@ -231,7 +270,7 @@ class Gateway:
                     raise
                 # read here so a failure record can carry the client's metadata; the handler reads it again
                 ctx.body = await read_request_body(scope, receive, self.max_body_bytes)
-                await self.guard.admit(ctx.principal)
+                ctx.release_slot = await self.guard.admit(ctx.principal, ctx.request_id)
                 watch = DisconnectWatch(receive, lambda: response_finished)
                 try:
                     await route[0](self, scope, watch.replay(ctx.body), tracked_send, ctx)
@@ -269,7 +308,7 @@ class Gateway:
             if kind:
                 if refused:
                     assert failure is not None
-                    self._count_refusal(ctx, kind, failure)
+                    self._count_refusal(ctx, kind, failure, error_status)
                 elif not ctx.recorded:
                     if failure is None:  # a handler that returned without recording: still counted
                         failure = GatewayError(
@@ -278,18 +317,36 @@ class Gateway:
                             type="api_error",
                             code=ErrorCode.NO_OUTCOME,
                         )
-                    self.recorder.submit(self.recorder.failure(ctx, kind, failure))
+                    answered = error_status(failure) if error_status else failure.status
+                    self.recorder.submit(self.recorder.failure(ctx, kind, failure, status=answered))
                 ctx.settle_reservation()  # settled with its record; never left behind whatever happened
+                if ctx.release_slot is not None:  # the key's in-flight slot (max_parallel_requests)
+                    await _release(ctx.release_slot)
                 self.observability.metrics.request_ended(path)
                 current_request.reset(ctx_token)
             request_id_var.reset(token)
 
-    def _count_refusal(self, ctx: RequestContext, kind: str, error: GatewayError) -> None:
+    def _count_refusal(
+        self,
+        ctx: RequestContext,
+        kind: str,
+        error: GatewayError,
+        error_status: Callable[[GatewayError], int] | None,
+    ) -> None:
         """A caller without a valid key: counted in /metrics and logged, but not sent to any sink. Its record
         carries nothing of the body (never read), and a flood of strangers is not traced in Langfuse."""
-        record = self.recorder.failure(ctx, kind, error, body={})
+        answered = error_status(error) if error_status else error.status
+        record = self.recorder.failure(ctx, kind, error, body={}, status=answered)
         self.observability.metrics.request_finished(record, 0.0)
-        logger.info("%s refused with %d (%s), request id %s", kind, error.status, error.code, ctx.request_id)
+        logger.info("%s refused with %d (%s), request id %s", kind, answered, error.code, ctx.request_id)
+
+
+async def _release(release: Callable[[], Awaitable[None]]) -> None:
+    """Give a slot back; a store that fails here is logged (its lease frees the slot later)."""
+    try:
+        await asyncio.shield(release())
+    except Exception as exc:
+        logger.warning("could not give back an in-flight slot: %s", exc)
 
 
 def _prefix_route(method: str, path: str) -> tuple[Handler, str] | None:

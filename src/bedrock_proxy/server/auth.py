@@ -7,19 +7,42 @@ an attacker guessed right, and the plain keys are not kept in the lookup table.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.keys import ANONYMOUS, ConfiguredKey, KeyIdentity, key_id, key_identities
 from bedrock_proxy.server.http import Scope
 
 
+class GeneratedKeys(Protocol):
+    """Keys made through the management API (the key directory, control/directory.py), held in memory."""
+
+    def authenticate(self, key_id: str) -> KeyIdentity | None:
+        """The key's identity; None for an unknown (or deleted) key; raises GatewayError for a key that
+        is blocked or expired, saying which."""
+        ...
+
+    def identity(self, key_id: str) -> KeyIdentity | None:
+        """The key's identity whatever its state (for the read-only routes), or None."""
+        ...
+
+
 class KeyRing:
-    def __init__(self, master_key: str | None, api_keys: Sequence[ConfiguredKey]) -> None:
+    def __init__(
+        self,
+        master_key: str | None,
+        api_keys: Sequence[ConfiguredKey],
+        generated: GeneratedKeys | None = None,
+    ) -> None:
         self.identities: list[KeyIdentity] = key_identities(master_key, api_keys)
         self._keys: dict[str, KeyIdentity] = {identity.key_id: identity for identity in self.identities}
+        self.generated = generated  # None unless key management is on (master_key and a database)
 
     def by_key_id(self, digest: str) -> KeyIdentity | None:
-        return self._keys.get(digest)
+        configured = self._keys.get(digest)
+        if configured is None and self.generated is not None:
+            return self.generated.identity(digest)
+        return configured
 
     @property
     def open(self) -> bool:
@@ -46,7 +69,10 @@ class KeyRing:
                 type="authentication_error",
                 code=ErrorCode.MISSING_API_KEY,
             )
-        principal = self._keys.get(key_id(key))
+        digest = key_id(key)
+        principal = self._keys.get(digest)
+        if principal is None and self.generated is not None:
+            principal = self.generated.authenticate(digest)
         if principal is None:
             raise GatewayError(
                 401,

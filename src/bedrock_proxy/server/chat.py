@@ -124,7 +124,14 @@ async def _stream(
     # with n > 1 each choice's usage is summed into one final chunk instead
     translators = [
         StreamTranslator(
-            ChunkRenderer(answer_id, request.model, created, include_usage and not several, index),
+            ChunkRenderer(
+                answer_id,
+                request.model,
+                created,
+                include_usage and not several,
+                index,
+                _announced_tier(call.params.get("service_tier")),
+            ),
             call.json_tool,
         )
         for index in range(len(streams))
@@ -261,3 +268,9 @@ def _usage_chunk(
         return chunk(answer_id, created, model, [], total)
 
     return build
+
+
+def _announced_tier(tier: Any) -> str | None:
+    """The tier every chunk may carry before Bedrock reports one: the one the call was sent with, except
+    `reserved`, which Bedrock overflows to standard when the reservation is used up (the last chunk says)."""
+    return tier if isinstance(tier, str) and tier != "reserved" else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ class RequestContext:
     reservation: Reservation | None = None
     prompt_estimate: int = 0  # the prompt's tokens, estimated before the call (charged if no usage arrives)
     client_api: str = ""  # the client API of the route (named in the CallRecord, even of a failure)
+    # gives back the key's in-flight slot (max_parallel_requests) when the request ends
+    release_slot: Callable[[], Awaitable[None]] | None = None
 
     def settle_reservation(self) -> None:
         """Give the reservation back (its real cost was just counted, or there will be none)."""

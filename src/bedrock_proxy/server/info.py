@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from bedrock_proxy.anthropic.messages import model_list
 from bedrock_proxy.bedrock.capabilities import capabilities_for
 from bedrock_proxy.errors import ErrorCode, GatewayError
+from bedrock_proxy.observability.pricing import model_info_costs
 from bedrock_proxy.server.context import RequestContext
 from bedrock_proxy.server.deep_health import DeepHealth
 from bedrock_proxy.server.health import probe
@@ -62,7 +63,12 @@ async def model_info(
             "supports_function_calling": capabilities.tools,
             "supports_vision": capabilities.images,
             "supports_system_messages": capabilities.system_prompt,
+            **model_info_costs(deployment.model_id, deployment.region),
         }
+        for name in ("input_cost_per_token", "output_cost_per_token"):  # the deployment's own contract
+            override = getattr(deployment, name)
+            if override is not None:
+                info[name] = override
         info.update(deployment.model_info or {})
         data.append(
             {

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.anthropic import sse as anthropic_sse
+from bedrock_proxy.anthropic.errors import error_status
 from bedrock_proxy.anthropic.messages import MessageStreamRenderer, message_from_answer, message_id
 from bedrock_proxy.anthropic.messages_request import parse_messages_request
 from bedrock_proxy.bedrock.capabilities import capabilities_for
@@ -139,7 +140,7 @@ async def _stream(
         raise
     except Exception as exc:  # a Bedrock error, or anything unexpected: the client still gets an error event
         error = stream_failure(exc)
-        status = error.status
+        status = error_status(error)  # the record says what the client saw: 529 for overloaded_error
         await sse.end_stream(send, anthropic_sse.encode_error(error))
     finally:
         with contextlib.suppress(Exception):

@@ -175,7 +175,10 @@ async def _stream(
                 await _forward(send, translator, (event,), ctx)
         except Exception as exc:  # a Bedrock error, or anything unexpected: the client still gets the end
             error = stream_failure(exc)
-            await sse.end_stream(send, encode_events(renderer.failed(error)))
+            failed = renderer.failed(error)
+            # kept like a finished one (OpenAI does): GET shows it with status "failed" and its error
+            await _store(gateway, ctx, request, failed[-1]["response"])
+            await sse.end_stream(send, encode_events(failed))
         else:
             ending = renderer.end()
             # stored before the last event goes out: a client that continues at once finds it
@@ -225,7 +228,8 @@ def _end_stream(
 async def _store(
     gateway: Gateway, ctx: RequestContext, request: ResponsesRequest, response: dict[str, Any]
 ) -> None:
-    """Keep a finished response for previous_response_id, GET and DELETE (unless store is false)."""
+    """Keep a finished (or failed) response for previous_response_id, GET and DELETE (unless store is
+    false)."""
     store = gateway.responses
     if not request.store or store is None:
         return

@@ -1,5 +1,6 @@
-"""LiteLLM's read-only spend routes: GET /key/info (the key itself, or the master key) and GET /spend/logs
-(master key only). Keys are answered by alias and SHA-256 digest; a key itself is never echoed."""
+"""LiteLLM's read-only spend routes: GET /key/info (the key itself, or the master key), GET /spend/logs and
+GET /global/spend/report (master key only). Keys are answered by alias and SHA-256 digest; a key itself is
+never echoed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import datetime
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
+from bedrock_proxy.control import key_api, report_api
+from bedrock_proxy.control.fields import FieldError
+from bedrock_proxy.control.records import SpendEntry as LedgerEntry
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.keys import KeyIdentity, key_id
 from bedrock_proxy.server.http import Receive, Scope, Send, send_json
@@ -24,11 +28,14 @@ def _query(scope: Scope) -> dict[str, str]:
     return {name: values[-1] for name, values in urllib.parse.parse_qs(raw).items()}
 
 
-def _master_only(principal: KeyIdentity | None, route: str) -> None:
-    if principal is not None and not principal.is_master:
-        raise GatewayError(
-            403, f"{route} needs the master key.", type="permission_error", code=ErrorCode.MASTER_KEY_REQUIRED
-        )
+def _master_only(principal: KeyIdentity | None, route: str, gateway: Gateway | None = None) -> None:
+    if principal is None or principal.is_master:
+        return
+    if gateway is not None and gateway.control is not None and gateway.control.is_admin(principal):
+        return
+    raise GatewayError(
+        403, f"{route} needs the master key.", type="permission_error", code=ErrorCode.MASTER_KEY_REQUIRED
+    )
 
 
 def _find_key(gateway: Gateway, value: str) -> KeyIdentity:
@@ -66,6 +73,13 @@ async def key_info(gateway: Gateway, scope: Scope, receive: Receive, send: Send,
                 code=ErrorCode.NOT_YOUR_KEY,
             )
         principal = _find_key(gateway, asked)
+    if principal.generated and gateway.control is not None:
+        record = await gateway.control.store.get_key(principal.key_id)
+        if record is None:
+            raise GatewayError(404, "No such key: it was deleted.", param="key", code=ErrorCode.KEY_NOT_FOUND)
+        info = key_api.info(record, gateway.control.spend("key", record.key_id))
+        await send_json(send, 200, {"key": record.key_id, "info": info})
+        return
     ledger = gateway.ledger
     spend = ledger.spent(principal.key_id) if ledger is not None else None
     info = {
@@ -81,19 +95,21 @@ async def key_info(gateway: Gateway, scope: Scope, receive: Receive, send: Send,
     await send_json(send, 200, {"key": principal.key_id, "info": info})
 
 
-def _since(value: str | None) -> float | None:
+def _since(value: str | None, name: str = "start_date", end_of_day: bool = False) -> float | None:
     if not value:
         return None
     try:
-        when = datetime.datetime.fromisoformat(value)
+        when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise GatewayError(
             400,
-            f"start_date {value!r} is not a date: use 2026-01-31 or 2026-01-31T12:00:00Z",
-            param="start_date",
+            f"{name} {value!r} is not a date: use 2026-01-31 or 2026-01-31T12:00:00Z",
+            param=name,
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.UTC)
+    if end_of_day and len(value.strip()) == 10:  # a date alone: the whole of that day
+        when += datetime.timedelta(days=1, microseconds=-1)
     return when.timestamp()
 
 
@@ -101,11 +117,13 @@ def _iso(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _row(entry: SpendEntry) -> dict[str, Any]:
+def _row(entry: SpendEntry | LedgerEntry) -> dict[str, Any]:
     return {
         "request_id": entry.request_id,
         "api_key": entry.key_id,
         "key_alias": entry.key_alias,
+        "team_id": getattr(entry, "team_id", None),
+        "user": getattr(entry, "user_id", None),
         "call_type": entry.kind,
         "model": entry.model,
         "model_id": entry.bedrock_model_id,
@@ -124,7 +142,8 @@ def _row(entry: SpendEntry) -> dict[str, Any]:
 async def spend_logs(
     gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
 ) -> None:
-    _master_only(gateway.keys.authenticate(scope) if not gateway.keys.open else None, "GET /spend/logs")
+    caller = gateway.keys.authenticate(scope) if not gateway.keys.open else None
+    _master_only(caller, "GET /spend/logs", gateway)
     ledger = gateway.ledger
     if ledger is None or not ledger.keep_logs:
         raise GatewayError(
@@ -140,5 +159,60 @@ async def spend_logs(
         raise GatewayError(400, "limit must be a whole number of rows", param="limit") from None
     wanted = query.get("api_key")
     kid = _find_key(gateway, wanted).key_id if wanted else None
-    entries = await ledger.store.logs(key_id=kid, since=_since(query.get("start_date")), limit=limit)
+    start = _since(query.get("start_date"))
+    entries: list[SpendEntry] | list[LedgerEntry]
+    if gateway.control is None:
+        entries = await ledger.store.logs(key_id=kid, since=start, limit=limit)
+    else:
+        entries = await gateway.control.store.spend_logs(
+            key_id=kid,
+            team_id=query.get("team_id"),
+            user_id=query.get("user_id"),
+            model=query.get("model"),
+            start=start,
+            end=_since(query.get("end_date"), "end_date", end_of_day=True),
+            limit=limit,
+        )
     await send_json(send, 200, [_row(entry) for entry in entries])
+
+
+async def global_spend_report(
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    """LiteLLM's spend report between start_date and end_date (both required, as LiteLLM's are), from the
+    store's daily aggregates, grouped by team (default), customer (user), api_key, model or day."""
+    caller = gateway.keys.authenticate(scope) if not gateway.keys.open else None
+    _master_only(caller, "GET /global/spend/report", gateway)
+    control = gateway.control
+    if control is None:
+        raise GatewayError(
+            404,
+            "The spend report needs key management on: general_settings.master_key and a database "
+            "(database_url or DATABASE_URL).",
+            code=ErrorCode.KEY_MANAGEMENT_OFF,
+        )
+    query = _query(scope)
+    for name in ("start_date", "end_date"):
+        if not query.get(name):
+            raise GatewayError(400, f"{name} is required, as a date such as 2026-01-31", param=name)
+    start = _since(query["start_date"])
+    end = _since(query["end_date"], "end_date", end_of_day=True)
+    assert start is not None and end is not None
+    if end < start:
+        raise GatewayError(400, "end_date is before start_date", param="end_date")
+    group_by = query.get("group_by", "team")
+    try:
+        dimensions = report_api.dimensions(group_by)
+    except FieldError as error:
+        raise GatewayError(400, str(error), param=error.field) from None
+    rows = await control.store.spend_report(start=start, end=end, group_by=dimensions)
+
+    def name_of(kind: str, ident: str) -> str:
+        if kind == "team" and ident in control.teams:
+            return control.teams[ident].team_alias or ident
+        if kind == "key" and ident in control.keys:
+            return control.keys[ident].key_alias or control.keys[ident].key_name
+        identity = gateway.keys.by_key_id(ident) if kind == "key" else None
+        return identity.alias if identity is not None else ident
+
+    await send_json(send, 200, report_api.report(rows, group_by, name_of))

@@ -18,8 +18,9 @@ spend is below the limit, as before, so it is the only one that can pass it (by 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 from bedrock_proxy.errors import ErrorCode, GatewayError
@@ -61,6 +62,84 @@ class BudgetExceeded(GatewayError):
         )
 
 
+class BudgetLine(Protocol):
+    """One budget a generated key is held to (its own, its team's or its user's), as the key directory
+    (control/directory.py) reports it: the tightest of them refuses first."""
+
+    @property
+    def kind(self) -> str: ...  # "key", "team" or "user"
+    @property
+    def name(self) -> str: ...  # the alias or id the message names
+    @property
+    def book_key(self) -> str: ...  # what its reservations are booked under ("team:<id>"...)
+    @property
+    def max_budget(self) -> float: ...
+    @property
+    def spent(self) -> float: ...  # current period: stored + this process's not yet stored
+    @property
+    def resets_at(self) -> float | None: ...  # epoch seconds; None: a budget for life
+
+
+class BudgetBook(Protocol):
+    """Where the budgets of generated keys are read (the key directory)."""
+
+    def budget_lines(self, principal: KeyIdentity) -> Sequence[BudgetLine]: ...
+
+    def counts_tokens_of(self, key_id: str) -> bool:
+        """The generated key has a tpm limit: its answers' tokens are counted."""
+        ...
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return "it does not reset (a budget without budget_duration)"
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return f"it resets at {moment.isoformat(timespec='seconds').replace('+00:00', 'Z')}"
+
+
+class PeriodBudgetExceeded(GatewayError):
+    """429 budget_exceeded for a generated key's budget (key, team or user): names which budget, what was
+    spent in its period and when it resets."""
+
+    def __init__(self, line: BudgetLine, reserved: float = 0.0, wanted: float = 0.0) -> None:
+        in_flight = f" (and {usd(reserved)} is reserved by requests in flight)" if reserved > 0 else ""
+        if wanted > 0:
+            in_flight += (
+                f"; this request may cost up to {usd(wanted)}, more than is left while they run: retry "
+                "when they have finished, or lower max_tokens"
+            )
+        super().__init__(
+            429,
+            f"Budget has been exceeded! The {line.kind} budget of {line.kind} '{line.name}' has spent "
+            f"{usd(line.spent)} of its max_budget of {usd(line.max_budget)}{in_flight}; "
+            f"{_when(line.resets_at)}. Ask the gateway's administrator to raise max_budget "
+            f"(POST /{line.kind}/update) or wait for the reset.",
+            type="budget_exceeded",
+            code=ErrorCode.INSUFFICIENT_QUOTA,
+            headers=(NO_RETRY_HEADER,),
+        )
+
+
+class _Reservations:
+    """One call's reservations under several budgets (a key's, its team's, its user's), settled together."""
+
+    __slots__ = ("amount", "key_id", "parts")
+
+    def __init__(self, key_id: str, amount: float, parts: list[Reservation]) -> None:
+        self.key_id = key_id
+        self.amount = amount
+        self.parts = parts
+
+    def settle(self) -> None:
+        parts, self.parts = self.parts, []
+        for part in parts:
+            part.settle()
+
+
+def _slot_key(key_id: str) -> str:
+    return f"key-parallel:{key_id}"
+
+
 def _rpm_key(key_id: str) -> str:
     return f"key-rpm:{key_id}"
 
@@ -79,6 +158,16 @@ class Counters(Protocol):
 
     async def add(self, key: str, amount: float) -> None: ...
 
+    async def take_slot(self, key: str, limit: int, holder: str) -> bool:
+        """Hold one of `limit` in-flight slots of `key` for `holder`; False when all are held."""
+        ...
+
+    async def release_slot(self, key: str, holder: str) -> None: ...
+
+
+# gives back what admit took for the request (its in-flight slot)
+Release = Callable[[], Awaitable[None]]
+
 
 # (message, seconds until the limit frees up, error code) -> the 429 the caller sees
 LimitError = Callable[[str, float, ErrorCode], GatewayError]
@@ -92,8 +181,10 @@ class KeyGuard:
         counters: Counters,
         limit_error: LimitError,
         reservations: Reservations | None = None,
+        book: BudgetBook | None = None,
     ) -> None:
         self.limit_error = limit_error
+        self.book = book  # budgets of generated keys (key, team, user), when key management is on
         self.reservations: Reservations = reservations if reservations is not None else LocalReservations()
         self._keys = {i.key_id: i for i in identities if i.spend_limit is not None or i.rpm or i.tpm}
         self._tpm_ids = frozenset(i.key_id for i in self._keys.values() if i.tpm)
@@ -103,10 +194,18 @@ class KeyGuard:
 
     @property
     def counts_tokens(self) -> bool:
-        return bool(self._tpm_ids)
+        return bool(self._tpm_ids) or self.book is not None
+
+    def _identity(self, principal: KeyIdentity) -> KeyIdentity | None:
+        """The limits this guard holds `principal` to: a configured key's, or a generated key's own."""
+        if principal.generated:
+            return principal
+        return self._keys.get(principal.key_id)
 
     def keeps_budget(self, principal: KeyIdentity) -> bool:
         """The key has a spend_limit this guard enforces (its calls reserve their maximum cost)."""
+        if principal.generated:
+            return self.book is not None and bool(self.book.budget_lines(principal))
         identity = self._keys.get(principal.key_id)
         return identity is not None and identity.spend_limit is not None and self.ledger is not None
 
@@ -121,6 +220,8 @@ class KeyGuard:
         """Check the key's budget and set `max_cost` (USD) aside for one call, in one step (no await between
         them, so concurrent calls see each other's reservations); None for a key without a budget. Settle
         the reservation once the call's record is submitted (its real cost is then in the ledger)."""
+        if principal.generated:
+            return self._reserve_lines(principal, max_cost)
         identity = self._keys.get(principal.key_id)
         if identity is None or identity.spend_limit is None or self.ledger is None:
             return None
@@ -132,12 +233,38 @@ class KeyGuard:
             raise BudgetExceeded(identity.alias, spent, identity.spend_limit, reserved, max_cost)
         return self.reservations.reserve(identity.key_id, max_cost)
 
-    async def admit(self, principal: KeyIdentity) -> None:
-        """Raise the error the caller should see, or count the request against its key's rpm."""
-        identity = self._keys.get(principal.key_id)
-        if identity is None:
+    def _check_lines(self, principal: KeyIdentity, max_cost: float | None = None) -> None:
+        """Refuse when any budget of a generated key (spent + reserved) has reached its max_budget, or,
+        while its other calls are in flight, cannot take `max_cost` more."""
+        if self.book is None:
             return
-        if identity.spend_limit is not None and self.ledger is not None:
+        for line in self.book.budget_lines(principal):
+            reserved = self.reservations.reserved(line.book_key)
+            if line.spent + reserved >= line.max_budget:
+                raise PeriodBudgetExceeded(line, reserved)
+            if max_cost is not None and reserved > 0 and line.spent + reserved + max_cost > line.max_budget:
+                raise PeriodBudgetExceeded(line, reserved, max_cost)
+
+    def _reserve_lines(self, principal: KeyIdentity, max_cost: float) -> Reservation | None:
+        if self.book is None:
+            return None
+        lines = self.book.budget_lines(principal)
+        if not lines:
+            return None
+        max_cost = max(max_cost, 0.0)
+        self._check_lines(principal, max_cost)
+        parts = [self.reservations.reserve(line.book_key, max_cost) for line in lines]
+        return _Reservations(principal.key_id, max_cost, parts)
+
+    async def admit(self, principal: KeyIdentity, holder: str = "") -> Release | None:
+        """Raise the error the caller should see, or count the request against its key's rpm (and hold
+        an in-flight slot when the key has max_parallel_requests: the returned Release gives it back)."""
+        identity = self._identity(principal)
+        if identity is None:
+            return None
+        if identity.generated:
+            self._check_lines(identity)
+        elif identity.spend_limit is not None and self.ledger is not None:
             self._check_budget(identity)
         windows: list[tuple[str, float, float, float]] = []
         if identity.tpm:
@@ -147,18 +274,38 @@ class KeyGuard:
             windows.append((_tpm_key(identity.key_id), identity.tpm, 1, 0))
         if identity.rpm:
             windows.append((_rpm_key(identity.key_id), identity.rpm, 1, 1))
-        if not windows:
-            return
-        refused, wait = await self.counters.take(windows)
-        if refused < 0:
-            return
-        if windows[refused][0] == _tpm_key(identity.key_id):
+        if windows:
+            refused, wait = await self.counters.take(windows)
+            if refused >= 0:
+                raise self._window_error(identity, windows[refused][0], wait)
+        return await self._hold_slot(identity, holder)
+
+    async def _hold_slot(self, identity: KeyIdentity, holder: str) -> Release | None:
+        limit = identity.max_parallel_requests
+        if not limit or not holder:
+            return None
+        key = _slot_key(identity.key_id)
+        if not await self.counters.take_slot(key, limit, holder):
             raise self.limit_error(
+                f"API key '{identity.alias}' is limited to {limit} requests in flight"
+                " (max_parallel_requests)",
+                1.0,
+                ErrorCode.MAX_PARALLEL_REQUESTS_EXCEEDED,
+            )
+
+        async def release() -> None:
+            await self.counters.release_slot(key, holder)
+
+        return release
+
+    def _window_error(self, identity: KeyIdentity, window: str, wait: float) -> GatewayError:
+        if window == _tpm_key(identity.key_id):
+            return self.limit_error(
                 f"API key '{identity.alias}' is limited to {identity.tpm} tokens per minute (tpm)",
                 wait,
                 ErrorCode.KEY_TPM_LIMIT_EXCEEDED,
             )
-        raise self.limit_error(
+        return self.limit_error(
             f"API key '{identity.alias}' is limited to {identity.rpm} requests per minute (rpm)",
             wait,
             ErrorCode.KEY_RPM_LIMIT_EXCEEDED,
@@ -168,7 +315,10 @@ class KeyGuard:
         """Count an answer's tokens against its key's tpm (called as each record is submitted; written in
         the background, awaited by the key's next admission in this process)."""
         key_id = record.api_key_id
-        if key_id in self._tpm_ids and record.usage.total_tokens:
+        if key_id is None:
+            return
+        counted = key_id in self._tpm_ids or (self.book is not None and self.book.counts_tokens_of(key_id))
+        if counted and record.usage.total_tokens:
             previous = self._pending.get(key_id)
             task = asyncio.ensure_future(self._count(key_id, record.usage.total_tokens, previous))
             self._pending[key_id] = task

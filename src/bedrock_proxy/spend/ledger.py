@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from collections.abc import Callable, Iterable
 
 from bedrock_proxy.keys import ANONYMOUS_ID
 from bedrock_proxy.observability.record import CallRecord
@@ -54,6 +55,9 @@ class SpendLedger:
         self._lock: asyncio.Lock | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._refresh_failing = False
+        # told (request id, start time) of each call of a batch once it is committed (the key directory's
+        # budgets): the ledger's own identity of a call, since a client may reuse its x-request-id
+        self.on_written: list[Callable[[Iterable[tuple[str, float]]], None]] = []
 
     # ------------------------------------------------------------------ request path
     def note(self, record: CallRecord) -> None:
@@ -115,6 +119,8 @@ class SpendLedger:
                 kid = entry.key_id
                 self._unwritten[kid] = self._unwritten.get(kid, 0.0) - entry.spend
                 self._stored[kid] = self._stored.get(kid, 0.0) + entry.spend
+            for listener in self.on_written:
+                listener([(entry.request_id, entry.start_time) for entry in entries])
 
     def _guard(self) -> asyncio.Lock:
         if self._lock is None:
