@@ -15,13 +15,14 @@ import argparse
 import base64
 import os
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import botocore.session
 import orjson
@@ -564,19 +565,42 @@ def _reason(exc: OSError) -> str:
 # --- Redis and database ---------------------------------------------------------------------------------
 
 
-def _redis_target(config: Config) -> tuple[str, int, str | None] | None:
+@dataclass(frozen=True, slots=True)
+class RedisTarget:
+    host: str
+    port: int
+    password: str | None = None
+    username: str | None = None  # Redis 6 ACL user (AUTH user password)
+    tls: bool = False  # rediss://: ElastiCache with in-transit encryption
+    ca_file: str | None = None  # rediss://...?ssl_ca_certs=/path (redis-py's name), else the system's CAs
+    verify: bool = True  # False with ?ssl_cert_reqs=none
+
+    def __str__(self) -> str:
+        return f"{'rediss' if self.tls else 'redis'}://{self.host}:{self.port}"
+
+
+def _redis_target(config: Config) -> RedisTarget | None:
     settings = config.settings
     url = settings.redis_url or settings.cache_params.url
     if url:
         parts = urlsplit(url)
-        return parts.hostname or "localhost", parts.port or 6379, parts.password
+        query = dict(parse_qsl(parts.query))
+        return RedisTarget(
+            parts.hostname or "localhost",
+            parts.port or 6379,
+            unquote(parts.password) if parts.password else None,
+            unquote(parts.username) if parts.username else None,
+            tls=parts.scheme == "rediss",
+            ca_file=query.get("ssl_ca_certs"),
+            verify=query.get("ssl_cert_reqs", "required").lower() not in ("none", "optional"),
+        )
     host = settings.redis_host or (
         settings.cache_params.host if settings.cache_params.type == "redis" else None
     )
     if not host:
         return None
     port = settings.redis_port or settings.cache_params.port or 6379
-    return host, port, settings.redis_password or settings.cache_params.password
+    return RedisTarget(host, port, settings.redis_password or settings.cache_params.password)
 
 
 def _resp(*words: str) -> bytes:
@@ -587,44 +611,72 @@ def _resp(*words: str) -> bytes:
     return b"".join(out)
 
 
+def _tls_context(target: RedisTarget) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=target.ca_file)
+    if not target.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def check_redis(
     config: Config, connect: Callable[..., socket.socket] = socket.create_connection
 ) -> list[Check]:
     target = _redis_target(config)
     if target is None:
         return []
-    host, port, password = target
     try:
-        with connect((host, port), timeout=3) as sock:
+        with connect((target.host, target.port), timeout=3) as raw:
+            sock = _tls_context(target).wrap_socket(raw, server_hostname=target.host) if target.tls else raw
             sock.settimeout(3)
-            if password:
-                sock.sendall(_resp("AUTH", password))
+            if target.password:
+                words = (
+                    ("AUTH", target.username, target.password)
+                    if target.username
+                    else ("AUTH", target.password)
+                )
+                sock.sendall(_resp(*words))
                 reply = sock.recv(512)
                 if not reply.startswith(b"+OK"):
                     return [
                         Check(
                             "Redis",
                             FAIL,
-                            f"{host}:{port} refused the password",
+                            f"{target} refused the password",
                             "set REDIS_PASSWORD (or redis_password) to the server's password",
                         )
                     ]
             sock.sendall(_resp("PING"))
             reply = sock.recv(512)
-    except OSError as exc:
+    except ssl.SSLError as exc:
         return [
             Check(
                 "Redis",
                 FAIL,
-                f"{host}:{port} unreachable ({_reason(exc)})",
-                "start Redis (COMPOSE_PROFILES=redis) or fix REDIS_HOST/REDIS_PORT",
+                f"{target}: TLS failed ({exc.reason or exc})",
+                "the server's certificate must be trusted (add ?ssl_ca_certs=/path/to/ca.pem to the URL) and"
+                " the server must speak TLS on that port (ElastiCache: transit encryption on)",
             )
         ]
+    except OSError as exc:
+        advice = "start Redis (COMPOSE_PROFILES=redis) or fix REDIS_HOST/REDIS_PORT"
+        if not target.tls and isinstance(exc, ConnectionResetError):
+            advice += "; a server with TLS only (ElastiCache transit encryption) needs rediss://"
+        return [Check("Redis", FAIL, f"{target} unreachable ({_reason(exc)})", advice)]
     if reply.startswith(b"+PONG"):
-        return [Check("Redis", OK, f"{host}:{port} answers PING")]
+        return [Check("Redis", OK, f"{target} answers PING" + (" over TLS" if target.tls else ""))]
     if reply.startswith(b"-NOAUTH"):
-        return [Check("Redis", FAIL, f"{host}:{port} needs a password", "set REDIS_PASSWORD")]
-    return [Check("Redis", FAIL, f"{host}:{port} answered {reply[:60]!r} to PING", "is this a Redis server?")]
+        return [Check("Redis", FAIL, f"{target} needs a password", "set REDIS_PASSWORD")]
+    if not target.tls and not reply:
+        return [
+            Check(
+                "Redis",
+                FAIL,
+                f"{target} closed the connection without answering PING",
+                "a server with TLS only (ElastiCache transit encryption) needs rediss:// in redis_url",
+            )
+        ]
+    return [Check("Redis", FAIL, f"{target} answered {reply[:60]!r} to PING", "is this a Redis server?")]
 
 
 _START_SERVER = {

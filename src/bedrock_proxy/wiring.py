@@ -32,7 +32,7 @@ from bedrock_proxy.observability.pricing import price_profile_as
 from bedrock_proxy.observability.rawlog import RawLoggingProvider
 from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.router import Router, StateListener
-from bedrock_proxy.router.state import InMemoryState, SharedState, WindowCounters
+from bedrock_proxy.router.state import BudgetReservations, InMemoryState, SharedState, WindowCounters
 from bedrock_proxy.router.state_failover import FAIL_CLOSED, FailoverState
 from bedrock_proxy.router.state_redis import RedisState
 from bedrock_proxy.router.state_sqlite import SqliteState
@@ -202,6 +202,12 @@ def describe_shared_state(settings: Settings, environ: Mapping[str, str], worker
     return "limits and cooldowns kept in this process (one worker, no Redis configured)"
 
 
+def reservation_ttl(settings: Settings) -> float:
+    """Seconds an in-flight slot or budget reservation is held at most: past the longest request, it was
+    left behind by a crashed process and frees itself."""
+    return float(settings.request_timeout or 600) + 60.0
+
+
 def build_shared_state(
     settings: Settings,
     environ: Mapping[str, str],
@@ -213,7 +219,7 @@ def build_shared_state(
     kind = shared_state_kind(settings, environ)
     if kind == "memory":
         return InMemoryState()
-    lease = float(settings.request_timeout or 600) + 60.0  # a slot outlives the longest request
+    lease = reservation_ttl(settings)  # a slot outlives the longest request
     timeout = env_seconds(environ, REDIS_STATE_TIMEOUT_ENV, DEFAULT_REDIS_STATE_TIMEOUT)
     shared: SharedState
     if kind == "redis":
@@ -224,6 +230,7 @@ def build_shared_state(
             url=settings.redis_url,
             lease_seconds=lease,
             timeout=timeout,
+            bounded=False,  # FailoverState bounds each call
         )
     else:
         shared = SqliteState(environ[STATE_FILE_ENV], lease_seconds=lease, busy_timeout=timeout)
@@ -282,6 +289,8 @@ def build_gateway(
         store=build_shared_state(settings, environ, metrics, alerter),
         on_state_change=state_listeners(metrics, alerter),
     )
+    if alerter is not None and not isinstance(router.store, InMemoryState):
+        alerter.share(router.store)  # failure bursts and "once per subject" across processes too
     transport = BedrockTransport(ca_bundle=ca_bundle(environ))
     provider: Provider = BedrockProvider(transport, environ)
     if observability.log_raw_request_response:
@@ -290,8 +299,11 @@ def build_gateway(
     keys = KeyRing(settings.master_key, settings.api_keys, generated=control)
     # per-key spend_limit, rpm and tpm, checked once per model call before the handler runs; rpm and tpm
     # count in the router's store, so a shared store shares them across processes too; generated keys'
-    # budgets (key, team, user) are read from the key directory
-    guard = KeyGuard(keys.identities, ledger, WindowCounters(router.store), limit_error, book=control)
+    # budgets (key, team, user) are read from the key directory; every budget reserves in the same store
+    # (a call's maximum cost set aside for every process to see)
+    reservations = BudgetReservations(router.store, ttl=reservation_ttl(settings))
+    counters = WindowCounters(router.store)
+    guard = KeyGuard(keys.identities, ledger, counters, limit_error, reservations, book=control)
     if control is not None:
         observability.observers.append(control.observe)
     if ledger is not None:

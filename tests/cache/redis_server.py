@@ -8,10 +8,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from tests.support.processes import free_port
+from tests.support.tls import TlsFiles, make_tls_files
 
 INSTALL = "apt-get install -y redis-server"
 
@@ -93,3 +95,33 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.kill()
+
+
+@contextmanager
+def tls_redis_server(folder: Path, password: str = "") -> Iterator[tuple[int, TlsFiles]]:
+    """A redis-server that speaks TLS only (as ElastiCache with in-transit encryption): yields its port and
+    the throwaway CA that signed its certificate."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(f"redis-server is not installed; these tests need a real one: {INSTALL}", pytrace=False)
+    tls = make_tls_files(folder)
+    port = free_port()
+    args = [binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    args += ["--tls-cert-file", tls.cert, "--tls-key-file", tls.key, "--tls-ca-cert-file", tls.ca]
+    args += ["--tls-auth-clients", "no", "--appendonly", "no"]
+    args += ["--requirepass", password] if password else []
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("redis-server with TLS did not start") from None
+                time.sleep(0.02)
+        yield port, tls
+    finally:
+        process.kill()
+        process.wait(timeout=10)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from tests.support.compose import compose_config, gateway_environment, what_the_gateway_uses
 
+from bedrock_proxy.config import load_config
 from bedrock_proxy.server.app import ROUTES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,6 +118,7 @@ def test_redis_and_postgres_are_private_and_reachable_from_the_gateway_instances
     assert "{{resolve:secretsmanager:" in database["MasterUserPassword"]["Fn::Sub"]
     redis = one("AWS::ElastiCache::ReplicationGroup")
     assert redis["Engine"] == "redis" and redis["AutomaticFailoverEnabled"] is True
+    assert redis["TransitEncryptionEnabled"] is True, "TLS: the gateway and doctor speak rediss://"
 
 
 # --- The user data, run ------------------------------------------------------------------------------------
@@ -272,10 +274,12 @@ def test_user_data_installs_the_gateway_and_compose_wires_it_to_elasticache_and_
     assert env["LITELLM_MASTER_KEY"] == SECRETS[PARAMETERS["MasterKeySecret"]]
     assert env["NUM_WORKERS"] == "2" and env["PORT"] == "4002"
     assert what_the_gateway_uses(env, install / "config.yaml") == (
-        PARAMETERS["RedisHost"],
-        6379,
+        None,
+        None,
         f"postgresql://bedrock_proxy:P4ssw0rdFromSecretsManager@{PARAMETERS['DatabaseHost']}:5432/bedrock_proxy",
     )
+    settings = load_config(install / "config.yaml", {**env, "BEDROCK_PROXY_ENV_FILE": "none"}).settings
+    assert settings.redis_url == f"rediss://{PARAMETERS['RedisHost']}:6379/0", "TLS to ElastiCache"
     assert "LANGFUSE_PUBLIC_KEY" not in (install / ".env").read_text()
 
 

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from bedrock_proxy.config import load_config
 from bedrock_proxy.doctor import FAIL, OK, WARN, Check, run_doctor
 from bedrock_proxy.emulator.options import EmulatorOptions
 from bedrock_proxy.emulator.server import RunningEmulator, start_in_thread
+from tests.cache.redis_server import tls_redis_server
 from tests.fakes.langfuse_server import FakeLangfuse
 
 EXAMPLE_KEYS = {
@@ -382,3 +384,24 @@ def test_doctor_command_prints_the_legacy_warning(tmp_path: Path, aws_env: dict[
     assert done.returncode == 0, done.stdout + done.stderr
     assert "WARN  lifecycle of claude-3-sonnet" in done.stdout
     assert f"fix: use model: bedrock/eu.{SONNET_45} in config.yaml" in done.stdout
+
+
+def test_doctor_talks_tls_to_a_rediss_url_and_says_what_to_fix_when_it_cannot(
+    tmp_path: Path, aws_env: dict[str, str]
+) -> None:
+    """ElastiCache with in-transit encryption: TLS only, a password; its CA given in the URL."""
+    with tls_redis_server(tmp_path, password="s3cret") as (port, tls):
+
+        def redis_row(url: str) -> Any:
+            settings = f"router_settings:\n  redis_url: {url}\n"
+            return row(doctor(tmp_path, model_entry("claude-3-haiku", HAIKU), settings=settings), "Redis")
+
+        trusted = redis_row(f"rediss://:s3cret@127.0.0.1:{port}/0?ssl_ca_certs={tls.ca}")
+        assert (trusted.status, trusted.detail) == (OK, f"rediss://127.0.0.1:{port} answers PING over TLS")
+        wrong = redis_row(f"rediss://:wrong@127.0.0.1:{port}/0?ssl_ca_certs={tls.ca}")
+        assert wrong.status == FAIL and "refused the password" in wrong.detail
+        untrusted = redis_row(f"rediss://:s3cret@127.0.0.1:{port}/0")
+        assert untrusted.status == FAIL and "TLS failed" in untrusted.detail
+        assert "ssl_ca_certs" in untrusted.fix
+        plain = redis_row(f"redis://:s3cret@127.0.0.1:{port}/0")
+        assert plain.status == FAIL and "rediss://" in plain.fix, plain

@@ -90,3 +90,26 @@ async def test_failing_closed_refuses_with_a_503_while_redis_is_down(redis: Redi
     assert (await state.choose(RPM)).admitted
     assert changes == [False, True]
     await state.aclose()
+
+
+async def test_budgets_and_claims_keep_answering_from_the_process_while_redis_is_down(
+    redis: RedisServer,
+) -> None:
+    changes: list[bool] = []
+    state = failover(redis, changes)
+    await state.start()
+    assert (await state.reserve("budget:k", "shared", 0.5, 1.0, 0.0, 60)).admitted
+    redis.kill()
+    down = await state.reserve("budget:k", "local", 0.5, 1.0, 0.0, 60)
+    assert down.admitted and down.reserved == 0, "the process's own book: the shared one is out of reach"
+    assert not (await state.reserve("budget:k", "local-2", 0.6, 1.0, 0.0, 60)).admitted
+    await state.release("budget:k", "local", 0.4)  # given back where it was taken, its cost counted there
+    assert (await state.reserve("budget:k", "local-3", 0.1, 1.0, 0.0, 60)).spent == pytest.approx(0.4)
+    assert await state.claim("alert:x", 10) and not await state.claim("alert:x", 10)
+    assert changes == [False]
+    redis.restart()
+    await asyncio.sleep(0.35)
+    back = await state.reserve("budget:k", "shared-2", 0.1, 1.0, 0.4, 60)
+    assert back.admitted and back.spent == pytest.approx(0.4), "Redis again, seeded by the caller's ledger"
+    assert changes == [False, True]
+    await state.aclose()

@@ -13,7 +13,7 @@ import pytest
 from bedrock_proxy.router.state import COOLING, Check, InMemoryState, Option, SharedState
 from bedrock_proxy.router.state_redis import RedisState
 from bedrock_proxy.router.state_sqlite import SqliteState
-from tests.cache.redis_server import RedisServer, redis_server
+from tests.cache.redis_server import RedisServer, redis_server, tls_redis_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the store fixture's loop: its client lives there
 
@@ -204,3 +204,93 @@ async def test_a_redis_window_forgets_buckets_a_minute_old(redis: RedisServer, i
     refused = await state.choose([window("rpm:old", 3)])
     assert not refused.admitted and 29 <= refused.waits[0] <= 31, "room when the bucket of 30 s ago leaves"
     await state.aclose()
+
+
+# ------------------------------------------------------------------------------ budgets and claims
+async def test_a_budget_reserves_in_flight_calls_and_counts_settled_costs(store: SharedState) -> None:
+    first = await store.reserve("budget:k", "a", 0.4, 1.0, 0.0, 60)
+    assert (first.admitted, first.spent, first.reserved) == (True, 0.0, 0.0)
+    second = await store.reserve("budget:k", "b", 0.4, 1.0, 0.0, 60)
+    assert second.admitted and second.reserved == pytest.approx(0.4)
+    third = await store.reserve("budget:k", "c", 0.4, 1.0, 0.0, 60)
+    assert not third.admitted and third.reserved == pytest.approx(0.8), "0.4 more would pass the limit"
+    assert (await store.reserve("budget:k", "c", 0.2, 1.0, 0.0, 60)).admitted, "a cheaper call fits"
+    await store.release("budget:k", "a", 0.3)  # the first call cost 0.3: counted for everyone at once
+    await store.release("budget:k", "b", 0.3)
+    await store.release("budget:k", "c", 0.3)
+    await store.release("budget:k", "c", 0.0)  # twice: the reservation is gone, nothing more is counted
+    seen = await store.reserve("budget:k", "d", 5.0, 1.0, 0.0, 60)
+    assert seen.admitted and seen.spent == pytest.approx(0.9) and seen.reserved == 0, "a lone call goes"
+    await store.release("budget:k", "d", 0.2)
+    refused = await store.reserve("budget:k", "e", 0.01, 1.0, 0.0, 60)
+    assert not refused.admitted and refused.spent == pytest.approx(1.1)
+
+
+async def test_a_budget_keeps_the_higher_of_its_count_and_the_caller_s_ledger(store: SharedState) -> None:
+    low = await store.reserve("budget:l", "a", 0.1, 1.0, 0.5, 60)  # a ledger that read 0.5 spent
+    assert low.admitted and low.spent == 0.5
+    await store.release("budget:l", "a", 0.1)
+    behind = await store.reserve("budget:l", "b", 0.1, 1.0, 0.2, 60)  # a ledger that lags behind
+    assert behind.spent == pytest.approx(0.6)
+    await store.release("budget:l", "b", 0.0)
+    ahead = await store.reserve("budget:l", "c", 0.1, 1.0, 0.95, 60)  # one that saw more (Redis restarted)
+    assert ahead.spent == 0.95
+
+
+async def test_a_reservation_of_a_crashed_process_expires_by_its_ttl(store: SharedState) -> None:
+    assert (await store.reserve("budget:t", "crashed", 0.9, 1.0, 0.0, 0.3)).admitted  # never released
+    assert not (await store.reserve("budget:t", "alive", 0.9, 1.0, 0.0, 60)).admitted
+    await asyncio.sleep(0.4)
+    again = await store.reserve("budget:t", "alive", 0.9, 1.0, 0.0, 60)
+    assert again.admitted and again.reserved == 0
+
+
+async def test_a_claim_goes_to_the_first_caller_until_it_ends(store: SharedState) -> None:
+    assert await store.claim("alert:x", 0.3)
+    assert not await store.claim("alert:x", 0.3)
+    assert await store.claim("alert:y", 0.3), "another subject"
+    await asyncio.sleep(0.35)
+    assert await store.claim("alert:x", 0.3)
+
+
+async def test_many_clients_reserving_at_once_never_reserve_past_the_budget(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """Four clients stand for four gateway processes: 200 concurrent calls of $0.25 on a budget of $8."""
+    redis.command("FLUSHALL")
+    for make in (lambda: RedisState(url=redis.url, timeout=2.0), lambda: SqliteState(tmp_path / "b.db")):
+        clients = [make() for _ in range(4)]
+        for client in clients:
+            await client.start()
+        results = await asyncio.gather(
+            *(clients[i % 4].reserve("budget:*", f"h{i}", 0.25, 8.0, 0.0, 60) for i in range(200))
+        )
+        admitted = [booking for booking in results if booking.admitted]
+        assert len(admitted) == 32, "exactly what the budget covers, whichever process asks"
+        assert max(booking.reserved for booking in admitted) == 7.75
+        for client in clients:
+            await client.aclose()
+
+
+async def test_a_redis_budget_is_one_key_in_the_hash_slot_that_outlives_its_reservations(
+    redis: RedisServer,
+) -> None:
+    redis.command("FLUSHALL")
+    state = RedisState(url=redis.url, timeout=2.0)
+    await state.reserve("budget:k", "h", 0.1, 1.0, 0.0, 700)
+    await state.claim("alert:s", 10)
+    keys = sorted(k.decode() for k in await state.client.keys("*"))
+    assert keys == ["{bedrock-proxy}:alert:s", "{bedrock-proxy}:budget:k"]
+    assert 700_000 < await state.client.pttl("{bedrock-proxy}:budget:k") <= 86_400_000
+    assert 0 < await state.client.pttl("{bedrock-proxy}:alert:s") <= 10_000
+    await state.aclose()
+
+
+async def test_the_redis_store_works_over_tls_as_elasticache_with_transit_encryption(tmp_path: Path) -> None:
+    with tls_redis_server(tmp_path, password="s3cret") as (port, tls):
+        state = RedisState(url=f"rediss://:s3cret@127.0.0.1:{port}/0?ssl_ca_certs={tls.ca}", timeout=2.0)
+        await state.start()
+        admitted = [(await state.choose([window("rpm:tls", 2)])).admitted for _ in range(3)]
+        assert admitted == [True, True, False]
+        assert (await state.reserve("budget:tls", "h", 0.5, 1.0, 0.0, 60)).admitted
+        await state.aclose()

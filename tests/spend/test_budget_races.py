@@ -1,6 +1,7 @@
 """Budgets cannot be dodged (issue 14): a client that drops its streams after most of their bytes is charged
 for what Bedrock produced, flagged as estimated (finding 2), and a burst of 50 concurrent requests on a key
-with budget for about two is held to the budget by reservations, in one process and in two workers (11)."""
+with budget for about two is held to the budget by reservations, in one process and in two workers (11):
+the workers reserve in one shared book (issue 12), so two workers admit what one would."""
 
 from __future__ import annotations
 
@@ -189,23 +190,28 @@ def burst_refused_now(gateway: str) -> bool:
     return all(status == 429 for status, _ in outcomes)
 
 
-def test_two_workers_each_hold_the_budget_so_a_burst_spends_at_most_the_budget_per_worker(
+def test_two_workers_share_their_reservations_so_a_burst_spends_at_most_the_budget_once(
     emulator_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
     config_path = tmp_path / "config.yaml"
     config_path.write_text(CONFIG)
-    extra = {"AWS_BEDROCK_RUNTIME_ENDPOINT": emulator_url, **env(tmp_path / "spend.db")}
+    extra = {
+        "AWS_BEDROCK_RUNTIME_ENDPOINT": emulator_url,
+        **env(tmp_path / "spend.db"),
+        # on a loaded test machine a worker holding the shared file's lock may sleep past the 100 ms default,
+        # and the other would then reserve in its own book (fail open, tested in tests/router)
+        "BEDROCK_PROXY_REDIS_STATE_TIMEOUT_SECONDS": "1",
+    }
     url = f"http://127.0.0.1:{port}"
     args = ["serve", "--config", str(config_path), "--host", "127.0.0.1", "--port", str(port)]
     with running([*args, "--num-workers", "2"], f"{url}/health/readiness", clean_env(extra)):
         outcomes = asyncio.run(burst(url))
         answered = [charged for status, charged in outcomes if status == 200]
-        # reservations are per process: each worker holds the budget against its own calls in flight
-        workers = 2
-        assert 2 <= len(answered) <= 2 * workers, f"{len(answered)} of 50 answered by {workers} workers"
+        # the workers reserve in the host's shared file: one book, as if there were one process
+        assert len(answered) == 2, f"{len(answered)} of 50 answered by 2 workers"
         total = sum(answered)
-        assert total <= workers * BURST_LIMIT * ESTIMATE_ERROR, f"spent {total} on a budget of {BURST_LIMIT}"
+        assert total <= BURST_LIMIT * ESTIMATE_ERROR, f"spent {total} on a budget of {BURST_LIMIT}"
         # once both workers read the shared store, the key is refused everywhere
         eventually(lambda: burst_refused_now(url), message="a worker kept admitting the spent key")
 

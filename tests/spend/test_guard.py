@@ -10,7 +10,7 @@ from bedrock_proxy.config.schema import ApiKey
 from bedrock_proxy.errors import GatewayError
 from bedrock_proxy.observability.record import CallRecord, Usage
 from bedrock_proxy.router.limits import limit_error
-from bedrock_proxy.router.state import InMemoryState, WindowCounters
+from bedrock_proxy.router.state import BudgetReservations, InMemoryState, WindowCounters
 from bedrock_proxy.spend import BudgetExceeded, KeyGuard, SpendLedger, SqliteSpendStore, key_identities
 
 KEYS = [
@@ -85,17 +85,17 @@ async def test_reservations_refuse_the_calls_a_budget_cannot_cover_and_settle_ba
 ) -> None:
     guard = KeyGuard(IDENTITIES, ledger, WindowCounters(InMemoryState()), limit_error)
     key = BY_ALIAS["budget"]
-    first = guard.reserve(key, 0.004)
-    second = guard.reserve(key, 0.004)  # 0.008 reserved: fits the budget of 0.01
+    first = await guard.reserve(key, 0.004)
+    second = await guard.reserve(key, 0.004)  # 0.008 reserved: fits the budget of 0.01
     assert first is not None and second is not None
     with pytest.raises(BudgetExceeded) as refused:
-        guard.reserve(key, 0.004)  # would make 0.012 with the calls in flight
+        await guard.reserve(key, 0.004)  # would make 0.012 with the calls in flight
     assert "reserved by its requests in flight" in refused.value.message
     assert "lower max_tokens" in refused.value.message
-    third = guard.reserve(key, 0.0015)  # a cheaper call still fits: 0.0095
+    third = await guard.reserve(key, 0.0015)  # a cheaper call still fits: 0.0095
     assert third is not None
     with pytest.raises(BudgetExceeded):
-        guard.reserve(key, 0.001)  # 0.0105 with the calls in flight
+        await guard.reserve(key, 0.001)  # 0.0105 with the calls in flight
     ledger.note(record("budget", 0.009))  # the first call cost more than thought: spent 0.009
     first.settle()
     with pytest.raises(BudgetExceeded):
@@ -105,20 +105,32 @@ async def test_reservations_refuse_the_calls_a_budget_cannot_cover_and_settle_ba
         reservation.settle()
         reservation.settle()  # idempotent
     assert guard.reservations.reserved(key.key_id) == 0.0
-    assert guard.reserve(key, 0.004) is not None  # 0.0092 spent, nothing in flight: a lone call goes
+    assert await guard.reserve(key, 0.004) is not None  # 0.0092 spent, nothing in flight: a lone call goes
 
 
-def test_a_lone_call_is_admitted_while_spend_is_below_the_limit(ledger: SpendLedger) -> None:
+async def test_a_lone_call_is_admitted_while_spend_is_below_the_limit(ledger: SpendLedger) -> None:
     guard = KeyGuard(IDENTITIES, ledger, WindowCounters(InMemoryState()), limit_error)
     key = BY_ALIAS["budget"]
     ledger.note(record("budget", 0.009))
-    lone = guard.reserve(key, 0.5)  # nothing in flight: admitted, the one call that may pass the limit
+    lone = await guard.reserve(key, 0.5)  # nothing in flight: admitted, the one call that may pass the limit
     assert lone is not None
     with pytest.raises(BudgetExceeded):
-        guard.reserve(key, 0.0001)
+        await guard.reserve(key, 0.0001)
     ledger.note(record("budget", 0.002))
     lone.settle()
     assert guard.reservations.reserved(key.key_id) == 0.0
     with pytest.raises(BudgetExceeded):
-        guard.reserve(key, 0.0001)  # 0.011 spent
-    assert guard.reserve(BY_ALIAS["master_key"], 1000.0) is None  # no budget, nothing reserved
+        await guard.reserve(key, 0.0001)  # 0.011 spent
+    assert await guard.reserve(BY_ALIAS["master_key"], 1000.0) is None  # no budget, nothing reserved
+
+
+async def test_a_budget_that_resets_counts_each_period_in_a_book_of_its_own() -> None:
+    """The shared book keeps the highest spend it heard of; a reset (a new period) must start a new one."""
+    book = BudgetReservations(InMemoryState(), ttl=60)
+    first, spent, _ = await book.reserve("k", 0.5, 1.0, 0.75, period="2026-12")
+    assert first is not None and spent == 0.75
+    first.settle(0.5)
+    refused, spent, _ = await book.reserve("k", 0.125, 1.0, 0.0, period="2026-12")  # a ledger behind
+    assert refused is None and spent == 1.25, "the book remembers what this period spent"
+    fresh, spent, _ = await book.reserve("k", 0.125, 1.0, 0.0, period="2027-01")
+    assert fresh is not None and spent == 0.0, "the reset: a new period, a new book"

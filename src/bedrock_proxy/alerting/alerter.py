@@ -7,6 +7,10 @@ Three signals, none read on the request path beyond a dict look-up and a deque a
 - an observability sink dropping records (the dispatcher's counters, polled every `poll_seconds`).
 Each subject (one deployment, one model group, one sink) alerts at most once per `repeat_seconds`. Every
 alert is logged at WARNING, whatever channels are configured, then sent to each channel with a few retries.
+
+With several processes or hosts, the wiring hands in the router's shared store (`share`): failures are then
+counted there, so a burst spread over processes is noticed once it reaches the threshold in all of them
+together, and each alert is claimed there before it is delivered, so one process sends it, not each.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from bedrock_proxy.alerting.alert import (
     Alert,
@@ -35,6 +40,17 @@ log = logging.getLogger("bedrock_proxy.alerting")
 # Bedrock refused, a model id it does not know, and every 5xx. A client's 400 is its own mistake.
 UPSTREAM_TROUBLE = frozenset({401, 403, 404, 408, 429})
 SinkStats = Callable[[], dict[str, dict[str, int]]]
+BURST_KEY_SECONDS = 1.0  # the store's failure count restarts at each burst; its cooldown key is not read
+
+
+class SharedCounters(Protocol):
+    """What the alerter needs of a store every process shares (router.state.SharedState has it)."""
+
+    async def fail(
+        self, fails_key: str, cooldown_key: str, allowed: int, cooldown_seconds: float
+    ) -> tuple[float, bool]: ...
+
+    async def claim(self, key: str, seconds: float) -> bool: ...
 
 
 def counts_as_failure(record: CallRecord) -> bool:
@@ -73,6 +89,7 @@ class Alerter:
         self._refusals_seen: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self.shared: SharedCounters | None = None
         self.raised = 0
         self.suppressed = 0
         self.delivered = 0
@@ -126,6 +143,35 @@ class Alerter:
             alert = failures_alert(record.model_group, len(times), self.window_seconds, error)
             if self.raise_alert(alert):
                 times.clear()  # the next alert counts failures from here
+
+    def share(self, counters: SharedCounters) -> None:
+        """Count failures and claim alerts in a store every process shares."""
+        self.shared = counters
+
+    async def count_record(self, record: CallRecord) -> None:
+        """`note_record`, counted in the shared store when there is one (off the request path)."""
+        if self.shared is None:
+            self.note_record(record)
+            return
+        if not counts_as_failure(record):
+            return
+        group = record.model_group
+        count, burst = await self.shared.fail(
+            f"alert-failures:{group}", f"alert-burst:{group}", self.threshold - 1, BURST_KEY_SECONDS
+        )
+        if burst:
+            error = record.error_type or f"HTTP {record.status}"
+            self.raise_alert(failures_alert(group, int(count), self.window_seconds, error))
+
+    async def _claimed(self, alert: Alert) -> bool:
+        """Whether this process delivers the alert: the first to claim its subject in the shared store."""
+        if self.shared is None:
+            return True
+        try:
+            return await self.shared.claim(f"alert:{alert.subject}", self.repeat_seconds)
+        except Exception as exc:  # rather twice than never
+            log.debug("alerting: claiming %s failed: %s", alert.subject, exc)
+            return True
 
     def watch_sinks(self, stats: SinkStats) -> None:
         """Poll a dispatcher's per-sink counters; a sink whose `dropped` or `credential_failures` grew raises
@@ -205,6 +251,9 @@ class Alerter:
                 await self._wake.wait()
                 continue
             alert = self._queue.popleft()
+            if not await self._claimed(alert):
+                self.suppressed += 1  # another process sends it
+                continue
             log.warning("alert: %s", alert.text)
             if self.channels:
                 await asyncio.gather(*(self._send(channel, alert) for channel in self.channels))

@@ -39,7 +39,7 @@ class AlertSink:
 
     async def send_batch(self, records: list[CallRecord]) -> None:
         for record in records:
-            self.alerter.note_record(record)
+            await self.alerter.count_record(record)
 
     async def aclose(self) -> None:
         return None

@@ -141,6 +141,12 @@ def spawn(work: Coroutine[Any, Any, None]) -> None:
     task.add_done_callback(_background.discard)
 
 
+async def drain_background(timeout: float = 2.0) -> None:
+    """At shutdown, before the store closes: the releases still running are written."""
+    if _background:
+        await asyncio.wait(list(_background), timeout=timeout)
+
+
 Settle = Callable[[Ticket], list[tuple[str, float]]]  # the router's token corrections for a ticket
 
 

@@ -25,7 +25,7 @@ from bedrock_proxy.keys import model_allowed
 from bedrock_proxy.observability.record import Attempt, DeploymentState
 from bedrock_proxy.router import policy
 from bedrock_proxy.router.context_windows import context_window, too_long_error
-from bedrock_proxy.router.limits import Admission, Ticket, limit_error, spawn
+from bedrock_proxy.router.limits import Admission, Ticket, drain_background, limit_error, spawn
 from bedrock_proxy.router.state import COOLING, Check, InMemoryState, Option, Readings, SharedState
 from bedrock_proxy.router.strategies import strategy_for
 from bedrock_proxy.router.tracked import Tracked, shuffle_weights
@@ -205,6 +205,7 @@ class Router:
         await self.store.start()
 
     async def aclose(self) -> None:
+        await drain_background()  # slots given back and latency samples still being written
         await self.store.aclose()
 
     def _settle(self, ticket: Ticket) -> list[tuple[str, float]]:
@@ -356,7 +357,7 @@ class Router:
                 if policy.is_deployment_failure(error):
                     await self._failed(tracked, len(group) > 1)
                     if self.strategy.observes_latency and error.status == 408:
-                        self.strategy.observe(tracked, elapsed)
+                        self._observe(tracked, elapsed)
                 if tracked not in tried:
                     tried.append(tracked)
                 delay = await self._retry_delay(group, tried, tracked, error, retries, estimate)
@@ -408,7 +409,7 @@ class Router:
                 )
             )
             if self.strategy.observes_latency:
-                self.strategy.observe(tracked, elapsed)
+                self._observe(tracked, elapsed)
             if tracked.state != HEALTHY:
                 self._report(tracked, HEALTHY)
             kind = classify(result) if classify is not None else None
@@ -424,6 +425,14 @@ class Router:
             if charged and kind is None:
                 trace.charged = tracked
             return result, kind
+
+    def _observe(self, tracked: Tracked, seconds: float) -> None:
+        """Add an attempt's latency to the strategy's windows: off the request path, at once in process."""
+        samples = self.strategy.samples(tracked, seconds)
+        if isinstance(self.store, InMemoryState):
+            self.store.settle_now(samples, ())
+        else:
+            spawn(self.store.settle(samples, ()))
 
     def _fallbacks(self, origin: str, table: str, allowed: Allowed) -> list[str]:
         """The fallback groups of one kind (plain, context window, content policy, or the defaults) the
@@ -474,9 +483,8 @@ class Router:
         again = [t for t in group if t in tried]
         readings = None
         if self.strategy.reads_counters and len(group) > 1:
-            readings = await self.store.read(
-                [key for t in group for key in (t.rpm_key, t.tpm_key)], [t.in_flight_key for t in group], ()
-            )
+            windows = [key for t in group for key in self.strategy.window_keys(t)]
+            readings = await self.store.read(windows, [t.in_flight_key for t in group], ())
         order = self.strategy.order(fresh, readings) + self.strategy.order(again, readings)
         options: list[Option] = []
         holders: list[str] = []

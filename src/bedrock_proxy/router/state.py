@@ -14,17 +14,29 @@ A check-then-add in two steps could not promise that. Three stores implement it:
 What is kept, for any store: minute windows (per-second buckets summed over the last 60 s: rpm, tpm, failure
 counts), in-flight slots (each held by a named holder, with a lease so a crashed process cannot hold one
 forever), and cooldowns (a key that lives for the cooldown's seconds). Every store keeps its own clock (this
-process's, the host's, Redis's), so only durations cross the interface. Usage and latency statistics for
-routing and alert counters can follow as more windows and keys of the same kinds.
+process's, the host's, Redis's), so only durations cross the interface. Routing's usage and latency
+statistics are minute windows too (strategies.py), and an alert's "once per subject" is a `claim`.
+
+Budgets (`reserve`, `release`): per key, the money its calls in flight set aside (each reservation named by
+its holder and expiring after `ttl`, so a crashed process cannot hold money forever) and the key's spend as
+the store counts it: the highest figure any process reported (its ledger's, read from the spend database)
+plus the real cost of every call settled since, so a process sees another's spend at once, not when its
+ledger next reads the database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+logger = logging.getLogger("bedrock_proxy.router")
 
 WINDOW_SECONDS = 60
 SLOT_REFUSED_WAIT = 1.0  # seconds a client is told to wait for an in-flight slot
@@ -92,6 +104,27 @@ class Readings:
         return self.cooling.get(key, 0.0)
 
 
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """What `reserve` did: admitted or not, and the key's spend and reservations (before this one) it saw."""
+
+    admitted: bool
+    spent: float
+    reserved: float
+
+
+def budget_allows(spent: float, reserved: float, amount: float, limit: float) -> bool:
+    """The budget rule every store applies: nothing once spent + reserved reach the limit; a call beside
+    others in flight only if its own maximum fits too (a lone call is admitted while spend is below the
+    limit, so it is the only one that can pass it, by its own cost)."""
+    if spent + reserved >= limit:
+        return False
+    return reserved <= 0 or spent + reserved + amount <= limit
+
+
+BUDGET_KEEP_SECONDS = 86400.0  # a key's budget entry outlives its last use by a day (then re-seeded)
+
+
 class SharedState(Protocol):
     """Where limits count. Every method is one round trip for a remote store."""
 
@@ -120,6 +153,22 @@ class SharedState(Protocol):
 
     async def read(self, windows: Sequence[str], slots: Sequence[str], cooldowns: Sequence[str]) -> Readings:
         """Current totals, in-flight counts and cooldowns."""
+        ...
+
+    async def reserve(
+        self, key: str, holder: str, amount: float, limit: float, spent: float, ttl: float
+    ) -> Booking:
+        """Check a budget and set `amount` aside for `holder` in one step (see `budget_allows`). `spent` is
+        the caller's own figure for the key: the store keeps the higher of it and its own. The reservation
+        expires after `ttl` seconds unless released first."""
+        ...
+
+    async def release(self, key: str, holder: str, cost: float) -> None:
+        """Give a reservation back and add the call's real cost to the key's spend."""
+        ...
+
+    async def claim(self, key: str, seconds: float) -> bool:
+        """True for the first caller in `seconds` (it holds the key that long), False while another does."""
         ...
 
 
@@ -183,6 +232,8 @@ class InMemoryState:
         self._windows: dict[str, _MinuteWindow] = {}
         self._slots: dict[str, set[str]] = {}
         self._cooldowns: dict[str, float] = {}
+        self._spent: dict[str, float] = {}
+        self._held: dict[str, dict[str, tuple[float, float]]] = {}  # key -> holder -> (amount, expiry)
 
     async def start(self) -> None:
         return None
@@ -271,6 +322,37 @@ class InMemoryState:
                 readings.cooling[key] = left
         return readings
 
+    def reserve_now(
+        self, key: str, holder: str, amount: float, limit: float, spent: float, ttl: float
+    ) -> Booking:
+        now = self.clock()
+        held = self._held.setdefault(key, {})
+        for gone in [name for name, (_, expiry) in held.items() if expiry <= now]:
+            del held[gone]
+        spent = max(self._spent.get(key, 0.0), spent)
+        self._spent[key] = spent
+        reserved = sum(amount for amount, _ in held.values())
+        if not budget_allows(spent, reserved, amount, limit):
+            return Booking(False, spent, reserved)
+        held[holder] = (amount, now + ttl)
+        return Booking(True, spent, reserved)
+
+    def release_now(self, key: str, holder: str, cost: float) -> None:
+        held = self._held.get(key)
+        if held is not None:
+            held.pop(holder, None)
+            if not held:
+                del self._held[key]
+        if cost:
+            self._spent[key] = self._spent.get(key, 0.0) + cost
+
+    def claim_now(self, key: str, seconds: float) -> bool:
+        now = self.clock()
+        if self._cooldowns.get(key, 0.0) > now:
+            return False
+        self._cooldowns[key] = now + seconds
+        return True
+
     def _window(self, key: str) -> _MinuteWindow:
         window = self._windows.get(key)
         if window is None:
@@ -291,6 +373,17 @@ class InMemoryState:
 
     async def read(self, windows: Sequence[str], slots: Sequence[str], cooldowns: Sequence[str]) -> Readings:
         return self.read_now(windows, slots, cooldowns)
+
+    async def reserve(
+        self, key: str, holder: str, amount: float, limit: float, spent: float, ttl: float
+    ) -> Booking:
+        return self.reserve_now(key, holder, amount, limit, spent, ttl)
+
+    async def release(self, key: str, holder: str, cost: float) -> None:
+        self.release_now(key, holder, cost)
+
+    async def claim(self, key: str, seconds: float) -> bool:
+        return self.claim_now(key, seconds)
 
 
 class WindowCounters:
@@ -320,3 +413,83 @@ class WindowCounters:
 
     async def release_slot(self, key: str, holder: str) -> None:
         await self.state.settle((), ((key, holder),))
+
+
+class _SharedReservation:
+    __slots__ = ("_book", "amount", "holder", "key_id", "store_key")
+
+    def __init__(
+        self, book: BudgetReservations, key_id: str, store_key: str, holder: str, amount: float
+    ) -> None:
+        self._book: BudgetReservations | None = book
+        self.key_id = key_id
+        self.store_key = store_key
+        self.holder = holder
+        self.amount = amount
+
+    def settle(self, cost: float = 0.0) -> None:
+        book, self._book = self._book, None
+        if book is not None:
+            book.release(self, cost)
+
+
+class BudgetReservations:
+    """Budget reservations in a SharedState, for the key guard (spend/guard.py, which must not import the
+    router): what spend.reservations.Reservations asks. Reserving is one store call on the request path;
+    settling is sync for the guard and written in the background (for the in-process store, at once)."""
+
+    def __init__(self, state: SharedState, ttl: float, holder_prefix: str = "") -> None:
+        self.state = state
+        self.ttl = ttl
+        self._holder_prefix = holder_prefix or uuid.uuid4().hex[:12] + ":"
+        self._numbers = itertools.count()
+        self._mine: dict[str, float] = {}  # key id -> USD reserved by this process's calls in flight
+        self._count: dict[str, int] = {}
+        self._writing: set[asyncio.Task[None]] = set()
+
+    @staticmethod
+    def store_key(key_id: str, period: str = "") -> str:
+        """One book per key and budget period (a reset starts a new one; the old one expires)."""
+        return f"budget:{key_id}:{period}" if period else f"budget:{key_id}"
+
+    def reserved(self, key_id: str) -> float:
+        return self._mine.get(key_id, 0.0)
+
+    async def reserve(
+        self, key_id: str, amount: float, limit: float, spent: float, period: str = ""
+    ) -> tuple[_SharedReservation | None, float, float]:
+        holder = self._holder_prefix + str(next(self._numbers))
+        key = self.store_key(key_id, period)
+        booking = await self.state.reserve(key, holder, amount, limit, spent, self.ttl)
+        if not booking.admitted:
+            return None, booking.spent, booking.reserved
+        self._mine[key_id] = self._mine.get(key_id, 0.0) + amount
+        self._count[key_id] = self._count.get(key_id, 0) + 1
+        return _SharedReservation(self, key_id, key, holder, amount), booking.spent, booking.reserved
+
+    def release(self, reservation: _SharedReservation, cost: float) -> None:
+        key_id = reservation.key_id
+        left = self._count.get(key_id, 0) - 1
+        if left <= 0:
+            self._mine.pop(key_id, None)
+            self._count.pop(key_id, None)
+        else:
+            self._count[key_id] = left
+            self._mine[key_id] = max(self._mine[key_id] - reservation.amount, 0.0)
+        key = reservation.store_key
+        if isinstance(self.state, InMemoryState):
+            self.state.release_now(key, reservation.holder, cost)
+            return
+        task = asyncio.ensure_future(self._release(key, reservation.holder, cost))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def _release(self, key: str, holder: str, cost: float) -> None:
+        try:
+            await self.state.release(key, holder, cost)
+        except Exception as exc:  # the store is down: the reservation expires there by its TTL
+            logger.warning("settling a budget reservation failed: %s", exc)
+
+    async def drain(self, timeout: float = 2.0) -> None:
+        if self._writing:
+            await asyncio.wait(list(self._writing), timeout=timeout)

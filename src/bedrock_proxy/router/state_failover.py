@@ -8,8 +8,8 @@ outage costs the requests nothing. Then one call tries the shared store again; o
 resume (`on_change(True, ...)`, one info line). With fail_mode "closed" an admission is refused with a 503
 while the shared store is down instead of being admitted against per-process limits.
 
-Slots taken from the per-process store are given back to it; slots the shared store holds while it is down
-are freed by their lease there.
+Slots and budget reservations taken from the per-process store are given back to it; those the shared store
+holds while it is down are freed by their lease (their TTL) there.
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ import time
 from collections.abc import Callable, Sequence
 
 from bedrock_proxy.errors import ErrorCode, GatewayError
-from bedrock_proxy.router.state import Check, Choice, InMemoryState, Option, Readings, SharedState
+from bedrock_proxy.router.state import (
+    Booking,
+    Check,
+    Choice,
+    InMemoryState,
+    Option,
+    Readings,
+    SharedState,
+)
 
 logger = logging.getLogger("bedrock_proxy.router")
 
@@ -176,3 +184,50 @@ class FailoverState:
                 self._answered()
                 return readings
         return self.local.read_now(windows, slots, cooldowns)
+
+    async def reserve(
+        self, key: str, holder: str, amount: float, limit: float, spent: float, ttl: float
+    ) -> Booking:
+        if self._usable():
+            try:
+                async with asyncio.timeout(self.timeout):
+                    booking = await self.shared.reserve(key, holder, amount, limit, spent, ttl)
+            except Exception as exc:
+                self._failed(exc)
+            else:
+                self._answered()
+                return booking
+        if self.fail_closed:
+            raise unavailable_error(self.shared.description)
+        booking = self.local.reserve_now(key, holder, amount, limit, spent, ttl)
+        if booking.admitted:
+            self._local_holders.add(holder)
+        return booking
+
+    async def release(self, key: str, holder: str, cost: float) -> None:
+        if holder in self._local_holders:
+            self._local_holders.discard(holder)
+            self.local.release_now(key, holder, cost)
+            return
+        if self._usable():
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self.shared.release(key, holder, cost)
+            except Exception as exc:
+                self._failed(exc)
+            else:
+                self._answered()
+                return
+        self.local.release_now(key, holder, cost)  # the cost still counts here; the shared one expires
+
+    async def claim(self, key: str, seconds: float) -> bool:
+        if self._usable():
+            try:
+                async with asyncio.timeout(self.timeout):
+                    claimed = await self.shared.claim(key, seconds)
+            except Exception as exc:
+                self._failed(exc)
+            else:
+                self._answered()
+                return claimed
+        return self.local.claim_now(key, seconds)

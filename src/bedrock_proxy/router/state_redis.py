@@ -8,7 +8,8 @@ TTL (a minute window a little over a minute, a slot set its lease, a cooldown it
 forever and a crashed process's slots free themselves when their lease ends.
 
 Layout: a minute window is a hash `second -> amount`; a slot set is a sorted set `holder -> lease end`; a
-cooldown is a plain key with a TTL.
+cooldown (or a claim) is a plain key with a TTL; a budget is a hash: `s` (the key's spend) and one field per
+reservation, `h:<holder>` -> `<amount>:<expiry>`.
 """
 
 from __future__ import annotations
@@ -20,11 +21,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from hiredis import pack_command  # Redis's protocol in C; redis-py reads replies with hiredis by itself
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
-from bedrock_proxy.router.state import WINDOW_SECONDS, Check, Choice, Option, Readings
+from bedrock_proxy.router.state import (
+    BUDGET_KEEP_SECONDS,
+    WINDOW_SECONDS,
+    Booking,
+    Check,
+    Choice,
+    Option,
+    Readings,
+)
 
 DEFAULT_NAMESPACE = "bedrock-proxy"
 DEFAULT_MAX_CONNECTIONS = 64
@@ -39,13 +49,14 @@ local function clock()
 end
 -- A minute window: fields 't' (the total), 'o' (the oldest second that may still hold a bucket) and one
 -- bucket per second. expire() drops the buckets a minute old from the total and returns it: O(1) per call
--- under steady use (about one bucket leaves per second), however many buckets the window holds.
+-- under steady use (about one bucket leaves per second), however many buckets the window holds. Also
+-- returns whether the window has its 'o' field (false: a new window).
 local function expire(key, now)
   local oldest = math.floor(now) - WINDOW
   local head = redis.call('HMGET', key, 't', 'o')
   local total, from = tonumber(head[1]), tonumber(head[2])
-  if total == nil or from == nil then return 0 end
-  if from > oldest then return total end
+  if total == nil or from == nil then return 0, false end
+  if from > oldest then return total, true end
   local stale = {{}}
   if oldest - from > 2 * WINDOW then
     total = 0
@@ -66,7 +77,7 @@ local function expire(key, now)
   if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
   if redis.call('HLEN', key) <= 2 then total = 0 end  -- no bucket left: no float drift either
   redis.call('HSET', key, 't', tostring(total), 'o', tostring(oldest + 1))
-  return total
+  return total, true
 end
 -- the live buckets, oldest first (only when a refusal must say when there is room)
 local function buckets(key, now)
@@ -89,13 +100,17 @@ local function free_in(key, total, limit, needed, now)
   end
   return WINDOW
 end
-local function window_add(key, amount, now)
+-- `known`: what expire() said of this window earlier in the same script (nil: not called yet)
+local function window_add(key, amount, now, known)
   if amount == 0 then return end
   local second = math.floor(now)
-  expire(key, now)
+  if known == nil then
+    local _
+    _, known = expire(key, now)
+  end
   redis.call('HINCRBYFLOAT', key, second, amount)
   redis.call('HINCRBYFLOAT', key, 't', amount)
-  redis.call('HSETNX', key, 'o', second)
+  if not known then redis.call('HSETNX', key, 'o', second) end
   redis.call('PEXPIRE', key, (WINDOW + 2) * 1000)
 end
 local function slots_held(key, now)
@@ -114,6 +129,7 @@ CHOOSE = (
     + """
 local now = clock()
 local lease = tonumber(ARGV[1])
+local expired = {}  -- window key -> whether it has its 'o' field, once expire() ran on it here
 local function blocked(first, count)
   local p = first
   for index = 0, count - 1 do
@@ -122,7 +138,8 @@ local function blocked(first, count)
       if ARGV[p + 4] ~= '' then
         if slots_held(key, now) >= limit then return index, 1 end
       else
-        local total = expire(key, now)
+        local total, known = expire(key, now)
+        expired[key] = known
         if total + needed > limit then return index, free_in(key, total, limit, needed, now) end
       end
     end
@@ -138,7 +155,8 @@ local function take(first, count)
       redis.call('ZADD', key, now + lease, holder)
       redis.call('PEXPIRE', key, math.ceil(lease * 1000))
     else
-      window_add(key, amount, now)
+      window_add(key, amount, now, expired[key])
+      expired[key] = true
     end
     p = p + 5
   end
@@ -223,8 +241,60 @@ return result
 """
 )
 
+# KEYS: the budget hash; ARGV: holder, amount, limit, the caller's spend, ttl, keep (seconds).
+# Returns {1 admitted or 0, spend, reserved before this one} (numbers as text).
+RESERVE = (
+    _COMMON
+    + """
+local now = clock()
+local key, holder = KEYS[1], ARGV[1]
+local amount, limit, known = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local ttl, keep = tonumber(ARGV[5]), tonumber(ARGV[6])
+local raw = redis.call('HGETALL', key)
+local spent, reserved, stale = 0, 0, {}
+for i = 1, #raw, 2 do
+  if raw[i] == 's' then
+    spent = tonumber(raw[i + 1])
+  else
+    local value = raw[i + 1]
+    local colon = string.find(value, ':', 1, true)
+    if tonumber(string.sub(value, colon + 1)) <= now then stale[#stale + 1] = raw[i]
+    else reserved = reserved + tonumber(string.sub(value, 1, colon - 1)) end
+  end
+end
+if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+if known > spent then
+  spent = known
+  redis.call('HSET', key, 's', ARGV[4])
+end
+local admitted = 0
+if spent + reserved < limit and (reserved <= 0 or spent + reserved + amount <= limit) then
+  redis.call('HSET', key, 'h:' .. holder, ARGV[2] .. ':' .. string.format('%.6f', now + ttl))
+  admitted = 1
+end
+redis.call('PEXPIRE', key, math.ceil(math.max(keep, ttl) * 1000))
+return {admitted, string.format('%.17g', spent), string.format('%.17g', reserved)}
+"""
+)
 
-_SHAS = {source: hashlib.sha1(source.encode()).hexdigest() for source in (CHOOSE, SETTLE, FAIL, READ)}
+# KEYS: the budget hash; ARGV: holder, cost, keep (seconds).
+RELEASE = """
+redis.call('HDEL', KEYS[1], 'h:' .. ARGV[1])
+if tonumber(ARGV[2]) ~= 0 then redis.call('HINCRBYFLOAT', KEYS[1], 's', ARGV[2]) end
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000))
+return 1
+"""
+
+# KEYS: the claim; ARGV: milliseconds. Returns 1 for the first caller.
+CLAIM = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
+"""
+
+_SHAS = {
+    source: hashlib.sha1(source.encode()).hexdigest()
+    for source in (CHOOSE, SETTLE, FAIL, READ, RESERVE, RELEASE, CLAIM)
+}
 
 
 class RedisState:
@@ -243,7 +313,10 @@ class RedisState:
         lease_seconds: float = 660.0,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         timeout: float = 0.1,
+        bounded: bool = True,
     ) -> None:
+        """`timeout` bounds connecting and, when `bounded`, each call (False: the caller bounds each call
+        itself, as FailoverState does, and a second timer would only cost time)."""
         options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         if url:
             pool = aioredis.ConnectionPool.from_url(url, **options)
@@ -255,6 +328,10 @@ class RedisState:
             self.target = f"{host or 'localhost'}:{port or 6379}"
         self.pool = pool  # the connections' settings (host, TLS, AUTH, database); makes each connection
         self.client = aioredis.Redis(connection_pool=pool)  # for start() and for looking from outside
+        # the hot path's connections leave timeouts to `_script` (one timer per call: redis-py's own
+        # socket_timeout runs each write in a task of its own and each read under another timer)
+        self._hot_kwargs = {**pool.connection_kwargs, "socket_timeout": None}
+        self.call_timeout = timeout if bounded else None
         self.description = f"redis at {self.target}"
         self.prefix = "{" + namespace + "}:"  # one hash tag: every key of a script in one cluster slot
         self.lease_seconds = lease_seconds
@@ -282,18 +359,21 @@ class RedisState:
 
     def _connect(self) -> AbstractConnection:
         """A new connection with the pool's settings (it connects on its first command)."""
-        return self.pool.connection_class(**self.pool.connection_kwargs)
+        return self.pool.connection_class(**self._hot_kwargs)
 
     async def _script(self, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         async with self._open:
             connection = self._idle.pop() if self._idle else self._connect()
             try:
-                try:
-                    await connection.send_command("EVALSHA", _SHAS[source], len(keys), *keys, *args)
-                    reply = await connection.read_response()
-                except NoScriptError:
-                    await connection.send_command("EVAL", source, len(keys), *keys, *args)
-                    reply = await connection.read_response()
+                async with asyncio.timeout(self.call_timeout):
+                    command = ("EVALSHA", _SHAS[source], len(keys), *keys, *args)
+                    await connection.send_packed_command(bytes(pack_command(command)), check_health=False)
+                    try:
+                        reply = await connection.read_response()
+                    except NoScriptError:  # Redis restarted and forgot the scripts: send the text once
+                        command = ("EVAL", source, len(keys), *keys, *args)
+                        await connection.send_packed_command(bytes(pack_command(command)), check_health=False)
+                        reply = await connection.read_response()
             except BaseException as exc:  # an error, a timeout, a cancellation: this connection's state is
                 # unknown; after a lost connection the idle ones most likely went with the server too
                 stale = [connection]
@@ -344,6 +424,23 @@ class RedisState:
             if value > 0:
                 readings.cooling[key] = value
         return readings
+
+    async def reserve(
+        self, key: str, holder: str, amount: float, limit: float, spent: float, ttl: float
+    ) -> Booking:
+        args = [holder, _number(amount), _number(limit), _number(spent), _number(ttl)]
+        args.append(_number(BUDGET_KEEP_SECONDS))
+        reply = await self._script(RESERVE, [self.prefix + key], args)
+        return Booking(bool(int(reply[0])), float(reply[1]), float(reply[2]))
+
+    async def release(self, key: str, holder: str, cost: float) -> None:
+        await self._script(
+            RELEASE, [self.prefix + key], [holder, _number(cost), _number(BUDGET_KEEP_SECONDS)]
+        )
+
+    async def claim(self, key: str, seconds: float) -> bool:
+        reply = await self._script(CLAIM, [self.prefix + key], [max(int(seconds * 1000), 1)])
+        return bool(int(reply))
 
 
 def encode_options(

@@ -22,13 +22,16 @@ from typing import TypeVar
 
 from bedrock_proxy.router.state import (
     ADMITTED,
+    BUDGET_KEEP_SECONDS,
     COOLING,
     SLOT_REFUSED_WAIT,
     WINDOW_SECONDS,
+    Booking,
     Check,
     Choice,
     Option,
     Readings,
+    budget_allows,
     free_in,
 )
 
@@ -40,6 +43,9 @@ CREATE TABLE IF NOT EXISTS windows (key TEXT, second INTEGER, amount REAL, PRIMA
 CREATE TABLE IF NOT EXISTS slots (key TEXT, holder TEXT, expires REAL, PRIMARY KEY (key, holder))
     WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cooldowns (key TEXT PRIMARY KEY, until REAL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS budgets (key TEXT PRIMARY KEY, spent REAL, kept_until REAL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reservations (key TEXT, holder TEXT, amount REAL, expires REAL,
+    PRIMARY KEY (key, holder)) WITHOUT ROWID;
 """
 
 
@@ -196,6 +202,55 @@ class SqliteState:
             if left > 0:
                 readings.cooling[key] = left
         return readings
+
+    async def reserve(
+        self, key: str, holder: str, amount: float, limit: float, spent: float, ttl: float
+    ) -> Booking:
+
+        def work(db: sqlite3.Connection) -> Booking:
+            now = self.clock()
+            db.execute("DELETE FROM reservations WHERE key = ? AND expires <= ?", (key, now))
+            row = db.execute(
+                "SELECT spent FROM budgets WHERE key = ? AND kept_until > ?", (key, now)
+            ).fetchone()
+            known = max(float(row[0]), spent) if row is not None else spent
+            query = "SELECT COALESCE(SUM(amount), 0) FROM reservations WHERE key = ?"
+            reserved = float(db.execute(query, (key,)).fetchone()[0])
+            db.execute(
+                "INSERT OR REPLACE INTO budgets VALUES (?, ?, ?)", (key, known, now + BUDGET_KEEP_SECONDS)
+            )
+            if not budget_allows(known, reserved, amount, limit):
+                return Booking(False, known, reserved)
+            db.execute(
+                "INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?)", (key, holder, amount, now + ttl)
+            )
+            return Booking(True, known, reserved)
+
+        return await self._in_transaction(work)
+
+    async def release(self, key: str, holder: str, cost: float) -> None:
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM reservations WHERE key = ? AND holder = ?", (key, holder))
+            if cost:
+                db.execute(
+                    "INSERT INTO budgets VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
+                    " SET spent = spent + excluded.spent, kept_until = excluded.kept_until",
+                    (key, cost, self.clock() + BUDGET_KEEP_SECONDS),
+                )
+
+        await self._in_transaction(work)
+
+    async def claim(self, key: str, seconds: float) -> bool:
+
+        def work(db: sqlite3.Connection) -> bool:
+            now = self.clock()
+            if _cooling_for(db, key, now) > 0:
+                return False
+            db.execute("INSERT OR REPLACE INTO cooldowns VALUES (?, ?)", (key, now + seconds))
+            return True
+
+        return await self._in_transaction(work)
 
 
 def _buckets(db: sqlite3.Connection, key: str, now: float) -> list[tuple[float, float]]:

@@ -1,7 +1,9 @@
 """Routing strategies: which of a group's available deployments takes the next attempt.
 
 Each gets the candidates the router already filtered (not cooling down, under their limits) and returns one.
-Ties are broken at random so equal deployments share the load.
+Ties are broken at random so equal deployments share the load. What a strategy compares (requests, tokens
+and latencies over the last minute, requests in flight) is read from the router's store: with a shared one,
+every process routes on the traffic of all of them.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from typing import Any
 from bedrock_proxy.config.schema import ROUTING_STRATEGIES
 from bedrock_proxy.router.state import Readings
 from bedrock_proxy.router.tracked import Tracked
-
-LATENCY_SMOOTHING = 0.3  # weight of the newest sample in the moving average
 
 
 class Strategy:
@@ -41,8 +41,13 @@ class Strategy:
             ordered.append(remaining.pop(chosen))
         return ordered + remaining
 
-    def observe(self, tracked: Tracked, seconds: float) -> None:
-        """One finished attempt's latency (only called when observes_latency)."""
+    def window_keys(self, tracked: Tracked) -> tuple[str, ...]:
+        """The minute windows `order` reads for a deployment."""
+        return tracked.rpm_key, tracked.tpm_key
+
+    def samples(self, tracked: Tracked, seconds: float) -> tuple[tuple[str, float], ...]:
+        """What one finished attempt's latency adds to the windows (only called when observes_latency)."""
+        return ()
 
 
 def _lowest_first(
@@ -104,22 +109,36 @@ class UsageBased(Strategy):
 
 
 class LatencyBased(Strategy):
-    """latency-based-routing: the lowest recent latency (time to first token for streams).
+    """latency-based-routing: the lowest mean latency over the last minute (time to first token for
+    streams), from every process sharing the store: the sum of the attempts' seconds and their count are
+    two minute windows.
 
-    A deployment not measured yet counts as fastest, so every one is tried. `routing_strategy_args.
-    lowest_latency_buffer` (LiteLLM's name) picks at random among those within that fraction of the best.
+    A deployment without a measure in the last minute counts as fastest, so every one is tried (and tried
+    again after a quiet minute). `routing_strategy_args.lowest_latency_buffer` (LiteLLM's name) picks at
+    random among those within that fraction of the best.
     """
 
     name = "latency-based-routing"
     observes_latency = True
+    reads_counters = True
+
+    def window_keys(self, tracked: Tracked) -> tuple[str, ...]:
+        return tracked.latency_key, tracked.samples_key
 
     def order(self, candidates: list[Tracked], readings: Readings | None) -> list[Tracked]:
         slack = float(self.args.get("lowest_latency_buffer") or 0.0)
-        return _lowest_first(candidates, lambda t: t.latency or 0.0, slack)
+        if readings is None:
+            return _lowest_first(candidates, lambda t: 0.0, slack)
+        total = readings.total
 
-    def observe(self, tracked: Tracked, seconds: float) -> None:
-        previous = tracked.latency
-        tracked.latency = seconds if previous is None else previous + LATENCY_SMOOTHING * (seconds - previous)
+        def mean(t: Tracked) -> float:
+            count = total(t.samples_key)
+            return total(t.latency_key) / count if count > 0 else 0.0
+
+        return _lowest_first(candidates, mean, slack)
+
+    def samples(self, tracked: Tracked, seconds: float) -> tuple[tuple[str, float], ...]:
+        return (tracked.latency_key, seconds), (tracked.samples_key, 1.0)
 
 
 class CostBased(Strategy):

@@ -1,4 +1,4 @@
-"""A deployment as the router sees it: its counter keys, its routing weight and price, its recent latency."""
+"""A deployment as the router sees it: its counter keys (limits, routing statistics), its weight and price."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ class Tracked:
     group: str
     weight: float = 1.0  # simple-shuffle share
     price: float = float("inf")  # USD for _PRICING_SAMPLE; inf when unknown (chosen last)
-    latency: float | None = None  # moving average of attempt seconds (time to first token for streams)
     state: DeploymentState = DeploymentState.HEALTHY  # what the on_state_change listeners last heard
     counts_rpm: bool = False  # count its requests per minute (it has an rpm limit, or the strategy reads it)
     counts_tokens: bool = False  # count its tokens per minute (a tpm limit, or the strategy reads it)
@@ -32,6 +31,8 @@ class Tracked:
     tpm_key: str = ""
     fails_key: str = ""
     cooldown_key: str = ""
+    latency_key: str = ""  # seconds of the attempts of the last minute (time to first token for streams)
+    samples_key: str = ""  # how many attempts those are
 
     @classmethod
     def of(cls, deployment: Deployment) -> Tracked:
@@ -52,6 +53,8 @@ class Tracked:
             tpm_key=f"tpm:{ident}",
             fails_key=f"fails:{ident}",
             cooldown_key=f"cooldown:{ident}",
+            latency_key=f"latency:{ident}",
+            samples_key=f"latency-n:{ident}",
         )
 
 

@@ -200,6 +200,7 @@ class Gateway:
         if self.health_checks is not None:
             await self.health_checks.stop()  # before the transport its probes use closes
         await self.transport.aclose()
+        await self.guard.drain()  # the last budget settlements, before the store they go to closes
         await self.router.aclose()
         if self.control is not None:
             await self.control.aclose()

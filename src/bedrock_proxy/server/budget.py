@@ -54,13 +54,13 @@ def max_call_cost(
     return dearest * max(calls, 1)
 
 
-def reserve_budget(
+async def reserve_budget(
     gateway: Gateway, ctx: RequestContext, model: str, prompt_tokens: int, max_tokens: int | None, calls: int
 ) -> None:
-    """Check the caller's budget and reserve this call's maximum cost in one step (no await in between);
+    """Check the caller's budget and reserve this call's maximum cost in one step of the shared book;
     raises BudgetExceeded when spent + reserved already reach the key's spend_limit."""
     if not gateway.guard.keeps_budget(ctx.principal):
         return
     reachable = gateway.router.reachable(model, ctx.principal.models)
     cost = max_call_cost(reachable, prompt_tokens, max_tokens, calls)
-    ctx.reservation = gateway.guard.reserve(ctx.principal, cost)
+    ctx.reservation = await gateway.guard.reserve(ctx.principal, cost)

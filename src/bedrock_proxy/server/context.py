@@ -31,10 +31,10 @@ class RequestContext:
     # gives back the key's in-flight slot (max_parallel_requests) when the request ends
     release_slot: Callable[[], Awaitable[None]] | None = None
 
-    def settle_reservation(self) -> None:
-        """Give the reservation back (its real cost was just counted, or there will be none)."""
+    def settle_reservation(self, cost: float = 0.0) -> None:
+        """Give the reservation back with the call's real cost (just counted by the ledger; 0: none)."""
         if self.reservation is not None:
-            self.reservation.settle()
+            self.reservation.settle(cost)
             self.reservation = None
 
     def trace_headers(self) -> list[tuple[bytes, bytes]]:

@@ -43,7 +43,7 @@ async def embeddings(
     router = gateway.router
     prompt = estimate_text_tokens(request.inputs)
     ctx.prompt_estimate = prompt  # what a call cut short is charged (no usage arrived)
-    reserve_budget(gateway, ctx, request.model, prompt, 0, 1)  # embeddings have no output tokens
+    await reserve_budget(gateway, ctx, request.model, prompt, 0, 1)  # embeddings have no output tokens
     estimate = prompt if router.counts_tokens else 0
     async with router.admit(ctx.trace, estimate) as ticket:
         results, deployment = await router.run(

@@ -49,7 +49,7 @@ async def admitted(gateway: Gateway, ctx: RequestContext, request: ChatRequest) 
     prompt = prompt_estimate(request)
     ctx.prompt_estimate = prompt  # what a call cut short is charged for its input (no usage arrived)
     # the last step before the call: its maximum cost is set aside against the key's budget
-    reserve_budget(gateway, ctx, request.model, prompt, request.max_tokens, request.n or 1)
+    await reserve_budget(gateway, ctx, request.model, prompt, request.max_tokens, request.n or 1)
     estimate = prompt * (request.n or 1) if router.counts_tokens else 0  # n calls each send the prompt
     if router.pre_call_checks:
         # what must fit in one call's context window: the prompt and the answer it may grow to

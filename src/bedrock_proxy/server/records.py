@@ -28,6 +28,7 @@ from bedrock_proxy.observability.record import CallRecord, Usage
 from bedrock_proxy.openai.completions import answer_message
 from bedrock_proxy.openai.usage import usage_from_openai
 from bedrock_proxy.server.context import RequestContext, current_request
+from bedrock_proxy.spend.ledger import charged
 
 if TYPE_CHECKING:
     from bedrock_proxy.config.schema import Deployment
@@ -74,7 +75,7 @@ class Recorder:
             ctx.recorded = True
         self.observability.submit(record)  # the ledger counts its cost here, so the reservation goes now:
         if ctx is not None:  # in one step, never counted twice nor not at all
-            ctx.settle_reservation()
+            ctx.settle_reservation(record.cost if record.cost is not None and charged(record) else 0.0)
         if record.status == 499:  # not a failure of ours: say what happened, in words
             logger.info(
                 "%s %s: the client closed the connection after %.0f ms, before the answer was complete",

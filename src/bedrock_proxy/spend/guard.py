@@ -9,10 +9,12 @@ known: a key is refused while its last minute's tokens reach tpm.
 
 Budgets hold under concurrency through reservations: `reserve` sets a call's maximum cost aside before it
 is sent, in the same step as the budget check, and the reservation is settled when the call's record (its
-real cost) is counted. A call is admitted while spent + reserved is below the key's spend_limit and, when
-other calls of the key are in flight, only if its own maximum cost fits in what is left: concurrent calls
-can together spend at most the budget (up to the estimate's error), and a lone call is admitted while the
-spend is below the limit, as before, so it is the only one that can pass it (by its own cost).
+real cost) is counted. The book is the one the wiring hands in: the router's shared store, so every worker
+and host reserves against it, and each settled cost counts there at once for all of them. A call is
+admitted while spent + reserved is below the key's spend_limit and, when other calls of the key are in
+flight, only if its own maximum cost fits in what is left: concurrent calls can together spend at most the
+budget (up to the estimate's error), and a lone call is admitted while the spend is below the limit, as
+before, so it is the only one that can pass it (by its own cost).
 """
 
 from __future__ import annotations
@@ -101,7 +103,9 @@ class PeriodBudgetExceeded(GatewayError):
     """429 budget_exceeded for a generated key's budget (key, team or user): names which budget, what was
     spent in its period and when it resets."""
 
-    def __init__(self, line: BudgetLine, reserved: float = 0.0, wanted: float = 0.0) -> None:
+    def __init__(
+        self, line: BudgetLine, reserved: float = 0.0, wanted: float = 0.0, *, spent: float | None = None
+    ) -> None:
         in_flight = f" (and {usd(reserved)} is reserved by requests in flight)" if reserved > 0 else ""
         if wanted > 0:
             in_flight += (
@@ -111,7 +115,8 @@ class PeriodBudgetExceeded(GatewayError):
         super().__init__(
             429,
             f"Budget has been exceeded! The {line.kind} budget of {line.kind} '{line.name}' has spent "
-            f"{usd(line.spent)} of its max_budget of {usd(line.max_budget)}{in_flight}; "
+            f"{usd(line.spent if spent is None else spent)} of its max_budget of {usd(line.max_budget)}"
+            f"{in_flight}; "
             f"{_when(line.resets_at)}. Ask the gateway's administrator to raise max_budget "
             f"(POST /{line.kind}/update) or wait for the reset.",
             type="budget_exceeded",
@@ -130,10 +135,10 @@ class _Reservations:
         self.amount = amount
         self.parts = parts
 
-    def settle(self) -> None:
+    def settle(self, cost: float = 0.0) -> None:
         parts, self.parts = self.parts, []
         for part in parts:
-            part.settle()
+            part.settle(cost)  # the call's cost counts against each of its budgets
 
 
 def _slot_key(key_id: str) -> str:
@@ -216,22 +221,26 @@ class KeyGuard:
         if spent + reserved >= identity.spend_limit:
             raise BudgetExceeded(identity.alias, spent, identity.spend_limit, reserved)
 
-    def reserve(self, principal: KeyIdentity, max_cost: float) -> Reservation | None:
-        """Check the key's budget and set `max_cost` (USD) aside for one call, in one step (no await between
-        them, so concurrent calls see each other's reservations); None for a key without a budget. Settle
-        the reservation once the call's record is submitted (its real cost is then in the ledger)."""
+    async def reserve(self, principal: KeyIdentity, max_cost: float) -> Reservation | None:
+        """Check the key's budget and set `max_cost` (USD) aside for one call, in one step of the book (so
+        concurrent calls, in any process sharing it, see each other's reservations); None for a key without
+        a budget. Settle the reservation with the call's real cost once its record is submitted."""
         if principal.generated:
-            return self._reserve_lines(principal, max_cost)
+            return await self._reserve_lines(principal, max_cost)
         identity = self._keys.get(principal.key_id)
         if identity is None or identity.spend_limit is None or self.ledger is None:
             return None
         self._check_budget(identity)
         max_cost = max(max_cost, 0.0)
+        limit = identity.spend_limit
         spent = self.ledger.spent(identity.key_id)
-        reserved = self.reservations.reserved(identity.key_id)
-        if reserved > 0 and spent + reserved + max_cost > identity.spend_limit:
-            raise BudgetExceeded(identity.alias, spent, identity.spend_limit, reserved, max_cost)
-        return self.reservations.reserve(identity.key_id, max_cost)
+        reservation, spent, reserved = await self.reservations.reserve(
+            identity.key_id, max_cost, limit, spent
+        )
+        if reservation is None:
+            wanted = max_cost if spent + reserved < limit else 0.0
+            raise BudgetExceeded(identity.alias, spent, limit, reserved, wanted)
+        return reservation
 
     def _check_lines(self, principal: KeyIdentity, max_cost: float | None = None) -> None:
         """Refuse when any budget of a generated key (spent + reserved) has reached its max_budget, or,
@@ -245,7 +254,9 @@ class KeyGuard:
             if max_cost is not None and reserved > 0 and line.spent + reserved + max_cost > line.max_budget:
                 raise PeriodBudgetExceeded(line, reserved, max_cost)
 
-    def _reserve_lines(self, principal: KeyIdentity, max_cost: float) -> Reservation | None:
+    async def _reserve_lines(self, principal: KeyIdentity, max_cost: float) -> Reservation | None:
+        """One reservation per budget line (key, team, user), each in its own shared book for the line's
+        current period (its reset time names it: a reset starts a new count); all or none."""
         if self.book is None:
             return None
         lines = self.book.budget_lines(principal)
@@ -253,7 +264,18 @@ class KeyGuard:
             return None
         max_cost = max(max_cost, 0.0)
         self._check_lines(principal, max_cost)
-        parts = [self.reservations.reserve(line.book_key, max_cost) for line in lines]
+        parts: list[Reservation] = []
+        for line in lines:
+            period = "" if line.resets_at is None else f"{line.resets_at:.0f}"
+            part, spent, reserved = await self.reservations.reserve(
+                line.book_key, max_cost, line.max_budget, line.spent, period
+            )
+            if part is None:
+                for taken in parts:
+                    taken.settle(0.0)
+                wanted = max_cost if spent + reserved < line.max_budget else 0.0
+                raise PeriodBudgetExceeded(line, reserved, wanted, spent=spent)
+            parts.append(part)
         return _Reservations(principal.key_id, max_cost, parts)
 
     async def admit(self, principal: KeyIdentity, holder: str = "") -> Release | None:
@@ -310,6 +332,10 @@ class KeyGuard:
             wait,
             ErrorCode.KEY_RPM_LIMIT_EXCEEDED,
         )
+
+    async def drain(self) -> None:
+        """At shutdown, before the store closes: the last settlements are written."""
+        await self.reservations.drain()
 
     def observe(self, record: CallRecord) -> None:
         """Count an answer's tokens against its key's tpm (called as each record is submitted; written in
