@@ -8,6 +8,7 @@ writers never deadlock upgrading a read lock.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,20 @@ def sqlite_path(url: str) -> str:
     return rest
 
 
+def _switch_to_wal(db: sqlite3.Connection) -> None:
+    """Switching a new file to WAL needs it to itself, and SQLite may answer "locked" at once, without
+    waiting busy_timeout, while other processes open it too (gateways starting together): try again."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class SqliteDriver:
     dialect = SQLITE
     errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
@@ -48,7 +63,7 @@ class SqliteDriver:
         )
         try:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(db)
             db.execute("PRAGMA synchronous = NORMAL")
         except BaseException:
             db.close()
