@@ -1,4 +1,4 @@
-"""Command line: serve | demo | emulator | check-config | doctor | keys | teams."""
+"""Command line: serve | demo | emulator | check-config | doctor | keys | teams | users."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         from bedrock_proxy.doctor import doctor_from_args
 
         return doctor_from_args(args)
-    if args.command in ("keys", "teams"):
+    if args.command in ("keys", "teams", "users"):
         from bedrock_proxy.keys_cli import run_from_args as manage
 
         return manage(args)

@@ -40,6 +40,8 @@ class ErrorCode(StrEnum):
     MISSING_API_KEY = "missing_api_key"
     INVALID_API_KEY = "invalid_api_key"
     MODEL_NOT_ALLOWED = "model_not_allowed"
+    TEAM_MODEL_ACCESS_DENIED = "team_model_access_denied"  # LiteLLM's type for a model outside the team's
+    MODELS_OUTSIDE_TEAM = "models_outside_team"  # /key/generate, /key/update: models the team may not use
     INSUFFICIENT_QUOTA = "insufficient_quota"
     MASTER_KEY_REQUIRED = "master_key_required"
     MISSING_KEY = "missing_key"
@@ -59,6 +61,10 @@ class ErrorCode(StrEnum):
     MAX_PARALLEL_REQUESTS_EXCEEDED = "max_parallel_requests_exceeded"
     KEY_RPM_LIMIT_EXCEEDED = "key_rpm_limit_exceeded"
     KEY_TPM_LIMIT_EXCEEDED = "key_tpm_limit_exceeded"
+    TEAM_RPM_LIMIT_EXCEEDED = "team_rpm_limit_exceeded"
+    TEAM_TPM_LIMIT_EXCEEDED = "team_tpm_limit_exceeded"
+    USER_RPM_LIMIT_EXCEEDED = "user_rpm_limit_exceeded"
+    USER_TPM_LIMIT_EXCEEDED = "user_tpm_limit_exceeded"
     DEPLOYMENT_LIMIT_EXCEEDED = "deployment_limit_exceeded"
     DEPLOYMENTS_COOLING_DOWN = "deployments_cooling_down"
     SHARED_STATE_UNAVAILABLE = "shared_state_unavailable"  # redis_fail_mode: closed, and Redis is down

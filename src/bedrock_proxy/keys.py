@@ -37,10 +37,18 @@ class KeyIdentity:
     team_id: str | None = None
     user_id: str | None = None
     max_parallel_requests: int | None = None
+    # a generated key's team's models (empty: every model): the key never gets a model outside them,
+    # whatever its own list says; `models` is already narrowed to them, this says who refused
+    team_models: frozenset[str] = frozenset()
+    team_name: str | None = None
 
     def may_use(self, model: str) -> bool:
         """An allowed name, or a name a wildcard among them matches (`claude-*`, as a model_name can be)."""
-        return model_allowed(self.models, model)
+        return model_allowed(self.models, model) and model_allowed(self.team_models, model)
+
+    def team_refuses(self, model: str) -> bool:
+        """The key's team may not use `model` (whatever the key's own list says)."""
+        return not model_allowed(self.team_models, model)
 
 
 def model_allowed(models: Collection[str], model: str) -> bool:
@@ -48,6 +56,34 @@ def model_allowed(models: Collection[str], model: str) -> bool:
     if not models or model in models:
         return True
     return any("*" in allowed and fnmatch.fnmatchcase(model, allowed) for allowed in models)
+
+
+# what a key's `models` holds when none of its own models is one its team may use: matches no model name
+NO_MODEL = ""
+
+
+def narrowed(key_models: Collection[str], team_models: Collection[str]) -> frozenset[str]:
+    """The models a key in a team may use: both lists allow them (either empty: the other). Names and
+    wildcards of one list that the other allows; NO_MODEL alone when none is (an empty set means every
+    model, which must never be the result of two lists that share nothing)."""
+    if not team_models:
+        return frozenset(key_models)
+    if not key_models:
+        return frozenset(team_models)
+    both = {m for m in key_models if model_allowed(team_models, m)}
+    both |= {m for m in team_models if model_allowed(key_models, m)}
+    return frozenset(both) if both else frozenset({NO_MODEL})
+
+
+def outside(models: Collection[str], team_models: Collection[str]) -> list[str]:
+    """The names (or wildcards) of `models` that `team_models` does not allow, in order."""
+    return [m for m in models if not model_allowed(team_models, m)]
+
+
+def describe_models(models: Collection[str]) -> str:
+    """A key's models as an error message lists them."""
+    names = sorted(m for m in models if m != NO_MODEL)
+    return ", ".join(names) if names else "none (its own models are all outside its team's)"
 
 
 # the caller when no key is configured: every model, no limits

@@ -1,5 +1,5 @@
-"""`bedrock-proxy keys ...` and `bedrock-proxy teams ...`: the management API for operators without an HTTP
-client at hand.
+"""`bedrock-proxy keys ...`, `bedrock-proxy teams ...` and `bedrock-proxy users ...`: the management API
+for operators without an HTTP client at hand.
 
 Two ways to reach it, one behaviour: with --url the command calls a running gateway's routes with the master
 key; without it, it opens the config's database itself and runs the very same route handlers in this
@@ -25,6 +25,10 @@ success; 1 when the gateway or the database refused (the error is printed)."""
 TEAMS = """Manage teams (LiteLLM's /team/* routes), whose budget their keys share. With --url, through a
 running gateway and its master key; without, directly in the database of --config. Exit codes: 0 on success; 1
 when the gateway or the database refused (the error is printed)."""
+USERS = """Manage users (LiteLLM's /user/* routes), whose budget and limits their keys share: create prints
+the user's first key once (unless --no-key). With --url, through a running gateway and its master key;
+without, directly in the database of --config. Exit codes: 0 on success; 1 when the gateway or the database
+refused (the error is printed)."""
 
 # (option, body field, type): the options create and update share
 _FIELDS: tuple[tuple[str, str, Any, str], ...] = (
@@ -70,7 +74,35 @@ def add_commands(commands: Any, config_help: str) -> None:
     team_delete = team_actions.add_parser("delete", help="delete teams and their keys")
     team_delete.add_argument("team_ids", nargs="+", help="the teams' ids")
 
-    for sub in (create, listing, info, update, delete, new, team_list, team_info, team_delete):
+    users = commands.add_parser("users", help="create, list and delete users", description=USERS)
+    user_actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    user_new = user_actions.add_parser("create", help="create a user (and a key of theirs, printed once)")
+    user_new.add_argument("--user-id", default=None, help="their id (default: a new UUID)")
+    user_new.add_argument("--email", default=None, help="their email (user_email)")
+    user_new.add_argument("--role", default=None, help="user_role: proxy_admin, internal_user (default)...")
+    user_new.add_argument("--no-key", action="store_true", help="make no key for the user")
+    _fields(user_new, key=False)
+    user_list = user_actions.add_parser("list", help="the users")
+    user_info = user_actions.add_parser("info", help="one user: their budget, spend, keys and teams")
+    user_info.add_argument("user_id", help="the user's id")
+    user_delete = user_actions.add_parser("delete", help="delete users")
+    user_delete.add_argument("user_ids", nargs="+", help="the users' ids")
+
+    for sub in (
+        create,
+        listing,
+        info,
+        update,
+        delete,
+        new,
+        team_list,
+        team_info,
+        team_delete,
+        user_new,
+        user_list,
+        user_info,
+        user_delete,
+    ):
         _target(sub, config_help)
 
 
@@ -109,6 +141,12 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, attribute, None)
         if value is not None:
             body[name] = value
+    for attribute, name in (("email", "user_email"), ("role", "user_role")):
+        value = getattr(args, attribute, None)
+        if value is not None:
+            body[name] = value
+    if getattr(args, "no_key", False):
+        body["auto_create_key"] = False
     if getattr(args, "block", None):
         body["blocked"] = True
     if getattr(args, "unblock", None):
@@ -131,6 +169,8 @@ def request_of(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | Non
         if args.action == "update":
             return "POST", "/key/update", {"key": args.key, **_body(args)}
         return "POST", "/key/delete", {"keys": args.keys}
+    if args.command == "users":
+        return _user_request(args)
     if args.action == "create":
         return "POST", "/team/new", _body(args)
     if args.action == "list":
@@ -138,6 +178,16 @@ def request_of(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | Non
     if args.action == "info":
         return "GET", f"/team/info?{urllib.parse.urlencode({'team_id': args.team_id})}", None
     return "POST", "/team/delete", {"team_ids": args.team_ids}
+
+
+def _user_request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]:
+    if args.action == "create":
+        return "POST", "/user/new", _body(args)
+    if args.action == "list":
+        return "GET", "/user/list", None
+    if args.action == "info":
+        return "GET", f"/user/info?{urllib.parse.urlencode({'user_id': args.user_id})}", None
+    return "POST", "/user/delete", {"user_ids": args.user_ids}
 
 
 def _over_http(

@@ -53,10 +53,16 @@ def test_a_key_takes_its_teams_models_when_it_has_none() -> None:
         await store.insert_team(TeamRecord("t", models=("claude-*",)))
         await store.insert_key(key("k1", team_id="t"))
         await store.insert_key(key("k2", team_id="t", models=("nova-lite",)))
+        await store.insert_key(key("k3", team_id="t", models=("claude-3-haiku", "nova-lite")))
         directory = await started(store)
         one, two = directory.authenticate("k1"), directory.authenticate("k2")
         assert one is not None and one.models == frozenset({"claude-*"}) and one.may_use("claude-3-haiku")
-        assert two is not None and two.models == frozenset({"nova-lite"})
+        # a key's own models never reach past its team's (the team may have narrowed its list since)
+        assert two is not None and not two.may_use("nova-lite") and not two.may_use("claude-3-haiku")
+        assert two.team_refuses("nova-lite") and two.team_name == "t"
+        three = directory.authenticate("k3")
+        assert three is not None and three.models == frozenset({"claude-3-haiku"})
+        assert three.may_use("claude-3-haiku") and not three.may_use("nova-lite")
         assert directory.authenticate("unknown") is None
 
     run(scenario())

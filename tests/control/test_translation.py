@@ -8,7 +8,7 @@ import pytest
 
 from bedrock_proxy.control import key_api, report_api, team_api
 from bedrock_proxy.control.fields import FieldError
-from bedrock_proxy.keys import key_id
+from bedrock_proxy.keys import KeyIdentity, key_id, narrowed
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 KEY = "sk-test-0123456789"
@@ -160,3 +160,37 @@ def test_the_spend_report_in_litellms_per_day_shape() -> None:
     ]
     with pytest.raises(FieldError):
         report_api.dimensions("week")
+
+
+@pytest.mark.parametrize(
+    ("key_models", "team_models", "may", "may_not"),
+    [
+        ((), (), ["anything"], []),
+        (("a",), (), ["a"], ["b"]),
+        ((), ("a", "b"), ["a", "b"], ["c"]),
+        (("a", "c"), ("a", "b"), ["a"], ["b", "c"]),
+        (("claude-*",), ("claude-3-haiku", "nova-lite"), ["claude-3-haiku"], ["claude-3-opus", "nova-lite"]),
+        (("claude-3-haiku",), ("claude-*",), ["claude-3-haiku"], ["claude-3-opus"]),
+        (("claude-*",), ("claude-*",), ["claude-3-opus"], ["nova-lite"]),
+        (("nova-lite",), ("claude-*",), [], ["nova-lite", "claude-3-haiku", ""]),  # nothing in common
+    ],
+)
+def test_a_keys_models_are_narrowed_to_its_teams(
+    key_models: tuple[str, ...], team_models: tuple[str, ...], may: list[str], may_not: list[str]
+) -> None:
+    models = narrowed(key_models, team_models)
+    identity = KeyIdentity("k", "id", models=models, team_models=frozenset(team_models), generated=True)
+    assert [m for m in may if identity.may_use(m)] == may
+    assert [m for m in may_not if identity.may_use(m)] == []
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        (["all-team-models"], ()),
+        (["all-proxy-models"], ()),
+        (["claude-3-haiku", "all-team-models", "claude-3-haiku"], ("claude-3-haiku",)),
+    ],
+)
+def test_litellms_special_model_names_mean_an_empty_list(sent: list[str], stored: tuple[str, ...]) -> None:
+    assert key_api.new_record({"models": sent}, KEY, NOW).models == stored

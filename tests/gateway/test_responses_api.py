@@ -341,9 +341,10 @@ def test_an_unusable_database_fails_stored_lookups_with_a_503_and_still_answers(
       model: bedrock/anthropic.claude-3-haiku-20240307-v1:0
       aws_region_name: eu-west-1
 general_settings:
-  master_key: {MASTER_KEY}
   disable_spend_logs: true
 """
+    # no master key and no spend logs: nothing but the stored responses uses the database (a master key
+    # and a database turn key management on, which opens the database at start-up and stops it there)
     (tmp_path / "not-a-dir").write_text("a file where a directory should be")
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/not-a-dir/responses.db"}
     with gateway_process(config, tmp_path, emulator_url=emulator_url, env=env) as url:

@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from bedrock_proxy.server.app import PREFIX_ROUTES, ROUTES
+from bedrock_proxy.server.app import PATTERN_ROUTES, PREFIX_ROUTES, ROUTES
 from bedrock_proxy.server.openapi import DOCUMENT
 from tests.gateway.conftest import call
 
@@ -24,6 +24,7 @@ def test_the_served_document_is_valid_openapi_3_1(gateway_url: str) -> None:
 def test_it_describes_every_route_and_no_other() -> None:
     described = {(method.upper(), path) for path, item in DOCUMENT["paths"].items() for method in item}
     served = set(ROUTES) | {(method, f"{prefix}{{response_id}}") for method, prefix in PREFIX_ROUTES}
+    served |= set(PATTERN_ROUTES)
     assert described == served
 
 

@@ -142,6 +142,15 @@ def test_the_ledger_is_on_when_budgets_or_a_database_ask_for_it(
         assert expected.exists(), "the file is created at start-up, so a bad path fails before serving"
 
 
+def test_key_management_keeps_the_ledger_on_with_disable_spend_logs(tmp_path: Path) -> None:
+    """A master key and a database: generated keys' budgets need totals, even without per-request rows."""
+    url = f"sqlite:///{tmp_path}/managed.db"
+    managed = settings(master_key="sk-m", database_url=url, disable_spend_logs=True)
+    plan = plan_ledger(managed, {})
+    assert plan is not None and plan.keep_logs is False
+    assert plan_ledger(settings(master_key="sk-m", disable_spend_logs=True), {}) is None  # no database named
+
+
 def test_database_url_from_the_environment_is_used(tmp_path: Path) -> None:
     plan = plan_ledger(settings(api_keys=[BUDGET_KEY]), {"DATABASE_URL": f"sqlite:///{tmp_path}/env.db"})
     assert plan is not None and (tmp_path / "env.db").exists()

@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bedrock_proxy.control.records import Budget, KeyRecord, TeamRecord, UserRecord
+from bedrock_proxy.control.records import Budget, KeyRecord, Limits, TeamRecord, UserRecord
 from bedrock_proxy.control.store import EVERYTHING, ControlStore
 from bedrock_proxy.errors import ErrorCode, GatewayError
-from bedrock_proxy.keys import KeyIdentity
+from bedrock_proxy.keys import KeyIdentity, narrowed
 from bedrock_proxy.observability.record import CallRecord
 
 log = logging.getLogger("bedrock_proxy.control")
@@ -44,6 +44,19 @@ class BudgetLine:
     spent: float
     resets_at: float | None
     soft_budget: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitLine:
+    """The rate limits of a key's team or user (spend/guard.py counts them beside the key's own): every key
+    of the team (or user) counts in the same windows and in-flight slots."""
+
+    kind: str  # "team" | "user"
+    ident: str  # its id: what its windows are keyed by
+    name: str  # its alias (or email), for the 429's message
+    rpm: int | None
+    tpm: int | None
+    max_parallel_requests: int | None
 
 
 # (kind, name, spent, soft_budget, resets_at): a soft budget was passed (once per period)
@@ -196,11 +209,13 @@ class KeyDirectory:
         cached = self._identities.get(key_id)
         if cached is None:
             team = self.teams.get(record.team_id) if record.team_id else None
-            models = record.models or (team.models if team is not None else ())
+            team_models = team.models if team is not None else ()
             cached = KeyIdentity(
                 alias=record.key_alias or record.key_name,
                 key_id=record.key_id,
-                models=frozenset(models),
+                models=narrowed(record.models, team_models),
+                team_models=frozenset(team_models),
+                team_name=(team.team_alias or team.team_id) if team is not None else None,
                 rpm=record.limits.rpm_limit,
                 tpm=record.limits.tpm_limit,
                 generated=True,
@@ -284,9 +299,26 @@ class KeyDirectory:
     def budget_lines(self, principal: KeyIdentity) -> Sequence[BudgetLine]:
         return [line for line in self.all_lines(principal.key_id) if line.max_budget != float("inf")]
 
-    def counts_tokens_of(self, key_id: str) -> bool:
+    def limit_lines(self, key_id: str) -> Sequence[LimitLine]:
+        """The rpm, tpm and max_parallel_requests of the key's team and user (those that have any)."""
         record = self.keys.get(key_id)
-        return record is not None and bool(record.limits.tpm_limit)
+        if record is None:
+            return []
+        lines: list[LimitLine] = []
+        team = self.teams.get(record.team_id) if record.team_id else None
+        if team is not None:
+            lines.append(_limit_line("team", team.team_id, team.team_alias or team.team_id, team.limits))
+        user = self.users.get(record.user_id) if record.user_id else None
+        if user is not None:
+            lines.append(_limit_line("user", user.user_id, user.user_email or user.user_id, user.limits))
+        return [line for line in lines if line.rpm or line.tpm or line.max_parallel_requests]
+
+    def counts_tokens_of(self, key_id: str) -> bool:
+        """The key, its team or its user has a tpm limit: the key's answers' tokens are counted."""
+        record = self.keys.get(key_id)
+        if record is None:
+            return False
+        return bool(record.limits.tpm_limit) or any(line.tpm for line in self.limit_lines(key_id))
 
     # ------------------------------------------------------------------ spend as it happens
     def observe(self, record: CallRecord) -> None:
@@ -325,6 +357,10 @@ class KeyDirectory:
             if mark not in self._alerted:
                 self._alerted.add(mark)
                 self.on_soft_budget(line.kind, line.name, line.spent, line.soft_budget, line.resets_at)
+
+
+def _limit_line(kind: str, ident: str, name: str, limits: Limits) -> LimitLine:
+    return LimitLine(kind, ident, name, limits.rpm_limit, limits.tpm_limit, limits.max_parallel_requests)
 
 
 def _iso(seconds: float) -> str:

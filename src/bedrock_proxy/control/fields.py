@@ -101,14 +101,18 @@ def flag(body: Mapping[str, Any], name: str) -> bool | None:
     return value
 
 
+SPECIAL_MODEL_NAMES = frozenset({"all-proxy-models", "all-team-models"})
+
+
 def models(body: Mapping[str, Any], name: str = "models") -> tuple[str, ...] | None:
     value = body.get(name)
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(m, str) and m.strip() for m in value):
         raise FieldError(name, f"{name} must be a list of model names, not {value!r}")
-    # LiteLLM's "all-proxy-models" means what an empty list means here: every model
-    return tuple(dict.fromkeys(m.strip() for m in value if m.strip() != "all-proxy-models"))
+    # LiteLLM's "all-proxy-models" (every model) and "all-team-models" (a key's team's) mean what an empty
+    # list means here
+    return tuple(dict.fromkeys(m.strip() for m in value if m.strip() not in SPECIAL_MODEL_NAMES))
 
 
 def metadata(body: Mapping[str, Any], name: str = "metadata") -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from bedrock_proxy.errors import ErrorCode, GatewayError, timeout_error
-from bedrock_proxy.keys import model_allowed
+from bedrock_proxy.keys import describe_models, model_allowed
 from bedrock_proxy.observability.record import Attempt, DeploymentState
 from bedrock_proxy.router import policy
 from bedrock_proxy.router.context_windows import context_window, too_long_error
@@ -75,7 +75,7 @@ class CallTrace:
 
 def model_not_allowed(model_name: str, allowed: Allowed) -> GatewayError:
     """The 403 a caller gets for a model outside its key's `models` (the same as the server's check)."""
-    names = ", ".join(sorted(allowed or ()))
+    names = describe_models(allowed or ())
     return GatewayError(
         403,
         f"This API key may not use model '{model_name}'. Models allowed for this key: {names}.",

@@ -393,10 +393,17 @@ class WindowCounters:
     def __init__(self, state: SharedState) -> None:
         self.state = state
 
-    async def take(self, windows: Sequence[tuple[str, float, float, float]]) -> tuple[int, float]:
-        """(key, limit, needed, amount) windows, all taken or none: (-1, 0.0), or the index of the window
-        that refused and the seconds until it has room."""
-        option = Option(tuple(Check(key, limit, needed, amount) for key, limit, needed, amount in windows))
+    async def take(
+        self,
+        windows: Sequence[tuple[str, float, float, float]],
+        slots: Sequence[tuple[str, int, str]] = (),
+    ) -> tuple[int, float]:
+        """(key, limit, needed, amount) windows and (key, limit, holder) in-flight slots, all taken or none:
+        (-1, 0.0), or the index of the one that refused (windows first, then slots) and the seconds until
+        it has room."""
+        checks = [Check(key, limit, needed, amount) for key, limit, needed, amount in windows]
+        checks += [Check(key, limit, holder=holder) for key, limit, holder in slots]
+        option = Option(tuple(checks))
         choice = await self.state.choose([option])
         if choice.admitted:
             return -1, 0.0

@@ -105,6 +105,10 @@ PREFIX_ROUTES: dict[tuple[str, str], Handler] = {}
 for _prefix in ("", "/v1"):
     PREFIX_ROUTES[("GET", f"{_prefix}/responses/")] = responses.retrieve_response
     PREFIX_ROUTES[("DELETE", f"{_prefix}/responses/")] = responses.delete_response
+# routes with an id inside the path: (method, the path as openapi.py documents it) -> (its pattern, handler)
+PATTERN_ROUTES: dict[tuple[str, str], tuple[re.Pattern[str], Handler]] = {
+    ("POST", "/key/{key}/regenerate"): (re.compile(r"/key/[^/]+/regenerate"), key_routes.regenerate_named),
+}
 # the client API of each model route, named in its records (failures too); a client API with its own error
 # shape (ERROR_BODIES) gets every error of its routes, 401s included, in that shape
 CLIENT_APIS = {
@@ -353,6 +357,9 @@ async def _release(release: Callable[[], Awaitable[None]]) -> None:
 def _prefix_route(method: str, path: str) -> tuple[Handler, str] | None:
     for (route_method, prefix), handler in PREFIX_ROUTES.items():
         if method == route_method and path.startswith(prefix):
+            return handler, ""
+    for (route_method, _), (pattern, handler) in PATTERN_ROUTES.items():
+        if method == route_method and pattern.fullmatch(path):
             return handler, ""
     return None
 

@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bedrock_proxy.errors import ErrorCode, GatewayError
-from bedrock_proxy.keys import ANONYMOUS, ConfiguredKey, KeyIdentity, key_id, key_identities
+from bedrock_proxy.keys import (
+    ANONYMOUS,
+    ConfiguredKey,
+    KeyIdentity,
+    describe_models,
+    key_id,
+    key_identities,
+)
 from bedrock_proxy.server.http import Scope
 
 
@@ -128,8 +135,19 @@ def _conflicting(what: str) -> GatewayError:
 
 
 def require_model_access(principal: KeyIdentity, model: str) -> None:
+    """403 for a model outside the key's models, or outside its team's (a generated key in a team)."""
+    if principal.team_refuses(model):
+        team = principal.team_name or principal.team_id
+        raise GatewayError(
+            403,
+            f"The team '{team}' of this API key may not use model '{model}'. Models allowed for the team: "
+            f"{describe_models(principal.team_models)}.",
+            type="permission_error",
+            param="model",
+            code=ErrorCode.TEAM_MODEL_ACCESS_DENIED,
+        )
     if not principal.may_use(model):
-        allowed = ", ".join(sorted(principal.models))
+        allowed = describe_models(principal.models)
         raise GatewayError(
             403,
             f"This API key may not use model '{model}'. Models allowed for this key: {allowed}.",

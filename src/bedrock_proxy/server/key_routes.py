@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from bedrock_proxy.control import key_api
 from bedrock_proxy.control.fields import FieldError, check_known
-from bedrock_proxy.control.records import KeyRecord
+from bedrock_proxy.control.records import KeyRecord, TeamRecord
 from bedrock_proxy.control.store import Conflict
 from bedrock_proxy.errors import ErrorCode, GatewayError
-from bedrock_proxy.keys import key_id
+from bedrock_proxy.keys import key_id, outside
 from bedrock_proxy.server.http import Receive, Scope, Send, send_json
 from bedrock_proxy.server.management import (
     body,
@@ -24,6 +24,7 @@ from bedrock_proxy.server.management import (
     manager,
     not_found,
     now,
+    optional_body,
     query,
 )
 
@@ -33,18 +34,54 @@ if TYPE_CHECKING:
     from bedrock_proxy.server.context import RequestContext
 
 MAX_PAGE_SIZE = 100
+# POST /key/{key}/regenerate: the path around the key
+REGENERATE_PREFIX = "/key/"
+REGENERATE_SUFFIX = "/regenerate"
 
 
-async def _team_exists(control: KeyDirectory, team_id: object) -> None:
-    if not isinstance(team_id, str) or team_id in control.teams:
-        return
-    if await control.store.get_team(team_id) is None:
+async def _team(control: KeyDirectory, team_id: object) -> TeamRecord | None:
+    """The key's team (400 naming team_id when it does not exist); None for a key outside any team."""
+    if not isinstance(team_id, str):
+        return None
+    team = control.teams.get(team_id) or await control.store.get_team(team_id)
+    if team is None:
         raise GatewayError(
             400,
             f"team_id {team_id!r} does not exist: create the team first with POST /team/new.",
             param="team_id",
             code=ErrorCode.TEAM_NOT_FOUND,
         )
+    return team
+
+
+def _within_team(models: tuple[str, ...], team: TeamRecord | None) -> None:
+    """400 naming the models a key would be given that its team may not use (LiteLLM checks a key's models
+    against its team's; a key is never let past its team's list)."""
+    if team is None:
+        return
+    refused = outside(models, team.models)
+    if refused:
+        raise GatewayError(
+            400,
+            f"models {refused} are not among the models of team '{team.team_alias or team.team_id}' "
+            f"({', '.join(team.models)}): a key in a team may only be given models its team may use. "
+            "Leave models out (the key then takes its team's), or add them to the team (POST /team/update).",
+            param="models",
+            code=ErrorCode.MODELS_OUTSIDE_TEAM,
+        )
+
+
+async def _check_changes(control: KeyDirectory, kid: str, changes: dict[str, object]) -> None:
+    """The team and models a key would have after `changes`: the team exists, the models are its team's."""
+    if "team_id" not in changes and "models" not in changes:
+        return
+    current = control.keys.get(kid) or await control.store.get_key(kid)
+    if current is None:
+        return  # the update answers 404
+    team_id = changes.get("team_id", current.team_id)
+    models = changes.get("models", current.models)
+    team = await _team(control, team_id)
+    _within_team(tuple(models) if isinstance(models, (list, tuple)) else (), team)
 
 
 def _no_key(param: str = "key") -> GatewayError:
@@ -70,7 +107,7 @@ async def generate(gateway: Gateway, scope: Scope, receive: Receive, send: Send,
         record = key_api.new_record(data, key, now())
     except FieldError as error:
         raise invalid(error) from None
-    await _team_exists(control, record.team_id)
+    _within_team(record.models, await _team(control, record.team_id))
     try:
         await control.store.insert_key(record)
     except Conflict as error:
@@ -104,8 +141,7 @@ async def update(gateway: Gateway, scope: Scope, receive: Receive, send: Send, c
         changes = key_api.update_changes(data, now())
     except FieldError as error:
         raise invalid(error) from None
-    if "team_id" in changes:
-        await _team_exists(control, changes["team_id"])
+    await _check_changes(control, kid, changes)
     record = await _update(control, kid, changes)
     await send_json(send, 200, _info(control, record))
 
@@ -199,17 +235,39 @@ async def list_keys(
 async def regenerate(
     gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
 ) -> None:
-    """A new key in place of the old one (which stops working at once), keeping its settings and spend."""
+    """POST /key/regenerate {"key": ...}: a new key in place of the old one (which stops working at once),
+    keeping its settings and spend."""
     manager(gateway, scope, "POST /key/regenerate")
-    control = directory(gateway)
     data = await body(receive, gateway)
+    await _regenerate(gateway, send, data, data.get("key"))
+
+
+async def regenerate_named(
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+) -> None:
+    """POST /key/{key}/regenerate, LiteLLM's path form: the key (or its token) in the path, the body
+    optional (new_key, or any update field)."""
+    manager(gateway, scope, "POST /key/{key}/regenerate")
+    named = scope["path"].rstrip("/")[len(REGENERATE_PREFIX) : -len(REGENERATE_SUFFIX)]
+    data = await optional_body(receive, gateway)
+    sent = data.pop("key", None)
+    if sent is not None and sent != named:
+        raise GatewayError(
+            400, "The body names another key than the path: name the key once, in the path.", param="key"
+        )
+    await _regenerate(gateway, send, data, named)
+
+
+async def _regenerate(gateway: Gateway, send: Send, data: dict[str, Any], named: object) -> None:
+    control = directory(gateway)
     try:
         check_known(data, key_api.REGENERATE_FIELDS, "POST /key/regenerate")
-        old = key_api.named_key(data.get("key"))
+        old = key_api.named_key(named)
         key = key_api.chosen_key(data, "new_key")
         changes = key_api.update_changes(data, now())
     except FieldError as error:
         raise invalid(error) from None
+    await _check_changes(control, old, changes)
     try:
         record = await control.store.rekey(old, key_id(key), key_api.key_name(key))
     except Conflict as error:

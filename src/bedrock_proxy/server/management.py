@@ -15,7 +15,7 @@ from bedrock_proxy.control.fields import FieldError
 from bedrock_proxy.control.store import Conflict
 from bedrock_proxy.errors import ErrorCode, GatewayError
 from bedrock_proxy.keys import KeyIdentity
-from bedrock_proxy.server.http import Receive, Scope, read_json
+from bedrock_proxy.server.http import Message, Receive, Scope, read_body, read_json
 
 if TYPE_CHECKING:
     from bedrock_proxy.control.directory import KeyDirectory
@@ -56,6 +56,21 @@ async def body(receive: Receive, gateway: Gateway) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise GatewayError(400, "The body must be a JSON object.", code=ErrorCode.INVALID_JSON)
     return value
+
+
+async def optional_body(receive: Receive, gateway: Gateway) -> dict[str, Any]:
+    """A body that may be left out (an empty body is {}), else a JSON object like `body`'s."""
+    raw = await read_body(receive, MAX_BODY_BYTES)
+    if not raw.strip():
+        return {}
+    return await body(_replay(raw), gateway)
+
+
+def _replay(raw: bytes) -> Receive:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return receive
 
 
 def query(scope: Scope) -> dict[str, str]:

@@ -307,6 +307,16 @@ def _stored_response(summary: str) -> dict[str, Any]:
     return operation
 
 
+def _regenerate_named() -> dict[str, Any]:
+    """LiteLLM's path form of /key/regenerate: the key (or its token) in the path, the body optional."""
+    operation = _operation("Replace a key named in the path, keeping its settings", body="Management")
+    operation["parameters"] = [
+        {"name": "key", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+    ]
+    operation["requestBody"]["required"] = False
+    return operation
+
+
 def _root() -> dict[str, Any]:
     return {
         "get": _operation("The gateway answers (Claude Code's first request)", secured=False),
@@ -353,6 +363,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/key/update": {"post": _operation("Change a key", body="Management")},
     "/key/delete": {"post": _operation("Delete keys", body="Management")},
     "/key/regenerate": {"post": _operation("Replace a key, keeping its settings", body="Management")},
+    "/key/{key}/regenerate": {"post": _regenerate_named()},
     "/key/block": {"post": _operation("Block a key", body="Management")},
     "/key/unblock": {"post": _operation("Unblock a key", body="Management")},
     "/key/list": {"get": _operation("The generated keys")},

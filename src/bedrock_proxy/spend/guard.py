@@ -82,13 +82,33 @@ class BudgetLine(Protocol):
     def resets_at(self) -> float | None: ...  # epoch seconds; None: a budget for life
 
 
+class LimitLine(Protocol):
+    """The rate limits of a generated key's team or user, as the key directory reports them: all the keys
+    of a team (or user) count in the same windows and slots, beside each key's own."""
+
+    @property
+    def kind(self) -> str: ...  # "team" or "user"
+    @property
+    def ident(self) -> str: ...  # its id: what its windows are keyed by
+    @property
+    def name(self) -> str: ...  # its alias (or email), for the message
+    @property
+    def rpm(self) -> int | None: ...
+    @property
+    def tpm(self) -> int | None: ...
+    @property
+    def max_parallel_requests(self) -> int | None: ...
+
+
 class BudgetBook(Protocol):
-    """Where the budgets of generated keys are read (the key directory)."""
+    """Where the budgets and the team and user limits of generated keys are read (the key directory)."""
 
     def budget_lines(self, principal: KeyIdentity) -> Sequence[BudgetLine]: ...
 
+    def limit_lines(self, key_id: str) -> Sequence[LimitLine]: ...
+
     def counts_tokens_of(self, key_id: str) -> bool:
-        """The generated key has a tpm limit: its answers' tokens are counted."""
+        """The generated key, its team or its user has a tpm limit: its answers' tokens are counted."""
         ...
 
 
@@ -141,24 +161,69 @@ class _Reservations:
             part.settle(cost)  # the call's cost counts against each of its budgets
 
 
-def _slot_key(key_id: str) -> str:
-    return f"key-parallel:{key_id}"
+def _slot_key(key_id: str, kind: str = "key") -> str:
+    return f"{kind}-parallel:{key_id}"
 
 
-def _rpm_key(key_id: str) -> str:
-    return f"key-rpm:{key_id}"
+def _rpm_key(key_id: str, kind: str = "key") -> str:
+    return f"{kind}-rpm:{key_id}"
 
 
-def _tpm_key(key_id: str) -> str:
-    return f"key-tpm:{key_id}"
+def _tpm_key(key_id: str, kind: str = "key") -> str:
+    return f"{kind}-tpm:{key_id}"
+
+
+_LIMIT_CODES = {
+    ("key", "rpm"): ErrorCode.KEY_RPM_LIMIT_EXCEEDED,
+    ("key", "tpm"): ErrorCode.KEY_TPM_LIMIT_EXCEEDED,
+    ("team", "rpm"): ErrorCode.TEAM_RPM_LIMIT_EXCEEDED,
+    ("team", "tpm"): ErrorCode.TEAM_TPM_LIMIT_EXCEEDED,
+    ("user", "rpm"): ErrorCode.USER_RPM_LIMIT_EXCEEDED,
+    ("user", "tpm"): ErrorCode.USER_TPM_LIMIT_EXCEEDED,
+}
+_LIMIT_WORDS = {
+    "rpm": "requests per minute",
+    "tpm": "tokens per minute",
+    "parallel": "requests in flight",
+}
+_LIMIT_FIELDS = {"rpm": "rpm_limit", "tpm": "tpm_limit", "parallel": "max_parallel_requests"}
+
+
+class _Limit:
+    """One limit an admission checks: whose (key, team, user), which (rpm, tpm, parallel), the 429's text."""
+
+    __slots__ = ("kind", "limit", "measure", "owner")
+
+    def __init__(self, kind: str, owner: str, measure: str, limit: int) -> None:
+        self.kind = kind
+        self.owner = owner  # "API key 'ci-bot'", "team 'qa' of API key 'ci-bot'"
+        self.measure = measure
+        self.limit = limit
+
+    def error(self, limit_error: LimitError, wait: float) -> GatewayError:
+        if self.measure == "parallel":
+            field, code = "max_parallel_requests", ErrorCode.MAX_PARALLEL_REQUESTS_EXCEEDED
+        else:
+            # a key's own limits keep the names config api_keys give them; a team's or user's are LiteLLM's
+            field = self.measure if self.kind == "key" else _LIMIT_FIELDS[self.measure]
+            code = _LIMIT_CODES[(self.kind, self.measure)]
+        owner = self.owner[0].upper() + self.owner[1:]
+        return limit_error(
+            f"{owner} is limited to {self.limit} {_LIMIT_WORDS[self.measure]} ({field})", wait, code
+        )
 
 
 class Counters(Protocol):
     """Sliding one-minute windows (what router.state.WindowCounters provides)."""
 
-    async def take(self, windows: Sequence[tuple[str, float, float, float]]) -> tuple[int, float]:
-        """(key, limit, needed, amount): all pass (total + needed <= limit) and are added, or none is;
-        (-1, 0.0) or (index of the refusing window, seconds until it has room)."""
+    async def take(
+        self,
+        windows: Sequence[tuple[str, float, float, float]],
+        slots: Sequence[tuple[str, int, str]] = (),
+    ) -> tuple[int, float]:
+        """(key, limit, needed, amount) windows and (key, limit, holder) in-flight slots: all pass (total +
+        needed <= limit; fewer than limit held) and are taken, or none is; (-1, 0.0) or (index of the
+        refusing one, windows first then slots, and seconds until it has room)."""
         ...
 
     async def add(self, key: str, amount: float) -> None: ...
@@ -279,8 +344,10 @@ class KeyGuard:
         return _Reservations(principal.key_id, max_cost, parts)
 
     async def admit(self, principal: KeyIdentity, holder: str = "") -> Release | None:
-        """Raise the error the caller should see, or count the request against its key's rpm (and hold
-        an in-flight slot when the key has max_parallel_requests: the returned Release gives it back)."""
+        """Raise the error the caller should see, or count the request against its key's rpm, and its
+        team's and user's (a generated key), and hold an in-flight slot of each that has
+        max_parallel_requests (the returned Release gives them back). Every limit is taken in one atomic
+        step of the shared store: a refused request counts against none."""
         identity = self._identity(principal)
         if identity is None:
             return None
@@ -289,49 +356,45 @@ class KeyGuard:
         elif identity.spend_limit is not None and self.ledger is not None:
             self._check_budget(identity)
         windows: list[tuple[str, float, float, float]] = []
-        if identity.tpm:
+        slots: list[tuple[str, int, str]] = []
+        limits: list[_Limit] = []  # what each window, then each slot, is
+        slot_limits: list[_Limit] = []
+        counted = [("key", identity.key_id, f"API key '{identity.alias}'")]
+        rates = [(identity.rpm, identity.tpm, identity.max_parallel_requests)]
+        if identity.generated and self.book is not None:
+            for line in self.book.limit_lines(identity.key_id):
+                owner = f"{line.kind} '{line.name}' of API key '{identity.alias}'"
+                counted.append((line.kind, line.ident, owner))
+                rates.append((line.rpm, line.tpm, line.max_parallel_requests))
+        if any(tpm for _, tpm, _ in rates):
             pending = self._pending.get(identity.key_id)
             if pending is not None:
                 await asyncio.wait([pending])  # this process's last answer counts before the next check
-            windows.append((_tpm_key(identity.key_id), identity.tpm, 1, 0))
-        if identity.rpm:
-            windows.append((_rpm_key(identity.key_id), identity.rpm, 1, 1))
-        if windows:
-            refused, wait = await self.counters.take(windows)
-            if refused >= 0:
-                raise self._window_error(identity, windows[refused][0], wait)
-        return await self._hold_slot(identity, holder)
-
-    async def _hold_slot(self, identity: KeyIdentity, holder: str) -> Release | None:
-        limit = identity.max_parallel_requests
-        if not limit or not holder:
+        for (kind, ident, owner), (rpm, tpm, parallel) in zip(counted, rates, strict=True):
+            if tpm:
+                windows.append((_tpm_key(ident, kind), tpm, 1, 0))
+                limits.append(_Limit(kind, owner, "tpm", tpm))
+            if rpm:
+                windows.append((_rpm_key(ident, kind), rpm, 1, 1))
+                limits.append(_Limit(kind, owner, "rpm", rpm))
+            if parallel and holder:
+                slots.append((_slot_key(ident, kind), parallel, holder))
+                slot_limits.append(_Limit(kind, owner, "parallel", parallel))
+        if not windows and not slots:
             return None
-        key = _slot_key(identity.key_id)
-        if not await self.counters.take_slot(key, limit, holder):
-            raise self.limit_error(
-                f"API key '{identity.alias}' is limited to {limit} requests in flight"
-                " (max_parallel_requests)",
-                1.0,
-                ErrorCode.MAX_PARALLEL_REQUESTS_EXCEEDED,
-            )
+        refused, wait = await self.counters.take(windows, slots)
+        if refused >= 0:
+            limit = [*limits, *slot_limits][refused]
+            raise limit.error(self.limit_error, wait if limit.measure != "parallel" else 1.0)
+        if not slots:
+            return None
+        taken = [key for key, _, _ in slots]
 
         async def release() -> None:
-            await self.counters.release_slot(key, holder)
+            for key in taken:
+                await self.counters.release_slot(key, holder)
 
         return release
-
-    def _window_error(self, identity: KeyIdentity, window: str, wait: float) -> GatewayError:
-        if window == _tpm_key(identity.key_id):
-            return self.limit_error(
-                f"API key '{identity.alias}' is limited to {identity.tpm} tokens per minute (tpm)",
-                wait,
-                ErrorCode.KEY_TPM_LIMIT_EXCEEDED,
-            )
-        return self.limit_error(
-            f"API key '{identity.alias}' is limited to {identity.rpm} requests per minute (rpm)",
-            wait,
-            ErrorCode.KEY_RPM_LIMIT_EXCEEDED,
-        )
 
     async def drain(self) -> None:
         """At shutdown, before the store closes: the last settlements are written."""
@@ -354,6 +417,10 @@ class KeyGuard:
         if previous is not None:
             await asyncio.wait([previous])
         await self.counters.add(_tpm_key(key_id), tokens)
+        if self.book is not None:  # the key's team's and user's tpm count every key's tokens
+            for line in self.book.limit_lines(key_id):
+                if line.tpm:
+                    await self.counters.add(_tpm_key(line.ident, line.kind), tokens)
 
     def _forget(self, key_id: str, task: asyncio.Task[None]) -> None:
         if self._pending.get(key_id) is task:

@@ -2,6 +2,8 @@
 
 - The ledger is on when an api_key has a spend_limit (budgets need totals), or when a database is configured
   (general_settings.database_url or env DATABASE_URL) and disable_spend_logs is false.
+- With a master key and a configured database (key management, docs/keys.md) it is on even with
+  disable_spend_logs: generated keys' budgets need their totals.
 - disable_spend_logs keeps the per-key totals (budgets still hold) but writes no per-request rows.
 - No database configured: SQLite file `bedrock-proxy.db` in the working directory (the systemd unit runs in
   /var/lib/bedrock-proxy; the container sets DATABASE_URL=sqlite:////app/data/bedrock-proxy.db).
@@ -69,7 +71,9 @@ def plan_ledger(settings: Settings, environ: Mapping[str, str]) -> LedgerPlan | 
     budgets = _has_budgets(settings)
     url = _configured_url(settings, environ)
     keep_logs = not settings.disable_spend_logs
-    if not budgets and (url is None or not keep_logs):
+    # key management (a master key and a database) keeps generated keys' budgets: totals at least
+    managed = url is not None and bool(settings.master_key)
+    if not budgets and not managed and (url is None or not keep_logs):
         return None
     url = url or DEFAULT_DATABASE_URL
     store = ledger_store(url)
