@@ -132,6 +132,13 @@ def test_only_the_master_key_manages_and_bad_bodies_name_the_field(
             assert status == 400 and answer["error"]["param"] == field, answer
         status, answer = call(gw.url, "POST", "/key/update", {"key": "sk-never-made-0000", "max_budget": 1})
         assert status == 404 and answer["error"]["code"] == "key_not_found"
+        # a field this gateway does not take passes, as on LiteLLM (a script for a newer release keeps
+        # working), and the log names it, so a typo is seen
+        status, answer = call(
+            gw.url, "POST", "/key/generate", {"max_budjet": 5, "allowed_passthrough_routes": ["/x"]}
+        )
+        assert status == 200 and answer["key"].startswith("sk-")
+        eventually(lambda: "ignored field(s) allowed_passthrough_routes, max_budjet" in gw.output())
 
 
 def test_regenerate_replaces_the_key_and_keeps_its_settings(

@@ -7,12 +7,15 @@ Every check names the field it refuses and says what it takes, so a script gets 
 from __future__ import annotations
 
 import datetime
+import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from bedrock_proxy.control.durations import next_reset, parse_duration
 from bedrock_proxy.control.records import Budget, Limits
+
+log = logging.getLogger("bedrock_proxy.control")
 
 
 class FieldError(ValueError):
@@ -55,10 +58,13 @@ IGNORED = frozenset(
 
 
 def check_known(body: Mapping[str, Any], accepted: frozenset[str], route: str) -> None:
-    """Refuse a field the route neither takes nor knows from LiteLLM (a typo must not pass silently)."""
-    for name in body:
-        if name not in accepted and name not in IGNORED:
-            raise FieldError(name, f"{route} has no field {name!r}; it takes: {', '.join(sorted(accepted))}")
+    """Let a field the route does not take pass, as LiteLLM does (scripts written for its newer releases
+    carry fields this gateway has no use for), but log it by name, so a typo does not pass silently."""
+    unknown = sorted(name for name in body if name not in accepted and name not in IGNORED)
+    if unknown:
+        log.warning(
+            "%s: ignored field(s) %s; it takes: %s", route, ", ".join(unknown), ", ".join(sorted(accepted))
+        )
 
 
 def money(body: Mapping[str, Any], name: str) -> float | None:
