@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -60,7 +61,6 @@ def test_a_generate_body_becomes_a_record_keyed_by_the_hash() -> None:
         ({"metadata": []}, "metadata"),
         ({"blocked": "yes"}, "blocked"),
         ({"key": "not-sk"}, "key"),
-        ({"max_budjet": 1}, "max_budjet"),
     ],
 )
 def test_a_bad_field_is_named(body: dict[str, Any], field: str) -> None:
@@ -73,6 +73,17 @@ def test_a_bad_field_is_named(body: dict[str, Any], field: str) -> None:
 def test_litellm_fields_this_gateway_does_not_act_on_are_accepted() -> None:
     record = key_api.new_record({"tags": ["a"], "permissions": {}, "models": ["all-proxy-models"]}, KEY, NOW)
     assert record.models == ()  # every model
+
+
+def test_an_unknown_field_passes_and_the_log_names_it(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="bedrock_proxy.control"):
+        record = key_api.new_record({"max_budjet": 1, "rpm_limit": 3}, KEY, NOW)
+    assert record.limits.rpm_limit == 3 and record.budget.max_budget is None
+    assert "POST /key/generate: ignored field(s) max_budjet" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bedrock_proxy.control"):
+        key_api.new_record({"tags": ["a"]}, KEY, NOW)
+    assert caplog.text == ""  # a LiteLLM field this gateway knows and does not act on: no warning
 
 
 def test_an_update_carries_only_what_was_sent_and_null_clears() -> None:
