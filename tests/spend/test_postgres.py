@@ -5,8 +5,6 @@ gateway processes, down to the seed's own general_settings block."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,7 +29,7 @@ from tests.spend.test_budgets import (
     get,
     spend_until_refused,
 )
-from tests.support.processes import clean_env, free_port
+from tests.support.processes import free_port, serve_until_it_exits
 
 
 def entry(key: str, spend: float, request_id: str | None = None) -> SpendEntry:
@@ -195,16 +193,8 @@ def test_a_gateway_whose_database_is_unreachable_does_not_start_and_says_why(tmp
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG)
     url = f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{port}/litellm"
-    run = subprocess.run(
-        [sys.executable, "-m", "bedrock_proxy", "serve", "--config", str(config), "--port", str(free_port())],
-        env=clean_env({"DATABASE_URL": url}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    output = run.stdout + run.stderr
-    assert run.returncode == 1, output
+    returncode, output = serve_until_it_exits(config, {"DATABASE_URL": url})
+    assert returncode == 1, output
     assert "cannot start" in output and f"{USER}@127.0.0.1:{port}/litellm" in output
     assert "COMPOSE_PROFILES=postgres" in output
     assert PASSWORD not in output

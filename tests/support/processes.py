@@ -62,6 +62,19 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def serve_until_it_exits(config: Path, env: Mapping[str, str], timeout: float = 60) -> tuple[int, str]:
+    """`serve` with the config, for a start-up that must refuse: its exit code and everything it printed."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bedrock_proxy", "serve", "--config", str(config), "--port", str(free_port())],
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return run.returncode, run.stdout + run.stderr
+
+
 @contextmanager
 def running(
     args: list[str], health_url: str, env: Mapping[str, str], ca_file: str | None = None
