@@ -30,6 +30,7 @@ from bedrock_proxy.observability.hub import Observability, plan_sinks
 from bedrock_proxy.observability.metrics import GatewayMetrics, KeyBudgets
 from bedrock_proxy.observability.pricing import price_profile_as
 from bedrock_proxy.observability.rawlog import RawLoggingProvider
+from bedrock_proxy.router.leases import LEASE_SECONDS
 from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.router import Router, StateListener
 from bedrock_proxy.router.state import BudgetReservations, InMemoryState, SharedState, WindowCounters
@@ -176,6 +177,7 @@ def _observability_parts(
 STATE_FILE_ENV = "BEDROCK_PROXY_STATE_FILE"
 REDIS_STATE_TIMEOUT_ENV = "BEDROCK_PROXY_REDIS_STATE_TIMEOUT_SECONDS"
 DEFAULT_REDIS_STATE_TIMEOUT = 0.1  # seconds: a slower Redis is treated as a down one
+WINDOW_LEASE_ENV = "BEDROCK_PROXY_WINDOW_LEASE_SECONDS"  # 0: ask Redis on every admission (router/leases.py)
 
 
 def shared_state_kind(settings: Settings, environ: Mapping[str, str]) -> str:
@@ -231,6 +233,7 @@ def build_shared_state(
             lease_seconds=lease,
             timeout=timeout,
             bounded=False,  # FailoverState bounds each call
+            window_leases=env_seconds(environ, WINDOW_LEASE_ENV, LEASE_SECONDS, zero_allowed=True),
         )
     else:
         shared = SqliteState(environ[STATE_FILE_ENV], lease_seconds=lease, busy_timeout=timeout)

@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
-def env_seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+def env_seconds(
+    environ: Mapping[str, str], name: str, default: float, *, zero_allowed: bool = False
+) -> float:
+    """`zero_allowed`: 0 is a setting of its own (it turns the thing off)."""
     raw = environ.get(name)
     if not raw:
         return default
@@ -14,6 +17,7 @@ def env_seconds(environ: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be more than 0 seconds, not {raw!r}")
+    if value < 0 or (value == 0 and not zero_allowed):
+        least = "0 or more" if zero_allowed else "more than 0"
+        raise ValueError(f"{name} must be {least} seconds, not {raw!r}")
     return value

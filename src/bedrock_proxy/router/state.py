@@ -73,13 +73,14 @@ class Option:
 class Choice:
     """What `choose` did: the admitted option's index (-1: none), and for each option looked at, which check
     refused it (ADMITTED, COOLING or the check's index) and the seconds until it may have room; when one of
-    the common checks refused, its index and wait (no option was looked at)."""
+    the common checks refused, its index and wait (no option was looked at). `leased`: see leases.py."""
 
     index: int
     blocked_by: tuple[int, ...] = ()
     waits: tuple[float, ...] = ()
     common_blocked: int = ADMITTED
     common_wait: float = 0.0
+    leased: float = 0.0  # > 0: refused only for room other processes' leases hold; they end within this
 
     @property
     def admitted(self) -> bool:

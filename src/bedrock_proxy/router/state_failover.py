@@ -36,7 +36,9 @@ FAIL_OPEN = "open"
 FAIL_CLOSED = "closed"
 DEFAULT_TIMEOUT = 0.1  # seconds per call: a slow store is treated as a down one
 DEFAULT_RETRY_INTERVAL = 1.0  # seconds the shared store is left alone after a failure
+LEASE_PATIENCE = 4  # times a refusal caused only by other processes' window leases is asked again
 StateChange = Callable[[bool, str], None]  # (up, reason) -> None
+LeasedChoice = Callable[[Sequence[Option], Sequence[Check]], Choice | None]
 
 
 def unavailable_error(description: str) -> GatewayError:
@@ -76,6 +78,7 @@ class FailoverState:
         self.down = False
         self.errors = 0
         self._local_holders: set[str] = set()
+        self._choose_leased: LeasedChoice | None = getattr(shared, "choose_leased", None)
 
     async def start(self) -> None:
         try:
@@ -122,6 +125,22 @@ class FailoverState:
                 self.on_change(True, "answers again")
 
     async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
+        """From the shared store's window leases when they cover the admission (no round trip); else one
+        call, asked again while only other processes' leases hold the room (they end within `leased`)."""
+        leased = self._choose_leased
+        if leased is not None and not self.down:
+            choice = leased(options, common)
+            if choice is not None:
+                return choice
+        choice = await self._choose(options, common)
+        for _ in range(LEASE_PATIENCE):
+            if choice.admitted or choice.leased <= 0:
+                break
+            await asyncio.sleep(choice.leased / 2)
+            choice = await self._choose(options, common)
+        return choice
+
+    async def _choose(self, options: Sequence[Option], common: Sequence[Check]) -> Choice:
         if self._usable():
             try:
                 async with asyncio.timeout(self.timeout):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
+from bedrock_proxy.router.leases import LEASE_GRACE, LEASE_SECONDS, UNLIMITED, Lease, LeaseBook
 from bedrock_proxy.router.state import (
     BUDGET_KEEP_SECONDS,
     WINDOW_SECONDS,
@@ -35,6 +37,8 @@ from bedrock_proxy.router.state import (
     Option,
     Readings,
 )
+
+logger = logging.getLogger("bedrock_proxy.router")
 
 DEFAULT_NAMESPACE = "bedrock-proxy"
 DEFAULT_MAX_CONNECTIONS = 64
@@ -48,15 +52,18 @@ local function clock()
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 -- A minute window: fields 't' (the total), 'o' (the oldest second that may still hold a bucket) and one
--- bucket per second. expire() drops the buckets a minute old from the total and returns it: O(1) per call
--- under steady use (about one bucket leaves per second), however many buckets the window holds. Also
--- returns whether the window has its 'o' field (false: a new window).
+-- bucket per second; while processes hold leases on it (leases.py), 'l' (the units leased), 'n' (how many
+-- leases) and one 'L:<lease>' -> '<units>:<end>' per lease. expire() drops the buckets a minute old from
+-- the total and returns it: O(1) per call under steady use (about one bucket leaves per second), however
+-- many buckets the window holds. Also returns whether the window has its 'o' field (false: a new window)
+-- and the units leased.
 local function expire(key, now)
   local oldest = math.floor(now) - WINDOW
-  local head = redis.call('HMGET', key, 't', 'o')
+  local head = redis.call('HMGET', key, 't', 'o', 'l', 'n')
   local total, from = tonumber(head[1]), tonumber(head[2])
-  if total == nil or from == nil then return 0, false end
-  if from > oldest then return total, true end
+  local leased, leases = tonumber(head[3]) or 0, tonumber(head[4]) or 0
+  if total == nil or from == nil then return 0, false, leased end
+  if from > oldest then return total, true, leased end
   local stale = {{}}
   if oldest - from > 2 * WINDOW then
     total = 0
@@ -75,9 +82,11 @@ local function expire(key, now)
     end
   end
   if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
-  if redis.call('HLEN', key) <= 2 then total = 0 end  -- no bucket left: no float drift either
+  local fields = 2
+  if leases > 0 then fields = 4 + leases end
+  if redis.call('HLEN', key) <= fields then total = 0 end  -- no bucket left: no float drift either
   redis.call('HSET', key, 't', tostring(total), 'o', tostring(oldest + 1))
-  return total, true
+  return total, true, leased
 end
 -- the live buckets, oldest first (only when a refusal must say when there is room)
 local function buckets(key, now)
@@ -117,19 +126,48 @@ local function slots_held(key, now)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   return redis.call('ZCARD', key)
 end
+-- a lease ends: its units are no longer leased
+local function unlease(key, field, units)
+  redis.call('HDEL', key, field)
+  if redis.call('HINCRBY', key, 'n', -1) <= 0 then redis.call('HDEL', key, 'l', 'n')
+  else redis.call('HINCRBYFLOAT', key, 'l', -units) end
+end
+-- leases past their end (their holder crashed or its report was lost) count as used: never more admitted
+local function sweep(key, now)
+  local raw = redis.call('HGETALL', key)
+  for i = 1, #raw, 2 do
+    if string.sub(raw[i], 1, 2) == 'L:' then
+      local value = raw[i + 1]
+      local colon = string.find(value, ':', 1, true)
+      if tonumber(string.sub(value, colon + 1)) <= now then
+        local units = tonumber(string.sub(value, 1, colon - 1))
+        unlease(key, raw[i], units)
+        window_add(key, units, now, true)
+      end
+    end
+  end
+  local head = redis.call('HMGET', key, 't', 'l')
+  return tonumber(head[1]) or 0, tonumber(head[2]) or 0
+end
 """
 
-# KEYS: every key the checks name; ARGV: lease seconds, the common checks (count, then each check), option
-# count, then per option: cooldown key index (0: none), its checks (count, then each check). A check is five
-# values: key index, limit (-1: none), needed, amount, holder ('': a window).
-# Returns {admitted option (0-based, -1: none), common blocked_by, common wait, then per option looked at:
-# blocked_by, wait}; waits as text (Lua numbers become integers in replies).
+# KEYS: every key the checks name; ARGV: slot lease seconds, window lease id ('': none wanted), admissions
+# a window lease should cover, its seconds, the seconds past its end the store keeps it, the common checks
+# (count, then each check), option count, then per option: cooldown key index (0: none), its checks (count,
+# then each check). A check is five values: key index, limit (-1: none), needed, amount, holder ('': a
+# window).
+# Returns {admitted option (0-based, -1: none), common blocked_by, common wait, the grants (key index,
+# units; -1: no limit), seconds to wait for leases (0: a refusal they did not cause), then per option
+# looked at: blocked_by, wait}; numbers as text (Lua numbers become integers in replies).
 CHOOSE = (
     _COMMON
     + """
 local now = clock()
 local lease = tonumber(ARGV[1])
+local lease_id, want = ARGV[2], tonumber(ARGV[3])
+local lease_seconds, lease_kept = tonumber(ARGV[4]), tonumber(ARGV[5])
 local expired = {}  -- window key -> whether it has its 'o' field, once expire() ran on it here
+local leased_wait = 0
 local function blocked(first, count)
   local p = first
   for index = 0, count - 1 do
@@ -138,14 +176,52 @@ local function blocked(first, count)
       if ARGV[p + 4] ~= '' then
         if slots_held(key, now) >= limit then return index, 1 end
       else
-        local total, known = expire(key, now)
+        local total, known, leased = expire(key, now)
         expired[key] = known
-        if total + needed > limit then return index, free_in(key, total, limit, needed, now) end
+        if total + leased + needed > limit then
+          if leased > 0 and total + needed <= limit then total, leased = sweep(key, now) end
+          if total + leased + needed > limit then
+            if total + needed <= limit then  -- only other processes' leases hold the room
+              leased_wait = lease_seconds
+              return index, lease_seconds
+            end
+            return index, free_in(key, total + leased, limit, needed, now)
+          end
+        end
       end
     end
     p = p + 5
   end
   return -1, 0
+end
+local grants, granted = {}, {}
+local function grant(first, count)
+  local p = first
+  for _ = 1, count do
+    local index = tonumber(ARGV[p])
+    if ARGV[p + 4] == '' and not granted[index] then
+      granted[index] = true
+      local key, limit = KEYS[index], tonumber(ARGV[p + 1])
+      if limit < 0 then
+        grants[#grants + 1] = index
+        grants[#grants + 1] = '-1'
+      else
+        local unit = math.max(tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3]), 1)
+        local head = redis.call('HMGET', key, 't', 'l')
+        local room = limit - (tonumber(head[1]) or 0) - (tonumber(head[2]) or 0)
+        local units = math.min(want * unit, math.floor(room / 16))
+        if units >= 2 * unit then
+          local ends = string.format('%.6f', now + lease_seconds + lease_kept)
+          redis.call('HSET', key, 'L:' .. lease_id, units .. ':' .. ends)
+          redis.call('HINCRBYFLOAT', key, 'l', units)
+          redis.call('HINCRBY', key, 'n', 1)
+          grants[#grants + 1] = index
+          grants[#grants + 1] = tostring(units)
+        end
+      end
+    end
+    p = p + 5
+  end
 end
 local function take(first, count)
   local p = first
@@ -161,14 +237,14 @@ local function take(first, count)
     p = p + 5
   end
 end
-local common = tonumber(ARGV[2])
-local common_first = 3
+local common = tonumber(ARGV[6])
+local common_first = 7
 local refused, wait = blocked(common_first, common)
-if refused >= 0 then return {-1, refused, tostring(wait)} end
+if refused >= 0 then return {-1, refused, tostring(wait), grants, tostring(leased_wait)} end
 local pos = common_first + common * 5
 local count = tonumber(ARGV[pos])
 pos = pos + 1
-local result = {-1, -1, '0'}
+local result = {-1, -1, '0', grants, '0'}
 for option = 1, count do
   local cooldown, checks = tonumber(ARGV[pos]), tonumber(ARGV[pos + 1])
   local first = pos + 2
@@ -184,11 +260,42 @@ for option = 1, count do
   if index == -1 then
     take(first, checks)
     take(common_first, common)
+    if lease_id ~= '' then
+      grant(first, checks)
+      grant(common_first, common)
+    end
     result[1] = option - 1
+    result[5] = '0'
     return result
   end
 end
+result[5] = tostring(leased_wait)
 return result
+"""
+)
+
+# KEYS: windows whose leases end; ARGV: per window, the lease id ('': a window without a limit) and the
+# units its holder used. A lease the store no longer holds was swept as used (its holder was too late):
+# its use is already counted.
+RETURN = (
+    _COMMON
+    + """
+local now = clock()
+for i = 1, #KEYS do
+  local key, id, used = KEYS[i], ARGV[2 * i - 1], tonumber(ARGV[2 * i])
+  local counted = true
+  if id ~= '' then
+    local field = 'L:' .. id
+    local held = redis.call('HGET', key, field)
+    if held then
+      unlease(key, field, tonumber(string.sub(held, 1, string.find(held, ':', 1, true) - 1)))
+    else
+      counted = false
+    end
+  end
+  if counted and used ~= 0 then window_add(key, used, now) end
+end
+return 1
 """
 )
 
@@ -293,7 +400,7 @@ return 0
 
 _SHAS = {
     source: hashlib.sha1(source.encode()).hexdigest()
-    for source in (CHOOSE, SETTLE, FAIL, READ, RESERVE, RELEASE, CLAIM)
+    for source in (CHOOSE, RETURN, SETTLE, FAIL, READ, RESERVE, RELEASE, CLAIM)
 }
 
 
@@ -314,9 +421,11 @@ class RedisState:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         timeout: float = 0.1,
         bounded: bool = True,
+        window_leases: float = LEASE_SECONDS,
     ) -> None:
         """`timeout` bounds connecting and, when `bounded`, each call (False: the caller bounds each call
-        itself, as FailoverState does, and a second timer would only cost time)."""
+        itself, as FailoverState does, and a second timer would only cost time). `window_leases`: how long
+        a window lease lasts (leases.py); 0 asks the store on every admission."""
         options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         if url:
             pool = aioredis.ConnectionPool.from_url(url, **options)
@@ -337,6 +446,9 @@ class RedisState:
         self.lease_seconds = lease_seconds
         self._idle: list[AbstractConnection] = []
         self._open = asyncio.Semaphore(max_connections)
+        self.leases = LeaseBook(window_leases) if window_leases > 0 else None
+        self._reporting: asyncio.TimerHandle | None = None
+        self._reports: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Load the scripts and open a few connections now, so that the first requests pay neither a
@@ -350,6 +462,15 @@ class RedisState:
             self._idle.append(connection)
 
     async def aclose(self) -> None:
+        """Report every lease first, so that other processes may use what this one leased and did not use."""
+        if self._reporting is not None:
+            self._reporting.cancel()
+        if self.leases is not None:
+            self.leases.end_all()
+            with contextlib.suppress(Exception):
+                await self._return(self.leases.due())
+        if self._reports:
+            await asyncio.wait(list(self._reports), timeout=1.0)
         idle, self._idle = self._idle, []
         for connection in idle:
             await connection.disconnect()
@@ -387,13 +508,78 @@ class RedisState:
             self._idle.append(connection)
             return reply
 
+    def choose_leased(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice | None:
+        """The admission decided from this process's leases, without a round trip; None: ask `choose`."""
+        return self.leases.admit(options, common) if self.leases is not None else None
+
     async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
-        keys, args = encode_options(options, common, self.prefix, self.lease_seconds)
+        book = self.leases
+        if book is None:
+            keys, args = encode_options(options, common, self.prefix, self.lease_seconds)
+            return decode_choice(await self._script(CHOOSE, keys, args))
+        choice = book.admit(options, common)
+        if choice is not None:
+            return choice
+        self._report_due()  # leases that just ended make room for this admission too
+        want = book.want((*common, *(check for option in options for check in option.checks)))
+        lease = (book.new_id(), want, book.lifetime) if want else ("", 0, 0.0)
+        keys, args = encode_options(options, common, self.prefix, self.lease_seconds, lease)
         reply = await self._script(CHOOSE, keys, args)
-        return decode_choice(reply)
+        choice = decode_choice(reply)
+        grants = reply[3]
+        if grants:
+            cooldown_key = options[choice.index].cooldown_key if choice.admitted else ""
+            common_keys = {check.key for check in common}
+            for position in range(0, len(grants), 2):
+                key = keys[int(grants[position]) - 1][len(self.prefix) :]
+                units = float(grants[position + 1])
+                lease_id = "" if units == UNLIMITED else lease[0]
+                book.granted(key, lease_id, units, "" if key in common_keys else cooldown_key)
+            self._schedule_reports()
+        return choice
+
+    def _schedule_reports(self) -> None:
+        """Report each lease when it ends: one timer for the soonest."""
+        book = self.leases
+        if self._reporting is not None or book is None:
+            return
+        delay = book.next_end()
+        if delay != float("inf"):
+            self._reporting = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._reporting = None
+        self._report_due()
+        self._schedule_reports()
+
+    def _report_due(self) -> None:
+        """Send the leases that ended, in the background (they only give room back)."""
+        if self.leases is None:
+            return
+        ended = self.leases.due()
+        if ended:
+            task = asyncio.ensure_future(self._report(ended))
+            self._reports.add(task)
+            task.add_done_callback(self._reports.discard)
+
+    async def _report(self, ended: list[Lease]) -> None:
+        try:
+            await self._return(ended)
+        except Exception as exc:  # the store is down: it counts those leases as used when they expire
+            logger.debug("reporting %d window lease(s) failed: %s", len(ended), exc)
+
+    async def _return(self, ended: Sequence[Lease]) -> None:
+        if not ended:
+            return
+        keys = [self.prefix + lease.key for lease in ended]
+        args: list[Any] = []
+        for lease in ended:
+            args += (lease.lease_id, _number(lease.used))
+        await self._script(RETURN, keys, args)
 
     async def settle(self, adds: Sequence[tuple[str, float]], releases: Sequence[tuple[str, str]]) -> None:
-        adds = [(key, amount) for key, amount in adds if amount]
+        book = self.leases
+        adds = [(key, amount) for key, amount in adds if amount and not (book and book.absorb(key, amount))]
         if not adds and not releases:
             return
         prefix = self.prefix
@@ -404,6 +590,8 @@ class RedisState:
     async def fail(
         self, fails_key: str, cooldown_key: str, allowed: int, cooldown_seconds: float
     ) -> tuple[float, bool]:
+        if self.leases is not None:
+            self.leases.end_cooldown_key(cooldown_key)  # the next admission sees the store's cooldown
         keys = [self.prefix + fails_key, self.prefix + cooldown_key]
         reply = await self._script(FAIL, keys, [allowed, _number(cooldown_seconds)])
         return float(reply[0]), bool(int(reply[1]))
@@ -416,8 +604,9 @@ class RedisState:
             return readings
         reply = await self._script(READ, keys, [len(windows), len(slots)])
         values = [float(value) for value in reply]
+        book = self.leases
         for key, value in zip(windows, values, strict=False):
-            readings.totals[key] = value
+            readings.totals[key] = value + book.unreported(key) if book is not None else value
         for key, value in zip(slots, values[len(windows) :], strict=False):
             readings.slots[key] = int(value)
         for key, value in zip(cooldowns, values[len(windows) + len(slots) :], strict=False):
@@ -444,9 +633,14 @@ class RedisState:
 
 
 def encode_options(
-    options: Sequence[Option], common: Sequence[Check], prefix: str, lease: float
+    options: Sequence[Option],
+    common: Sequence[Check],
+    prefix: str,
+    lease: float,
+    window_lease: tuple[str, int, float] = ("", 0, 0.0),
 ) -> tuple[list[str], list[Any]]:
-    """The CHOOSE script's KEYS and ARGV (each key sent once)."""
+    """The CHOOSE script's KEYS and ARGV (each key sent once); `window_lease`: (lease id, admissions it
+    should cover, seconds), or no lease wanted."""
     keys: list[str] = []
     index: dict[str, int] = {}
 
@@ -464,7 +658,8 @@ def encode_options(
             args.extend((key_index(check.key), _number(limit), _number(check.needed), _number(check.amount)))
             args.append(check.holder)
 
-    args: list[Any] = [_number(lease)]
+    lease_id, want, seconds = window_lease
+    args: list[Any] = [_number(lease), lease_id, want, _number(seconds), _number(LEASE_GRACE)]
     add_checks(common)
     args.append(len(options))
     for option in options:
@@ -475,9 +670,9 @@ def encode_options(
 
 def decode_choice(reply: Sequence[Any]) -> Choice:
     values = list(reply)
-    blocked = tuple(int(value) for value in values[3::2])
-    waits = tuple(float(value) for value in values[4::2])
-    return Choice(int(values[0]), blocked, waits, int(values[1]), float(values[2]))
+    blocked = tuple(int(value) for value in values[5::2])
+    waits = tuple(float(value) for value in values[6::2])
+    return Choice(int(values[0]), blocked, waits, int(values[1]), float(values[2]), float(values[4]))
 
 
 def _number(value: float) -> str:

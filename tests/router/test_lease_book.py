@@ -1,0 +1,139 @@
+"""The lease book alone (no store, a hand-moved clock): which admissions a process may decide by itself from
+the window leases it holds, and what it must report when they end."""
+
+from __future__ import annotations
+
+import pytest
+
+from bedrock_proxy.router.leases import FIRST_WANT, MAX_WANT, UNLIMITED, LeaseBook
+from bedrock_proxy.router.state import ADMITTED, Check, Option
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def book(clock: Clock) -> LeaseBook:
+    return LeaseBook(0.1, clock)
+
+
+def rpm(key: str = "rpm:d", limit: float | None = 100) -> Option:
+    return Option((Check(key, limit),))
+
+
+def test_an_admission_is_decided_here_only_while_a_live_lease_covers_every_check(
+    book: LeaseBook, clock: Clock
+) -> None:
+    assert book.admit([rpm()]) is None, "no lease: the store decides"
+    book.granted("rpm:d", "p.0", 3)
+    choices = [book.admit([rpm()]) for _ in range(4)]
+    assert [c is not None and c.index == 0 and c.blocked_by == (ADMITTED,) for c in choices] == [True] * 3 + [
+        False
+    ], "three units: three admissions, then the store again"
+    ended = book.due()
+    assert [(lease.key, lease.lease_id, lease.used) for lease in ended] == [("rpm:d", "p.0", 3.0)]
+    assert book.due() == [], "reported once"
+
+
+def test_a_lease_ends_with_its_time_and_is_reported_with_what_it_counted(
+    book: LeaseBook, clock: Clock
+) -> None:
+    book.granted("rpm:d", "p.0", 50)
+    assert book.admit([rpm()]) is not None
+    assert book.due() == [], "still live"
+    assert book.next_end() == pytest.approx(0.1)
+    clock.now += 0.1
+    assert book.admit([rpm()]) is None, "ended: the store decides"
+    (ended,) = book.due()
+    assert ended.used == 1 and ended.admissions == 1
+    assert book.next_end() == float("inf")
+
+
+@pytest.mark.parametrize(
+    ("checks", "why"),
+    [
+        ((Check("rpm:d", 100), Check("slots:d", 2, holder="h1")), "a slot is taken in the store"),
+        ((Check("rpm:d", 100), Check("tpm:d", 1000, 10, 10)), "the tpm window has no lease"),
+        ((Check("rpm:d", 100), Check("rpm:d", 100)), "one window twice"),
+        ((), "nothing leased: only the store knows the cooldown"),
+    ],
+)
+def test_the_store_decides_what_a_lease_does_not_cover(
+    book: LeaseBook, checks: tuple[Check, ...], why: str
+) -> None:
+    book.granted("rpm:d", "p.0", 50)
+    assert book.admit([Option(checks, "cooldown:d")]) is None, why
+
+
+def test_common_checks_and_the_first_option_are_all_counted_or_none(book: LeaseBook) -> None:
+    book.granted("rpm:*", "p.0", 10)
+    book.granted("tpm:d", "p.0", 100)
+    option = Option((Check("tpm:d", 1000, 40, 30),))
+    for _ in range(3):
+        assert book.admit([option], [Check("rpm:*", 100)]) is not None
+    assert book.admit([option], [Check("rpm:*", 100)]) is None, "90 used and 40 more needed: past 100"
+    assert book.unreported("rpm:*") == 3, "nothing was counted for the refused one"
+    assert book.unreported("tpm:d") == 90
+
+
+def test_a_window_without_a_limit_is_counted_here_without_bound_until_a_limit_appears(
+    book: LeaseBook,
+) -> None:
+    book.granted("rpm:d", "", UNLIMITED)
+    for _ in range(500):
+        assert book.admit([rpm(limit=None)]) is not None
+    assert book.admit([rpm(limit=10)]) is None, "a limit since the grant (a reload): the store decides"
+    (ended,) = book.due()
+    assert ended.used == 500 and ended.lease_id == ""
+
+
+def test_corrections_go_into_the_live_lease_and_are_reported_with_it(book: LeaseBook, clock: Clock) -> None:
+    assert not book.absorb("tpm:d", -5), "no lease: the store counts it"
+    book.granted("tpm:d", "p.0", 1000)
+    assert book.admit([Option((Check("tpm:d", 10_000, 100, 100),))]) is not None
+    assert book.absorb("tpm:d", -60)
+    assert book.unreported("tpm:d") == 40
+    clock.now += 1
+    assert not book.absorb("tpm:d", 5), "ended: the store counts it"
+    (ended,) = book.due()
+    assert ended.used == 40
+
+
+def test_the_next_lease_asks_for_twice_what_the_last_one_saw(book: LeaseBook, clock: Clock) -> None:
+    checks = (Check("rpm:d", 10_000),)
+    assert book.want(checks) == 0, "first admission: no lease (an idle process would only add reports)"
+    assert book.want(checks) == FIRST_WANT, "asked again within a lease's time: busy enough for one"
+    book.granted("rpm:d", "p.0", 1000)
+    for _ in range(7):
+        book.admit([rpm()])
+    clock.now += 0.1
+    book.due()
+    assert book.want(checks) == 14
+    book.granted("rpm:d", "p.1", 10_000)
+    for _ in range(5000):
+        book.admit([rpm()])
+    book.end_all()
+    book.due()
+    assert book.want(checks) == MAX_WANT
+    clock.now += 10
+    assert book.want(checks) == 0, "idle for a while: no lease again"
+
+
+def test_a_failure_of_a_deployment_ends_the_leases_granted_with_its_option(book: LeaseBook) -> None:
+    book.granted("rpm:d", "p.0", 50, "cooldown:d")
+    book.granted("rpm:*", "p.0", 50)
+    book.end_cooldown_key("cooldown:d")
+    assert [lease.key for lease in book.due()] == ["rpm:d"]
+    assert book.admit([Option((), "cooldown:d")], [Check("rpm:*", 100)]) is None, "its cooldown: the store"
+    assert book.admit([Option((), "")], [Check("rpm:*", 100)]) is not None, "a lone deployment never cools"
+    assert book.unreported("rpm:*") == 1

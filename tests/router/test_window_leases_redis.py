@@ -1,0 +1,185 @@
+"""Window leases against a real redis-server: several stores, each as one gateway process holds it (behind
+FailoverState, as wired), share limits as exactly as without leases, while a busy process asks Redis far
+less often than once per request."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from bedrock_proxy.router.leases import LEASE_GRACE
+from bedrock_proxy.router.state import COOLING, Check, Option
+from bedrock_proxy.router.state_failover import FailoverState
+from bedrock_proxy.router.state_redis import RedisState
+from tests.cache.redis_server import RedisServer, redis_server
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+LIFETIME = 0.1
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+def process(redis: RedisServer, lifetime: float = LIFETIME) -> FailoverState:
+    shared = RedisState(url=redis.url, timeout=2.0, bounded=False, window_leases=lifetime)
+    return FailoverState(shared, timeout=2.0)
+
+
+@pytest.fixture
+async def processes(redis: RedisServer) -> AsyncIterator[list[FailoverState]]:
+    redis.command("FLUSHALL")
+    stores = [process(redis) for _ in range(3)]
+    for store in stores:
+        await store.start()
+    yield stores
+    for store in stores:
+        await store.aclose()
+
+
+def script_calls(redis: RedisServer) -> int:
+    stats = redis.command("INFO", "commandstats").decode()
+    return sum(int(n) for n in re.findall(r"cmdstat_eval(?:sha)?:calls=(\d+)", stats))
+
+
+def rpm(limit: float, key: str = "rpm:d") -> list[Option]:
+    return [Option((Check(key, limit),))]
+
+
+async def test_sequential_admissions_across_three_processes_admit_exactly_the_limit(
+    processes: list[FailoverState], redis: RedisServer
+) -> None:
+    before = script_calls(redis)
+    admitted = [(await processes[i % 3].choose(rpm(300))).admitted for i in range(310)]
+    assert admitted == [True] * 300 + [False] * 10, "leases never admit past the limit nor refuse below it"
+    # near the limit (room under 32) every admission is asked in Redis, and each lease is reported once
+    assert script_calls(redis) - before < 310 / 2, "most admissions were decided from a lease, without Redis"
+    refused = await processes[0].choose(rpm(300))
+    assert refused.leased == 0 and 55 <= refused.waits[0] <= 60, (
+        "a real refusal says when the minute has room"
+    )
+
+
+async def test_concurrent_admissions_across_three_processes_never_pass_the_limit(
+    processes: list[FailoverState],
+) -> None:
+    async def burst(store: FailoverState) -> list[bool]:
+        return [
+            choice.admitted for choice in await asyncio.gather(*(store.choose(rpm(400)) for _ in range(200)))
+        ]
+
+    rounds = await asyncio.gather(*(burst(store) for store in processes))
+    admitted = sum(sum(one) for one in rounds)
+    assert admitted == 400, "the limit, exactly: leased units others did not use were waited for"
+
+
+async def test_a_refusal_caused_only_by_other_processes_leases_waits_for_them(
+    processes: list[FailoverState],
+) -> None:
+    first, second, _ = processes
+    for _ in range(40):  # busy: `first` holds a lease with room to spare
+        assert (await first.choose(rpm(100))).admitted
+    # `second` uses the rest; near the end only `first`'s unused lease units are left
+    admitted = 0
+    while (await second.choose(rpm(100))).admitted:
+        admitted += 1
+    assert 40 + admitted == 100, "second waited for first's lease to end instead of refusing early"
+
+
+async def test_a_crashed_process_s_lease_is_counted_as_used_after_its_grace(redis: RedisServer) -> None:
+    redis.command("FLUSHALL")
+    crashed, alive = process(redis), process(redis)
+    await crashed.start()
+    await alive.start()
+    for _ in range(20):
+        assert (await crashed.choose(rpm(200))).admitted
+    shared = crashed.shared
+    assert isinstance(shared, RedisState) and shared.leases is not None
+    shared.leases = None  # the process dies: its leases are never reported
+    if shared._reporting is not None:
+        shared._reporting.cancel()
+    admitted = 0
+    while (await alive.choose(rpm(200))).admitted:
+        admitted += 1
+    assert 20 + admitted <= 200, "never more than the limit"
+    assert 20 + admitted < 200, "the crashed lease's units stayed taken"
+    await asyncio.sleep(LIFETIME + LEASE_GRACE)
+    refused = await alive.choose(rpm(200))
+    assert not refused.admitted and refused.leased == 0, "swept as used: an ordinary refusal, no more waiting"
+    await alive.aclose()
+
+
+async def test_closing_a_process_gives_its_unused_lease_units_back_at_once(redis: RedisServer) -> None:
+    redis.command("FLUSHALL")
+    leaving, staying = process(redis, lifetime=30.0), process(redis, lifetime=30.0)
+    await leaving.start()
+    await staying.start()
+    for _ in range(30):
+        assert (await leaving.choose(rpm(1000))).admitted
+    await leaving.aclose()  # a lease of 30 s would otherwise hold its units that long
+    assert (await staying.read(["rpm:d"], (), ())).total("rpm:d") == 30
+    admitted = 0
+    while (await staying.choose(rpm(1000))).admitted:
+        admitted += 1
+    assert admitted == 970
+    await staying.aclose()
+
+
+async def test_token_corrections_are_counted_once_whether_in_a_lease_or_in_redis(
+    processes: list[FailoverState],
+) -> None:
+    first, second, _ = processes
+    option = [Option((Check("tpm:d", 100_000, 500, 500),))]
+    for _ in range(10):
+        assert (await first.choose(option)).admitted
+        await first.settle([("tpm:d", -400)], ())  # each answer used 100 tokens, not 500
+    assert (await first.read(["tpm:d"], (), ())).total("tpm:d") == 1000, (
+        "this process sees its own use at once"
+    )
+    await asyncio.sleep(LIFETIME + 0.05)  # the lease ends and is reported
+    assert (await second.read(["tpm:d"], (), ())).total("tpm:d") == 1000, "and every process once reported"
+
+
+async def test_a_deployment_s_own_failure_ends_its_leases_so_its_cooldown_holds_at_once(
+    processes: list[FailoverState],
+) -> None:
+    store = processes[0]
+    options = [
+        Option((Check("rpm:bad", 1000),), "cooldown:bad"),
+        Option((Check("rpm:good", 1000),), "cooldown:good"),
+    ]
+    for _ in range(10):
+        assert (await store.choose(options)).index == 0
+    assert (await store.fail("fails:bad", "cooldown:bad", 0, 60))[1]
+    choice = await store.choose(options)
+    assert choice.index == 1 and choice.blocked_by[0] == COOLING
+
+
+async def test_without_leases_every_admission_asks_redis(redis: RedisServer) -> None:
+    redis.command("FLUSHALL")
+    store = process(redis, lifetime=0)
+    await store.start()
+    before = script_calls(redis)
+    for _ in range(50):
+        assert (await store.choose(rpm(1000))).admitted
+    assert script_calls(redis) - before == 50
+    await store.aclose()
+
+
+async def test_redis_keys_of_a_leased_window_keep_their_hash_slot_and_ttl(
+    processes: list[FailoverState], redis: RedisServer
+) -> None:
+    for _ in range(20):
+        await processes[0].choose(rpm(1000))
+    keys = redis.command("KEYS", "*").decode()
+    assert "{bedrock-proxy}:rpm:d" in keys
+    ttl = int(redis.command("PTTL", "{bedrock-proxy}:rpm:d").decode().strip().lstrip(":"))
+    assert 0 < ttl <= 62_000
+    fields = redis.command("HKEYS", "{bedrock-proxy}:rpm:d").decode()
+    assert "L:" in fields, "the lease is recorded in the window itself (one key, one slot)"
