@@ -11,6 +11,7 @@ the requests in flight use).
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import time
@@ -32,6 +33,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")  # the clients fixture's 
 
 MASTER = "sk-router-test"
 KEY_RPM, KEY_TPM, KEY_BURST, KEY_TPM_BURST = "sk-rpm-six", "sk-tpm-small", "sk-burst-ten", "sk-tpm-burst"
+KEY_LEASED = "sk-rpm-leased"
+LEASED_RPM, LEASED_BURST_RPM = 120, 150  # room enough for window leases (router/leases.py) to be granted
 COOLDOWN_FAULT = "fault=unavailable"
 WORKERS_FAULT = "fault=internal"
 
@@ -44,6 +47,8 @@ def limits_config(emu: str, redis_url: str | None, fault: str = COOLDOWN_FAULT) 
         + deployment("free", "free-0")
         + deployment("drpm", "drpm-0", rpm=5)
         + deployment("dburst", "dburst-0", rpm=10)
+        + deployment("dlease", "dlease-0", rpm=LEASED_RPM)
+        + deployment("dleaseburst", "dleaseburst-0", rpm=LEASED_BURST_RPM)
         + deployment("dtpm", "dtpm-0", tpm=40)
         + deployment(
             "dpar", "dpar-0", max_parallel_requests=2, aws_bedrock_runtime_endpoint=f"{emu}/_emu/latency=2"
@@ -59,6 +64,7 @@ def limits_config(emu: str, redis_url: str | None, fault: str = COOLDOWN_FAULT) 
         + f"    - {{key: {KEY_TPM}, alias: small, tpm: 40}}\n"
         + f"    - {{key: {KEY_BURST}, alias: burst, rpm: 10}}\n"
         + f"    - {{key: {KEY_TPM_BURST}, alias: tburst, tpm: 60}}\n"
+        + f"    - {{key: {KEY_LEASED}, alias: leased, rpm: {LEASED_RPM}}}\n"
     )
 
 
@@ -240,6 +246,39 @@ async def test_concurrent_requests_overshoot_a_key_s_tpm_by_at_most_what_was_in_
     await asyncio.sleep(0.2)  # the burst's tokens are counted
     later = await clients.sequence(3, "free", KEY_TPM_BURST)
     assert statuses(later) == [429] * 3, "once counted, every gateway refuses the key"
+
+
+# ------------------------------------------------------------------------------ limits with leases
+# Busy processes admit from window leases without asking Redis; the counts must stay exact all the same.
+def script_calls(redis: RedisServer) -> int:
+    stats = redis.command("INFO", "commandstats").decode()
+    return sum(int(n) for n in re.findall(r"cmdstat_eval(?:sha)?:calls=(\d+)", stats))
+
+
+async def test_a_deployment_rpm_with_room_for_leases_admits_exactly_its_limit_across_three_gateways(
+    clients: Clients, redis: RedisServer
+) -> None:
+    before = script_calls(redis)
+    outcomes = await clients.sequence(LEASED_RPM + 5, "dlease")
+    assert statuses(outcomes) == [200] * LEASED_RPM + [429] * 5
+    assert {o.code for o in outcomes[LEASED_RPM:]} == {"deployment_limit_exceeded"}
+    assert script_calls(redis) - before < len(outcomes) * 0.75, "most admissions came from leases"
+
+
+async def test_a_key_rpm_with_room_for_leases_admits_exactly_its_limit_across_three_gateways(
+    clients: Clients,
+) -> None:
+    outcomes = await clients.sequence(LEASED_RPM + 4, "free", KEY_LEASED)
+    assert statuses(outcomes) == [200] * LEASED_RPM + [429] * 4
+    assert {o.code for o in outcomes[LEASED_RPM:]} == {"key_rpm_limit_exceeded"}
+
+
+async def test_a_burst_on_three_gateways_holding_leases_admits_exactly_the_deployment_rpm(
+    clients: Clients,
+) -> None:
+    await clients.sequence(9, "dleaseburst")  # each gateway is busy on it: it holds a lease
+    outcomes = await clients.burst(200, "dleaseburst")
+    assert statuses(outcomes).count(200) == LEASED_BURST_RPM - 9, "bound: the limit, exactly"
 
 
 # ------------------------------------------------------------------------------ per deployment
