@@ -113,18 +113,22 @@ def test_the_next_lease_asks_for_twice_what_the_last_one_saw(book: LeaseBook, cl
     checks = (Check("rpm:d", 10_000),)
     assert book.want(checks) == 0, "first admission: no lease (an idle process would only add reports)"
     assert book.want(checks) == FIRST_WANT, "asked again within a lease's time: busy enough for one"
+    assert book.want(checks) == 0, "while one call asks for a lease, the others do not"
+    book.answered(checks)
     book.granted("rpm:d", "p.0", 1000)
     for _ in range(7):
         book.admit([rpm()])
     clock.now += 0.1
     book.due()
-    assert book.want(checks) == 14
+    assert book.want(checks) == 14, "7 admissions in a lease's time: twice that"
+    book.answered(checks)
     book.granted("rpm:d", "p.1", 10_000)
     for _ in range(5000):
         book.admit([rpm()])
-    book.end_all()
+    book.end_all()  # exhausted at once: the rate it saw is far higher than its units
     book.due()
     assert book.want(checks) == MAX_WANT
+    book.answered(checks)
     clock.now += 10
     assert book.want(checks) == 0, "idle for a while: no lease again"
 

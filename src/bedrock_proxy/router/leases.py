@@ -52,6 +52,7 @@ class Lease:
     cooldown_key: str = ""  # the option it was granted with: its deployment's failures end the lease
     used: float = 0.0
     admissions: int = 0
+    granted_at: float = 0.0
 
     def fits(self, needed: float) -> bool:
         return self.units == UNLIMITED or self.used + needed <= self.units
@@ -69,6 +70,7 @@ class LeaseBook:
         self._ended: list[Lease] = []  # to report
         self._want: dict[str, int] = {}  # window key -> admissions its next lease asks for
         self._asked: dict[str, float] = {}  # window key -> when the store was last asked about it
+        self._asking: set[str] = set()  # window keys a lease is being asked for
 
     def new_id(self) -> str:
         return f"{self.holder}.{next(self._numbers)}"
@@ -103,24 +105,32 @@ class LeaseBook:
         return Choice(0, (ADMITTED,), (0.0,))
 
     def want(self, checks: Sequence[Check]) -> int:
-        """Admissions the next lease on these windows should cover: twice what the last lease on them saw
-        (a busy process asks for more, an idle one for little), within FIRST_WANT..MAX_WANT; 0 (no lease)
-        when the store was not asked about any of them within a lease's time: at that rate a lease would
-        only add a report per request."""
+        """Admissions the next lease on these windows should cover: twice what the last lease on them would
+        have seen over its whole time at the rate it saw (a busy process asks for more, an idle one for
+        little), within FIRST_WANT..MAX_WANT. 0 (no lease): when the store was not asked about any of them
+        within a lease's time (at that rate a lease would only add a report per request), or while a lease
+        on one of them is already being asked for (concurrent requests would each replace the last).
+        A call that asked must end with `answered`."""
         now = self.clock()
         keys = [check.key for check in checks if not check.holder]
         busy = any(now - self._asked.get(key, -math.inf) < self.lifetime for key in keys)
         for key in keys:
             self._asked[key] = now
-        if not busy:
+        if not busy or not keys or self._asking.intersection(keys):
             return 0
+        self._asking.update(keys)
         return max(self._want.get(key, FIRST_WANT) for key in keys)
+
+    def answered(self, checks: Sequence[Check]) -> None:
+        """The store answered (or failed) a call that asked for a lease on these windows."""
+        self._asking.difference_update(check.key for check in checks)
 
     def granted(self, key: str, lease_id: str, units: float, cooldown_key: str = "") -> None:
         old = self._live.get(key)
         if old is not None:
             self._end(old)
-        self._live[key] = Lease(key, lease_id, units, self.clock() + self.lifetime, cooldown_key)
+        now = self.clock()
+        self._live[key] = Lease(key, lease_id, units, now + self.lifetime, cooldown_key, granted_at=now)
 
     def absorb(self, key: str, amount: float) -> bool:
         """Count a correction (a token estimate corrected, a rollback) in the live lease of `key`, reported
@@ -164,4 +174,8 @@ class LeaseBook:
         if self._live.get(lease.key) is lease:
             del self._live[lease.key]
             self._ended.append(lease)
-            self._want[lease.key] = min(max(2 * lease.admissions, FIRST_WANT), MAX_WANT)
+            held = min(max(self.clock() - lease.granted_at, 0.001), self.lifetime)
+            rate = lease.admissions / held  # an exhausted lease saw its admissions in less than its time
+            if lease.admissions:
+                self._asked[lease.key] = self.clock()  # busy until now: the next admission asks for a lease
+            self._want[lease.key] = min(max(math.ceil(round(2 * rate * self.lifetime, 6)), FIRST_WANT), MAX_WANT)

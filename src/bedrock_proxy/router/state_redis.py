@@ -521,10 +521,16 @@ class RedisState:
         if choice is not None:
             return choice
         self._report_due()  # leases that just ended make room for this admission too
-        want = book.want((*common, *(check for option in options for check in option.checks)))
-        lease = (book.new_id(), want, book.lifetime) if want else ("", 0, 0.0)
+        checks = (*common, *(check for option in options for check in option.checks))
+        want = book.want(checks)
+        # the lifetime goes even without a lease wanted: it is how long a refusal caused by others' waits
+        lease = (book.new_id() if want else "", want, book.lifetime)
         keys, args = encode_options(options, common, self.prefix, self.lease_seconds, lease)
-        reply = await self._script(CHOOSE, keys, args)
+        try:
+            reply = await self._script(CHOOSE, keys, args)
+        finally:
+            if want:
+                book.answered(checks)
         choice = decode_choice(reply)
         grants = reply[3]
         if grants:
@@ -637,10 +643,11 @@ def encode_options(
     common: Sequence[Check],
     prefix: str,
     lease: float,
-    window_lease: tuple[str, int, float] = ("", 0, 0.0),
+    window_lease: tuple[str, int, float] = ("", 0, LEASE_SECONDS),
 ) -> tuple[list[str], list[Any]]:
-    """The CHOOSE script's KEYS and ARGV (each key sent once); `window_lease`: (lease id, admissions it
-    should cover, seconds), or no lease wanted."""
+    """The CHOOSE script's KEYS and ARGV (each key sent once); `window_lease`: (lease id or '' for none,
+    admissions it should cover, seconds a lease lasts, which is also how long a refusal caused by other
+    processes' leases should wait)."""
     keys: list[str] = []
     index: dict[str, int] = {}
 
