@@ -166,6 +166,12 @@ def rows(results: dict) -> list[tuple[str, str, object, object, str]]:
             _verdict(cost, TARGETS["shared_cost_pct"]),
         ),
         (
+            "limits in Redis: Redis calls per request",
+            "",
+            _get(shared, "redis_calls_per_request"),
+            "",
+        ),
+        (
             "2 workers (limits shared in SQLite) vs 1: throughput (x)",
             "",
             _get(shared, "two_workers_speedup"),

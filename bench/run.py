@@ -15,7 +15,7 @@ from bench import litellm_peer, observability, profile, scenarios, shared_limits
 from bench.configs import LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY, Upstreams, langfuse_env, write_config
 from bench.machine import facts
 from bench.plan import Plan
-from bench.processes import REPO_ROOT, Server, emulator, fake_langfuse, gateway, pin_self
+from bench.processes import REPO_ROOT, Server, fake_langfuse, gateway, pin_self
 from bench.scenarios import Target
 from bench.throughput import have_wrk
 
@@ -87,22 +87,7 @@ def run(plan: Plan, argv: list[str], out_dir: Path, *, with_litellm: bool, with_
     results["logs"] = str(logs)
     with contextlib.ExitStack() as stack:
         print("starting emulators ...", flush=True)
-        fast = stack.enter_context(emulator("emulator-fast", logs))
-        slow = stack.enter_context(emulator("emulator-slow", logs, "--latency", str(scenarios.SLOW_LATENCY)))
-        stream = stack.enter_context(
-            emulator(
-                "emulator-stream",
-                logs,
-                "--ttft",
-                str(scenarios.STREAM_TTFT),
-                "--delta-gap",
-                str(scenarios.STREAM_GAP),
-            )
-        )
-        embed = stack.enter_context(
-            emulator("emulator-embed", logs, "--latency", str(scenarios.EMBED_LATENCY))
-        )
-        up = Upstreams(fast.url, slow.url, stream.url, embed.url)
+        up, fast = stack.enter_context(scenarios.upstream_emulators(logs))
         config = write_config(work / "config.yaml", up)
         observed_config = write_config(work / "config-observed.yaml", up, observability=True)
 

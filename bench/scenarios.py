@@ -7,14 +7,16 @@ import contextlib
 import statistics
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 
 from bench import client, payloads, requests, throughput
 from bench.configs import Upstreams
 from bench.plan import Plan
-from bench.processes import Server
+from bench.processes import Server, emulator
 from bench.stats import added_over_rounds, percentile, summary_ms
 
 STREAM_TTFT = 0.02  # the stream emulator's --ttft
@@ -261,3 +263,16 @@ def get_json(url: str, method: str = "GET") -> dict:
     request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
     with urllib.request.urlopen(request, timeout=30) as response:
         return orjson.loads(response.read())
+
+
+@contextlib.contextmanager
+def upstream_emulators(logs: Path) -> Iterator[tuple[Upstreams, Server]]:
+    """The four emulators every gateway of a run talks to (docs/performance.md, Method), and the fast one."""
+    with contextlib.ExitStack() as stack:
+        fast = stack.enter_context(emulator("emulator-fast", logs))
+        slow = stack.enter_context(emulator("emulator-slow", logs, "--latency", str(SLOW_LATENCY)))
+        stream = stack.enter_context(
+            emulator("emulator-stream", logs, "--ttft", str(STREAM_TTFT), "--delta-gap", str(STREAM_GAP))
+        )
+        embed = stack.enter_context(emulator("emulator-embed", logs, "--latency", str(EMBED_LATENCY)))
+        yield Upstreams(fast.url, slow.url, stream.url, embed.url), fast

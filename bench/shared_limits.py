@@ -3,17 +3,27 @@ same worker keeping them in process, interleaved request by request at concurren
 back to back at full load (throughput); then `--num-workers 2`, sharing its limits through the host's SQLite
 file, against one worker.
 
-Every request passes a gateway rpm and a deployment rpm (both far above the load), so each admission is one
-atomic check-and-count in the store, as in production with limits on.
+Every request passes a gateway rpm and a deployment rpm (both far above the load), so each admission is
+checked and counted, as in production with limits on (with window leases, as wired by default: a busy
+worker asks Redis about once per lease, not once per request; BEDROCK_PROXY_WINDOW_LEASE_SECONDS=0 in the
+environment measures one round trip per request).
+
+The section alone: `python -m bench.shared_limits [--quick|--smoke] [--repeats N]` (it starts the same
+emulators as `python -m bench`, prints the section's JSON).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import dataclasses
+import json
+import re
 import shutil
 import socket
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +32,9 @@ import yaml
 
 from bench import client, payloads, requests
 from bench.configs import Upstreams, config_dict
-from bench.plan import Plan
-from bench.processes import LOAD_CORE, Server, free_port, gateway, pinned
-from bench.scenarios import capacity
+from bench.plan import PLANS, Plan
+from bench.processes import LOAD_CORE, Server, free_port, gateway, pin_self, pinned
+from bench.scenarios import capacity, upstream_emulators
 from bench.stats import added_over_rounds
 
 HIGH_LIMIT = 1_000_000_000  # checked and counted on every request, never reached
@@ -76,6 +86,18 @@ def redis_server(logs: Path) -> Iterator[str]:
         process.wait()
 
 
+def redis_script_calls(url: str) -> int:
+    """Scripts Redis ran so far (`INFO commandstats`): the gateway's round trips, each one script."""
+    host, port = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")
+        reply = sock.recv(65536)
+        header, _, body = reply.partition(b"\r\n")  # a bulk string: $<length>, then the text
+        while len(body) < int(header[1:]):
+            body += sock.recv(65536)
+    return sum(int(n) for n in re.findall(r"cmdstat_eval(?:sha)?:calls=(\d+)", body.decode()))
+
+
 def _rates(plan: Plan, servers: list[Server], repeats: int) -> list[list[dict]]:
     """Throughput of each server, alternated `repeats` times (machine noise hits both alike)."""
     runs: list[list[dict]] = [[] for _ in servers]
@@ -101,9 +123,12 @@ def cost(plan: Plan, up: Upstreams, work: Path, logs: Path) -> dict:
         ):
             plain = requests.gateway_chat(local.url, "bench-fast", payloads.SMALL_PROMPT)
             redis = requests.gateway_chat(shared.url, "bench-fast", payloads.SMALL_PROMPT)
+            calls_before = redis_script_calls(url)
             rounds = client.run(lambda: client.interleaved_rounds(plain, redis, plan.rounds, plan.per_round))
             added = added_over_rounds(rounds)  # type: ignore[arg-type]
             local_runs, redis_runs = _rates(plan, [local, shared], repeats)
+            calls = redis_script_calls(url) - calls_before
+    through_redis = plan.rounds * plan.per_round + sum(run.get("requests", 0) for run in redis_runs)
     with gateway("bedrock-proxy-limits-2-workers", local_config, logs, workers=2) as two:
         (two_runs,) = _rates(plan, [two], repeats)
     local_rate, redis_rate = _median_rate(local_runs), _median_rate(redis_runs)
@@ -115,7 +140,30 @@ def cost(plan: Plan, up: Upstreams, work: Path, logs: Path) -> dict:
         "local_requests_per_s": local_rate,
         "redis_requests_per_s": redis_rate,
         "redis_throughput_cost_pct": round((1 - redis_rate / local_rate) * 100, 1) if local_rate else None,
+        "redis_calls_per_request": round(calls / through_redis, 4) if through_redis else None,
         "two_workers_requests_per_s": two_rate,
         "two_workers_speedup": round(two_rate / local_rate, 2) if local_rate else None,
         "runs": {"local": local_runs, "redis": redis_runs, "two_workers": two_runs},
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.shared_limits", description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--smoke", action="store_true", help="tiny (seconds)")
+    size.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--repeats", type=int, help="alternated throughput runs (default: the plan's)")
+    args = parser.parse_args(argv)
+    plan = PLANS["smoke" if args.smoke else "quick" if args.quick else "full"]
+    if args.repeats:
+        plan = dataclasses.replace(plan, observability_repeats=args.repeats)
+    pin_self()
+    work = Path(tempfile.mkdtemp(prefix="bench-shared-limits-"))
+    with upstream_emulators(work / "logs") as (up, _):
+        results = cost(plan, up, work, work / "logs")
+    print(json.dumps({"mode": plan.mode, "logs": str(work / "logs"), **results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

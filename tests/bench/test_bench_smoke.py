@@ -60,6 +60,7 @@ def test_smoke_run_measures_every_section_without_errors(smoke_run: tuple[dict, 
     assert "error" not in shared, shared.get("error")
     assert shared["redis_requests_per_s"] > 0 and shared["two_workers_requests_per_s"] > 0
     assert shared["latency"]["rounds"] >= 1
+    assert 0 < shared["redis_calls_per_request"] < 1, "window leases: most requests make no round trip"
 
 
 @pytest.mark.timeout(120)
@@ -79,3 +80,19 @@ def test_smoke_run_records_machine_facts_and_the_command(smoke_run: tuple[dict, 
 def test_smoke_run_finishes_within_a_minute(smoke_run: tuple[dict, Path, float]) -> None:
     results, _, _ = smoke_run
     assert results["elapsed_s"] < 60, f"smoke mode took {results['elapsed_s']} s"
+
+
+@pytest.mark.timeout(120)
+def test_the_shared_limits_section_runs_alone() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.shared_limits", "--smoke"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = orjson.loads(done.stdout)
+    assert results["mode"] == "smoke"
+    assert results["redis_requests_per_s"] > 0 and results["local_requests_per_s"] > 0
+    assert results["latency"]["rounds"] >= 1 and results["redis_calls_per_request"] > 0

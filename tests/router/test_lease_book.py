@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bedrock_proxy.router.leases import FIRST_WANT, MAX_WANT, UNLIMITED, LeaseBook
+from bedrock_proxy.router.leases import FIRST_WANT, MAX_WANT, RENEW_AFTER, UNLIMITED, LeaseBook
 from bedrock_proxy.router.state import ADMITTED, Check, Option
 
 
@@ -141,3 +141,44 @@ def test_a_failure_of_a_deployment_ends_the_leases_granted_with_its_option(book:
     assert book.admit([Option((), "cooldown:d")], [Check("rpm:*", 100)]) is None, "its cooldown: the store"
     assert book.admit([Option((), "")], [Check("rpm:*", 100)]) is not None, "a lone deployment never cools"
     assert book.unreported("rpm:*") == 1
+
+
+def test_a_busy_lease_is_renewed_once_half_through_its_time_or_units(book: LeaseBook, clock: Clock) -> None:
+    option = rpm()
+    book.granted("rpm:d", "p.0", 100)
+    for _ in range(RENEW_AFTER - 1):
+        book.admit([option])
+    clock.now += 0.06
+    book.admit([option])
+    assert book.renewals() == [(option, ())], "8 admissions and past half its time: renew before it ends"
+    book.admit([option])
+    assert book.renewals() == [], "once per lease"
+    assert book.renewal_want(option.checks) == 30, "9 admissions in 60 ms: 15 in a lease's time, twice that"
+    book.answered(option.checks)
+    book.granted("rpm:d", "p.1", 20)
+    for _ in range(RENEW_AFTER + 2):
+        book.admit([option])
+    assert book.renewals() == [(option, ())], "half its units used: renew"
+
+
+def test_an_idle_lease_is_not_renewed_and_a_renewal_is_not_asked_twice(book: LeaseBook, clock: Clock) -> None:
+    option = rpm()
+    book.granted("rpm:d", "p.0", 100)
+    clock.now += 0.09
+    book.admit([option])
+    assert book.renewals() == [], "one admission in its time: it ends, the next admission asks"
+    book.granted("rpm:d", "p.1", 100)
+    clock.now += 0.06
+    assert book.renewal_want(option.checks) == FIRST_WANT
+    assert book.renewal_want(option.checks) == 0, "already being asked for"
+    for _ in range(RENEW_AFTER):
+        book.admit([option])
+    assert book.renewals() == [], "a lease is being asked for these windows already"
+
+
+def test_a_renewal_asks_for_twice_the_rate_the_live_lease_sees(book: LeaseBook, clock: Clock) -> None:
+    book.granted("rpm:d", "p.0", 1000)
+    for _ in range(30):
+        book.admit([rpm()])
+    clock.now += 0.05  # 30 admissions in 50 ms: 600 a second, 60 in a lease's time
+    assert book.renewal_want(rpm().checks) == 120

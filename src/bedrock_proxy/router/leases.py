@@ -37,6 +37,7 @@ from bedrock_proxy.router.state import ADMITTED, Check, Choice, Option
 LEASE_SECONDS = 0.1  # how long a process admits from a lease before reporting it
 LEASE_GRACE = 1.0  # past a lease's end, the store counts a lease never reported as used (a crashed holder)
 FIRST_WANT = 2  # admissions a first lease asks for
+RENEW_AFTER = 8  # admissions a lease must have seen to be renewed before it ends (busy under concurrency)
 MAX_WANT = 1024  # admissions one lease asks for at most (the store also caps it at 1/16 of the room)
 UNLIMITED = -1.0  # a grant's units for a window without a limit (counted only): any use is admitted
 
@@ -53,6 +54,7 @@ class Lease:
     used: float = 0.0
     admissions: int = 0
     granted_at: float = 0.0
+    renewing: bool = False
 
     def fits(self, needed: float) -> bool:
         return self.units == UNLIMITED or self.used + needed <= self.units
@@ -68,9 +70,11 @@ class LeaseBook:
         self._numbers = itertools.count()
         self._live: dict[str, Lease] = {}
         self._ended: list[Lease] = []  # to report
+        self._sending: list[Lease] = []  # being reported
         self._want: dict[str, int] = {}  # window key -> admissions its next lease asks for
         self._asked: dict[str, float] = {}  # window key -> when the store was last asked about it
         self._asking: set[str] = set()  # window keys a lease is being asked for
+        self._renewals: list[tuple[Option, tuple[Check, ...]]] = []
 
     def new_id(self) -> str:
         return f"{self.holder}.{next(self._numbers)}"
@@ -99,10 +103,47 @@ class LeaseBook:
             leases.append(lease)
         if len(checks) > 1 and len({check.key for check in checks}) < len(checks):
             return None  # one window twice in one admission: the store adds it up
+        renew = False
         for lease, check in zip(leases, checks, strict=True):
             lease.used += check.amount
             lease.admissions += 1
+            renew = renew or self._renewal_due(lease, now)
+        if renew and not self._asking.intersection(check.key for check in checks):
+            self._renewals.append((option, tuple(common)))
         return Choice(0, (ADMITTED,), (0.0,))
+
+    def _renewal_due(self, lease: Lease, now: float) -> bool:
+        """A busy lease half through its time or its units is renewed before it ends: under
+        concurrency, the gap between its end and the next grant would send every request to the store."""
+        if lease.renewing or lease.admissions < RENEW_AFTER:
+            return False
+        late = now >= lease.ends - self.lifetime / 2
+        if late or (lease.units != UNLIMITED and lease.used >= lease.units / 2):
+            lease.renewing = True
+            return True
+        return False
+
+    def renewals(self) -> list[tuple[Option, tuple[Check, ...]]]:
+        """The admissions (first option, common checks) whose leases should be renewed now, each once: the
+        store is asked for new leases on their windows, with nothing taken (needed and amount 0)."""
+        due, self._renewals = self._renewals, []
+        return due
+
+    def renewal_want(self, checks: Sequence[Check]) -> int:
+        """What a renewal asks for: twice the rate the live leases see, over a lease's time; 0 while a lease
+        on one of these windows is already being asked for. A call that asked must end with `answered`."""
+        keys = [check.key for check in checks if not check.holder]
+        if not keys or self._asking.intersection(keys):
+            return 0
+        now = self.clock()
+        want = FIRST_WANT
+        for key in keys:
+            lease = self._live.get(key)
+            if lease is not None:
+                rate = lease.admissions / max(now - lease.granted_at, 0.001)
+                want = max(want, min(math.ceil(round(2 * rate * self.lifetime, 6)), MAX_WANT))
+        self._asking.update(keys)
+        return want
 
     def want(self, checks: Sequence[Check]) -> int:
         """Admissions the next lease on these windows should cover: twice what the last lease on them would
@@ -145,7 +186,8 @@ class LeaseBook:
         """What this process took on `key` that the store has not been told yet."""
         lease = self._live.get(key)
         taken = lease.used if lease is not None else 0.0
-        return taken + sum(ended.used for ended in self._ended if ended.key == key)
+        ended = sum(lease.used for lease in self._ended if lease.key == key)
+        return taken + ended + sum(lease.used for lease in self._sending if lease.key == key)
 
     def end_cooldown_key(self, cooldown_key: str) -> None:
         """The deployment of `cooldown_key` failed: its leases end, so the next admission asks the store."""
@@ -157,12 +199,18 @@ class LeaseBook:
             self._end(lease)
 
     def due(self) -> list[Lease]:
-        """The leases that ended (by time or ended early), to report now; the book forgets them."""
+        """The leases that ended (by time or ended early), to report now; `unreported` counts them until
+        `reported` says the store has them (or failed: it counts them as used when they expire)."""
         now = self.clock()
         for lease in [lease for lease in self._live.values() if lease.ends <= now]:
             self._end(lease)
         ended, self._ended = self._ended, []
+        self._sending.extend(ended)
         return ended
+
+    def reported(self, leases: Sequence[Lease]) -> None:
+        gone = {id(lease) for lease in leases}
+        self._sending = [lease for lease in self._sending if id(lease) not in gone]
 
     def next_end(self) -> float:
         """Seconds until the soonest live lease ends (inf: none)."""
@@ -178,4 +226,6 @@ class LeaseBook:
             rate = lease.admissions / held  # an exhausted lease saw its admissions in less than its time
             if lease.admissions:
                 self._asked[lease.key] = self.clock()  # busy until now: the next admission asks for a lease
-            self._want[lease.key] = min(max(math.ceil(round(2 * rate * self.lifetime, 6)), FIRST_WANT), MAX_WANT)
+            self._want[lease.key] = min(
+                max(math.ceil(round(2 * rate * self.lifetime, 6)), FIRST_WANT), MAX_WANT
+            )

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -441,6 +441,7 @@ class RedisState:
         # socket_timeout runs each write in a task of its own and each read under another timer)
         self._hot_kwargs = {**pool.connection_kwargs, "socket_timeout": None}
         self.call_timeout = timeout if bounded else None
+        self.timeout = timeout  # the lease calls off the request path are bounded by it too
         self.description = f"redis at {self.target}"
         self.prefix = "{" + namespace + "}:"  # one hash tag: every key of a script in one cluster slot
         self.lease_seconds = lease_seconds
@@ -463,14 +464,14 @@ class RedisState:
 
     async def aclose(self) -> None:
         """Report every lease first, so that other processes may use what this one leased and did not use."""
+        if self._reports:  # renewals first: what they grant is reported below
+            await asyncio.wait(list(self._reports), timeout=1.0)
         if self._reporting is not None:
             self._reporting.cancel()
         if self.leases is not None:
             self.leases.end_all()
             with contextlib.suppress(Exception):
                 await self._return(self.leases.due())
-        if self._reports:
-            await asyncio.wait(list(self._reports), timeout=1.0)
         idle, self._idle = self._idle, []
         for connection in idle:
             await connection.disconnect()
@@ -509,15 +510,23 @@ class RedisState:
             return reply
 
     def choose_leased(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice | None:
-        """The admission decided from this process's leases, without a round trip; None: ask `choose`."""
-        return self.leases.admit(options, common) if self.leases is not None else None
+        """The admission decided from this process's leases, without a round trip; None: ask `choose`.
+        A busy lease near its end is renewed in the background."""
+        book = self.leases
+        if book is None:
+            return None
+        choice = book.admit(options, common)
+        if choice is not None:
+            for option, common_checks in book.renewals():
+                self._background(self._renew(option, common_checks))
+        return choice
 
     async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
         book = self.leases
         if book is None:
             keys, args = encode_options(options, common, self.prefix, self.lease_seconds)
             return decode_choice(await self._script(CHOOSE, keys, args))
-        choice = book.admit(options, common)
+        choice = self.choose_leased(options, common)
         if choice is not None:
             return choice
         self._report_due()  # leases that just ended make room for this admission too
@@ -532,17 +541,66 @@ class RedisState:
             if want:
                 book.answered(checks)
         choice = decode_choice(reply)
-        grants = reply[3]
-        if grants:
-            cooldown_key = options[choice.index].cooldown_key if choice.admitted else ""
-            common_keys = {check.key for check in common}
-            for position in range(0, len(grants), 2):
-                key = keys[int(grants[position]) - 1][len(self.prefix) :]
-                units = float(grants[position + 1])
-                lease_id = "" if units == UNLIMITED else lease[0]
-                book.granted(key, lease_id, units, "" if key in common_keys else cooldown_key)
-            self._schedule_reports()
+        self._granted(reply[3], keys, lease[0], common, options[choice.index] if choice.admitted else None)
         return choice
+
+    def _granted(
+        self,
+        grants: Sequence[Any],
+        keys: Sequence[str],
+        lease_id: str,
+        common: Sequence[Check],
+        option: Option | None,
+    ) -> None:
+        """Hand the leases a CHOOSE reply granted (key index, units) to the book."""
+        book = self.leases
+        if not grants or book is None:
+            return
+        cooldown_key = option.cooldown_key if option is not None else ""
+        common_keys = {check.key for check in common}
+        for position in range(0, len(grants), 2):
+            key = keys[int(grants[position]) - 1][len(self.prefix) :]
+            units = float(grants[position + 1])
+            book.granted(
+                key, "" if units == UNLIMITED else lease_id, units, "" if key in common_keys else cooldown_key
+            )
+        self._report_due()  # the leases these replace
+        self._schedule_reports()
+
+    async def _renew(self, option: Option, common: Sequence[Check]) -> None:
+        """New leases on an admission's windows before the current ones end: the same checks with nothing
+        taken (needed and amount 0), so it is granted while there is room (and the deployment is not cooling
+        down), and refused, without harm, otherwise."""
+        book = self.leases
+        if book is None:
+            return
+        nothing = [Check(check.key, check.limit, 0, 0) for check in common]
+        renewed = Option(tuple(Check(c.key, c.limit, 0, 0) for c in option.checks), option.cooldown_key)
+        want = book.renewal_want((*nothing, *renewed.checks))
+        if not want:
+            return
+        lease = (book.new_id(), want, book.lifetime)
+        keys, args = encode_options([renewed], nothing, self.prefix, self.lease_seconds, lease)
+        try:
+            async with asyncio.timeout(self.timeout):
+                reply = await self._script(CHOOSE, keys, args)
+        finally:
+            book.answered((*nothing, *renewed.checks))
+        if int(reply[0]) == 0:
+            self._granted(reply[3], keys, lease[0], common, option)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(self._quietly(work))
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+    async def _quietly(self, work: Coroutine[Any, Any, None]) -> None:
+        """Lease work off the request path: a failure only means a round trip later (the store counts a
+        lease never reported as used once it expires)."""
+        try:
+            await work
+        except Exception as exc:
+            logger.debug("window lease call failed: %s", exc)
 
     def _schedule_reports(self) -> None:
         """Report each lease when it ends: one timer for the soonest."""
@@ -564,15 +622,7 @@ class RedisState:
             return
         ended = self.leases.due()
         if ended:
-            task = asyncio.ensure_future(self._report(ended))
-            self._reports.add(task)
-            task.add_done_callback(self._reports.discard)
-
-    async def _report(self, ended: list[Lease]) -> None:
-        try:
-            await self._return(ended)
-        except Exception as exc:  # the store is down: it counts those leases as used when they expire
-            logger.debug("reporting %d window lease(s) failed: %s", len(ended), exc)
+            self._background(self._return(ended))
 
     async def _return(self, ended: Sequence[Lease]) -> None:
         if not ended:
@@ -581,7 +631,12 @@ class RedisState:
         args: list[Any] = []
         for lease in ended:
             args += (lease.lease_id, _number(lease.used))
-        await self._script(RETURN, keys, args)
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._script(RETURN, keys, args)
+        finally:
+            if self.leases is not None:
+                self.leases.reported(ended)
 
     async def settle(self, adds: Sequence[tuple[str, float]], releases: Sequence[tuple[str, str]]) -> None:
         book = self.leases
