@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from bedrock_proxy.observability import genai, otlp
+from bedrock_proxy.observability import genai, otlp, otlp_json
 from bedrock_proxy.observability.record import Attempt, CallRecord
 from bedrock_proxy.observability.sink import HttpSink, RetryableSinkError, map_yielding
 
@@ -220,60 +220,71 @@ def _json(value: Any) -> str:
 
 # ---------------------------------------------------------------------------------------------- OTLP
 def otlp_spans(record: CallRecord, options: LangfuseOptions) -> list[dict[str, Any]]:
-    """The spans of one record, with Langfuse's attribute names."""
+    """The spans of one record, with Langfuse's attribute names, in otlp.py's dict shape."""
+    return [orjson.loads(span) for span in otlp_span_bytes(record, options)]
+
+
+def _level(attrs: otlp_json.Attributes, is_error: bool, message: str | None) -> None:
+    if is_error:
+        attrs.add("langfuse.observation.level", "ERROR")
+        attrs.add("langfuse.observation.status_message", message)
+    else:
+        attrs.add("langfuse.observation.level", "DEFAULT")
+
+
+def _encoded(value: Any) -> bytes:
+    """A value exported as a JSON string (messages, parameters), encoded once as the OTLP string it is."""
+    return orjson.dumps(_json(value))
+
+
+def otlp_span_bytes(record: CallRecord, options: LangfuseOptions) -> list[bytes]:
+    """The spans of one record as OTLP JSON, each the bytes `orjson.dumps` gives for its otlp.span dict."""
     f = resolve(record, options)
     trace_id = otlp.hex_id(f.trace_key, 32)
     root_id = otlp.hex_id(f"{record.request_id}:root", 16)
     gen_id = otlp.hex_id(f.generation_key, 16)
     failed = not record.ok
     error = (record.error_message or record.error_type or f"HTTP {record.status}") if failed else None
-    # messages are encoded once, shared by the spans that carry them
-    input_json = None if not f.log_messages or f.input is None else _json(f.input)
-    output_json = None if not f.log_messages or f.output is None else _json(f.output)
+    # messages are encoded once, shared by the spans (and attributes) that carry them
+    input_json = None if not f.log_messages or f.input is None else _encoded(f.input)
+    output_json = None if not f.log_messages or f.output is None else _encoded(f.output)
 
-    trace_attrs: dict[str, Any] = {"langfuse.environment": f.environment}
+    trace = otlp_json.Attributes()
+    trace.add("langfuse.environment", f.environment)
     if not f.existing:
-        trace_attrs.update(
-            {
-                "langfuse.trace.name": f.trace_name,
-                "user.id": f.user_id,
-                "session.id": f.session_id,
-                "langfuse.trace.tags": f.tags or None,
-                "langfuse.release": f.release,
-                "langfuse.version": f.trace_version,
-            }
-        )
+        trace.add("langfuse.trace.name", f.trace_name)
+        trace.add("user.id", f.user_id)
+        trace.add("session.id", f.session_id)
+        trace.add("langfuse.trace.tags", f.tags or None)
+        trace.add("langfuse.release", f.release)
+        trace.add("langfuse.version", f.trace_version)
         for key, value in f.trace_metadata.items():
-            trace_attrs[f"langfuse.trace.metadata.{key}"] = value if isinstance(value, str) else _json(value)
+            trace.add(f"langfuse.trace.metadata.{key}", value if isinstance(value, str) else _json(value))
+    trace_attrs = trace.joined()  # on every span of the trace
 
-    def level_attrs(is_error: bool, message: str | None) -> dict[str, Any]:
-        if not is_error:
-            return {"langfuse.observation.level": "DEFAULT"}
-        return {"langfuse.observation.level": "ERROR", "langfuse.observation.status_message": message}
-
-    spans: list[dict[str, Any]] = []
+    spans: list[bytes] = []
     parent_of_generation: str | None
     if f.existing:
         parent_of_generation = otlp.hex_id(f.parent_observation_key, 16) if f.parent_observation_key else None
     else:
         parent_of_generation = root_id
-        root_attrs = {
-            **trace_attrs,
-            "langfuse.observation.type": "span",
-            "langfuse.observation.metadata.request_id": record.request_id,
-            **level_attrs(failed, error),
-        }
+        root = otlp_json.Attributes(trace_attrs)
+        root.add("langfuse.observation.type", "span")
+        root.add("langfuse.observation.metadata.request_id", record.request_id)
+        _level(root, failed, error)
         if f.log_messages:
-            root_attrs["langfuse.observation.input"] = root_attrs["langfuse.trace.input"] = input_json
-            root_attrs["langfuse.observation.output"] = root_attrs["langfuse.trace.output"] = output_json
+            root.add_encoded("langfuse.observation.input", input_json)
+            root.add_encoded("langfuse.trace.input", input_json)
+            root.add_encoded("langfuse.observation.output", output_json)
+            root.add_encoded("langfuse.trace.output", output_json)
         spans.append(
-            otlp.span(
+            otlp_json.span(
                 trace_id=trace_id,
                 span_id=root_id,
                 name=f.trace_name,
                 start=record.start_time,
                 end=record.end_time,
-                attrs=root_attrs,
+                attributes=root.joined(),
                 kind=otlp.SPAN_KIND_INTERNAL,
                 error=error,
             )
@@ -281,41 +292,40 @@ def otlp_spans(record: CallRecord, options: LangfuseOptions) -> list[dict[str, A
 
     gen_start, gen_end = generation_window(record)
     costs = cost_details(record)
-    gen_attrs: dict[str, Any] = {
-        **trace_attrs,
-        "langfuse.observation.type": "embedding" if record.kind == "embedding" else "generation",
-        "langfuse.observation.model.name": record.bedrock_model_id,
-        "langfuse.observation.model.parameters": _json(record.params or {}),
-        "langfuse.observation.usage_details": _json(usage_details(record)),
-        "langfuse.observation.cost_details": _json(costs) if costs else None,
-        "langfuse.observation.completion_start_time": iso(record.first_token_time),
-        "langfuse.observation.version": f.version,
-        **level_attrs(failed, error),
-        # the GenAI conventions' names too (Langfuse reads them as fallbacks; other OTLP tools as the names)
-        "gen_ai.operation.name": genai.operation_name(record),
-        "gen_ai.provider.name": genai.PROVIDER,
-        "gen_ai.system": genai.PROVIDER,
-        "gen_ai.request.model": record.model_group,
-        "gen_ai.response.model": record.bedrock_model_id,
-        "gen_ai.usage.input_tokens": record.usage.prompt_tokens,
-        "gen_ai.usage.output_tokens": record.usage.completion_tokens,
-    }
+    gen = otlp_json.Attributes(trace_attrs)
+    gen.add("langfuse.observation.type", "embedding" if record.kind == "embedding" else "generation")
+    gen.add("langfuse.observation.model.name", record.bedrock_model_id)
+    gen.add_encoded("langfuse.observation.model.parameters", _encoded(record.params or {}))
+    gen.add_encoded("langfuse.observation.usage_details", _encoded(usage_details(record)))
+    if costs:
+        gen.add_encoded("langfuse.observation.cost_details", _encoded(costs))
+    gen.add("langfuse.observation.completion_start_time", iso(record.first_token_time))
+    gen.add("langfuse.observation.version", f.version)
+    _level(gen, failed, error)
+    # the GenAI conventions' names too (Langfuse reads them as fallbacks; other OTLP tools as the names)
+    operation = genai.operation_name(record)
+    gen.parts.append(_GEN_AI_CONSTANTS.get(operation) or _gen_ai_constants(operation))
+    gen.add("gen_ai.request.model", record.model_group)
+    gen.add("gen_ai.response.model", record.bedrock_model_id)
+    gen.add("gen_ai.usage.input_tokens", record.usage.prompt_tokens)
+    gen.add("gen_ai.usage.output_tokens", record.usage.completion_tokens)
     if f.log_messages:
-        gen_attrs["langfuse.observation.input"] = input_json
-        gen_attrs["langfuse.observation.output"] = output_json
+        gen.add_encoded("langfuse.observation.input", input_json)
+        gen.add_encoded("langfuse.observation.output", output_json)
     for key, value in f.observation_metadata.items():
-        gen_attrs[f"langfuse.observation.metadata.{key}"] = (
-            value if isinstance(value, (str, int, bool)) else _json(value)
+        gen.add(
+            f"langfuse.observation.metadata.{key}",
+            value if isinstance(value, (str, int, bool)) else _json(value),
         )
     spans.append(
-        otlp.span(
+        otlp_json.span(
             trace_id=trace_id,
             span_id=gen_id,
             parent_span_id=parent_of_generation,
             name=f.generation_name,
             start=gen_start,
             end=gen_end,
-            attrs=gen_attrs,
+            attributes=gen.joined(),
             kind=otlp.SPAN_KIND_CLIENT,
             error=error,
         )
@@ -329,33 +339,44 @@ def otlp_spans(record: CallRecord, options: LangfuseOptions) -> list[dict[str, A
                 or attempt.error_type
                 or (f"HTTP {attempt.status}" if failed_attempt else None)
             )
-            attrs = {
-                **trace_attrs,
-                "langfuse.observation.type": "span",
-                "langfuse.observation.metadata.deployment_id": attempt.deployment_id,
-                "langfuse.observation.metadata.model_group": attempt.model_group,
-                "langfuse.observation.metadata.bedrock_model_id": attempt.bedrock_model_id,
-                "langfuse.observation.metadata.region": attempt.region,
-                "langfuse.observation.metadata.status": attempt.status,
-                "langfuse.observation.metadata.is_fallback": attempt.is_fallback,
-                "langfuse.observation.metadata.error_type": attempt.error_type,
-                "langfuse.observation.level": "WARNING" if failed_attempt else "DEFAULT",
-                "langfuse.observation.status_message": message if failed_attempt else None,
-            }
+            attrs = otlp_json.Attributes(trace_attrs)
+            attrs.add("langfuse.observation.type", "span")
+            attrs.add("langfuse.observation.metadata.deployment_id", attempt.deployment_id)
+            attrs.add("langfuse.observation.metadata.model_group", attempt.model_group)
+            attrs.add("langfuse.observation.metadata.bedrock_model_id", attempt.bedrock_model_id)
+            attrs.add("langfuse.observation.metadata.region", attempt.region)
+            attrs.add("langfuse.observation.metadata.status", attempt.status)
+            attrs.add("langfuse.observation.metadata.is_fallback", attempt.is_fallback)
+            attrs.add("langfuse.observation.metadata.error_type", attempt.error_type)
+            attrs.add("langfuse.observation.level", "WARNING" if failed_attempt else "DEFAULT")
+            attrs.add("langfuse.observation.status_message", message if failed_attempt else None)
             spans.append(
-                otlp.span(
+                otlp_json.span(
                     trace_id=trace_id,
                     span_id=otlp.hex_id(f"{record.request_id}:attempt:{i}", 16),
                     parent_span_id=gen_id,
                     name=attempt_label(i, attempt),
                     start=attempt.start_time,
                     end=attempt.end_time,
-                    attrs=attrs,
+                    attributes=attrs.joined(),
                     kind=otlp.SPAN_KIND_CLIENT,
                     error=message if failed_attempt else None,
                 )
             )
     return spans
+
+
+def _gen_ai_constants(operation: str) -> bytes:
+    return b",".join(
+        [
+            otlp_json.attribute("gen_ai.operation.name", operation),
+            otlp_json.attribute("gen_ai.provider.name", genai.PROVIDER),
+            otlp_json.attribute("gen_ai.system", genai.PROVIDER),
+        ]
+    )
+
+
+_GEN_AI_CONSTANTS = {operation: _gen_ai_constants(operation) for operation in ("chat", "embeddings")}
 
 
 def _basic(public_key: str, secret_key: str) -> str:
@@ -395,16 +416,17 @@ class LangfuseOtlpSink(HttpSink):
         }
         if self.options.environment:
             self.resource["deployment.environment"] = _environment(self.options.environment)
+        self.frame = otlp_json.ExportFrame(resource=self.resource, scope=SCOPE)
 
     def encode(self, records: list[CallRecord]) -> bytes:
-        return self._body([s for record in records for s in otlp_spans(record, self.options)])
+        return self._body([s for record in records for s in otlp_span_bytes(record, self.options)])
 
-    def _body(self, spans: list[dict[str, Any]]) -> bytes:
-        request = otlp.export_request(spans, resource=self.resource, scope=SCOPE)
-        return otlp.protobuf_body(request) if self.protobuf else otlp.json_body(request)
+    def _body(self, spans: list[bytes]) -> bytes:
+        body = self.frame.body(spans)
+        return otlp.protobuf_body(orjson.loads(body)) if self.protobuf else body
 
     async def send_batch(self, records: list[CallRecord]) -> None:
-        per_record = await map_yielding(lambda record: otlp_spans(record, self.options), records)
+        per_record = await map_yielding(lambda record: otlp_span_bytes(record, self.options), records)
         await self.post(self.url, self._body([s for spans in per_record for s in spans]), self.headers)
 
 
