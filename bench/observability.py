@@ -1,15 +1,26 @@
 """The cost of observability: the throughput run on a gateway exporting every record to (a fake) Langfuse
-with Prometheus metrics on, alternated with the plain gateway; then every record is accounted for."""
+with Prometheus metrics on, alternated with the plain gateway; then every record is accounted for.
+
+The section alone: `python -m bench.observability [--quick|--smoke] [--repeats N] [--profile]` (it starts the
+same emulators as `python -m bench`, prints the section's JSON; --profile adds a py-spy profile of the
+observed gateway under the throughput load).
+"""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
-from bench import client, payloads, requests
-from bench.plan import Plan
-from bench.processes import Server
-from bench.scenarios import capacity, get_json
+from bench import client, payloads, profile, requests
+from bench.configs import LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY, Upstreams, langfuse_env, write_config
+from bench.plan import PLANS, Plan
+from bench.processes import Server, fake_langfuse, gateway, pin_self
+from bench.scenarios import capacity, get_json, upstream_emulators
 
 
 def _rate(plan: Plan, server: Server) -> dict:
@@ -84,3 +95,43 @@ def cost(plan: Plan, plain: Server, observed: Server, langfuse: Server, upstream
         "records_lost": max(0, expected - traces),
         "dispatch_metrics": _dispatch_lines(observed),
     }
+
+
+def section(
+    plan: Plan, up: Upstreams, fast: Server, work: Path, logs: Path, *, with_profile: bool = False
+) -> dict:
+    """Both gateways started here (plain, and observed with the fake Langfuse), then `cost`."""
+    plain_config = write_config(work / "config.yaml", up)
+    observed_config = write_config(work / "config-observed.yaml", up, observability=True)
+    with (
+        gateway("bedrock-proxy", plain_config, logs) as plain,
+        fake_langfuse(logs, LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY) as langfuse,
+        gateway("bedrock-proxy-observed", observed_config, logs, env=langfuse_env(langfuse.url)) as observed,
+    ):
+        results = cost(plan, plain, observed, langfuse, fast)
+        if with_profile:
+            results["observed_profile"] = profile.record(plan, observed, work / "profile")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.observability", description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--smoke", action="store_true", help="tiny (seconds)")
+    size.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--repeats", type=int, help="alternated throughput runs (default: the plan's)")
+    parser.add_argument("--profile", action="store_true", help="py-spy profile of the observed gateway")
+    args = parser.parse_args(argv)
+    plan = PLANS["smoke" if args.smoke else "quick" if args.quick else "full"]
+    if args.repeats:
+        plan = dataclasses.replace(plan, observability_repeats=args.repeats)
+    pin_self()
+    work = Path(tempfile.mkdtemp(prefix="bench-observability-"))
+    with upstream_emulators(work / "logs") as (up, fast):
+        results = section(plan, up, fast, work, work / "logs", with_profile=args.profile)
+    print(json.dumps({"mode": plan.mode, "logs": str(work / "logs"), **results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
