@@ -12,7 +12,7 @@ import base64
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -105,7 +105,6 @@ class TraceFields:
     input: Any
     output: Any
     log_messages: bool
-    observation_metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve(record: CallRecord, options: LangfuseOptions) -> TraceFields:
@@ -133,24 +132,6 @@ def resolve(record: CallRecord, options: LangfuseOptions) -> TraceFields:
     if log_messages:
         input_ = REDACTED_CONTENT if is_true(md.get("mask_input")) else record.input
         output = REDACTED_CONTENT if is_true(md.get("mask_output")) else record.output
-    observation_metadata = {
-        "request_id": record.request_id,
-        "model_group": record.model_group,
-        "deployment_id": record.deployment_id,
-        "bedrock_model_id": record.bedrock_model_id,
-        "region": record.region,
-        "status": record.status,
-        "stream": record.stream,
-        "finish_reason": record.finish_reason,
-        "api_key_alias": record.api_key_alias,
-        "attempts": len(record.attempts),
-        "fallback_used": record.fallback_used,
-        "error_type": record.error_type,
-        "cache_hit": record.cache_hit or None,
-        # a call cut short before Bedrock sent its usage: the tokens (and cost) are the gateway's estimate
-        "usage_estimated": record.usage_estimated or None,
-        "client_api": record.client_api,  # which API the client spoke (openai.chat, openai.responses, ...)
-    }
     return TraceFields(
         trace_key=existing or _str(md.get("trace_id")) or record.request_id,
         existing=existing is not None,
@@ -169,8 +150,56 @@ def resolve(record: CallRecord, options: LangfuseOptions) -> TraceFields:
         input=input_,
         output=output,
         log_messages=log_messages,
-        observation_metadata={k: v for k, v in observation_metadata.items() if v is not None},
     )
+
+
+# The generation's metadata besides the request id: where the call went and how. Most calls of a deployment
+# share these values, so the OTLP encoder caches their encoded attributes, keyed by call_facts.
+CALL_FACT_NAMES = (
+    "model_group",
+    "deployment_id",
+    "bedrock_model_id",
+    "region",
+    "status",
+    "stream",
+    "finish_reason",
+    "api_key_alias",
+    "attempts",
+    "fallback_used",
+    "error_type",
+    "cache_hit",
+    # a call cut short before Bedrock sent its usage: the tokens (and cost) are the gateway's estimate
+    "usage_estimated",
+    "client_api",  # which API the client spoke (openai.chat, openai.responses, ...)
+)
+
+
+def call_facts(record: CallRecord) -> tuple[Any, ...]:
+    """The values of CALL_FACT_NAMES (None: left out)."""
+    return (
+        record.model_group,
+        record.deployment_id,
+        record.bedrock_model_id,
+        record.region,
+        record.status,
+        record.stream,
+        record.finish_reason,
+        record.api_key_alias,
+        len(record.attempts),
+        record.fallback_used,
+        record.error_type,
+        record.cache_hit or None,
+        record.usage_estimated or None,
+        record.client_api,
+    )
+
+
+def observation_metadata(record: CallRecord) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"request_id": record.request_id}
+    for name, value in zip(CALL_FACT_NAMES, call_facts(record), strict=True):
+        if value is not None:
+            metadata[name] = value
+    return metadata
 
 
 def usage_details(record: CallRecord) -> dict[str, int]:
@@ -226,10 +255,10 @@ def otlp_spans(record: CallRecord, options: LangfuseOptions) -> list[dict[str, A
 
 def _level(attrs: otlp_json.Attributes, is_error: bool, message: str | None) -> None:
     if is_error:
-        attrs.add("langfuse.observation.level", "ERROR")
+        attrs.splice(_LEVEL_ERROR)
         attrs.add("langfuse.observation.status_message", message)
     else:
-        attrs.add("langfuse.observation.level", "DEFAULT")
+        attrs.splice(_LEVEL_DEFAULT)
 
 
 def _encoded(value: Any) -> bytes:
@@ -269,7 +298,7 @@ def otlp_span_bytes(record: CallRecord, options: LangfuseOptions) -> list[bytes]
     else:
         parent_of_generation = root_id
         root = otlp_json.Attributes(trace_attrs)
-        root.add("langfuse.observation.type", "span")
+        root.splice(_TYPE_SPAN)
         root.add("langfuse.observation.metadata.request_id", record.request_id)
         _level(root, failed, error)
         if f.log_messages:
@@ -293,8 +322,7 @@ def otlp_span_bytes(record: CallRecord, options: LangfuseOptions) -> list[bytes]
     gen_start, gen_end = generation_window(record)
     costs = cost_details(record)
     gen = otlp_json.Attributes(trace_attrs)
-    gen.add("langfuse.observation.type", "embedding" if record.kind == "embedding" else "generation")
-    gen.add("langfuse.observation.model.name", record.bedrock_model_id)
+    gen.splice(_MODEL.get((record.kind, record.bedrock_model_id), _model_attributes))
     gen.add_encoded("langfuse.observation.model.parameters", _encoded(record.params or {}))
     gen.add_encoded("langfuse.observation.usage_details", _encoded(usage_details(record)))
     if costs:
@@ -303,20 +331,16 @@ def otlp_span_bytes(record: CallRecord, options: LangfuseOptions) -> list[bytes]
     gen.add("langfuse.observation.version", f.version)
     _level(gen, failed, error)
     # the GenAI conventions' names too (Langfuse reads them as fallbacks; other OTLP tools as the names)
-    operation = genai.operation_name(record)
-    gen.parts.append(_GEN_AI_CONSTANTS.get(operation) or _gen_ai_constants(operation))
-    gen.add("gen_ai.request.model", record.model_group)
-    gen.add("gen_ai.response.model", record.bedrock_model_id)
+    gen.splice(
+        _GEN_AI.get((genai.operation_name(record), record.model_group, record.bedrock_model_id), _gen_ai)
+    )
     gen.add("gen_ai.usage.input_tokens", record.usage.prompt_tokens)
     gen.add("gen_ai.usage.output_tokens", record.usage.completion_tokens)
     if f.log_messages:
         gen.add_encoded("langfuse.observation.input", input_json)
         gen.add_encoded("langfuse.observation.output", output_json)
-    for key, value in f.observation_metadata.items():
-        gen.add(
-            f"langfuse.observation.metadata.{key}",
-            value if isinstance(value, (str, int, bool)) else _json(value),
-        )
+    gen.add("langfuse.observation.metadata.request_id", record.request_id)
+    gen.splice(_CALL_FACTS.get(call_facts(record), _call_facts_attributes))
     spans.append(
         otlp_json.span(
             trace_id=trace_id,
@@ -340,7 +364,7 @@ def otlp_span_bytes(record: CallRecord, options: LangfuseOptions) -> list[bytes]
                 or (f"HTTP {attempt.status}" if failed_attempt else None)
             )
             attrs = otlp_json.Attributes(trace_attrs)
-            attrs.add("langfuse.observation.type", "span")
+            attrs.splice(_TYPE_SPAN)
             attrs.add("langfuse.observation.metadata.deployment_id", attempt.deployment_id)
             attrs.add("langfuse.observation.metadata.model_group", attempt.model_group)
             attrs.add("langfuse.observation.metadata.bedrock_model_id", attempt.bedrock_model_id)
@@ -366,17 +390,46 @@ def otlp_span_bytes(record: CallRecord, options: LangfuseOptions) -> list[bytes]
     return spans
 
 
-def _gen_ai_constants(operation: str) -> bytes:
+# Encoded once: attributes whose values are constants, or repeat for every call of a deployment
+_TYPE_SPAN = otlp_json.attribute("langfuse.observation.type", "span")
+_LEVEL_DEFAULT = otlp_json.attribute("langfuse.observation.level", "DEFAULT")
+_LEVEL_ERROR = otlp_json.attribute("langfuse.observation.level", "ERROR")
+
+
+def _model_attributes(key: tuple[str, str]) -> bytes:
+    kind, bedrock_model_id = key
+    attrs = otlp_json.Attributes()
+    attrs.add("langfuse.observation.type", "embedding" if kind == "embedding" else "generation")
+    attrs.add("langfuse.observation.model.name", bedrock_model_id)
+    return attrs.joined()
+
+
+def _gen_ai(key: tuple[str, str, str]) -> bytes:
+    """The GenAI conventions' names too (Langfuse reads them as fallbacks; other OTLP tools as the names)."""
+    operation, model_group, bedrock_model_id = key
+    attrs = otlp_json.Attributes()
+    attrs.add("gen_ai.operation.name", operation)
+    attrs.add("gen_ai.provider.name", genai.PROVIDER)
+    attrs.add("gen_ai.system", genai.PROVIDER)
+    attrs.add("gen_ai.request.model", model_group)
+    attrs.add("gen_ai.response.model", bedrock_model_id)
+    return attrs.joined()
+
+
+def _call_facts_attributes(facts: tuple[Any, ...]) -> bytes:
     return b",".join(
-        [
-            otlp_json.attribute("gen_ai.operation.name", operation),
-            otlp_json.attribute("gen_ai.provider.name", genai.PROVIDER),
-            otlp_json.attribute("gen_ai.system", genai.PROVIDER),
-        ]
+        otlp_json.attribute(
+            f"langfuse.observation.metadata.{name}",
+            value if isinstance(value, (str, int, bool)) else _json(value),
+        )
+        for name, value in zip(CALL_FACT_NAMES, facts, strict=True)
+        if value is not None
     )
 
 
-_GEN_AI_CONSTANTS = {operation: _gen_ai_constants(operation) for operation in ("chat", "embeddings")}
+_MODEL = otlp_json.Memo()
+_GEN_AI = otlp_json.Memo()
+_CALL_FACTS = otlp_json.Memo()
 
 
 def _basic(public_key: str, secret_key: str) -> str:
@@ -498,7 +551,7 @@ def legacy_events(record: CallRecord, options: LangfuseOptions) -> list[dict[str
                 "costDetails": cost_details(record),
                 "level": "ERROR" if failed else "DEFAULT",
                 "statusMessage": error,
-                "metadata": f.observation_metadata,
+                "metadata": observation_metadata(record),
                 "version": f.version,
                 "environment": f.environment,
             },

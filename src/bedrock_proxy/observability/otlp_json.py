@@ -9,36 +9,48 @@ encoded by orjson; bytes are not tracked by the garbage collector.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 import orjson
 
 from bedrock_proxy.observability import otlp
 
 _PREFIXES: dict[str, bytes] = {}  # attribute key -> b'{"key":"<key>","value":'
+_STRING_PREFIXES: dict[str, bytes] = {}  # attribute key -> b'{"key":"<key>","value":{"stringValue":'
 _MAX_CACHED_KEYS = 4096  # keys from clients' metadata are unbounded: past this, encoded each time
 STATUS_OK = b'{"code":%d}' % otlp.STATUS_OK
+K = TypeVar("K", bound=Hashable)
+_dumps = orjson.dumps
 
 
 def _prefix(key: str) -> bytes:
     prefix = _PREFIXES.get(key)
     if prefix is None:
-        prefix = b'{"key":' + orjson.dumps(key) + b',"value":'
+        prefix = b'{"key":' + _dumps(key) + b',"value":'
         if len(_PREFIXES) < _MAX_CACHED_KEYS:
             _PREFIXES[key] = prefix
+            _STRING_PREFIXES[key] = prefix + b'{"stringValue":'
     return prefix
+
+
+def _string_prefix(key: str) -> bytes:
+    return _STRING_PREFIXES.get(key) or _prefix(key) + b'{"stringValue":'
 
 
 def attribute(key: str, value: Any) -> bytes:
     """One KeyValue (value not None), as otlp.attributes would write it."""
-    if type(value) is str:
-        return _prefix(key) + b'{"stringValue":' + orjson.dumps(value) + b"}}"
-    return _prefix(key) + orjson.dumps(otlp.any_value(value)) + b"}"
+    kind = type(value)
+    if kind is str:
+        return _string_prefix(key) + _dumps(value) + b"}}"
+    if kind is int:
+        return _prefix(key) + b'{"intValue":"%d"}}' % value
+    return _prefix(key) + _dumps(otlp.any_value(value)) + b"}"
 
 
 def string_attribute(key: str, encoded: bytes) -> bytes:
     """A string attribute whose value is already JSON-encoded (one value shared by several attributes)."""
-    return _prefix(key) + b'{"stringValue":' + encoded + b"}}"
+    return _string_prefix(key) + encoded + b"}}"
 
 
 class Attributes:
@@ -50,15 +62,45 @@ class Attributes:
         self.parts: list[bytes] = [part for part in shared if part]
 
     def add(self, key: str, value: Any) -> None:
-        if value is not None:
+        if value is None:
+            return
+        if type(value) is str:  # most attributes: written here, without a further call
+            prefix = _STRING_PREFIXES.get(key) or _string_prefix(key)
+            self.parts.append(prefix + _dumps(value) + b"}}")
+        else:
             self.parts.append(attribute(key, value))
 
     def add_encoded(self, key: str, encoded: bytes | None) -> None:
         if encoded is not None:
-            self.parts.append(string_attribute(key, encoded))
+            prefix = _STRING_PREFIXES.get(key) or _string_prefix(key)
+            self.parts.append(prefix + encoded + b"}}")
+
+    def splice(self, encoded: bytes) -> None:
+        """Attributes already encoded (comma-separated), e.g. from a Memo."""
+        if encoded:
+            self.parts.append(encoded)
 
     def joined(self) -> bytes:
         return b",".join(self.parts)
+
+
+class Memo:
+    """Encoded attributes of values that repeat from call to call (a deployment's model id, region...), kept
+    for up to `limit` distinct keys: values that come from clients cannot grow it without bound."""
+
+    __slots__ = ("encoded", "limit")
+
+    def __init__(self, limit: int = 1024) -> None:
+        self.encoded: dict[Any, bytes] = {}
+        self.limit = limit
+
+    def get(self, key: K, encode: Callable[[K], bytes]) -> bytes:
+        encoded = self.encoded.get(key)
+        if encoded is None:
+            encoded = encode(key)
+            if len(self.encoded) < self.limit:
+                self.encoded[key] = encoded
+        return encoded
 
 
 def span(
