@@ -12,6 +12,7 @@ import email.utils
 import gzip
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from typing import Protocol, TypeVar, runtime_checkable
 
@@ -54,10 +55,26 @@ class Sink(Protocol):
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 # Encoding runs on the event loop that serves requests: a 100-record batch costs a few ms, so it is cut
-# into slices with a yield between them, and large bodies are gzipped in a thread (zlib releases the GIL).
+# into slices with a yield between them, and large bodies are gzipped a slice at a time the same way. (A
+# thread frees the loop only when a core is idle; on a busy host, or a worker pinned to its core, handing
+# the body to a thread cost 0.2 ms of CPU per batch more than compressing it here.)
 YIELD_EVERY = 10
 GZIP_LEVEL = 1
-GZIP_IN_THREAD_BYTES = 64 * 1024
+GZIP_SLICE_BYTES = 64 * 1024  # ~0.1 ms of compression between two yields
+
+
+async def gzip_yielding(body: bytes) -> bytes:
+    """gzip.compress(body, GZIP_LEVEL), letting requests run after every GZIP_SLICE_BYTES."""
+    if len(body) <= GZIP_SLICE_BYTES:
+        return gzip.compress(body, compresslevel=GZIP_LEVEL)
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # wbits 31: the gzip format
+    view = memoryview(body)
+    out = []
+    for start in range(0, len(body), GZIP_SLICE_BYTES):
+        out.append(compressor.compress(view[start : start + GZIP_SLICE_BYTES]))
+        await asyncio.sleep(0)
+    out.append(compressor.flush())
+    return b"".join(out)
 
 
 async def map_yielding(fn: Callable[[CallRecord], T], records: list[CallRecord]) -> list[T]:
@@ -105,11 +122,8 @@ class HttpSink:
         """POST and classify: 2xx returns (status, body); anything else raises a SinkError."""
         headers = dict(headers)
         if self._gzip and len(body) > 1024:
-            # level 1: OTLP JSON is repetitive, so it still shrinks ~50x, at half the CPU of level 5
-            if len(body) > GZIP_IN_THREAD_BYTES:
-                body = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL)
-            else:
-                body = gzip.compress(body, compresslevel=GZIP_LEVEL)
+            # level 1: OTLP JSON is repetitive, so it still shrinks ~30x, at half the CPU of level 5
+            body = await gzip_yielding(body)
             headers["Content-Encoding"] = "gzip"
         try:
             async with self._http().post(url, data=body, headers=headers) as resp:
