@@ -3,6 +3,7 @@ span, attribute, id and value of a table of records covering each branch of the 
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import orjson
@@ -23,15 +24,22 @@ def test_the_export_body_is_the_pinned_one(name: str) -> None:
     assert body == PINNED[name].encode()
 
 
-async def test_send_batch_posts_the_same_body(monkeypatch: pytest.MonkeyPatch) -> None:
-    records, options = cases()["failure with retries and a fallback"]
+@pytest.mark.parametrize("count", [1, 6, 9, 10, 11, 25])  # around the slices encoded between two yields
+async def test_send_batch_posts_the_same_body_gzipped(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    pinned, options = cases()["existing trace, masks, embedding, cache hit"]  # 6 records
+    records = (pinned * 5)[:count]
     sink = LangfuseOtlpSink("http://langfuse.test", "pk", "sk", options=options)
     posted: list[bytes] = []
 
-    async def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        posted.append(body)
+    async def post(
+        url: str, body: bytes, headers: dict[str, str], *, gzipped: bool = False
+    ) -> tuple[int, bytes]:
+        assert gzipped
+        posted.append(gzip.decompress(body))
         return 200, b"{}"
 
     monkeypatch.setattr(sink, "post", post)
     await sink.send_batch(records)
-    assert posted == [PINNED["failure with retries and a fallback"].encode()]
+    assert posted == [sink.encode(records)]
+    if records == pinned:
+        assert posted == [PINNED["existing trace, masks, embedding, cache hit"].encode()]

@@ -8,6 +8,7 @@ Request metadata keys follow LiteLLM's conventions (see docs/observability.md).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import logging
@@ -19,7 +20,13 @@ import orjson
 
 from bedrock_proxy.observability import genai, otlp, otlp_json
 from bedrock_proxy.observability.record import Attempt, CallRecord
-from bedrock_proxy.observability.sink import HttpSink, RetryableSinkError, map_yielding
+from bedrock_proxy.observability.sink import (
+    YIELD_EVERY,
+    GzipWriter,
+    HttpSink,
+    RetryableSinkError,
+    map_yielding,
+)
 
 log = logging.getLogger("bedrock_proxy.observability")
 
@@ -520,8 +527,20 @@ class LangfuseOtlpSink(HttpSink):
         return otlp.protobuf_body(orjson.loads(body)) if self.protobuf else body
 
     async def send_batch(self, records: list[CallRecord]) -> None:
-        per_record = await map_yielding(lambda record: otlp_span_bytes(record, self.options), records)
-        await self.post(self.url, self._body([s for spans in per_record for s in spans]), self.headers)
+        if self.protobuf or not self._gzip:
+            per_record = await map_yielding(lambda record: otlp_span_bytes(record, self.options), records)
+            await self.post(self.url, self._body([s for spans in per_record for s in spans]), self.headers)
+            return
+        # OTLP JSON, gzipped record by record as it is encoded: the same body as encode(records)
+        body = GzipWriter()
+        body.write(self.frame.head)
+        for i, record in enumerate(records):
+            spans = b",".join(otlp_span_bytes(record, self.options))
+            body.write(b"," + spans if i else spans)
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # let requests run (encoding runs on the loop that serves them)
+        body.write(self.frame.tail)
+        await self.post(self.url, body.finish(), self.headers, gzipped=True)
 
 
 # ---------------------------------------------------------------------------------------------- legacy
