@@ -291,8 +291,12 @@ def _level(attrs: otlp_json.Attributes, is_error: bool, message: str | None) -> 
 
 
 def _encoded(value: Any) -> bytes:
-    """A value exported as a JSON string (messages, parameters), encoded once as the OTLP string it is."""
-    return orjson.dumps(_json(value))
+    """A value exported as a JSON string (messages, parameters), encoded once as the OTLP string it is:
+    orjson.dumps(_json(value)), without decoding the JSON to re-encode it (orjson's output holds no raw
+    control character, so quoting it only escapes its backslashes and quotes)."""
+    if isinstance(value, str):
+        return orjson.dumps(value)
+    return otlp_json.quoted(orjson.dumps(value, default=str))
 
 
 def _trace_attributes(f: TraceFields) -> bytes:

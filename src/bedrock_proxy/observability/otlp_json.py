@@ -48,6 +48,11 @@ def attribute(key: str, value: Any) -> bytes:
     return _prefix(key) + _dumps(otlp.any_value(value)) + b"}"
 
 
+def quoted(json_text: bytes) -> bytes:
+    """orjson.dumps(json_text.decode()) for JSON that orjson wrote (no raw control characters in it)."""
+    return b'"' + json_text.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
 def string_attribute(key: str, encoded: bytes) -> bytes:
     """A string attribute whose value is already JSON-encoded (one value shared by several attributes)."""
     return _string_prefix(key) + encoded + b"}}"
