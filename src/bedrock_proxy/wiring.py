@@ -30,7 +30,7 @@ from bedrock_proxy.observability.hub import Observability, plan_sinks
 from bedrock_proxy.observability.metrics import GatewayMetrics, KeyBudgets
 from bedrock_proxy.observability.pricing import price_profile_as
 from bedrock_proxy.observability.rawlog import RawLoggingProvider
-from bedrock_proxy.router.leases import LEASE_SECONDS
+from bedrock_proxy.router.leases import LEASE_SECONDS, MAX_LIFETIME
 from bedrock_proxy.router.limits import limit_error
 from bedrock_proxy.router.router import Router, StateListener
 from bedrock_proxy.router.state import BudgetReservations, InMemoryState, SharedState, WindowCounters
@@ -210,6 +210,15 @@ def reservation_ttl(settings: Settings) -> float:
     return float(settings.request_timeout or 600) + 60.0
 
 
+def window_lease_seconds(environ: Mapping[str, str]) -> float:
+    """BEDROCK_PROXY_WINDOW_LEASE_SECONDS: 0 (no leases) up to MAX_LIFETIME (a refusal may wait for others'
+    leases to end, so a long lease would hold requests that long)."""
+    seconds = env_seconds(environ, WINDOW_LEASE_ENV, LEASE_SECONDS, zero_allowed=True)
+    if seconds > MAX_LIFETIME:
+        raise ValueError(f"{WINDOW_LEASE_ENV} must be at most {MAX_LIFETIME:g} second, not {seconds:g}")
+    return seconds
+
+
 def build_shared_state(
     settings: Settings,
     environ: Mapping[str, str],
@@ -233,7 +242,7 @@ def build_shared_state(
             lease_seconds=lease,
             timeout=timeout,
             bounded=False,  # FailoverState bounds each call
-            window_leases=env_seconds(environ, WINDOW_LEASE_ENV, LEASE_SECONDS, zero_allowed=True),
+            window_leases=window_lease_seconds(environ),
         )
     else:
         shared = SqliteState(environ[STATE_FILE_ENV], lease_seconds=lease, busy_timeout=timeout)

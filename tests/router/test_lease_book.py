@@ -182,3 +182,25 @@ def test_a_renewal_asks_for_twice_the_rate_the_live_lease_sees(book: LeaseBook, 
         book.admit([rpm()])
     clock.now += 0.05  # 30 admissions in 50 ms: 600 a second, 60 in a lease's time
     assert book.renewal_want(rpm().checks) == 120
+
+
+def test_a_correction_past_the_lease_s_units_goes_to_the_store_at_once(book: LeaseBook) -> None:
+    book.granted("tpm:d", "p.0", 100)
+    assert book.admit([Option((Check("tpm:d", 10_000, 30, 30),))]) is not None
+    assert book.absorb("tpm:d", 60), "90 of 100: within the units Redis counts as taken"
+    assert not book.absorb("tpm:d", 20), "past them: other processes must see it now"
+    assert book.absorb("tpm:d", -50), "a correction down never hides usage"
+    assert book.unreported("tpm:d") == 40
+
+
+def test_windows_idle_for_a_minute_are_forgotten(book: LeaseBook, clock: Clock) -> None:
+    for number in range(500):  # one window per API key
+        checks = (Check(f"key:{number}:rpm", 100),)
+        book.want(checks)
+        book.want(checks)
+        book.answered(checks)
+    book.granted("key:0:rpm", "p.0", 10)
+    clock.now += 61
+    book.granted("key:0:rpm", "p.1", 10)  # still in use
+    book.due()
+    assert set(book._asked) | set(book._want) <= {"key:0:rpm"}

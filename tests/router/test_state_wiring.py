@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bedrock_proxy.alerting import Alerter
 from bedrock_proxy.config.loader import inspect_text
 from bedrock_proxy.observability.metrics import GatewayMetrics
@@ -16,6 +18,7 @@ from bedrock_proxy.router.state_redis import RedisState
 from bedrock_proxy.router.state_sqlite import SqliteState
 from bedrock_proxy.wiring import (
     STATE_FILE_ENV,
+    WINDOW_LEASE_ENV,
     build_shared_state,
     describe_shared_state,
 )
@@ -59,6 +62,19 @@ def test_litellm_s_redis_keys_or_the_environment_choose_redis() -> None:
         said = describe_shared_state(chosen, {})
         assert "Redis at" in said and "cache.internal:6380" in said and "secret" not in said
         assert "redis_fail_mode open" in said
+
+
+def test_window_leases_are_on_with_redis_and_their_time_is_bounded() -> None:
+    chosen = settings("router_settings:\n  redis_host: cache.internal\n")
+    state = build_shared_state(chosen, {})
+    assert isinstance(state, FailoverState) and isinstance(state.shared, RedisState)
+    assert state.shared.leases is not None and state.shared.leases.lifetime == 0.1
+    off = build_shared_state(chosen, {WINDOW_LEASE_ENV: "0"})
+    assert isinstance(off, FailoverState) and isinstance(off.shared, RedisState) and off.shared.leases is None
+    for wrong, said in [("2", "at most 1 second"), ("-1", "0 or more"), ("soon", "number of seconds")]:
+        with pytest.raises(ValueError, match=WINDOW_LEASE_ENV) as raised:
+            build_shared_state(chosen, {WINDOW_LEASE_ENV: wrong})
+        assert said in str(raised.value)
 
 
 def test_redis_fail_mode_closed_is_read_and_a_wrong_value_names_the_key() -> None:

@@ -2,18 +2,19 @@
 process's next admissions on that window are decided and counted here, without a round trip, and reported
 back when the lease ends.
 
-Why: a Redis round trip costs more than the rest of the gateway's work on a request (see
-docs/performance.md), so a store asked on every request cannot add less than about 0.1 ms. With leases the
-store is asked about once per lease (`LEASE_SECONDS`), not once per request.
+Why: one Redis round trip (about 0.2 ms at concurrency 1 on the bench machine, docs/performance.md) is
+more than the 0.1 ms a shared limit may add, so a store asked on every request cannot meet that. With leases
+a busy process asks the store about once per lease (`LEASE_SECONDS`), not once per request.
 
 Why limits stay exact: a lease's units are counted in the window as taken ("leased") from the moment they
 are granted until the holder reports how many it used, so the sum of what every process may still admit
 never passes the limit. A lease is at most 1/16 of the room left and is only granted while that is worth
 it (two admissions' worth), so near a limit every admission is checked in the store, one by one. A
-refusal that only other processes' unused lease units cause is marked (`Choice.leased`): the caller waits
-for those leases to end (`LEASE_SECONDS`) and asks again, so L sequential requests across processes are
-still exactly L admitted. A holder that crashed never reports; the store counts its lease as used when the
-lease is `LEASE_GRACE` seconds past its end (never more admitted, at worst a few fewer for that minute).
+refusal that only other processes' unused lease units cause is marked (`Choice.leased`): the caller asks
+again until those leases end (FailoverState), so L sequential requests across processes are still exactly
+L admitted. A holder that crashed never reports; the store counts its lease as used when the lease is
+`LEASE_GRACE` seconds past its end (never more admitted, at worst a few fewer for that minute). A call that
+asked for a lease and gave up (a timeout, a cancellation) abandons it (state_redis.ABANDON).
 
 What a lease does not cover: in-flight slots (max_parallel_requests) and budgets are taken in the store on
 every request. A cooldown set by another process is seen by a process holding a lease on that deployment
@@ -40,6 +41,8 @@ FIRST_WANT = 2  # admissions a first lease asks for
 RENEW_AFTER = 8  # admissions a lease must have seen to be renewed before it ends (busy under concurrency)
 MAX_WANT = 1024  # admissions one lease asks for at most (the store also caps it at 1/16 of the room)
 UNLIMITED = -1.0  # a grant's units for a window without a limit (counted only): any use is admitted
+PRUNE_SECONDS = 60.0  # a window not asked about for this long is forgotten (its next lease starts small)
+MAX_LIFETIME = 1.0  # the longest lease time a gateway may be configured with (a refusal may wait for it)
 
 
 @dataclass(slots=True)
@@ -75,6 +78,7 @@ class LeaseBook:
         self._asked: dict[str, float] = {}  # window key -> when the store was last asked about it
         self._asking: set[str] = set()  # window keys a lease is being asked for
         self._renewals: list[tuple[Option, tuple[Check, ...]]] = []
+        self._next_prune = clock() + PRUNE_SECONDS
 
     def new_id(self) -> str:
         return f"{self.holder}.{next(self._numbers)}"
@@ -175,9 +179,12 @@ class LeaseBook:
 
     def absorb(self, key: str, amount: float) -> bool:
         """Count a correction (a token estimate corrected, a rollback) in the live lease of `key`, reported
-        with it; False when there is none (the store must count it)."""
+        with it, when the lease's units hold it (Redis counts them as taken already); False otherwise: the
+        store must count it now, or other processes would not see usage past the lease."""
         lease = self._live.get(key)
         if lease is None or lease.ends <= self.clock():
+            return False
+        if amount > 0 and lease.units != UNLIMITED and lease.used + amount > lease.units:
             return False
         lease.used += amount
         return True
@@ -204,6 +211,8 @@ class LeaseBook:
         now = self.clock()
         for lease in [lease for lease in self._live.values() if lease.ends <= now]:
             self._end(lease)
+        if now >= self._next_prune:
+            self._prune(now)
         ended, self._ended = self._ended, []
         self._sending.extend(ended)
         return ended
@@ -211,6 +220,19 @@ class LeaseBook:
     def reported(self, leases: Sequence[Lease]) -> None:
         gone = {id(lease) for lease in leases}
         self._sending = [lease for lease in self._sending if id(lease) not in gone]
+
+    def _prune(self, now: float) -> None:
+        """Forget windows not asked about for a while (one per API key, team and user: many, mostly idle);
+        forgotten, a window starts again from no lease, as an idle one would."""
+        self._next_prune = now + PRUNE_SECONDS
+        idle = [
+            key for key, asked in self._asked.items() if now - asked > PRUNE_SECONDS and key not in self._live
+        ]
+        for key in idle:
+            del self._asked[key]
+            self._want.pop(key, None)
+        for key in [key for key in self._want if key not in self._asked and key not in self._live]:
+            del self._want[key]
 
     def next_end(self) -> float:
         """Seconds until the soonest live lease ends (inf: none)."""

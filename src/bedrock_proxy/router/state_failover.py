@@ -36,7 +36,11 @@ FAIL_OPEN = "open"
 FAIL_CLOSED = "closed"
 DEFAULT_TIMEOUT = 0.1  # seconds per call: a slow store is treated as a down one
 DEFAULT_RETRY_INTERVAL = 1.0  # seconds the shared store is left alone after a failure
-LEASE_PATIENCE = 4  # times a refusal caused only by other processes' window leases is asked again
+# A refusal caused only by other processes' window leases is asked again every LEASE_POLL seconds while
+# they may still end (`Choice.leased`: their holders report within a lease's time; at the latest Redis
+# sweeps their records a second after), and never longer than LEASE_WAIT_MAX.
+LEASE_POLL = 0.05
+LEASE_WAIT_MAX = 2.0
 StateChange = Callable[[bool, str], None]  # (up, reason) -> None
 LeasedChoice = Callable[[Sequence[Option], Sequence[Check]], Choice | None]
 
@@ -126,17 +130,18 @@ class FailoverState:
 
     async def choose(self, options: Sequence[Option], common: Sequence[Check] = ()) -> Choice:
         """From the shared store's window leases when they cover the admission (no round trip); else one
-        call, asked again while only other processes' leases hold the room (they end within `leased`)."""
+        call, asked again while only other processes' leases hold the room (see LEASE_POLL)."""
         leased = self._choose_leased
         if leased is not None and not self.down:
             choice = leased(options, common)
             if choice is not None:
                 return choice
         choice = await self._choose(options, common)
-        for _ in range(LEASE_PATIENCE):
-            if choice.admitted or choice.leased <= 0:
-                break
-            await asyncio.sleep(choice.leased / 2)
+        waited = 0.0
+        while not choice.admitted and choice.leased > 0 and waited < LEASE_WAIT_MAX:
+            pause = min(LEASE_POLL, choice.leased)
+            await asyncio.sleep(pause)
+            waited += pause
             choice = await self._choose(options, common)
         return choice
 

@@ -132,22 +132,27 @@ local function unlease(key, field, units)
   if redis.call('HINCRBY', key, 'n', -1) <= 0 then redis.call('HDEL', key, 'l', 'n')
   else redis.call('HINCRBYFLOAT', key, 'l', -units) end
 end
--- leases past their end (their holder crashed or its report was lost) count as used: never more admitted
+-- leases past their end (their holder crashed or its report was lost) count as used: never more admitted.
+-- Returns the total, the units still leased and when the soonest remaining lease record ends.
 local function sweep(key, now)
   local raw = redis.call('HGETALL', key)
+  local soonest = nil
   for i = 1, #raw, 2 do
     if string.sub(raw[i], 1, 2) == 'L:' then
       local value = raw[i + 1]
       local colon = string.find(value, ':', 1, true)
-      if tonumber(string.sub(value, colon + 1)) <= now then
+      local ends = tonumber(string.sub(value, colon + 1))
+      if ends <= now then
         local units = tonumber(string.sub(value, 1, colon - 1))
         unlease(key, raw[i], units)
         window_add(key, units, now, true)
+      elseif soonest == nil or ends < soonest then
+        soonest = ends
       end
     end
   end
   local head = redis.call('HMGET', key, 't', 'l')
-  return tonumber(head[1]) or 0, tonumber(head[2]) or 0
+  return tonumber(head[1]) or 0, tonumber(head[2]) or 0, soonest
 end
 """
 
@@ -179,11 +184,13 @@ local function blocked(first, count)
         local total, known, leased = expire(key, now)
         expired[key] = known
         if total + leased + needed > limit then
-          if leased > 0 and total + needed <= limit then total, leased = sweep(key, now) end
+          local soonest = nil
+          if leased > 0 and total + needed <= limit then total, leased, soonest = sweep(key, now) end
           if total + leased + needed > limit then
-            if total + needed <= limit then  -- only other processes' leases hold the room
-              leased_wait = lease_seconds
-              return index, lease_seconds
+            if total + needed <= limit then  -- only leases hold the room: their holders report within
+              -- lease_seconds; at the latest their records are swept when they end
+              leased_wait = math.max((soonest or now) - now, lease_seconds)
+              return index, leased_wait
             end
             return index, free_in(key, total + leased, limit, needed, now)
           end
@@ -195,7 +202,11 @@ local function blocked(first, count)
   return -1, 0
 end
 local grants, granted = {}, {}
+-- the asking call's tombstone (the last key): set when the caller gave up on this call (a timeout, a
+-- cancellation), so a late run of it grants no lease that no process would ever use
+local abandoned = lease_id ~= '' and redis.call('EXISTS', KEYS[#KEYS]) == 1
 local function grant(first, count)
+  if abandoned then return end
   local p = first
   for _ = 1, count do
     local index = tonumber(ARGV[p])
@@ -211,10 +222,14 @@ local function grant(first, count)
         local room = limit - (tonumber(head[1]) or 0) - (tonumber(head[2]) or 0)
         local units = math.min(want * unit, math.floor(room / 16))
         if units >= 2 * unit then
+          if head[1] == false then  -- nothing taken yet (a token window before its first answer)
+            redis.call('HSET', key, 't', '0', 'o', tostring(math.floor(now)))
+          end
           local ends = string.format('%.6f', now + lease_seconds + lease_kept)
           redis.call('HSET', key, 'L:' .. lease_id, units .. ':' .. ends)
           redis.call('HINCRBYFLOAT', key, 'l', units)
           redis.call('HINCRBY', key, 'n', 1)
+          redis.call('PEXPIRE', key, (WINDOW + 2) * 1000)  -- outlives the lease, whatever was taken
           grants[#grants + 1] = index
           grants[#grants + 1] = tostring(units)
         end
@@ -295,6 +310,22 @@ for i = 1, #KEYS do
   end
   if counted and used ~= 0 then window_add(key, used, now) end
 end
+return 1
+"""
+)
+
+# KEYS: the windows a lease-asking call named, then its tombstone; ARGV: the lease id, the tombstone's
+# milliseconds. The caller gave up on that call: a lease it was granted is given back whole (the caller
+# never knew of it, so used none of it), and the tombstone stops a late run of the call from granting one.
+ABANDON = (
+    _COMMON
+    + """
+local field = 'L:' .. ARGV[1]
+for i = 1, #KEYS - 1 do
+  local held = redis.call('HGET', KEYS[i], field)
+  if held then unlease(KEYS[i], field, tonumber(string.sub(held, 1, string.find(held, ':', 1, true) - 1))) end
+end
+redis.call('SET', KEYS[#KEYS], '1', 'PX', ARGV[2])
 return 1
 """
 )
@@ -400,7 +431,7 @@ return 0
 
 _SHAS = {
     source: hashlib.sha1(source.encode()).hexdigest()
-    for source in (CHOOSE, RETURN, SETTLE, FAIL, READ, RESERVE, RELEASE, CLAIM)
+    for source in (CHOOSE, RETURN, ABANDON, SETTLE, FAIL, READ, RESERVE, RELEASE, CLAIM)
 }
 
 
@@ -537,6 +568,10 @@ class RedisState:
         keys, args = encode_options(options, common, self.prefix, self.lease_seconds, lease)
         try:
             reply = await self._script(CHOOSE, keys, args)
+        except BaseException:
+            if want:
+                self._background(self._abandon(lease[0], checks))
+            raise
         finally:
             if want:
                 book.answered(checks)
@@ -584,10 +619,22 @@ class RedisState:
         try:
             async with asyncio.timeout(self.timeout):
                 reply = await self._script(CHOOSE, keys, args)
+        except BaseException:
+            self._background(self._abandon(lease[0], (*nothing, *renewed.checks)))
+            raise
         finally:
             book.answered((*nothing, *renewed.checks))
         if int(reply[0]) == 0:
             self._granted(reply[3], keys, lease[0], common, option)
+
+    async def _abandon(self, lease_id: str, checks: Sequence[Check]) -> None:
+        """A lease-asking call failed or was cancelled, yet Redis may run it (late, or it did and the reply
+        was lost): whatever it granted goes back, and a late run grants nothing."""
+        windows = list(dict.fromkeys(self.prefix + check.key for check in checks if not check.holder))
+        keys = [*windows, tombstone(self.prefix, lease_id)]
+        milliseconds = max(int((self.timeout + LEASE_GRACE) * 1000) * 2, 1000)
+        async with asyncio.timeout(max(self.timeout, 1.0)):
+            await self._script(ABANDON, keys, [lease_id, milliseconds])
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(self._quietly(work))
@@ -727,7 +774,14 @@ def encode_options(
     for option in options:
         args.append(key_index(option.cooldown_key) if option.cooldown_key else 0)
         add_checks(option.checks)
+    if lease_id:
+        keys.append(tombstone(prefix, lease_id))
     return keys, args
+
+
+def tombstone(prefix: str, lease_id: str) -> str:
+    """The key that marks a lease-asking call given up on (ABANDON)."""
+    return f"{prefix}abandoned:{lease_id}"
 
 
 def decode_choice(reply: Sequence[Any]) -> Choice:
