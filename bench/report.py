@@ -14,7 +14,7 @@ TARGETS = {
     "throughput": 2000.0,
     "idle_mb": 80.0,
     "growth_pct": 10.0,
-    "obs_cost_pct": 10.0,
+    "obs_cost_pct": 8.0,  # DESIGN.md: observability on (Langfuse + ledger) <= 8% throughput cost
     "shared_added_p50": 0.1,
     "shared_cost_pct": 10.0,
 }
@@ -143,11 +143,16 @@ def rows(results: dict) -> list[tuple[str, str, object, object, str]]:
     add("memory: growth idle -> after (%)", "", ("memory", "growth_from_idle_pct"))
     add(
         "observability on: throughput cost (%)",
-        "< 10",
+        "<= 8",
         ("observability", "throughput_cost_pct"),
         TARGETS["obs_cost_pct"],
     )
     add("observability on: extra gateway CPU per request (%)", "", ("observability", "cpu_cost_pct"))
+    add(
+        "observability on: extra gateway CPU per request, least disturbed runs (%)",
+        "",
+        ("observability", "cpu_cost_pct_least_disturbed"),
+    )
     add("observability on: records lost", "0", ("observability", "records_lost"), 0)
     shared = results.get("shared_limits") or {}
     added = _get(shared, "redis_added_p50_ms")

@@ -96,3 +96,37 @@ def test_the_shared_limits_section_runs_alone() -> None:
     assert results["mode"] == "smoke"
     assert results["redis_requests_per_s"] > 0 and results["local_requests_per_s"] > 0
     assert results["latency"]["rounds"] >= 1 and results["redis_calls_per_request"] > 0
+
+
+@pytest.mark.timeout(120)
+def test_the_observability_section_runs_alone() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.observability", "--smoke"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = orjson.loads(done.stdout)
+    assert results["mode"] == "smoke"
+    assert results["plain_requests_per_s"] > 0 and results["observed_requests_per_s"] > 0
+    assert results["cpu_cost_pct"] is not None
+    assert results["records_lost"] == 0 and results["langfuse_traces"] >= results["records_expected"]
+
+
+@pytest.mark.timeout(120)
+def test_the_observability_stages_are_measured_in_process() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.observability_stages", "--records", "200"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = orjson.loads(done.stdout)
+    for stage in ("langfuse_encode", "gzip", "metrics", "ledger_write", "langfuse_lane"):
+        assert results[stage] > 0, stage
+    assert results["langfuse_lane_delivered"] == 200  # every record of the lane reached the fake Langfuse
+    assert 0 < results["export_gzip_bytes_per_record"] < results["export_bytes_per_record"]

@@ -8,18 +8,25 @@ Request metadata keys follow LiteLLM's conventions (see docs/observability.md).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from bedrock_proxy.observability import genai, otlp
+from bedrock_proxy.observability import genai, otlp, otlp_json
 from bedrock_proxy.observability.record import Attempt, CallRecord
-from bedrock_proxy.observability.sink import HttpSink, RetryableSinkError, map_yielding
+from bedrock_proxy.observability.sink import (
+    YIELD_EVERY,
+    GzipWriter,
+    HttpSink,
+    RetryableSinkError,
+    map_yielding,
+)
 
 log = logging.getLogger("bedrock_proxy.observability")
 
@@ -105,11 +112,32 @@ class TraceFields:
     input: Any
     output: Any
     log_messages: bool
-    observation_metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve(record: CallRecord, options: LangfuseOptions) -> TraceFields:
-    md = record.metadata or {}
+    md = record.metadata
+    if not md:  # most requests: every field is its default (the same as below with an empty dict, faster)
+        name = f"{record.kind} {record.model_group}"
+        log_messages = not options.turn_off_message_logging
+        return TraceFields(
+            trace_key=record.request_id,
+            existing=False,
+            trace_name=name,
+            user_id=_str(record.user),
+            session_id=None,
+            tags=[],
+            environment=_environment(options.environment),
+            release=options.release,
+            trace_version=None,
+            version=None,
+            trace_metadata={},
+            generation_name=name,
+            generation_key=f"{record.request_id}:generation",
+            parent_observation_key=None,
+            input=record.input if log_messages else None,
+            output=record.output if log_messages else None,
+            log_messages=log_messages,
+        )
     existing = _str(md.get("existing_trace_id"))
     default_name = f"{record.kind} {record.model_group}"
     tags = md.get("tags")
@@ -133,24 +161,6 @@ def resolve(record: CallRecord, options: LangfuseOptions) -> TraceFields:
     if log_messages:
         input_ = REDACTED_CONTENT if is_true(md.get("mask_input")) else record.input
         output = REDACTED_CONTENT if is_true(md.get("mask_output")) else record.output
-    observation_metadata = {
-        "request_id": record.request_id,
-        "model_group": record.model_group,
-        "deployment_id": record.deployment_id,
-        "bedrock_model_id": record.bedrock_model_id,
-        "region": record.region,
-        "status": record.status,
-        "stream": record.stream,
-        "finish_reason": record.finish_reason,
-        "api_key_alias": record.api_key_alias,
-        "attempts": len(record.attempts),
-        "fallback_used": record.fallback_used,
-        "error_type": record.error_type,
-        "cache_hit": record.cache_hit or None,
-        # a call cut short before Bedrock sent its usage: the tokens (and cost) are the gateway's estimate
-        "usage_estimated": record.usage_estimated or None,
-        "client_api": record.client_api,  # which API the client spoke (openai.chat, openai.responses, ...)
-    }
     return TraceFields(
         trace_key=existing or _str(md.get("trace_id")) or record.request_id,
         existing=existing is not None,
@@ -169,8 +179,56 @@ def resolve(record: CallRecord, options: LangfuseOptions) -> TraceFields:
         input=input_,
         output=output,
         log_messages=log_messages,
-        observation_metadata={k: v for k, v in observation_metadata.items() if v is not None},
     )
+
+
+# The generation's metadata besides the request id: where the call went and how. Most calls of a deployment
+# share these values, so the OTLP encoder caches their encoded attributes, keyed by call_facts.
+CALL_FACT_NAMES = (
+    "model_group",
+    "deployment_id",
+    "bedrock_model_id",
+    "region",
+    "status",
+    "stream",
+    "finish_reason",
+    "api_key_alias",
+    "attempts",
+    "fallback_used",
+    "error_type",
+    "cache_hit",
+    # a call cut short before Bedrock sent its usage: the tokens (and cost) are the gateway's estimate
+    "usage_estimated",
+    "client_api",  # which API the client spoke (openai.chat, openai.responses, ...)
+)
+
+
+def call_facts(record: CallRecord) -> tuple[Any, ...]:
+    """The values of CALL_FACT_NAMES (None: left out)."""
+    return (
+        record.model_group,
+        record.deployment_id,
+        record.bedrock_model_id,
+        record.region,
+        record.status,
+        record.stream,
+        record.finish_reason,
+        record.api_key_alias,
+        len(record.attempts),
+        record.fallback_used,
+        record.error_type,
+        record.cache_hit or None,
+        record.usage_estimated or None,
+        record.client_api,
+    )
+
+
+def observation_metadata(record: CallRecord) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"request_id": record.request_id}
+    for name, value in zip(CALL_FACT_NAMES, call_facts(record), strict=True):
+        if value is not None:
+            metadata[name] = value
+    return metadata
 
 
 def usage_details(record: CallRecord) -> dict[str, int]:
@@ -220,60 +278,93 @@ def _json(value: Any) -> str:
 
 # ---------------------------------------------------------------------------------------------- OTLP
 def otlp_spans(record: CallRecord, options: LangfuseOptions) -> list[dict[str, Any]]:
-    """The spans of one record, with Langfuse's attribute names."""
+    """The spans of one record, with Langfuse's attribute names, in otlp.py's dict shape."""
+    return [orjson.loads(span) for span in otlp_span_bytes(record, options)]
+
+
+def _level(attrs: otlp_json.Attributes, is_error: bool, message: str | None) -> None:
+    if is_error:
+        attrs.splice(_LEVEL_ERROR)
+        attrs.add("langfuse.observation.status_message", message)
+    else:
+        attrs.splice(_LEVEL_DEFAULT)
+
+
+def _encoded(value: Any) -> bytes:
+    """A value exported as a JSON string (messages, parameters), encoded once as the OTLP string it is:
+    orjson.dumps(_json(value)), without decoding the JSON to re-encode it (orjson's output holds no raw
+    control character, so quoting it only escapes its backslashes and quotes)."""
+    if isinstance(value, str):
+        return orjson.dumps(value)
+    return otlp_json.quoted(orjson.dumps(value, default=str))
+
+
+def _trace_attributes(f: TraceFields) -> bytes:
+    if f.existing:  # the trace is someone else's: only the environment
+        return _TRACE.get((f.environment,), _encode_trace_attributes) if f.environment else b""
+    if f.trace_metadata:  # the client's own keys: not worth caching
+        return _encode_trace_attributes(_trace_key(f), f.trace_metadata)
+    return _TRACE.get(_trace_key(f), _encode_trace_attributes)
+
+
+def _trace_key(f: TraceFields) -> tuple[Any, ...]:
+    tags = tuple(f.tags) if f.tags else None
+    return (f.environment, f.trace_name, f.user_id, f.session_id, tags, f.release, f.trace_version)
+
+
+def _encode_trace_attributes(key: tuple[Any, ...], metadata: dict[str, Any] | None = None) -> bytes:
+    attrs = otlp_json.Attributes()
+    attrs.add("langfuse.environment", key[0])
+    if len(key) > 1:  # a trace of its own
+        _, name, user_id, session_id, tags, release, version = key
+        attrs.add("langfuse.trace.name", name)
+        attrs.add("user.id", user_id)
+        attrs.add("session.id", session_id)
+        attrs.add("langfuse.trace.tags", list(tags) if tags else None)
+        attrs.add("langfuse.release", release)
+        attrs.add("langfuse.version", version)
+        for name, value in (metadata or {}).items():
+            attrs.add(f"langfuse.trace.metadata.{name}", value if isinstance(value, str) else _json(value))
+    return attrs.joined()
+
+
+def otlp_span_bytes(record: CallRecord, options: LangfuseOptions) -> list[bytes]:
+    """The spans of one record as OTLP JSON, each the bytes `orjson.dumps` gives for its otlp.span dict."""
     f = resolve(record, options)
     trace_id = otlp.hex_id(f.trace_key, 32)
     root_id = otlp.hex_id(f"{record.request_id}:root", 16)
     gen_id = otlp.hex_id(f.generation_key, 16)
     failed = not record.ok
     error = (record.error_message or record.error_type or f"HTTP {record.status}") if failed else None
-    # messages are encoded once, shared by the spans that carry them
-    input_json = None if not f.log_messages or f.input is None else _json(f.input)
-    output_json = None if not f.log_messages or f.output is None else _json(f.output)
+    # messages are encoded once, shared by the spans (and attributes) that carry them
+    input_json = None if not f.log_messages or f.input is None else _encoded(f.input)
+    output_json = None if not f.log_messages or f.output is None else _encoded(f.output)
 
-    trace_attrs: dict[str, Any] = {"langfuse.environment": f.environment}
-    if not f.existing:
-        trace_attrs.update(
-            {
-                "langfuse.trace.name": f.trace_name,
-                "user.id": f.user_id,
-                "session.id": f.session_id,
-                "langfuse.trace.tags": f.tags or None,
-                "langfuse.release": f.release,
-                "langfuse.version": f.trace_version,
-            }
-        )
-        for key, value in f.trace_metadata.items():
-            trace_attrs[f"langfuse.trace.metadata.{key}"] = value if isinstance(value, str) else _json(value)
+    trace_attrs = _trace_attributes(f)  # on every span of the trace
 
-    def level_attrs(is_error: bool, message: str | None) -> dict[str, Any]:
-        if not is_error:
-            return {"langfuse.observation.level": "DEFAULT"}
-        return {"langfuse.observation.level": "ERROR", "langfuse.observation.status_message": message}
-
-    spans: list[dict[str, Any]] = []
+    spans: list[bytes] = []
     parent_of_generation: str | None
     if f.existing:
         parent_of_generation = otlp.hex_id(f.parent_observation_key, 16) if f.parent_observation_key else None
     else:
         parent_of_generation = root_id
-        root_attrs = {
-            **trace_attrs,
-            "langfuse.observation.type": "span",
-            "langfuse.observation.metadata.request_id": record.request_id,
-            **level_attrs(failed, error),
-        }
+        root = otlp_json.Attributes(trace_attrs)
+        root.splice(_TYPE_SPAN)
+        root.add("langfuse.observation.metadata.request_id", record.request_id)
+        _level(root, failed, error)
         if f.log_messages:
-            root_attrs["langfuse.observation.input"] = root_attrs["langfuse.trace.input"] = input_json
-            root_attrs["langfuse.observation.output"] = root_attrs["langfuse.trace.output"] = output_json
+            root.add_encoded("langfuse.observation.input", input_json)
+            root.add_encoded("langfuse.trace.input", input_json)
+            root.add_encoded("langfuse.observation.output", output_json)
+            root.add_encoded("langfuse.trace.output", output_json)
         spans.append(
-            otlp.span(
+            otlp_json.span(
                 trace_id=trace_id,
                 span_id=root_id,
                 name=f.trace_name,
                 start=record.start_time,
                 end=record.end_time,
-                attrs=root_attrs,
+                attributes=root.joined(),
                 kind=otlp.SPAN_KIND_INTERNAL,
                 error=error,
             )
@@ -281,41 +372,35 @@ def otlp_spans(record: CallRecord, options: LangfuseOptions) -> list[dict[str, A
 
     gen_start, gen_end = generation_window(record)
     costs = cost_details(record)
-    gen_attrs: dict[str, Any] = {
-        **trace_attrs,
-        "langfuse.observation.type": "embedding" if record.kind == "embedding" else "generation",
-        "langfuse.observation.model.name": record.bedrock_model_id,
-        "langfuse.observation.model.parameters": _json(record.params or {}),
-        "langfuse.observation.usage_details": _json(usage_details(record)),
-        "langfuse.observation.cost_details": _json(costs) if costs else None,
-        "langfuse.observation.completion_start_time": iso(record.first_token_time),
-        "langfuse.observation.version": f.version,
-        **level_attrs(failed, error),
-        # the GenAI conventions' names too (Langfuse reads them as fallbacks; other OTLP tools as the names)
-        "gen_ai.operation.name": genai.operation_name(record),
-        "gen_ai.provider.name": genai.PROVIDER,
-        "gen_ai.system": genai.PROVIDER,
-        "gen_ai.request.model": record.model_group,
-        "gen_ai.response.model": record.bedrock_model_id,
-        "gen_ai.usage.input_tokens": record.usage.prompt_tokens,
-        "gen_ai.usage.output_tokens": record.usage.completion_tokens,
-    }
+    gen = otlp_json.Attributes(trace_attrs)
+    gen.splice(_MODEL.get((record.kind, record.bedrock_model_id), _model_attributes))
+    gen.add_encoded("langfuse.observation.model.parameters", _encoded(record.params or {}))
+    gen.add_encoded("langfuse.observation.usage_details", _encoded(usage_details(record)))
+    if costs:
+        gen.add_encoded("langfuse.observation.cost_details", _encoded(costs))
+    gen.add("langfuse.observation.completion_start_time", iso(record.first_token_time))
+    gen.add("langfuse.observation.version", f.version)
+    _level(gen, failed, error)
+    # the GenAI conventions' names too (Langfuse reads them as fallbacks; other OTLP tools as the names)
+    gen.splice(
+        _GEN_AI.get((genai.operation_name(record), record.model_group, record.bedrock_model_id), _gen_ai)
+    )
+    gen.add("gen_ai.usage.input_tokens", record.usage.prompt_tokens)
+    gen.add("gen_ai.usage.output_tokens", record.usage.completion_tokens)
     if f.log_messages:
-        gen_attrs["langfuse.observation.input"] = input_json
-        gen_attrs["langfuse.observation.output"] = output_json
-    for key, value in f.observation_metadata.items():
-        gen_attrs[f"langfuse.observation.metadata.{key}"] = (
-            value if isinstance(value, (str, int, bool)) else _json(value)
-        )
+        gen.add_encoded("langfuse.observation.input", input_json)
+        gen.add_encoded("langfuse.observation.output", output_json)
+    gen.add("langfuse.observation.metadata.request_id", record.request_id)
+    gen.splice(_CALL_FACTS.get(call_facts(record), _call_facts_attributes))
     spans.append(
-        otlp.span(
+        otlp_json.span(
             trace_id=trace_id,
             span_id=gen_id,
             parent_span_id=parent_of_generation,
             name=f.generation_name,
             start=gen_start,
             end=gen_end,
-            attrs=gen_attrs,
+            attributes=gen.joined(),
             kind=otlp.SPAN_KIND_CLIENT,
             error=error,
         )
@@ -329,33 +414,74 @@ def otlp_spans(record: CallRecord, options: LangfuseOptions) -> list[dict[str, A
                 or attempt.error_type
                 or (f"HTTP {attempt.status}" if failed_attempt else None)
             )
-            attrs = {
-                **trace_attrs,
-                "langfuse.observation.type": "span",
-                "langfuse.observation.metadata.deployment_id": attempt.deployment_id,
-                "langfuse.observation.metadata.model_group": attempt.model_group,
-                "langfuse.observation.metadata.bedrock_model_id": attempt.bedrock_model_id,
-                "langfuse.observation.metadata.region": attempt.region,
-                "langfuse.observation.metadata.status": attempt.status,
-                "langfuse.observation.metadata.is_fallback": attempt.is_fallback,
-                "langfuse.observation.metadata.error_type": attempt.error_type,
-                "langfuse.observation.level": "WARNING" if failed_attempt else "DEFAULT",
-                "langfuse.observation.status_message": message if failed_attempt else None,
-            }
+            attrs = otlp_json.Attributes(trace_attrs)
+            attrs.splice(_TYPE_SPAN)
+            attrs.add("langfuse.observation.metadata.deployment_id", attempt.deployment_id)
+            attrs.add("langfuse.observation.metadata.model_group", attempt.model_group)
+            attrs.add("langfuse.observation.metadata.bedrock_model_id", attempt.bedrock_model_id)
+            attrs.add("langfuse.observation.metadata.region", attempt.region)
+            attrs.add("langfuse.observation.metadata.status", attempt.status)
+            attrs.add("langfuse.observation.metadata.is_fallback", attempt.is_fallback)
+            attrs.add("langfuse.observation.metadata.error_type", attempt.error_type)
+            attrs.add("langfuse.observation.level", "WARNING" if failed_attempt else "DEFAULT")
+            attrs.add("langfuse.observation.status_message", message if failed_attempt else None)
             spans.append(
-                otlp.span(
+                otlp_json.span(
                     trace_id=trace_id,
                     span_id=otlp.hex_id(f"{record.request_id}:attempt:{i}", 16),
                     parent_span_id=gen_id,
                     name=attempt_label(i, attempt),
                     start=attempt.start_time,
                     end=attempt.end_time,
-                    attrs=attrs,
+                    attributes=attrs.joined(),
                     kind=otlp.SPAN_KIND_CLIENT,
                     error=message if failed_attempt else None,
                 )
             )
     return spans
+
+
+# Encoded once: attributes whose values are constants, or repeat for every call of a deployment
+_TYPE_SPAN = otlp_json.attribute("langfuse.observation.type", "span")
+_LEVEL_DEFAULT = otlp_json.attribute("langfuse.observation.level", "DEFAULT")
+_LEVEL_ERROR = otlp_json.attribute("langfuse.observation.level", "ERROR")
+
+
+def _model_attributes(key: tuple[str, str]) -> bytes:
+    kind, bedrock_model_id = key
+    attrs = otlp_json.Attributes()
+    attrs.add("langfuse.observation.type", "embedding" if kind == "embedding" else "generation")
+    attrs.add("langfuse.observation.model.name", bedrock_model_id)
+    return attrs.joined()
+
+
+def _gen_ai(key: tuple[str, str, str]) -> bytes:
+    """The GenAI conventions' names too (Langfuse reads them as fallbacks; other OTLP tools as the names)."""
+    operation, model_group, bedrock_model_id = key
+    attrs = otlp_json.Attributes()
+    attrs.add("gen_ai.operation.name", operation)
+    attrs.add("gen_ai.provider.name", genai.PROVIDER)
+    attrs.add("gen_ai.system", genai.PROVIDER)
+    attrs.add("gen_ai.request.model", model_group)
+    attrs.add("gen_ai.response.model", bedrock_model_id)
+    return attrs.joined()
+
+
+def _call_facts_attributes(facts: tuple[Any, ...]) -> bytes:
+    return b",".join(
+        otlp_json.attribute(
+            f"langfuse.observation.metadata.{name}",
+            value if isinstance(value, (str, int, bool)) else _json(value),
+        )
+        for name, value in zip(CALL_FACT_NAMES, facts, strict=True)
+        if value is not None
+    )
+
+
+_TRACE = otlp_json.Memo()
+_MODEL = otlp_json.Memo()
+_GEN_AI = otlp_json.Memo()
+_CALL_FACTS = otlp_json.Memo()
 
 
 def _basic(public_key: str, secret_key: str) -> str:
@@ -395,17 +521,30 @@ class LangfuseOtlpSink(HttpSink):
         }
         if self.options.environment:
             self.resource["deployment.environment"] = _environment(self.options.environment)
+        self.frame = otlp_json.ExportFrame(resource=self.resource, scope=SCOPE)
 
     def encode(self, records: list[CallRecord]) -> bytes:
-        return self._body([s for record in records for s in otlp_spans(record, self.options)])
+        return self._body([s for record in records for s in otlp_span_bytes(record, self.options)])
 
-    def _body(self, spans: list[dict[str, Any]]) -> bytes:
-        request = otlp.export_request(spans, resource=self.resource, scope=SCOPE)
-        return otlp.protobuf_body(request) if self.protobuf else otlp.json_body(request)
+    def _body(self, spans: list[bytes]) -> bytes:
+        body = self.frame.body(spans)
+        return otlp.protobuf_body(orjson.loads(body)) if self.protobuf else body
 
     async def send_batch(self, records: list[CallRecord]) -> None:
-        per_record = await map_yielding(lambda record: otlp_spans(record, self.options), records)
-        await self.post(self.url, self._body([s for spans in per_record for s in spans]), self.headers)
+        if self.protobuf or not self._gzip:
+            per_record = await map_yielding(lambda record: otlp_span_bytes(record, self.options), records)
+            await self.post(self.url, self._body([s for spans in per_record for s in spans]), self.headers)
+            return
+        # OTLP JSON, gzipped record by record as it is encoded: the same body as encode(records)
+        body = GzipWriter()
+        body.write(self.frame.head)
+        for i, record in enumerate(records):
+            spans = b",".join(otlp_span_bytes(record, self.options))
+            body.write(b"," + spans if i else spans)
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # let requests run (encoding runs on the loop that serves them)
+        body.write(self.frame.tail)
+        await self.post(self.url, body.finish(), self.headers, gzipped=True)
 
 
 # ---------------------------------------------------------------------------------------------- legacy
@@ -476,7 +615,7 @@ def legacy_events(record: CallRecord, options: LangfuseOptions) -> list[dict[str
                 "costDetails": cost_details(record),
                 "level": "ERROR" if failed else "DEFAULT",
                 "statusMessage": error,
-                "metadata": f.observation_metadata,
+                "metadata": observation_metadata(record),
                 "version": f.version,
                 "environment": f.environment,
             },
