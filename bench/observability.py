@@ -8,19 +8,16 @@ observed gateway under the throughput load).
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
+import functools
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from bench import client, payloads, profile, requests
+from bench import alone, client, payloads, profile, requests
 from bench.configs import LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY, Upstreams, langfuse_env, write_config
-from bench.plan import PLANS, Plan
-from bench.processes import Server, fake_langfuse, gateway, pin_self
-from bench.scenarios import capacity, get_json, upstream_emulators
+from bench.plan import Plan
+from bench.processes import Server, fake_langfuse, gateway
+from bench.scenarios import capacity, get_json
 
 
 def _rate(plan: Plan, server: Server) -> dict:
@@ -127,22 +124,10 @@ def section(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.observability", description=__doc__)
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--smoke", action="store_true", help="tiny (seconds)")
-    size.add_argument("--quick", action="store_true", help="shorter runs")
-    parser.add_argument("--repeats", type=int, help="alternated throughput runs (default: the plan's)")
+    parser = alone.parser("python -m bench.observability", __doc__)
     parser.add_argument("--profile", action="store_true", help="py-spy profile of the observed gateway")
     args = parser.parse_args(argv)
-    plan = PLANS["smoke" if args.smoke else "quick" if args.quick else "full"]
-    if args.repeats:
-        plan = dataclasses.replace(plan, observability_repeats=args.repeats)
-    pin_self()
-    work = Path(tempfile.mkdtemp(prefix="bench-observability-"))
-    with upstream_emulators(work / "logs") as (up, fast):
-        results = section(plan, up, fast, work, work / "logs", with_profile=args.profile)
-    print(json.dumps({"mode": plan.mode, "logs": str(work / "logs"), **results}, indent=1))
-    return 0
+    return alone.run(functools.partial(section, with_profile=args.profile), args, "bench-observability-")
 
 
 if __name__ == "__main__":

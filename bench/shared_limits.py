@@ -14,27 +14,23 @@ emulators as `python -m bench`, prints the section's JSON).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import dataclasses
-import json
 import re
 import shutil
 import socket
 import statistics
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
-from bench import client, payloads, requests
+from bench import alone, client, payloads, requests
 from bench.configs import Upstreams, config_dict
-from bench.plan import PLANS, Plan
-from bench.processes import LOAD_CORE, Server, free_port, gateway, pin_self, pinned
-from bench.scenarios import capacity, upstream_emulators
+from bench.plan import Plan
+from bench.processes import LOAD_CORE, Server, free_port, gateway, pinned
+from bench.scenarios import capacity
 from bench.stats import added_over_rounds
 
 HIGH_LIMIT = 1_000_000_000  # checked and counted on every request, never reached
@@ -148,21 +144,8 @@ def cost(plan: Plan, up: Upstreams, work: Path, logs: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.shared_limits", description=__doc__)
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--smoke", action="store_true", help="tiny (seconds)")
-    size.add_argument("--quick", action="store_true", help="shorter runs")
-    parser.add_argument("--repeats", type=int, help="alternated throughput runs (default: the plan's)")
-    args = parser.parse_args(argv)
-    plan = PLANS["smoke" if args.smoke else "quick" if args.quick else "full"]
-    if args.repeats:
-        plan = dataclasses.replace(plan, observability_repeats=args.repeats)
-    pin_self()
-    work = Path(tempfile.mkdtemp(prefix="bench-shared-limits-"))
-    with upstream_emulators(work / "logs") as (up, _):
-        results = cost(plan, up, work, work / "logs")
-    print(json.dumps({"mode": plan.mode, "logs": str(work / "logs"), **results}, indent=1))
-    return 0
+    args = alone.parser("python -m bench.shared_limits", __doc__).parse_args(argv)
+    return alone.run(lambda plan, up, _, work, logs: cost(plan, up, work, logs), args, "bench-shared-limits-")
 
 
 if __name__ == "__main__":
