@@ -82,17 +82,18 @@ def test_smoke_run_finishes_within_a_minute(smoke_run: tuple[dict, Path, float])
     assert results["elapsed_s"] < 60, f"smoke mode took {results['elapsed_s']} s"
 
 
-@pytest.mark.timeout(120)
-def test_the_shared_limits_section_runs_alone() -> None:
+def run_alone(module: str, *args: str) -> dict:
+    """`python -m <module> <args>`: it must succeed and print one JSON document."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.shared_limits", "--smoke"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=110,
+        [sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True, timeout=110
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = orjson.loads(done.stdout)
+    return orjson.loads(done.stdout)
+
+
+@pytest.mark.timeout(120)
+def test_the_shared_limits_section_runs_alone() -> None:
+    results = run_alone("bench.shared_limits", "--smoke")
     assert results["mode"] == "smoke"
     assert results["redis_requests_per_s"] > 0 and results["local_requests_per_s"] > 0
     assert results["latency"]["rounds"] >= 1 and results["redis_calls_per_request"] > 0
@@ -100,15 +101,7 @@ def test_the_shared_limits_section_runs_alone() -> None:
 
 @pytest.mark.timeout(120)
 def test_the_observability_section_runs_alone() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.observability", "--smoke"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=110,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = orjson.loads(done.stdout)
+    results = run_alone("bench.observability", "--smoke")
     assert results["mode"] == "smoke"
     assert results["plain_requests_per_s"] > 0 and results["observed_requests_per_s"] > 0
     assert results["cpu_cost_pct"] is not None
@@ -117,15 +110,7 @@ def test_the_observability_section_runs_alone() -> None:
 
 @pytest.mark.timeout(120)
 def test_the_observability_stages_are_measured_in_process() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.observability_stages", "--records", "200"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=110,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = orjson.loads(done.stdout)
+    results = run_alone("bench.observability_stages", "--records", "200")
     for stage in ("langfuse_encode", "gzip", "metrics", "ledger_write", "langfuse_lane"):
         assert results[stage] > 0, stage
     assert results["langfuse_lane_delivered"] == 200  # every record of the lane reached the fake Langfuse

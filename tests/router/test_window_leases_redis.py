@@ -53,6 +53,18 @@ def rpm(limit: float, key: str = "rpm:d") -> list[Option]:
     return [Option((Check(key, limit),))]
 
 
+async def admitted_until_refused(store: FailoverState, options: list[Option]) -> int:
+    """Sequential admissions on `store` until the first refusal: how many were admitted."""
+    admitted = 0
+    while (await store.choose(options)).admitted:
+        admitted += 1
+    return admitted
+
+
+def pttl(redis: RedisServer, key: str) -> int:
+    return int(redis.command("PTTL", key).decode().strip().lstrip(":"))
+
+
 async def test_sequential_admissions_across_three_processes_admit_exactly_the_limit(
     processes: list[FailoverState], redis: RedisServer
 ) -> None:
@@ -105,9 +117,7 @@ async def test_a_refusal_caused_only_by_other_processes_leases_waits_for_them(
     for _ in range(40):  # busy: `first` holds a lease with room to spare
         assert (await first.choose(rpm(100))).admitted
     # `second` uses the rest; near the end only `first`'s unused lease units are left
-    admitted = 0
-    while (await second.choose(rpm(100))).admitted:
-        admitted += 1
+    admitted = await admitted_until_refused(second, rpm(100))
     assert 40 + admitted == 100, "second waited for first's lease to end instead of refusing early"
 
 
@@ -125,9 +135,7 @@ async def test_a_crashed_process_s_lease_is_counted_as_used_after_its_grace(redi
     shared.leases = None  # the process dies: its leases are never reported
     if shared._reporting is not None:
         shared._reporting.cancel()
-    admitted = 0
-    while (await alive.choose(rpm(200))).admitted:
-        admitted += 1
+    admitted = await admitted_until_refused(alive, rpm(200))
     # the last requests waited for the crashed lease until Redis swept it (a second after its end)
     assert 20 + admitted + stranded == 200, "only the crashed lease's unused units were lost, never passed"
     refused = await alive.choose(rpm(200))
@@ -156,9 +164,7 @@ async def test_a_lease_granted_to_a_call_that_timed_out_is_given_back(redis: Red
     fields = redis.command("HKEYS", "{bedrock-proxy}:rpm:d").decode()
     assert "L:" not in fields, "no lease is left that no process knows of"
     counted = int(float(redis.command("HGET", "{bedrock-proxy}:rpm:d", "t").decode().split()[1]))
-    admitted = 0
-    while (await other.choose(rpm(1000))).admitted:
-        admitted += 1
+    admitted = await admitted_until_refused(other, rpm(1000))
     assert counted + admitted == 1000, "the minute still admits exactly its limit"
     await asking.aclose()
     await other.aclose()
@@ -184,7 +190,7 @@ async def test_a_leased_window_that_nothing_was_added_to_yet_still_expires(
         assert (await processes[0].choose(key_tpm)).admitted
     fields = redis.command("HKEYS", "{bedrock-proxy}:key:k:tpm").decode()
     assert "L:" in fields, "leased"
-    ttl = int(redis.command("PTTL", "{bedrock-proxy}:key:k:tpm").decode().strip().lstrip(":"))
+    ttl = pttl(redis, "{bedrock-proxy}:key:k:tpm")
     assert 0 < ttl <= 62_000
 
 
@@ -197,9 +203,7 @@ async def test_closing_a_process_gives_its_unused_lease_units_back_at_once(redis
         assert (await leaving.choose(rpm(1000))).admitted
     await leaving.aclose()  # a lease of 30 s would otherwise hold its units that long
     assert (await staying.read(["rpm:d"], (), ())).total("rpm:d") == 30
-    admitted = 0
-    while (await staying.choose(rpm(1000))).admitted:
-        admitted += 1
+    admitted = await admitted_until_refused(staying, rpm(1000))
     assert admitted == 970
     await staying.aclose()
 
@@ -252,7 +256,7 @@ async def test_redis_keys_of_a_leased_window_keep_their_hash_slot_and_ttl(
         await processes[0].choose(rpm(1000))
     keys = redis.command("KEYS", "*").decode()
     assert "{bedrock-proxy}:rpm:d" in keys
-    ttl = int(redis.command("PTTL", "{bedrock-proxy}:rpm:d").decode().strip().lstrip(":"))
+    ttl = pttl(redis, "{bedrock-proxy}:rpm:d")
     assert 0 < ttl <= 62_000
     fields = redis.command("HKEYS", "{bedrock-proxy}:rpm:d").decode()
     assert "L:" in fields, "the lease is recorded in the window itself (one key, one slot)"
